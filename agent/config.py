@@ -1,0 +1,72 @@
+"""Configuration: defaults < user file < project file < command-line flags, merged in one place."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+PROJECT_CONFIG = ".agent.toml"
+
+
+class ConfigError(Exception):
+    """A config file is unreadable or has a wrong key or value."""
+
+
+class AgentConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None  # a GGUF path or a catalogue name (`agent models list`)
+    base_url: str | None = None  # an OpenAI-compatible server; replaces the embedded engine
+    server_model: str = ""  # model name to request from the server ("" = the server's first)
+    api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the server's API key
+    n_ctx: int = 16384
+    threads: int | None = None
+    temperature: float = 0.0
+    max_steps: int = 30
+    max_minutes: float = 30.0
+    max_tokens: int = 2_000_000
+    plan: bool = True
+    test_command: str | None = None
+    command_timeout: float = 300.0
+    context_budget: int = 4000  # tokens of repository context in the first prompt
+
+
+def user_config_path(env: Mapping[str, str] = os.environ) -> Path:
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "local-agent" / "config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+
+
+def load_config(
+    repo_root: Path | None, overrides: Mapping[str, Any], env: Mapping[str, str] = os.environ
+) -> AgentConfig:
+    """Merge the config files with `overrides` (flags the user gave; None means not given)."""
+    merged: dict[str, Any] = {}
+    sources: list[Path] = [user_config_path(env)]
+    if repo_root is not None:
+        sources.append(repo_root / PROJECT_CONFIG)
+    for path in sources:
+        data = _read_toml(path)
+        try:
+            AgentConfig.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid config file {path}:\n{exc}") from exc
+        merged.update(data)
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return AgentConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting:\n{exc}") from exc

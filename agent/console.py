@@ -1,0 +1,83 @@
+"""Human-readable live output of run events (stderr), for the CLI without the TUI."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from agent.events import (
+    ModelDelta,
+    ModelError,
+    Notice,
+    PlanSet,
+    RunEvent,
+    RunStarted,
+    StepStarted,
+    ToolFinished,
+    ToolStarted,
+    TurnUsage,
+)
+
+
+def _short(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ConsolePrinter:
+    """Streams model text as it arrives and prints one line per tool call and result."""
+
+    def __init__(self, out: TextIO = sys.stderr, verbose: bool = False) -> None:
+        self.out = out
+        self.verbose = verbose
+        self._mid_line = False
+
+    def __call__(self, event: RunEvent) -> None:
+        if isinstance(event, ModelDelta):
+            if not event.thinking or self.verbose:
+                self._write(event.text)
+                self._mid_line = not event.text.endswith("\n")
+            return
+        line = self._line(event)
+        if line is not None:
+            self._end_line()
+            self._write(line + "\n")
+
+    def _line(self, event: RunEvent) -> str | None:
+        if isinstance(event, RunStarted):
+            return (
+                f"agent: {event.engine} / {event.model}, sandbox {event.sandbox}, "
+                f"working on branch {event.branch}"
+            )
+        if isinstance(event, PlanSet):
+            return "plan:\n" + "\n".join(f"  {i}. {s}" for i, s in enumerate(event.steps, 1))
+        if isinstance(event, StepStarted):
+            return f"-- step {event.step}"
+        if isinstance(event, ToolStarted):
+            args = event.call.raw_arguments or json.dumps(event.call.arguments, ensure_ascii=False)
+            return f"> {event.call.name} {_short(args, 160)}"
+        if isinstance(event, ToolFinished):
+            status = "ok" if event.ok else "error"
+            first = _short(event.output.splitlines()[0] if event.output else "", 120)
+            return f"  [{status} {event.seconds:.1f}s] {first}"
+        if isinstance(event, ModelError):
+            return f"  ! model error ({event.category}): {_short(event.message, 160)}"
+        if isinstance(event, Notice):
+            return f"{event.level}: {event.message}"
+        if isinstance(event, TurnUsage) and self.verbose:
+            u = event.usage
+            return (
+                f"  tokens: prompt {u.prompt_tokens} (prefilled {u.prefilled_tokens}, cached "
+                f"{u.cached_tokens}), generated {u.generated_tokens}, {u.decode_tokens_per_second:.1f} tok/s"
+            )
+        return None
+
+    def _end_line(self) -> None:
+        if self._mid_line:
+            self._write("\n")
+            self._mid_line = False
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()

@@ -1,0 +1,59 @@
+"""Building the engine a run uses, by configuration. Backends are imported lazily."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from agent.config import AgentConfig
+from agent.engine import Engine
+from agent.model_resolution import resolve_model
+
+Say = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_engine(config: AgentConfig, script: Path | None = None, say: Say = _stderr) -> Engine:
+    """The scripted engine for a script, the HTTP engine for a base URL, else the embedded one."""
+    if script is not None:
+        from agent.engines.scripted import ScriptedEngine
+
+        return ScriptedEngine.from_file(script)
+    if config.base_url:
+        return _build_openai(config)
+    return _build_llamacpp(config, say)
+
+
+def _build_openai(config: AgentConfig) -> Engine:
+    import httpx
+
+    from agent.engines.openai_compat import OpenAICompatEngine
+
+    client = httpx.Client(timeout=httpx.Timeout(600.0, connect=10.0))
+    return OpenAICompatEngine(
+        client=client,
+        base_url=config.base_url or "",
+        model=config.server_model,
+        api_key=os.environ.get(config.api_key_env),
+        context_length=config.n_ctx,
+    )
+
+
+def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
+    from agent.engines.llamacpp import LlamaCppEngine, load_llama
+
+    resolved = resolve_model(None, config.model)
+    if resolved.warning:
+        say(f"warning: {resolved.warning}")
+    size_gb = resolved.path.stat().st_size / 1e9
+    say(f"loading {resolved.path.name} ({size_gb:.2f} GB, from {resolved.source}) ...")
+    started = time.monotonic()
+    llama = load_llama(resolved.path, n_ctx=config.n_ctx, n_threads=config.threads)
+    say(f"model loaded in {time.monotonic() - started:.1f}s")
+    return LlamaCppEngine(llama=llama, model_name=resolved.path.name)

@@ -1,0 +1,127 @@
+"""`ScriptedEngine`: replays recorded assistant turns. For deterministic tests and demos only.
+
+A script is a JSON list; each item is one assistant turn, either
+  {"text": "...", "tool_calls": [{"name": "read_file", "arguments": {"path": "x.py"}}]}
+where `arguments` may also be a string (sent to the loop as-is: bad JSON stays bad), or
+  {"raw": "<model output in the Hermes wire format>"}
+which is parsed exactly like a local model's output, so malformed output can be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from agent.engine import ChatOptions, EngineError
+from agent.events import ChatDone, EngineEvent, TextDelta, ToolCallEvent, Usage, UsageEvent
+from agent.messages import Message, ToolCall, ToolSpec
+from agent.toolcalls import parse_tool_calls
+
+
+class ScriptedCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    arguments: dict[str, Any] | str = {}
+
+
+class ScriptedTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = ""
+    tool_calls: list[ScriptedCall] = []
+    raw: str | None = None
+
+
+def _to_call(scripted: ScriptedCall) -> ToolCall:
+    call_id = "pending"
+    if isinstance(scripted.arguments, dict):
+        return ToolCall(id=call_id, name=scripted.name, arguments=scripted.arguments)
+    try:
+        parsed = json.loads(scripted.arguments)
+    except json.JSONDecodeError as exc:
+        return ToolCall(
+            id=call_id,
+            name=scripted.name,
+            raw_arguments=scripted.arguments,
+            parse_error=f"arguments are not valid JSON: {exc}",
+        )
+    if not isinstance(parsed, dict):
+        return ToolCall(
+            id=call_id,
+            name=scripted.name,
+            raw_arguments=scripted.arguments,
+            parse_error="arguments must be a JSON object",
+        )
+    return ToolCall(id=call_id, name=scripted.name, arguments=parsed)
+
+
+class ScriptedEngine:
+    """Replays `turns` in order; when the script runs out it answers with plain text."""
+
+    def __init__(self, turns: Sequence[ScriptedTurn], model_name: str = "script") -> None:
+        self._turns = list(turns)
+        self._next = 0
+        self._calls_made = 0
+        self._model = model_name
+
+    @classmethod
+    def from_file(cls, path: Path) -> ScriptedEngine:
+        try:
+            items = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise EngineError(f"cannot read script {path}: {exc}") from exc
+        return cls([ScriptedTurn.model_validate(item) for item in items], model_name=path.name)
+
+    @property
+    def name(self) -> str:
+        return "scripted"
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def context_length(self) -> int:
+        return 1_000_000
+
+    def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
+        chars = sum(len(m.content) + len(m.thinking) for m in messages)
+        return chars // 4 + sum(len(json.dumps(t.parameters)) // 4 for t in tools)
+
+    def chat(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
+    ) -> Iterator[EngineEvent]:
+        turn = (
+            self._turns[self._next] if self._next < len(self._turns) else ScriptedTurn(text="(end of script)")
+        )
+        self._next += 1
+        text, calls = self._materialise(turn)
+        if options.tool_choice == "none":
+            calls = []
+        if text:
+            yield TextDelta(text=text)
+        for call in calls:
+            yield ToolCallEvent(call=call)
+        usage = Usage(
+            prompt_tokens=self.count_tokens(messages, tools),
+            generated_tokens=max(1, len(text) // 4),
+        )
+        yield UsageEvent(usage=usage)
+        message = Message(role="assistant", content=text, tool_calls=calls)
+        yield ChatDone(message=message, usage=usage, finish_reason="tool_calls" if calls else "stop")
+
+    def _materialise(self, turn: ScriptedTurn) -> tuple[str, list[ToolCall]]:
+        if turn.raw is not None:
+            text, calls = parse_tool_calls(turn.raw)
+        else:
+            text, calls = turn.text, [_to_call(scripted) for scripted in turn.tool_calls]
+        numbered = []
+        for call in calls:
+            numbered.append(call.model_copy(update={"id": f"call_{self._calls_made}"}))
+            self._calls_made += 1
+        return text, numbered

@@ -1,0 +1,172 @@
+"""Typed events. Engines stream `EngineEvent`s; the loop emits `RunEvent`s.
+
+The trajectory file, the headless JSON output and the TUI all consume these same types;
+`RUN_EVENT_ADAPTER` saves and loads them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from agent.messages import Message, ToolCall
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0  # tokens in the prompt of this request
+    prefilled_tokens: int = 0  # of those, tokens the engine actually evaluated
+    cached_tokens: int = 0  # of those, tokens reused from the KV cache
+    generated_tokens: int = 0
+    prefill_seconds: float = 0.0
+    decode_seconds: float = 0.0
+
+    @property
+    def decode_tokens_per_second(self) -> float:
+        return self.generated_tokens / self.decode_seconds if self.decode_seconds > 0 else 0.0
+
+    def add(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            prefilled_tokens=self.prefilled_tokens + other.prefilled_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            generated_tokens=self.generated_tokens + other.generated_tokens,
+            prefill_seconds=self.prefill_seconds + other.prefill_seconds,
+            decode_seconds=self.decode_seconds + other.decode_seconds,
+        )
+
+
+# ---- engine stream -------------------------------------------------------------------------
+
+
+class TextDelta(BaseModel):
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class ThinkingDelta(BaseModel):
+    kind: Literal["thinking"] = "thinking"
+    text: str
+
+
+class ToolCallEvent(BaseModel):
+    kind: Literal["tool_call"] = "tool_call"
+    call: ToolCall
+
+
+class UsageEvent(BaseModel):
+    kind: Literal["usage"] = "usage"
+    usage: Usage
+
+
+class ChatDone(BaseModel):
+    """Always the last event of a chat: the whole assistant message and the request's usage."""
+
+    kind: Literal["done"] = "done"
+    message: Message
+    usage: Usage
+    finish_reason: str = "stop"
+
+
+EngineEvent = Annotated[
+    TextDelta | ThinkingDelta | ToolCallEvent | UsageEvent | ChatDone, Field(discriminator="kind")
+]
+
+
+# ---- run events (loop) ---------------------------------------------------------------------
+
+
+class RunStarted(BaseModel):
+    kind: Literal["run_started"] = "run_started"
+    session_id: str
+    task: str
+    engine: str
+    model: str
+    branch: str
+    worktree: str
+    sandbox: str
+
+
+class PlanSet(BaseModel):
+    kind: Literal["plan"] = "plan"
+    steps: list[str]
+
+
+class StepStarted(BaseModel):
+    kind: Literal["step"] = "step"
+    step: int
+
+
+class ModelText(BaseModel):
+    kind: Literal["model_text"] = "model_text"
+    text: str
+    thinking: str = ""
+
+
+class ModelDelta(BaseModel):
+    """A streamed piece of model output (not written to the trajectory, too chatty)."""
+
+    kind: Literal["model_delta"] = "model_delta"
+    text: str
+    thinking: bool = False
+
+
+class ToolStarted(BaseModel):
+    kind: Literal["tool_started"] = "tool_started"
+    call: ToolCall
+
+
+class ToolFinished(BaseModel):
+    kind: Literal["tool_finished"] = "tool_finished"
+    call_id: str
+    name: str
+    ok: bool
+    output: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class ModelError(BaseModel):
+    """Something the model did wrong (bad JSON, unknown tool, schema violation...)."""
+
+    kind: Literal["model_error"] = "model_error"
+    category: str
+    message: str
+
+
+class TurnUsage(BaseModel):
+    kind: Literal["usage"] = "usage"
+    step: int
+    usage: Usage
+    context_tokens: int = 0
+    context_budget: int = 0
+
+
+class Notice(BaseModel):
+    kind: Literal["notice"] = "notice"
+    level: Literal["info", "warning", "error"] = "info"
+    message: str
+
+
+class RunFinished(BaseModel):
+    kind: Literal["run_finished"] = "run_finished"
+    report: dict[str, Any]
+
+
+RunEvent = Annotated[
+    RunStarted
+    | PlanSet
+    | StepStarted
+    | ModelText
+    | ModelDelta
+    | ToolStarted
+    | ToolFinished
+    | ModelError
+    | TurnUsage
+    | Notice
+    | RunFinished,
+    Field(discriminator="kind"),
+]
+
+RUN_EVENT_ADAPTER: TypeAdapter[RunEvent] = TypeAdapter(RunEvent)
+ENGINE_EVENT_ADAPTER: TypeAdapter[EngineEvent] = TypeAdapter(EngineEvent)

@@ -1,0 +1,196 @@
+"""`agent fix`: one task from start to report, in the agent's own worktree.
+
+The user's checkout, index and uncommitted changes are never touched here; Ctrl-C removes the
+worktree and the branch, leaving the repository exactly as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+from tools.registry import Toolbox, default_tools
+
+from agent.config import AgentConfig
+from agent.context import pack_context
+from agent.engine import Engine, EngineError
+from agent.events import Notice, RunEvent, RunFinished, RunStarted
+from agent.loop import AgentLoop, Budgets, LoopState
+from agent.messages import Message, ToolCall
+from agent.report import RunReport, TestSummary, report_dict
+from agent.session import Trajectory, new_session_id
+from agent.workspace import Workspace, agent_dir, apply_branch
+from sandbox.base import Sandbox
+from tools.base import ToolContext
+
+Emit = Callable[[RunEvent], None]
+
+
+@dataclass
+class FixRequest:
+    task: str
+    repo: git.Repo
+    apply: bool = False
+
+
+def budgets_from(config: AgentConfig) -> Budgets:
+    return Budgets(
+        max_steps=config.max_steps,
+        max_seconds=config.max_minutes * 60,
+        max_tokens=config.max_tokens,
+        plan=config.plan,
+    )
+
+
+def _count_text(engine: Engine) -> Callable[[str], int]:
+    return lambda text: engine.count_tokens([Message.user(text)], [])
+
+
+def _tests_summary(data: dict[str, object] | None, command: str) -> TestSummary:
+    if not data:
+        return TestSummary(command=command)
+    failing = data.get("failing") or []
+    return TestSummary(
+        command=str(data.get("command", command)),
+        ran=True,
+        ok=bool(data.get("ok")),
+        passed=int(str(data.get("passed", 0))),
+        failed=int(str(data.get("failed", 0))),
+        errors=int(str(data.get("errors", 0))),
+        exit_code=int(str(data["exit_code"])) if data.get("exit_code") is not None else None,
+        failing=[str(f) for f in failing] if isinstance(failing, list) else [],
+    )
+
+
+class FixRun:
+    """Wires engine, tools, sandbox and workspace for one task, and builds the report."""
+
+    def __init__(self, engine: Engine, sandbox: Sandbox, config: AgentConfig, emit: Emit) -> None:
+        self.engine = engine
+        self.sandbox = sandbox
+        self.config = config
+        self._emit = emit
+        self.session_id = new_session_id()
+        self._trajectory: Trajectory | None = None
+
+    def emit(self, event: RunEvent) -> None:
+        if self._trajectory is not None:
+            self._trajectory.write(event)
+        self._emit(event)
+
+    def run(self, request: FixRequest) -> RunReport:
+        started = time.monotonic()
+        self._trajectory = Trajectory(agent_dir(request.repo) / "sessions", self.session_id)
+        workspace = Workspace.create(request.repo, self.session_id, request.task)
+        commit: str | None = None
+        try:
+            report = self._run_in(workspace, request, started)
+            commit = report.commit
+            if request.apply and report.status == "resolved" and report.branch:
+                apply_branch(request.repo, report.branch)
+                report.applied = True
+            self.emit(RunFinished(report=report_dict(report)))
+            return report
+        except KeyboardInterrupt:
+            self.emit(Notice(level="warning", message="interrupted by the user: worktree and branch removed"))
+            raise
+        finally:
+            workspace.remove(keep_branch=commit is not None)
+            self._trajectory.close()
+
+    def _run_in(self, workspace: Workspace, request: FixRequest, started: float) -> RunReport:
+        ctx = ToolContext(
+            root=workspace.path,
+            sandbox=self.sandbox,
+            test_command=self.config.test_command,
+            command_timeout=self.config.command_timeout,
+        )
+        toolbox = Toolbox(default_tools())
+        self.emit(
+            RunStarted(
+                session_id=self.session_id,
+                task=request.task,
+                engine=self.engine.name,
+                model=self.engine.model,
+                branch=workspace.branch,
+                worktree=str(workspace.path),
+                sandbox=self.sandbox.mode,
+            )
+        )
+        budget = min(self.config.context_budget, self.engine.context_length // 2 - 1024)
+        context = pack_context(workspace.path, request.task, max(budget, 0), _count_text(self.engine))
+        loop = AgentLoop(
+            self.engine,
+            toolbox,
+            ctx,
+            self.emit,
+            budgets_from(self.config),
+            has_changes=lambda: bool(workspace.changed_files()),
+        )
+        try:
+            state = loop.run(request.task, context)
+        except EngineError as exc:
+            self.emit(Notice(level="error", message=str(exc)))
+            state = LoopState(messages=[], stop_reason="engine_error", notices=[str(exc)])
+        self._final_verification(state, workspace, toolbox, ctx)
+        return self._report(state, workspace, request, started)
+
+    def _final_verification(
+        self, state: LoopState, workspace: Workspace, toolbox: Toolbox, ctx: ToolContext
+    ) -> None:
+        """Whatever the loop ended with, the report states the tests' result on the final tree."""
+        if not workspace.changed_files() or (state.last_tests is not None and not state.changed_since_tests):
+            return
+        outcome = toolbox.call(ToolCall(id="final_verify", name="run_tests", arguments={}), ctx)
+        state.last_tests = outcome.result.data
+        state.changed_since_tests = False
+
+    def _report(
+        self, state: LoopState, workspace: Workspace, request: FixRequest, started: float
+    ) -> RunReport:
+        files = workspace.changed_files()
+        diff = workspace.diff() if files else ""
+        tests = _tests_summary(state.last_tests, self.config.test_command or "")
+        commit = (
+            workspace.commit(f"agent: {request.task.splitlines()[0][:60]}\n\n{state.summary}")
+            if files
+            else None
+        )
+        patch = str(workspace.write_patch(self.session_id)) if files else None
+        if state.stop_reason == "engine_error":
+            status = "error"
+        elif not files:
+            status = "no_change"
+        else:
+            status = "resolved" if tests.ok else "not_resolved"
+        return RunReport(
+            session_id=self.session_id,
+            task=request.task,
+            status=status,
+            stop_reason=state.stop_reason,
+            summary=state.summary,
+            plan=state.plan,
+            engine=self.engine.name,
+            model=self.engine.model,
+            sandbox=self.sandbox.mode,
+            branch=workspace.branch if commit else None,
+            commit=commit,
+            patch_path=patch,
+            trajectory_path=str(self._trajectory.path) if self._trajectory else None,
+            files_changed=files,
+            diff=diff,
+            tests=tests,
+            steps=state.steps,
+            tool_calls=state.tool_calls,
+            model_errors=state.errors,
+            usage=state.usage,
+            elapsed_seconds=round(time.monotonic() - started, 2),
+            notices=state.notices,
+        )
+
+
+def session_dir(repo: git.Repo) -> Path:
+    return agent_dir(repo) / "sessions"

@@ -1,0 +1,119 @@
+"""GBNF grammars for tool calls, built from the tools' JSON schemas.
+
+The grammar produces exactly the canonical call text (`json.dumps` spacing, schema key order), so
+what the model generates under it and what the chat template re-renders later are the same bytes:
+the KV cache stays reusable across turns. Strings cannot hold raw control characters (newlines
+must be escaped), so a call is always valid JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from agent.messages import ToolSpec
+
+PRIMITIVES = {
+    "char": r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])',
+    "string": r'"\"" char* "\""',
+    "integer": r'"-"? ("0" | [1-9] [0-9]{0,8})',  # bounded: a weak model cannot run away
+    "posint": r"[1-9] [0-9]{0,8}",
+    "natural": r'"0" | [1-9] [0-9]{0,8}',
+    "number": r'integer ("." [0-9]{1,8})? ([eE] [-+]? [0-9]{1,2})?',
+    "boolean": r'"true" | "false"',
+    "null": r'"null"',
+    "value": r"object | array | string | number | boolean | null",
+    "object": r'"{" (string ": " value (", " string ": " value)*)? "}"',
+    "array": r'"[" (value (", " value)*)? "]"',
+}
+
+
+def _literal(text: str) -> str:
+    return json.dumps(text)  # a GBNF string literal uses the same escapes as JSON
+
+
+class GrammarBuilder:
+    def __init__(self) -> None:
+        self.rules: dict[str, str] = {}
+
+    def rule(self, name: str, body: str) -> str:
+        name = re.sub(r"[^a-zA-Z0-9-]", "-", name)
+        self.rules[name] = body
+        return name
+
+    def value(self, schema: dict[str, Any], name: str) -> str:
+        if "enum" in schema:
+            return self.rule(
+                name, " | ".join(_literal(json.dumps(v, ensure_ascii=False)) for v in schema["enum"])
+            )
+        if "const" in schema:
+            return self.rule(name, _literal(json.dumps(schema["const"], ensure_ascii=False)))
+        options = schema.get("anyOf") or schema.get("oneOf")
+        if options:
+            alts = [self.value(option, f"{name}-{i}") for i, option in enumerate(options)]
+            return self.rule(name, " | ".join(alts))
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            return self.value({"anyOf": [{**schema, "type": k} for k in kind]}, name)
+        if kind == "object" and "properties" in schema:
+            return self.object(schema, name)
+        if kind == "array":
+            item = self.value(schema.get("items", {}), f"{name}-item")
+            return self.rule(name, f'"[" ({item} (", " {item})*)? "]"')
+        if kind == "integer":
+            minimum = schema.get("minimum")
+            if minimum is None and "exclusiveMinimum" in schema:
+                minimum = schema["exclusiveMinimum"] + 1
+            if minimum is None or minimum < 0:
+                return "integer"
+            return "posint" if minimum >= 1 else "natural"
+        return {"string": "string", "number": "number", "boolean": "boolean", "null": "null"}.get(
+            str(kind), "value"
+        )
+
+    def object(self, schema: dict[str, Any], name: str) -> str:
+        props = list(schema.get("properties", {}).items())
+        required = set(schema.get("required", []))
+        pairs = [f"{_literal(_literal(key) + ': ')} {self.value(sub, f'{name}-{key}')}" for key, sub in props]
+
+        def tail(i: int, first: bool) -> str:
+            if i == len(props):
+                return ""
+            rule_name = f"{name}-t{i}{'f' if first else 'r'}"
+            if rule_name in self.rules:
+                return rule_name
+            sep = "" if first else '", " '
+            rest = tail(i + 1, False)
+            present = f"{sep}{pairs[i]} {rest}".strip()
+            if props[i][0] in required:
+                body = present
+            else:
+                skip = tail(i + 1, first) or '""'
+                body = f"({present}) | {skip}"
+            return self.rule(rule_name, body)
+
+        inner = tail(0, True)
+        return self.rule(name, f'"{{" {inner} "}}"' if inner else '"{}"')
+
+    def render(self, root: str) -> str:
+        lines = [f"root ::= {root}"]
+        lines += [f"{name} ::= {body}" for name, body in self.rules.items()]
+        lines += [f"{name} ::= {body}" for name, body in PRIMITIVES.items() if name not in self.rules]
+        return "\n".join(lines) + "\n"
+
+
+def tool_call_grammar(tools: Sequence[ToolSpec], only: str | None = None) -> str:
+    """`{"name": "<tool>", "arguments": {...}}` for one of `tools` (or just the tool `only`)."""
+    builder = GrammarBuilder()
+    alternatives = []
+    for spec in tools:
+        if only is not None and spec.name != only:
+            continue
+        args = builder.value({**spec.parameters, "type": "object"}, f"args-{spec.name}")
+        head = _literal('{"name": ' + json.dumps(spec.name) + ', "arguments": ')
+        alternatives.append(builder.rule(f"call-{spec.name}", f'{head} {args} "}}"'))
+    if not alternatives:
+        raise ValueError(f"no tool named {only!r}")
+    return builder.render(" | ".join(alternatives))

@@ -1,0 +1,312 @@
+"""The planner-executor loop: plan, then act/observe with tool calls, then verify before finishing.
+
+It talks only to an `Engine` and a `Toolset`; everything it does is announced as a `RunEvent`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+import prompts
+from agent.engine import ChatOptions, Engine
+from agent.events import (
+    ChatDone,
+    ModelDelta,
+    ModelError,
+    ModelText,
+    Notice,
+    PlanSet,
+    RunEvent,
+    StepStarted,
+    TextDelta,
+    ThinkingDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnUsage,
+    Usage,
+)
+from agent.messages import Message, ToolCall, ToolSpec
+from agent.planning import parse_plan
+from tools.base import ToolContext, ToolResult
+
+Emit = Callable[[RunEvent], None]
+
+
+class Outcome(Protocol):
+    result: ToolResult
+    error: str | None
+    seconds: float
+
+
+class Toolset(Protocol):
+    def specs(self) -> list[ToolSpec]: ...
+
+    def call(self, call: ToolCall, ctx: ToolContext) -> Any: ...  # returns an `Outcome`
+
+
+class Budgets(BaseModel):
+    max_steps: int = 30
+    max_seconds: float = 1800.0
+    max_tokens: int = 2_000_000  # prefilled + generated, over the whole run
+    max_repeats: int = 3  # identical consecutive tool calls before the run stops
+    max_idle_turns: int = 3  # consecutive turns without any tool call
+    plan: bool = True
+    plan_max_tokens: int = 160
+    turn_max_tokens: int = 768
+
+
+class StopRun(Exception):
+    """Ends the act loop; `reason` goes into the report."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason
+
+
+@dataclass
+class LoopState:
+    messages: list[Message]
+    plan: list[str] = field(default_factory=list)
+    steps: int = 0
+    tool_calls: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    summary: str = ""
+    stop_reason: str = ""
+    last_tests: dict[str, Any] | None = None
+    changed_since_tests: bool = False
+    finish_refusals: int = 0
+    last_signature: str = ""
+    repeats: int = 0
+    idle_turns: int = 0
+    notices: list[str] = field(default_factory=list)
+
+
+EDITING_TOOLS = frozenset({"edit_file", "create_file", "shell"})
+
+
+class AgentLoop:
+    def __init__(
+        self,
+        engine: Engine,
+        toolset: Toolset,
+        ctx: ToolContext,
+        emit: Emit,
+        budgets: Budgets,
+        has_changes: Callable[[], bool],
+    ) -> None:
+        self.engine = engine
+        self.toolset = toolset
+        self.ctx = ctx
+        self.emit = emit
+        self.budgets = budgets
+        self.has_changes = has_changes
+        self.specs = toolset.specs()
+        self._started = 0.0
+
+    # ---- the run ----------------------------------------------------------------------------
+
+    def run(self, task: str, context: str) -> LoopState:
+        self._started = time.monotonic()
+        state = LoopState(messages=self._initial_messages(task, context))
+        try:
+            if self.budgets.plan:
+                self._plan(state)
+            while True:
+                self._check_budgets(state)
+                self._step(state)
+        except StopRun as stop:
+            state.stop_reason = stop.reason
+            if str(stop) != stop.reason:
+                self._notice(state, str(stop), "warning")
+        return state
+
+    def _initial_messages(self, task: str, context: str) -> list[Message]:
+        system = prompts.render("system", tools=[s.name for s in self.specs])
+        user = prompts.render("task", task=task, context=context, plan=self.budgets.plan)
+        return [Message.system(system), Message.user(user)]
+
+    def _plan(self, state: LoopState) -> None:
+        done = self._chat(state, ChatOptions(tool_choice="none", max_tokens=self.budgets.plan_max_tokens))
+        state.messages.append(done.message.model_copy(update={"tool_calls": []}))
+        state.plan = parse_plan(done.message.content)
+        self.emit(PlanSet(steps=state.plan))
+        state.messages.append(Message.user(prompts.render("act")))
+
+    def _step(self, state: LoopState) -> None:
+        state.steps += 1
+        self.emit(StepStarted(step=state.steps))
+        done = self._chat(state, ChatOptions(tool_choice="required", max_tokens=self.budgets.turn_max_tokens))
+        state.messages.append(done.message)
+        if not done.message.tool_calls:
+            self._no_tool_call(state)
+            return
+        state.idle_turns = 0
+        for call in done.message.tool_calls:
+            self._run_call(state, call)
+
+    # ---- model turns -----------------------------------------------------------------------
+
+    def _chat(self, state: LoopState, options: ChatOptions) -> ChatDone:
+        self._fit_context(state, options.max_tokens)
+        done: ChatDone | None = None
+        for event in self.engine.chat(state.messages, self.specs, options):
+            if isinstance(event, TextDelta):
+                self.emit(ModelDelta(text=event.text))
+            elif isinstance(event, ThinkingDelta):
+                self.emit(ModelDelta(text=event.text, thinking=True))
+            elif isinstance(event, ChatDone):
+                done = event
+        if done is None:
+            raise StopRun("engine_error", "the engine ended a reply without a final message")
+        state.usage = state.usage.add(done.usage)
+        self.emit(ModelText(text=done.message.content, thinking=done.message.thinking))
+        self.emit(
+            TurnUsage(
+                step=state.steps,
+                usage=done.usage,
+                context_budget=self.engine.context_length,
+                context_tokens=done.usage.prompt_tokens + done.usage.generated_tokens,
+            )
+        )
+        return done
+
+    def _fit_context(self, state: LoopState, reserve: int) -> None:
+        """Never truncate silently: elide the oldest tool outputs until the prompt fits."""
+        limit = self.engine.context_length - reserve
+        if self.engine.count_tokens(state.messages, self.specs) <= limit:
+            return
+        elided = 0
+        for message in state.messages[2:-2]:
+            if message.role == "tool" and not message.content.startswith("[elided"):
+                message.content = "[elided to fit the context window; call the tool again if needed]"
+                elided += 1
+                if self.engine.count_tokens(state.messages, self.specs) <= limit:
+                    break
+        if self.engine.count_tokens(state.messages, self.specs) > limit:
+            raise StopRun("context_full", "the conversation no longer fits the model's context window")
+        self._notice(state, f"context compacted: {elided} older tool outputs elided to fit the window")
+
+    def _no_tool_call(self, state: LoopState) -> None:
+        state.idle_turns += 1
+        self._model_error(state, "no_tool_call", "the reply contained no tool call")
+        if state.idle_turns >= self.budgets.max_idle_turns:
+            raise StopRun("no_progress", f"{state.idle_turns} replies in a row without a tool call")
+        state.messages.append(Message.user(prompts.render("nudge_no_call")))
+
+    # ---- tool calls ------------------------------------------------------------------------
+
+    def _run_call(self, state: LoopState, call: ToolCall) -> None:
+        self._check_repeat(state, call)
+        state.tool_calls += 1
+        self.emit(ToolStarted(call=call))
+        if call.name == "finish" and not call.parse_error:
+            self._finish(state, call)
+            return
+        outcome = self.toolset.call(call, self.ctx)
+        self._record(state, call, outcome)
+        if outcome.error is None and call.name in EDITING_TOOLS:
+            state.changed_since_tests = True
+        if call.name == "run_tests" and outcome.error is None:
+            state.last_tests = outcome.result.data
+            state.changed_since_tests = False
+
+    def _record(self, state: LoopState, call: ToolCall, outcome: Outcome) -> None:
+        result = outcome.result
+        self.emit(
+            ToolFinished(
+                call_id=call.id,
+                name=call.name,
+                ok=result.ok and outcome.error is None,
+                output=result.output,
+                data=result.data,
+                seconds=outcome.seconds,
+            )
+        )
+        if outcome.error is not None:
+            self._model_error(state, outcome.error, result.output)
+        text = result.output
+        if state.repeats >= 1:
+            text = prompts.render("repeated_call") + "\n" + text
+        state.messages.append(Message.tool_result(call, text))
+
+    def _check_repeat(self, state: LoopState, call: ToolCall) -> None:
+        signature = call.name + json.dumps(call.arguments, sort_keys=True) + (call.raw_arguments or "")
+        state.repeats = state.repeats + 1 if signature == state.last_signature else 0
+        state.last_signature = signature
+        if state.repeats + 1 >= self.budgets.max_repeats:
+            raise StopRun(
+                "repeated_call",
+                f"the model made the same `{call.name}` call {state.repeats + 1} times in a row",
+            )
+
+    def _finish(self, state: LoopState, call: ToolCall) -> None:
+        summary = str(call.arguments.get("summary", "")).strip()
+        refusal = self._finish_refusal(state)
+        if refusal is None:
+            state.summary = summary
+            self.emit(ToolFinished(call_id=call.id, name="finish", ok=True, output="accepted"))
+            raise StopRun("finished")
+        state.finish_refusals += 1
+        self.emit(ToolFinished(call_id=call.id, name="finish", ok=False, output=refusal))
+        state.messages.append(Message.tool_result(call, refusal))
+
+    def _finish_refusal(self, state: LoopState) -> str | None:
+        """Why `finish` cannot be accepted yet, or None. Verifies with the tests first."""
+        if not self.has_changes():
+            if state.finish_refusals == 0:
+                return prompts.render("finish_no_change")
+            return None
+        if state.changed_since_tests or state.last_tests is None:
+            self._verify(state)
+        tests = state.last_tests or {}
+        if tests.get("ok") or tests.get("no_tests"):
+            return None
+        return prompts.render("finish_tests_fail", output=self._last_test_output(state))
+
+    def _verify(self, state: LoopState) -> None:
+        """The verify step: the loop runs the tests itself before accepting `finish`."""
+        call = ToolCall(id=f"verify_{state.steps}", name="run_tests", arguments={})
+        self.emit(ToolStarted(call=call))
+        outcome = self.toolset.call(call, self.ctx)
+        self.emit(
+            ToolFinished(
+                call_id=call.id,
+                name=call.name,
+                ok=outcome.result.ok,
+                output=outcome.result.output,
+                data=outcome.result.data,
+                seconds=outcome.seconds,
+            )
+        )
+        state.last_tests = {**outcome.result.data, "output": outcome.result.output}
+        state.changed_since_tests = False
+
+    @staticmethod
+    def _last_test_output(state: LoopState) -> str:
+        return str((state.last_tests or {}).get("output", ""))[-3000:]
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+
+    def _check_budgets(self, state: LoopState) -> None:
+        if state.steps >= self.budgets.max_steps:
+            raise StopRun("max_steps", f"step budget of {self.budgets.max_steps} used up")
+        if time.monotonic() - self._started > self.budgets.max_seconds:
+            raise StopRun("max_time", f"time budget of {self.budgets.max_seconds:.0f}s used up")
+        spent = state.usage.prefilled_tokens + state.usage.generated_tokens
+        if spent > self.budgets.max_tokens:
+            raise StopRun("max_tokens", f"token budget of {self.budgets.max_tokens} used up")
+
+    def _model_error(self, state: LoopState, category: str, message: str) -> None:
+        state.errors[category] = state.errors.get(category, 0) + 1
+        self.emit(ModelError(category=category, message=message[:500]))
+
+    def _notice(self, state: LoopState, message: str, level: str = "info") -> None:
+        state.notices.append(message)
+        self.emit(Notice(message=message, level="warning" if level == "warning" else "info"))

@@ -1,0 +1,122 @@
+"""The report a run ends with: what changed, which tests ran, where the change is."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from agent.events import Usage
+
+Status = Literal["resolved", "not_resolved", "no_change", "interrupted", "error"]
+
+
+class TestSummary(BaseModel):
+    __test__ = False  # not a pytest class
+
+    command: str = ""
+    ran: bool = False
+    ok: bool = False
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    exit_code: int | None = None
+    failing: list[str] = []
+
+
+class RunReport(BaseModel):
+    session_id: str
+    task: str
+    status: Status
+    stop_reason: str
+    summary: str = ""
+    plan: list[str] = []
+    engine: str = ""
+    model: str = ""
+    sandbox: str = ""
+    branch: str | None = None
+    commit: str | None = None
+    patch_path: str | None = None
+    trajectory_path: str | None = None
+    files_changed: list[str] = []
+    diff: str = ""
+    tests: TestSummary = TestSummary()
+    steps: int = 0
+    tool_calls: int = 0
+    model_errors: dict[str, int] = {}
+    usage: Usage = Usage()
+    elapsed_seconds: float = 0.0
+    applied: bool = False
+    notices: list[str] = []
+
+    def exit_code(self) -> int:
+        return 0 if self.status == "resolved" else 1
+
+
+def _usage_line(usage: Usage) -> str:
+    return (
+        f"tokens: {usage.prompt_tokens} prompt ({usage.prefilled_tokens} prefilled, "
+        f"{usage.cached_tokens} from cache), {usage.generated_tokens} generated"
+        + (f" at {usage.decode_tokens_per_second:.1f} tok/s" if usage.decode_seconds else "")
+    )
+
+
+def render_text(report: RunReport, diff_lines: int = 80) -> str:
+    """A human summary of the report."""
+    headline = {
+        "resolved": "RESOLVED: the change is made and the tests pass",
+        "not_resolved": "NOT RESOLVED",
+        "no_change": "NOT RESOLVED: the agent changed nothing",
+        "interrupted": "INTERRUPTED: nothing was changed",
+        "error": "ERROR",
+    }[report.status]
+    lines: list[str] = [f"== {headline} ({report.stop_reason}) =="]
+    if report.summary:
+        lines.append(f"summary: {report.summary}")
+    if report.plan:
+        lines.append("plan:")
+        lines.extend(f"  {i}. {step}" for i, step in enumerate(report.plan, 1))
+    if report.tests.ran:
+        t = report.tests
+        verdict = "pass" if t.ok else "FAIL"
+        lines.append(
+            f"tests: {verdict}: {t.passed} passed, {t.failed} failed, {t.errors} errors ({t.command})"
+        )
+        lines.extend(f"  failing: {node}" for node in t.failing[:10])
+    else:
+        lines.append("tests: none run")
+    if report.files_changed:
+        lines.append("files changed: " + ", ".join(report.files_changed))
+    if report.diff:
+        diff = report.diff.splitlines()
+        lines.append("diff:")
+        lines.extend("  " + line for line in diff[:diff_lines])
+        if len(diff) > diff_lines:
+            lines.append(f"  ... {len(diff) - diff_lines} more lines in the patch file")
+    if report.branch and report.commit:
+        lines.append(f"branch: {report.branch} (commit {report.commit[:10]})")
+        if report.applied:
+            lines.append("applied to your working tree")
+        else:
+            lines.append(f"apply it with: agent apply {report.branch}")
+    if report.patch_path and report.diff:
+        lines.append(f"patch: {report.patch_path}")
+    errors = sum(report.model_errors.values())
+    detail = ", ".join(f"{k}={v}" for k, v in sorted(report.model_errors.items()))
+    lines.append(
+        f"steps: {report.steps}, tool calls: {report.tool_calls}, model errors: {errors}"
+        + (f" ({detail})" if detail else "")
+    )
+    lines.append(_usage_line(report.usage))
+    lines.append(
+        f"engine: {report.engine} / {report.model}, sandbox: {report.sandbox}, "
+        f"time: {report.elapsed_seconds:.1f}s"
+    )
+    if report.trajectory_path:
+        lines.append(f"session log: {report.trajectory_path}")
+    lines.extend(f"note: {n}" for n in report.notices)
+    return "\n".join(lines)
+
+
+def report_dict(report: RunReport) -> dict[str, Any]:
+    return report.model_dump(mode="json")

@@ -1,0 +1,145 @@
+"""The agent's own git worktree and branch: the user's checkout is never touched.
+
+A task runs in `<git-dir>/.agent/worktrees/<session>` on branch `agent/<slug>`, created from the
+user's HEAD. When the run ends the worktree is removed; the branch (and a patch file) keep the
+change until the user applies it with `agent apply` (or `agent fix --apply`).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+AGENT_AUTHOR = git.Actor("local-agent", "agent@localhost")
+
+
+class WorkspaceError(Exception):
+    """A git problem the user must fix (not a repository, no commit yet, apply conflict...)."""
+
+
+def slugify(text: str, max_len: int = 40) -> str:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    slug = "-".join(words)[:max_len].strip("-")
+    return slug or "task"
+
+
+def open_repo(path: Path) -> git.Repo:
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise WorkspaceError(
+            f"{path} is not inside a git repository: run `git init && git add -A && git commit -m init` "
+            "first, or pass --repo PATH"
+        ) from exc
+    if repo.bare:
+        raise WorkspaceError(f"{path} is a bare repository: run the agent inside a checkout")
+    try:
+        _ = repo.head.commit
+    except ValueError as exc:
+        raise WorkspaceError("the repository has no commit yet: commit your code first") from exc
+    return repo
+
+
+def agent_dir(repo: git.Repo) -> Path:
+    """`<git-common-dir>/.agent`: sessions, worktrees and patches live here, not in the work tree."""
+    return Path(repo.git.rev_parse("--path-format=absolute", "--git-common-dir")) / ".agent"
+
+
+def _free_branch_name(repo: git.Repo, base: str) -> str:
+    existing = {head.name for head in repo.heads}
+    if base not in existing:
+        return base
+    n = 2
+    while f"{base}-{n}" in existing:
+        n += 1
+    return f"{base}-{n}"
+
+
+@dataclass
+class Workspace:
+    repo: git.Repo  # the user's repository
+    path: Path  # the agent's worktree
+    branch: str
+    base_commit: str
+
+    @classmethod
+    def create(cls, repo: git.Repo, session_id: str, task: str) -> Workspace:
+        branch = _free_branch_name(repo, f"agent/{slugify(task)}")
+        path = agent_dir(repo) / "worktrees" / session_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        base = repo.head.commit.hexsha
+        repo.git.worktree("add", "--quiet", "-b", branch, str(path), base)
+        return cls(repo=repo, path=path, branch=branch, base_commit=base)
+
+    @property
+    def tree(self) -> git.Repo:
+        return git.Repo(self.path)
+
+    def diff(self) -> str:
+        """The agent's change against the base commit, new files included."""
+        tree = self.tree
+        tree.git.add("-A")
+        return str(tree.git.diff("--cached", self.base_commit, "--binary"))
+
+    def changed_files(self) -> list[str]:
+        tree = self.tree
+        tree.git.add("-A")
+        out = str(tree.git.diff("--cached", "--name-only", self.base_commit))
+        return [line for line in out.splitlines() if line]
+
+    def commit(self, message: str) -> str | None:
+        """Commit everything in the worktree on the agent's branch; None when nothing changed."""
+        tree = self.tree
+        tree.git.add("-A")
+        if not tree.index.diff("HEAD"):
+            return None
+        commit = tree.index.commit(message, author=AGENT_AUTHOR, committer=AGENT_AUTHOR)
+        return commit.hexsha
+
+    def write_patch(self, session_id: str) -> Path:
+        patch_dir = agent_dir(self.repo) / "patches"
+        patch_dir.mkdir(parents=True, exist_ok=True)
+        patch = patch_dir / f"{session_id}.patch"
+        patch.write_text(self.diff(), encoding="utf-8")
+        return patch
+
+    def remove(self, keep_branch: bool) -> None:
+        """Remove the worktree; delete the branch too unless it holds the agent's change."""
+        try:
+            self.repo.git.worktree("remove", "--force", str(self.path))
+        except git.GitCommandError:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.repo.git.worktree("prune")
+        if not keep_branch and self.branch in {h.name for h in self.repo.heads}:
+            self.repo.git.branch("-D", self.branch)
+
+
+def apply_branch(repo: git.Repo, branch: str) -> list[str]:
+    """Apply the change on `branch` (relative to where it forked) to the user's working tree.
+
+    All or nothing: `git apply` checks every hunk before writing, so a conflict changes no file.
+    Returns the files changed.
+    """
+    if branch not in {h.name for h in repo.heads}:
+        raise WorkspaceError(f"no branch named {branch!r}; `git branch --list 'agent/*'` shows the agent's")
+    base = repo.git.merge_base("HEAD", branch)
+    patch = str(repo.git.diff(base, branch, "--binary"))
+    if not patch.strip():
+        raise WorkspaceError(f"branch {branch} holds no change relative to your HEAD")
+    files = str(repo.git.diff("--name-only", base, branch)).splitlines()
+    patch_file = agent_dir(repo) / "patches" / f"apply-{slugify(branch)}.patch"
+    patch_file.parent.mkdir(parents=True, exist_ok=True)
+    patch_file.write_text(patch + ("" if patch.endswith("\n") else "\n"), encoding="utf-8")
+    try:
+        repo.git.apply("--check", str(patch_file))
+        repo.git.apply(str(patch_file))
+    except git.GitCommandError as exc:
+        raise WorkspaceError(
+            f"the change on {branch} does not apply cleanly to your working tree (nothing was changed):\n"
+            f"{exc.stderr.strip()}\nCommit or stash your edits to those files, or merge the branch with git."
+        ) from exc
+    return files

@@ -1,0 +1,51 @@
+"""Materialising and scoring the seeded-bug tasks of `../shared/minibugs` (shared by benches and tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+
+class MiniBug(BaseModel):
+    id: str
+    issue: str
+    gold_files: list[str]
+    fail_to_pass: list[str]
+    test_cmd: str
+
+
+def minibugs_dir() -> Path:
+    """`$MINIBUGS_DIR`, else `shared/minibugs` beside the checkout."""
+    env = os.environ.get("MINIBUGS_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "shared" / "minibugs"
+
+
+def load_tasks(root: Path | None = None) -> list[MiniBug]:
+    root = root or minibugs_dir()
+    return [MiniBug.model_validate_json(p.read_text()) for p in sorted(root.glob("*/task.json"))]
+
+
+def materialize(task: MiniBug, dest: Path, root: Path | None = None) -> Path:
+    root = root or minibugs_dir()
+    subprocess.run([sys.executable, str(root / "materialize.py"), task.id, str(dest)], check=True)
+    return dest
+
+
+def score(task: MiniBug, dest: Path, root: Path | None = None) -> bool:
+    """Restore the task's test files (in case the agent edited them), then run the task's --eval."""
+    root = root or minibugs_dir()
+    test_files = sorted({node.split("::")[0] for node in task.fail_to_pass})
+    subprocess.run(["git", "checkout", "HEAD", "--", *test_files], cwd=dest, check=True, capture_output=True)
+    result = subprocess.run(
+        [sys.executable, str(root / "materialize.py"), task.id, str(dest), "--eval"],
+        capture_output=True,
+        text=True,
+    )
+    return result.returncode == 0 and json.loads(result.stdout.strip().splitlines()[-1])["resolved"]

@@ -1,0 +1,227 @@
+"""The whole `agent fix` path with a ScriptedEngine making real tool calls on a real repo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import git
+import pytest
+
+from agent.config import AgentConfig
+from agent.engine import ChatOptions
+from agent.engines.scripted import ScriptedEngine, ScriptedTurn
+from agent.events import EngineEvent, ModelError, RunEvent, RunFinished, ToolFinished
+from agent.fix import FixRequest, FixRun
+from agent.messages import Message, ToolSpec
+from agent.session import read_trajectory
+from agent.workspace import apply_branch
+from sandbox.subprocess_sandbox import SubprocessSandbox
+from tests.repos import git as run_git
+from tests.repos import median_repo, snapshot
+
+PLAN = ScriptedTurn(text="1. Read stats.py\n2. Fix the even case\n3. Run the tests")
+READ = ScriptedTurn(
+    text="Read the code.", tool_calls=[{"name": "read_file", "arguments": {"path": "stats.py"}}]
+)
+FIXED_BODY = "".join(
+    [
+        "    mid = len(s) // 2\n",
+        "    if len(s) % 2 == 0:\n",
+        "        return (s[mid - 1] + s[mid]) / 2\n",
+        "    return s[mid]\n",
+    ]
+)
+EDIT = ScriptedTurn(
+    text="Average the two middle values for even lengths.",
+    tool_calls=[
+        {
+            "name": "edit_file",
+            "arguments": {
+                "path": "stats.py",
+                "old_text": "    return s[len(s) // 2]\n",
+                "new_text": "    mid = len(s) // 2\n    if len(s) % 2 == 0:\n"
+                "        return (s[mid - 1] + s[mid]) / 2\n    return s[mid]\n",
+            },
+        }
+    ],
+)
+TEST = ScriptedTurn(tool_calls=[{"name": "run_tests", "arguments": {}}])
+FINISH = ScriptedTurn(
+    tool_calls=[{"name": "finish", "arguments": {"summary": "median averages the middle pair"}}]
+)
+
+
+def turns(*items: ScriptedTurn | dict) -> list[ScriptedTurn]:
+    return [t if isinstance(t, ScriptedTurn) else ScriptedTurn.model_validate(t) for t in items]
+
+
+@pytest.fixture
+def user_repo(tmp_path: Path) -> Path:
+    repo = median_repo(tmp_path / "user")
+    # an uncommitted change and an untracked file the run must not touch
+    (repo / "README.md").write_text("# stats\nwork in progress\n")
+    (repo / "notes.txt").write_text("my notes\n")
+    return repo
+
+
+def run_fix(repo: Path, engine, task: str = "median of an even-length list is wrong", **kw):
+    events: list[RunEvent] = []
+    config = AgentConfig(**{"max_steps": 12, **kw})
+    run = FixRun(engine, SubprocessSandbox(), config, events.append)
+    report = run.run(FixRequest(task=task, repo=git.Repo(repo)))
+    return report, events
+
+
+def test_scripted_fix_lands_on_branch_and_leaves_checkout_untouched(user_repo: Path) -> None:
+    before = snapshot(user_repo)
+    report, events = run_fix(user_repo, ScriptedEngine(turns(PLAN, READ, EDIT, TEST, FINISH)))
+
+    assert report.status == "resolved", report
+    assert report.stop_reason == "finished"
+    assert report.tests.ok and report.tests.passed == 2 and report.tests.failed == 0
+    assert report.files_changed == ["stats.py"]
+    assert report.plan == ["Read stats.py", "Fix the even case", "Run the tests"]
+    assert report.branch is not None and report.branch.startswith("agent/median-of-an-even")
+    assert snapshot(user_repo) == before
+
+    # the commit on the agent's branch holds the fix and the tests pass there
+    fixed = run_git(user_repo, "show", f"{report.branch}:stats.py")
+    assert "(s[mid - 1] + s[mid]) / 2" in fixed
+    assert (
+        report.patch_path
+        and "+        return (s[mid - 1] + s[mid]) / 2" in Path(report.patch_path).read_text()
+    )
+    # the worktree is gone, the trajectory is complete
+    assert not any(
+        p.name == report.session_id for p in (user_repo / ".git" / ".agent" / "worktrees").glob("*")
+    )
+    saved = list(read_trajectory(Path(report.trajectory_path or "")))
+    assert isinstance(saved[-1], RunFinished) and saved[-1].report["status"] == "resolved"
+    assert sum(isinstance(e, ToolFinished) for e in events) >= 4
+
+
+def test_malformed_model_output_is_reported_not_fatal(user_repo: Path) -> None:
+    before = snapshot(user_repo)
+    script = turns(
+        PLAN,
+        {
+            "raw": 'Let me look.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "stats.py",}}\n'
+            "</tool_call>"
+        },
+        {"raw": '<tool_call>\n{"name": "read_file", "arguments": {"path": </tool_call>'},  # broken JSON
+        {"tool_calls": [{"name": "open_file", "arguments": {"path": "stats.py"}}]},  # unknown tool
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "stats.py", "start_line": "one"}}]},
+        {"tool_calls": [{"name": "read_file", "arguments": '{"path": "stats.py"'}]},  # bad JSON string
+        {"text": "I think it is fine."},  # no tool call at all
+        EDIT,
+        TEST,
+        FINISH,
+    )
+    report, events = run_fix(user_repo, ScriptedEngine(script))
+
+    assert report.status == "resolved"
+    errors = report.model_errors
+    assert errors.get("unknown_tool") == 1
+    assert errors.get("schema") == 1
+    assert errors.get("parse_error") == 2
+    assert errors.get("no_tool_call") == 1
+    assert sum(isinstance(e, ModelError) for e in events) == sum(errors.values())
+    assert snapshot(user_repo) == before
+
+
+def test_finish_is_refused_until_the_tests_pass(user_repo: Path) -> None:
+    wrong_edit = ScriptedTurn(
+        tool_calls=[
+            {
+                "name": "edit_file",
+                "arguments": {
+                    "path": "stats.py",
+                    "old_text": "return s[len(s) // 2]",
+                    "new_text": "return s[0]",
+                },
+            }
+        ]
+    )
+    script = turns(
+        PLAN,
+        wrong_edit,
+        FINISH,
+        {
+            "tool_calls": [
+                {
+                    "name": "edit_file",
+                    "arguments": {
+                        "path": "stats.py",
+                        "old_text": "    return s[0]\n",
+                        "new_text": FIXED_BODY,
+                    },
+                }
+            ]
+        },
+        FINISH,
+    )
+    report, events = run_fix(user_repo, ScriptedEngine(script))
+
+    refusals = [e for e in events if isinstance(e, ToolFinished) and e.name == "finish" and not e.ok]
+    assert len(refusals) == 1 and "tests fail" in refusals[0].output
+    assert report.status == "resolved" and report.tests.ok
+
+
+def test_run_without_fix_is_not_resolved_and_keeps_nothing(user_repo: Path) -> None:
+    before = snapshot(user_repo)
+    branches = run_git(user_repo, "branch", "--list")
+    report, _ = run_fix(user_repo, ScriptedEngine(turns(PLAN, READ, TEST)), max_steps=3)
+    assert report.status == "no_change" and report.stop_reason == "max_steps"
+    assert report.branch is None and report.commit is None
+    assert run_git(user_repo, "branch", "--list") == branches
+    assert snapshot(user_repo) == before
+
+
+def test_repeated_identical_calls_stop_the_run(user_repo: Path) -> None:
+    report, _ = run_fix(user_repo, ScriptedEngine(turns(PLAN, READ, READ, READ, READ)))
+    assert report.stop_reason == "repeated_call"
+
+
+class InterruptingEngine(ScriptedEngine):
+    """Raises KeyboardInterrupt (the user's Ctrl-C) on its n-th reply."""
+
+    def __init__(self, items: list[ScriptedTurn], at: int) -> None:
+        super().__init__(items)
+        self.at, self.n = at, 0
+
+    def chat(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
+    ) -> Iterator[EngineEvent]:
+        self.n += 1
+        if self.n == self.at:
+            raise KeyboardInterrupt
+        return super().chat(messages, tools, options)
+
+
+def test_ctrl_c_leaves_the_repository_exactly_as_it_was(user_repo: Path) -> None:
+    before = snapshot(user_repo)
+    branches = run_git(user_repo, "branch", "--list")
+    with pytest.raises(KeyboardInterrupt):
+        run_fix(user_repo, InterruptingEngine(turns(PLAN, READ, EDIT, TEST, FINISH), at=4))
+    assert snapshot(user_repo) == before
+    assert run_git(user_repo, "branch", "--list") == branches
+    assert run_git(user_repo, "worktree", "list").count("\n") == 1
+
+
+def test_apply_brings_the_change_into_the_working_tree(user_repo: Path) -> None:
+    report, _ = run_fix(user_repo, ScriptedEngine(turns(PLAN, READ, EDIT, TEST, FINISH)))
+    assert report.branch
+    files = apply_branch(git.Repo(user_repo), report.branch)
+    assert files == ["stats.py"]
+    assert "(s[mid - 1] + s[mid]) / 2" in (user_repo / "stats.py").read_text()
+    assert (user_repo / "README.md").read_text() == "# stats\nwork in progress\n"  # the user's edit kept
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=user_repo,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout

@@ -1,0 +1,80 @@
+"""The tool boundary. Every tool is one module holding an `Args` model and a `Tool` object.
+
+A tool's JSON schema is always derived from its `Args` model; the arguments a model sends are
+validated against exactly that schema before the tool runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from sandbox.base import Sandbox
+
+
+class ToolArgs(BaseModel):
+    """Base for tool argument models: unknown keys are errors the model must fix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolResult(BaseModel):
+    """`output` is what the model reads; `data` is structured detail for the UI and reports."""
+
+    output: str
+    ok: bool = True
+    data: dict[str, Any] = {}
+
+
+class ToolError(Exception):
+    """A failure the model can act on (file not found, search text not unique...).
+
+    The loop turns it into an error observation for the model; it never ends the run.
+    """
+
+
+@dataclass
+class ToolContext:
+    """What a tool may touch: the worktree root, the sandbox for commands, shared settings."""
+
+    root: Path
+    sandbox: Sandbox
+    test_command: str | None = None
+    command_timeout: float = 120.0
+    output_limit: int = 12_000  # characters of command output shown to the model
+    edits: list[dict[str, Any]] = field(default_factory=list)  # every file change, in order
+    cache: dict[str, Any] = field(default_factory=dict)  # per-run memo (e.g. the test interpreter)
+
+    def command_env(self) -> dict[str, str]:
+        """Extra environment for commands: the worktree's code is imported before any installed copy."""
+        paths = [str(self.root / "src")] if (self.root / "src").is_dir() else []
+        return {"PYTHONPATH": os.pathsep.join([*paths, str(self.root)])}
+
+    def resolve(self, path: str) -> Path:
+        """Resolve a model-given path inside the worktree, refusing anything outside it."""
+        root = self.root.resolve()
+        candidate = (root / path).resolve() if not Path(path).is_absolute() else Path(path)
+        candidate = candidate.resolve()
+        if candidate != root and root not in candidate.parents:
+            raise ToolError(f"path {path!r} is outside the repository; use a path relative to its root")
+        return candidate
+
+    def relative(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root.resolve()).as_posix()
+
+
+class Tool(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...  # what the model reads: short, imperative
+
+    @property
+    def args_model(self) -> type[ToolArgs]: ...
+
+    def run(self, args: Any, ctx: ToolContext) -> ToolResult: ...
