@@ -78,12 +78,11 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
-    from sandbox.subprocess_sandbox import SubprocessSandbox
-
     from agent.console import ConsolePrinter
     from agent.engines import build_engine
     from agent.fix import FixRequest, FixRun
     from agent.report import render_text
+    from sandbox.subprocess_sandbox import SubprocessSandbox
 
     repo = open_repo(args.repo)
     config = _config(args, Path(repo.working_tree_dir or args.repo))
@@ -114,9 +113,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_tool(args: argparse.Namespace) -> int:
     from sandbox.subprocess_sandbox import SubprocessSandbox
-    from tools.registry import Toolbox, default_tools, run_tool_by_name
-
     from tools.base import ToolContext
+    from tools.registry import Toolbox, default_tools, run_tool_by_name
 
     toolbox = Toolbox(default_tools())
     if args.list or not args.name:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import git
-from tools.registry import Toolbox, default_tools
 
 from agent.config import AgentConfig
 from agent.context import pack_context
@@ -25,6 +24,7 @@ from agent.session import Trajectory, new_session_id
 from agent.workspace import Workspace, agent_dir, apply_branch
 from sandbox.base import Sandbox
 from tools.base import ToolContext
+from tools.registry import Toolbox, default_tools
 
 Emit = Callable[[RunEvent], None]
 

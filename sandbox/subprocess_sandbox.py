@@ -1,6 +1,17 @@
-"""A plain-subprocess sandbox: fresh process group per command, wall-clock timeout that kills the
-whole tree, resource limits, capped output and a scrubbed environment. No filesystem or network
-isolation: that is the bubblewrap backend's job.
+"""A plain-subprocess sandbox: a fresh process group per command, a wall-clock timeout that kills the
+whole tree, resource limits, capped output and a scrubbed environment.
+
+There is no filesystem or network isolation here (that is a container backend's job): the command
+runs as the agent's own user and can touch whatever that user can.
+
+Resource limits are set with setrlimit in the child between fork and exec:
+- RLIMIT_CPU (CPU seconds), RLIMIT_FSIZE (largest file written), RLIMIT_AS (address space) and
+  RLIMIT_NOFILE apply to everyone. Values are clamped to the current hard limit, so lowering never
+  fails.
+- RLIMIT_NPROC is applied only when not running as root: the kernel does not enforce it for root,
+  and for other users it counts all of that user's processes, so it is kept generous.
+The preexec hook only calls `resource.setrlimit`, which is safe enough after fork even when the
+parent has threads (it takes no Python-level locks).
 """
 
 from __future__ import annotations
@@ -20,51 +31,99 @@ from sandbox.base import CommandResult
 from sandbox.env import scrubbed_env
 from sandbox.output import CappedOutput
 
+TIMEOUT_EXIT_CODE = 124  # what timeout(1) reports
+TERM_GRACE_SECONDS = 0.3  # between SIGTERM and SIGKILL of a process group
+PIPE_GRACE_SECONDS = 0.3  # how long leftover background children may keep the output pipe open
+READ_CHUNK = 65536
+
 
 class Limits(BaseModel):
-    cpu_seconds: int = 600
-    file_size_bytes: int = 1 << 30  # 1 GiB per file written
-    address_space_bytes: int = 8 << 30
-    open_files: int = 1024
+    """Per-command resource limits; None leaves a limit as inherited."""
+
+    cpu_seconds: int | None = 900
+    file_size_bytes: int | None = 1 << 30
+    address_space_bytes: int | None = 16 << 30
+    open_files: int | None = 4096
+    processes: int | None = 4096  # RLIMIT_NPROC, non-root only (see module docstring)
 
 
-def _apply_limits(limits: Limits) -> Callable[[], None]:
-    def preexec() -> None:  # runs in the child between fork and exec
-        for kind, value in (
-            (resource.RLIMIT_CPU, limits.cpu_seconds),
-            (resource.RLIMIT_FSIZE, limits.file_size_bytes),
-            (resource.RLIMIT_AS, limits.address_space_bytes),
-            (resource.RLIMIT_NOFILE, limits.open_files),
-        ):
-            resource.setrlimit(kind, (value, value))
-
-    return preexec
+def _clamp(kind: int, value: int) -> tuple[int, int]:
+    _soft, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    return value, value
 
 
-EXIT_GRACE_SECONDS = 0.5
+def limit_settings(limits: Limits, is_root: bool) -> list[tuple[int, int]]:
+    pairs = [
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+        (resource.RLIMIT_AS, limits.address_space_bytes),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_NPROC, None if is_root else limits.processes),
+    ]
+    return [(kind, value) for kind, value in pairs if value is not None]
 
 
-def _kill_group(pgid: int) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            return
-        if sig == signal.SIGTERM:
-            time.sleep(0.2)
+def _preexec(settings: list[tuple[int, int]]) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child between fork and exec
+        for kind, value in settings:
+            resource.setrlimit(kind, _clamp(kind, value))
+
+    return apply
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def kill_group(pgid: int) -> None:
+    """SIGTERM the whole group, give it a moment, then SIGKILL whatever is left."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + TERM_GRACE_SECONDS
+    while time.monotonic() < deadline and _group_alive(pgid):
+        time.sleep(0.02)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _exit_code(returncode: int) -> tuple[int, str]:
+    """Shell-style exit code (128 + signal for a killed process) and a note for the output."""
+    if returncode >= 0:
+        return returncode, ""
+    number = -returncode
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    return 128 + number, f"\n[killed by {name}]"
 
 
 class SubprocessSandbox:
+    """Runs each command as a fresh process group; see the module docstring for what it does not do."""
+
     def __init__(
-        self, output_limit: int = 20_000, limits: Limits | None = None, extra_env_allow: Iterable[str] = ()
+        self,
+        output_limit: int = 20_000,
+        extra_env_allow: Iterable[str] = (),
+        limits: Limits | None = None,
     ) -> None:
         self.output_limit = output_limit
-        self.limits = limits or Limits()
         self.extra_env_allow = tuple(extra_env_allow)
+        self.limits = limits or Limits()
 
     @property
     def mode(self) -> str:
-        return "subprocess (no isolation)"
+        return "subprocess"
 
     def run(
         self,
@@ -73,59 +132,68 @@ class SubprocessSandbox:
         timeout: float,
         env: Mapping[str, str] | None = None,
     ) -> CommandResult:
+        """A string runs with `bash -c`; a list is executed directly. Never raises for a bad command."""
         argv = ["bash", "-c", command] if isinstance(command, str) else list(command)
         shown = command if isinstance(command, str) else " ".join(command)
         started = time.monotonic()
         try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=scrubbed_env(extra_allowed=self.extra_env_allow, overrides=env),
-                start_new_session=True,
-                preexec_fn=_apply_limits(self.limits),
-            )
+            proc = self._start(argv, cwd, env)
         except OSError as exc:
             return CommandResult(command=shown, exit_code=127, output=f"cannot start command: {exc}")
         output = CappedOutput(self.output_limit)
         try:
-            timed_out = self._pump(proc, output, started + timeout)
+            timed_out = _collect(proc, output, started + timeout)
         finally:
-            _kill_group(proc.pid)  # also reaps background children left behind
+            kill_group(proc.pid)  # on timeout, and for background children left behind
             proc.wait()
+        output.close()
+        code, note = _exit_code(proc.returncode)
         return CommandResult(
             command=shown,
-            exit_code=proc.returncode if not timed_out else 124,
-            output=output.text(),
+            exit_code=TIMEOUT_EXIT_CODE if timed_out else code,
+            output=output.text() + ("" if timed_out else note),
             timed_out=timed_out,
-            truncated_chars=max(output.elided, 0),
+            truncated_chars=output.elided,
             seconds=round(time.monotonic() - started, 3),
         )
 
-    @staticmethod
-    def _pump(proc: subprocess.Popen[bytes], output: CappedOutput, deadline: float) -> bool:
-        """Read output until EOF or the deadline; True when the deadline hit.
+    def _start(self, argv: list[str], cwd: Path, env: Mapping[str, str] | None) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=scrubbed_env(extra_allowed=self.extra_env_allow, overrides=env),
+            start_new_session=True,
+            preexec_fn=_preexec(limit_settings(self.limits, os.geteuid() == 0)),
+        )
 
-        Once the command itself has exited, background children that keep the pipe open get a
-        short grace period; then the process group is killed by the caller.
-        """
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        exited_at: float | None = None
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_READ)
-            while True:
-                now = time.monotonic()
-                if now >= deadline:
-                    return True
-                if exited_at is None and proc.poll() is not None:
-                    exited_at = now
-                if exited_at is not None and now - exited_at > EXIT_GRACE_SECONDS:
-                    return False
-                if selector.select(timeout=min(deadline - now, 0.1)):
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
-                        return False
-                    output.feed(chunk)
+
+def _collect(proc: subprocess.Popen[bytes], output: CappedOutput, deadline: float) -> bool:
+    """Read output until the command is done; True when the deadline hit first.
+
+    Done means: the command exited and the pipe reached EOF, or it exited and leftover background
+    children kept the pipe open for PIPE_GRACE_SECONDS (they are killed by the caller).
+    A command that closes its output early is still waited for, up to the deadline.
+    """
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    exited_at: float | None = None
+    eof = False
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and (eof or now - exited_at > PIPE_GRACE_SECONDS):
+                return False
+            if now >= deadline:
+                return True
+            if eof:
+                time.sleep(min(0.02, deadline - now))
+            elif selector.select(timeout=min(deadline - now, 0.05)):
+                chunk = os.read(fd, READ_CHUNK)
+                eof = not chunk
+                output.feed(chunk)
