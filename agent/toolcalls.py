@@ -124,13 +124,14 @@ def parse_tool_calls(text: str, first_id: int = 0) -> tuple[str, list[ToolCall]]
 class StreamSplitter:
     """Streams text that is safe to show while watching for markers split across chunks.
 
-    It holds back any tail that could be the start of `<tool_call>` or of a stop string. Once the
-    call tag appears `in_call` is set; once a stop string appears `stopped` is set; either way
-    nothing more is shown.
+    It holds back any tail that could be the start of a call opener (`<tool_call>` by default) or
+    of a stop string. Once an opener appears `in_call` is set; once a stop string appears
+    `stopped` is set; either way nothing more is shown.
     """
 
-    def __init__(self, stops: Sequence[str] = ()) -> None:
-        self._markers = (OPEN, *[s for s in stops if s])
+    def __init__(self, stops: Sequence[str] = (), opens: Sequence[str] = (OPEN,)) -> None:
+        self._opens = tuple(opens)
+        self._markers = (*self._opens, *[s for s in stops if s])
         self._pending = ""
         self.in_call = False
         self.stopped = False
@@ -142,7 +143,8 @@ class StreamSplitter:
         found = [(self._pending.find(m), m) for m in self._markers if m in self._pending]
         if found:
             at, marker = min(found)
-            self.in_call, self.stopped = marker == OPEN, marker != OPEN
+            self.in_call = marker in self._opens
+            self.stopped = not self.in_call
             shown, self._pending = self._pending[:at], ""
             return shown
         keep = max(_partial_suffix(self._pending, m) for m in self._markers)

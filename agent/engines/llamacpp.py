@@ -27,6 +27,9 @@ from agent.toolcalls import OPEN, StreamSplitter, parse_call_body
 
 # Turn-end markers some models print as plain text (e.g. a base model imitating ChatML).
 CALL_MIN_TOKENS = 256
+# Where a call starts: the format's tag, or a bare JSON call (small models often drop the tag);
+# from there the call is generated again under the grammar, in the canonical format.
+CALL_OPENERS = (OPEN, '{"name":', "```json")
 TURN_END_TEXT = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|endoftext|>", "<|end|>", "<|user|>")
 
 
@@ -83,7 +86,7 @@ class LlamaCppEngine:
         llama: Any,
         model_name: str,
         template: ChatTemplate | None = None,
-        pre_call_max_tokens: int = 256,
+        pre_call_max_tokens: int = 96,
     ) -> None:
         self._llama = llama
         self._model_name = model_name
@@ -155,14 +158,16 @@ class LlamaCppEngine:
             budget if options.tool_choice in ("auto", "none") else min(budget, self.pre_call_max_tokens)
         )
         stops = (*TURN_END_TEXT, *options.stop)
-        splitter = StreamSplitter(stops=stops)
+        splitter = StreamSplitter(stops=stops, opens=CALL_OPENERS)
         free = _Generation()
+        shown: list[str] = []
         for piece in self._decode(prompt, free_limit, None, options, free, splitter):
+            shown.append(piece)
             yield TextDelta(text=piece)
-        tail = splitter.flush()
-        if tail:
-            yield TextDelta(text=tail)
-        text = _text_before_call(free.text) if free.stop == "call" else _cut_at(free.text, stops)
+        shown.append(splitter.flush())
+        if shown[-1]:
+            yield TextDelta(text=shown[-1])
+        text = "".join(shown)  # the free text up to a call opener or a turn end
         calls: list[ToolCall] = []
         passes = [free]
         forced = options.tool_choice not in ("auto", "none")
@@ -272,16 +277,6 @@ class LlamaCppEngine:
         import llama_cpp
 
         return bool(llama_cpp.llama_vocab_is_eog(self._llama._model.vocab, token))
-
-
-def _text_before_call(text: str) -> str:
-    at = text.find(OPEN)
-    return text if at == -1 else text[:at]
-
-
-def _cut_at(text: str, stops: Sequence[str]) -> str:
-    cut = min((text.find(s) for s in stops if s in text), default=-1)
-    return text if cut == -1 else text[:cut]
 
 
 def _finish(stop: str) -> str:

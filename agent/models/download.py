@@ -79,7 +79,7 @@ def download(
                 expected_sha = expected_sha or _published_sha(response)
                 expected_size = expected_size or _total_size(response, have)
                 with partial.open("ab") as out:
-                    for chunk in response.iter_bytes(1 << 20):
+                    for chunk in response.iter_bytes():  # as it arrives: a cut loses nothing
                         out.write(chunk)
                         digest.update(chunk)
                         have += len(chunk)
