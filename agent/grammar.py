@@ -69,6 +69,9 @@ class GrammarBuilder:
             if minimum is None or minimum < 0:
                 return "integer"
             return "posint" if minimum >= 1 else "natural"
+        if kind == "string" and "maxLength" in schema:  # bounded: a weak model cannot ramble on
+            low, high = int(schema.get("minLength", 0)), int(schema["maxLength"])
+            return self.rule(f"string-{low}-{high}", f'"\\"" char{{{low},{high}}} "\\""')
         return {"string": "string", "number": "number", "boolean": "boolean", "null": "null"}.get(
             str(kind), "value"
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.chat_template import ChatTemplate, ChatTemplateError
+from agent.constrain import TokenMasker, llguidance_available
 from agent.engine import ChatOptions, EngineError
 from agent.events import ChatDone, EngineEvent, TextDelta, ToolCallEvent, Usage, UsageEvent
 from agent.grammar import tool_call_grammar
@@ -91,6 +92,8 @@ class LlamaCppEngine:
         self._llama = llama
         self._model_name = model_name
         self.pre_call_max_tokens = pre_call_max_tokens
+        self.use_llguidance = llguidance_available()
+        self._masker: TokenMasker | None = None
         self.template = template or self._template_from_metadata()
 
     def _template_from_metadata(self) -> ChatTemplate:
@@ -202,14 +205,14 @@ class LlamaCppEngine:
         budget: int,
     ) -> tuple[ToolCall, _Generation]:
         """Generate `{"name": ..., "arguments": ...}` under the tools' grammar, after the free text."""
-        from llama_cpp import LlamaGrammar
-
         lead = text.rstrip() + "\n" if text.strip() else ""
         prefix = prompt + self._tokenize(lead + OPEN + "\n")
         only = options.tool_choice if options.tool_choice not in ("auto", "none", "required") else None
-        grammar = LlamaGrammar.from_string(tool_call_grammar(tools, only=only), verbose=False)
+        constraint = self._constraint(tool_call_grammar(tools, only=only))
         second = _Generation()
-        for _ in self._decode(prefix, self._call_budget(len(prefix), budget), grammar, options, second, None):
+        for _ in self._decode(
+            prefix, self._call_budget(len(prefix), budget), constraint, options, second, None
+        ):
             pass
         call = parse_call_body(second.text, "call_0")
         if second.stop == "length":
@@ -221,6 +224,16 @@ class LlamaCppEngine:
             )
         return call, second
 
+    def _constraint(self, gbnf: str) -> dict[str, Any]:
+        """`generate` keyword arguments that enforce `gbnf`: llguidance masks, else llama.cpp GBNF."""
+        if self.use_llguidance:
+            if self._masker is None:
+                self._masker = TokenMasker(self._llama)
+            return {"logits_processor": [self._masker.processor(gbnf)]}
+        from llama_cpp import LlamaGrammar
+
+        return {"grammar": LlamaGrammar.from_string(gbnf, verbose=False)}
+
     def _call_budget(self, prefix_tokens: int, remaining: int) -> int:
         """Tokens for the call itself: what is left of the turn, but never starved by the reasoning."""
         return max(1, min(max(remaining, CALL_MIN_TOKENS), self.context_length - prefix_tokens))
@@ -229,11 +242,10 @@ class LlamaCppEngine:
         self,
         tokens: list[int],
         limit: int,
-        grammar: Any,
+        constraint: dict[str, Any] | None,
         options: ChatOptions,
         out: _Generation,
         splitter: StreamSplitter | None,
-        stops: Sequence[str] = (),
     ) -> Iterator[str]:
         out.cached = self._cached_prefix(tokens)
         out.prefilled = len(tokens) - out.cached
@@ -247,7 +259,7 @@ class LlamaCppEngine:
             top_p=0.95,
             min_p=0.05,
             repeat_penalty=1.0,
-            grammar=grammar,
+            **(constraint or {}),
         )
         try:
             for token in generator:

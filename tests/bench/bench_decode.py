@@ -45,12 +45,14 @@ def agent_decode(engine: LlamaCppEngine, n: int) -> float:
     return (usage.generated_tokens - 1) / usage.decode_seconds if usage.decode_seconds else 0.0
 
 
-def constrained_decode(engine: LlamaCppEngine, n: int) -> float:
+def constrained_decode(engine: LlamaCppEngine, n: int, llguidance: bool = True) -> float:
     engine._llama.reset()
+    engine.use_llguidance = llguidance
     engine.pre_call_max_tokens = 0  # straight into the grammar-constrained call
     specs = [s for s in Toolbox(default_tools()).specs() if s.name == "finish"]
     usage = final(engine.chat(PROMPT, specs, ChatOptions(max_tokens=n, tool_choice="finish"))).usage
     engine.pre_call_max_tokens = 96
+    engine.use_llguidance = True
     return (usage.generated_tokens - 1) / usage.decode_seconds if usage.decode_seconds else 0.0
 
 
@@ -72,8 +74,11 @@ def main() -> int:
     rows = {
         "bare llama-cpp-python": [bare_decode(llama, tokens, args.tokens) for _ in range(args.repeats)],
         "agent engine (free text)": [agent_decode(engine, args.tokens) for _ in range(args.repeats)],
-        "agent engine (tool call under grammar)": [
+        "agent engine (tool call, llguidance mask)": [
             constrained_decode(engine, args.tokens) for _ in range(args.repeats)
+        ],
+        "agent engine (tool call, llama.cpp GBNF)": [
+            constrained_decode(engine, args.tokens, llguidance=False) for _ in range(args.repeats)
         ],
     }
     base = statistics.median(rows["bare llama-cpp-python"])

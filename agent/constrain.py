@@ -1,0 +1,73 @@
+"""Fast grammar-constrained decoding for llama-cpp-python with llguidance token masks.
+
+llama-cpp-python's GBNF sampler checks the grammar against the whole vocabulary for every token
+(the 270M model drops from ~65 to ~15 tok/s). llguidance computes the same mask from the same
+grammar in well under a millisecond; it plugs in as a logits processor. When llguidance is not
+installed, the engine falls back to GBNF.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class ConstraintError(Exception):
+    """The grammar could not be compiled or the model left it (a bug, not a model mistake)."""
+
+
+def llguidance_available() -> bool:
+    try:
+        import llguidance
+        import llguidance.llamacpp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class TokenMasker:
+    """Builds, once per model, the llguidance tokenizer from the llama.cpp vocabulary (~1 s)."""
+
+    def __init__(self, llama: Any) -> None:
+        import llama_cpp
+        from llguidance.llamacpp import lltokenizer_from_vocab
+
+        vocab = llama._model.vocab
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
+        self.tokenizer = lltokenizer_from_vocab(vocab)
+
+    def processor(self, gbnf: str) -> GrammarProcessor:
+        return GrammarProcessor(self, gbnf)
+
+
+class GrammarProcessor:
+    """A llama-cpp-python logits processor that masks every token the grammar forbids."""
+
+    def __init__(self, masker: TokenMasker, gbnf: str) -> None:
+        import llguidance
+
+        grammar = llguidance.grammar_from("gbnf", gbnf)
+        self.matcher = llguidance.LLMatcher(masker.tokenizer, grammar, log_level=0)
+        if self.matcher.is_error():
+            raise ConstraintError(f"grammar rejected by llguidance: {self.matcher.get_error()}")
+        self._bits = np.zeros((masker.n_vocab + 31) // 32, dtype=np.int32)
+        self._start: int | None = None
+        self._consumed = 0
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if self._start is None:
+            self._start = len(input_ids)
+        for token in input_ids[self._start + self._consumed :]:
+            self.matcher.consume_token(int(token))
+            self._consumed += 1
+        if self.matcher.is_error():
+            raise ConstraintError(f"constrained decoding left the grammar: {self.matcher.get_error()}")
+        self.matcher.unsafe_compute_mask_ptr(self._bits.ctypes.data, self._bits.nbytes)
+        allowed = np.unpackbits(self._bits.view(np.uint8), bitorder="little")[: len(scores)]
+        scores[allowed == 0] = -np.inf
+        return scores
+
+    @property
+    def accepting(self) -> bool:
+        return bool(self.matcher.is_accepting())

@@ -1,0 +1,74 @@
+"""One real `agent fix` with the real 0.5B instruct model on a seeded-bug task from ../shared/minibugs.
+
+Whether the bug gets fixed is the benchmark's business (tests/bench/bench_minibugs.py); this test
+holds the framework to its promises with a real model: the run ends cleanly with a report, every
+tool call the model made validates against the schema it was shown, and the user's tree is
+untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from agent.events import ToolStarted
+from agent.models import pull
+from agent.session import read_trajectory
+from tests.bench.minibugs import load_tasks, materialize
+from tests.repos import snapshot
+from tools.registry import Toolbox, default_tools
+
+pytestmark = pytest.mark.model
+
+TASK_ID = "median-even-length"
+
+
+def test_agent_fix_with_the_small_instruct_model(tmp_path: Path) -> None:
+    model = pull("qwen2.5-coder-0.5b", use_hub=False)
+    task = next(t for t in load_tasks() if t.id == TASK_ID)
+    repo = materialize(task, tmp_path / "repo")
+    (repo / "NOTES.md").write_text("the user's uncommitted work\n")
+    before = snapshot(repo)
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "fix",
+            task.issue,
+            "--model",
+            str(model),
+            "--json",
+            "--max-steps",
+            "6",
+            "--ctx",
+            "8192",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "AGENT_MODEL_DIR": str(model.parent)},
+    )
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["status"] in ("resolved", "not_resolved", "no_change")
+    assert report["stop_reason"] and report["steps"] >= 1
+    assert report["usage"]["cached_tokens"] > 0  # the KV cache was reused across turns
+
+    schemas = {spec.name: spec.parameters for spec in Toolbox(default_tools()).specs()}
+    calls = [e.call for e in read_trajectory(Path(report["trajectory_path"])) if isinstance(e, ToolStarted)]
+    model_calls = [c for c in calls if not c.id.startswith(("verify_", "final_verify"))]
+    assert model_calls, "the model made no tool call"
+    for call in model_calls:
+        assert call.parse_error is None, call
+        jsonschema.validate(call.arguments, schemas[call.name])
+    assert snapshot(repo) == before
