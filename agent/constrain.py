@@ -8,6 +8,7 @@ installed, the engine falls back to GBNF.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,9 @@ class TokenMasker:
 
         vocab = llama._model.vocab
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
-        self.tokenizer = lltokenizer_from_vocab(vocab)
+        with warnings.catch_warnings():  # it calls a llama.cpp function deprecated under a new name
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.tokenizer = lltokenizer_from_vocab(vocab)
 
     def processor(self, gbnf: str) -> GrammarProcessor:
         return GrammarProcessor(self, gbnf)

@@ -2,7 +2,9 @@
 whole tree, resource limits, capped output and a scrubbed environment.
 
 There is no filesystem or network isolation here (that is a container backend's job): the command
-runs as the agent's own user and can touch whatever that user can.
+runs as the agent's own user and can touch whatever that user can. A process that deliberately leaves
+the process group (setsid, double fork into a new session) escapes the timeout kill; only a
+cgroup/namespace backend can contain that.
 
 Resource limits are set with setrlimit in the child between fork and exec:
 - RLIMIT_CPU (CPU seconds), RLIMIT_FSIZE (largest file written), RLIMIT_AS (address space) and
@@ -16,6 +18,7 @@ parent has threads (it takes no Python-level locks).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import selectors
@@ -47,11 +50,16 @@ class Limits(BaseModel):
     processes: int | None = 4096  # RLIMIT_NPROC, non-root only (see module docstring)
 
 
+CPU_KILL_GRACE_SECONDS = 2  # SIGXCPU at the soft limit, SIGKILL this much later
+
+
 def _clamp(kind: int, value: int) -> tuple[int, int]:
+    """(soft, hard) never above the current hard limit, so setting it cannot fail."""
     _soft, hard = resource.getrlimit(kind)
-    if hard != resource.RLIM_INFINITY:
-        value = min(value, hard)
-    return value, value
+    wanted = value + CPU_KILL_GRACE_SECONDS if kind == resource.RLIMIT_CPU else value
+    if hard == resource.RLIM_INFINITY:
+        return value, wanted
+    return min(value, hard), min(wanted, hard)
 
 
 def limit_settings(limits: Limits, is_root: bool) -> list[tuple[int, int]]:
@@ -81,19 +89,23 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def kill_group(pgid: int) -> None:
-    """SIGTERM the whole group, give it a moment, then SIGKILL whatever is left."""
+def kill_group(pgid: int, reap: Callable[[], object] = lambda: None) -> None:
+    """SIGTERM the whole group, give it a moment, then SIGKILL whatever is left.
+
+    `reap` collects our own child when it dies, so its zombie does not keep the group "alive".
+    """
     try:
         os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + TERM_GRACE_SECONDS
-    while time.monotonic() < deadline and _group_alive(pgid):
+    while time.monotonic() < deadline:
+        reap()
+        if not _group_alive(pgid):
+            return
         time.sleep(0.02)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _exit_code(returncode: int) -> tuple[int, str]:
@@ -138,13 +150,13 @@ class SubprocessSandbox:
         started = time.monotonic()
         try:
             proc = self._start(argv, cwd, env)
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:
             return CommandResult(command=shown, exit_code=127, output=f"cannot start command: {exc}")
         output = CappedOutput(self.output_limit)
         try:
             timed_out = _collect(proc, output, started + timeout)
         finally:
-            kill_group(proc.pid)  # on timeout, and for background children left behind
+            kill_group(proc.pid, proc.poll)  # on timeout, and for background children left behind
             proc.wait()
         output.close()
         code, note = _exit_code(proc.returncode)

@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -118,7 +119,7 @@ class FileHandler(http.server.BaseHTTPRequestHandler):
     blob: bytes = b""
     sha: str = ""
     cut_first: bool = False
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         self.requests.append(self.headers.get("Range") or "full")

@@ -6,73 +6,172 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 from pydantic import Field
 
 from agent.messages import ToolCall
 from sandbox.subprocess_sandbox import SubprocessSandbox
-from tools.base import ToolArgs, ToolContext, ToolResult
-from tools.registry import Toolbox, default_tools, run_tool_by_name
+from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.registry import Toolbox, ToolOutcome, default_tools, run_tool_by_name
 
 
-class BoomArgs(ToolArgs):
-    n: int = Field(description="a number")
+class NoteArgs(ToolArgs):
+    title: str = Field(description="an argument that happens to be called title")
+    count: int = Field(1, ge=1, description="how many")
+    tags: list[str] | None = Field(None, description="optional tags")
 
 
-class Boom:
-    name = "boom"
-    description = "Always crashes."
-    args_model = BoomArgs
+class Note:
+    """A test tool that records its runs, fails on request, and crashes on request."""
 
-    def run(self, args: BoomArgs, ctx: ToolContext) -> ToolResult:
-        raise ZeroDivisionError("division by zero")
+    name = "note"
+    description = "Take a note."
+    args_model = NoteArgs
+
+    def __init__(self) -> None:
+        self.runs: list[NoteArgs] = []
+
+    def run(self, args: NoteArgs, ctx: ToolContext) -> ToolResult:
+        self.runs.append(args)
+        if args.title == "fail":
+            raise ToolError("title 'fail' is not allowed; pick another title")
+        if args.title == "crash":
+            return ToolResult(output=str(1 // (args.count - args.count)))
+        return ToolResult(output=f"noted {args.title} x{args.count}", data={"tags": args.tags})
 
 
-def box() -> Toolbox:
-    return Toolbox([*default_tools(), Boom()])
+@pytest.fixture
+def note() -> Note:
+    return Note()
 
 
+@pytest.fixture
+def box(note: Note) -> Toolbox:
+    return Toolbox([*default_tools(), note])
+
+
+@pytest.fixture
 def ctx(tmp_path: Path) -> ToolContext:
     return ToolContext(root=tmp_path, sandbox=SubprocessSandbox())
 
 
-def outcome(tmp_path: Path, name: str, arguments: Any = None, **extra: Any):
-    return box().call(ToolCall(id="c", name=name, arguments=arguments or {}, **extra), ctx(tmp_path))
+def outcome(box: Toolbox, ctx: ToolContext, name: str, arguments: Any = None, **extra: Any) -> ToolOutcome:
+    return box.call(ToolCall(id="c", name=name, arguments=arguments or {}, **extra), ctx)
 
 
-def test_schemas_are_derived_valid_and_title_free() -> None:
-    for spec in box().specs():
+def test_default_tools_and_their_schemas() -> None:
+    box = Toolbox(default_tools())
+    assert box.names == [
+        "read_file",
+        "search",
+        "list_files",
+        "edit_file",
+        "create_file",
+        "run_tests",
+        "shell",
+        "finish",
+    ]
+    for spec in box.specs():
         jsonschema.Draft202012Validator.check_schema(spec.parameters)
-        assert "title" not in str(spec.parameters)
-        assert spec.parameters["type"] == "object"
+        assert '"title"' not in str(spec.parameters).replace("'", '"')
+        assert spec.parameters["type"] == "object" and spec.parameters["additionalProperties"] is False
+        assert all(prop.get("description") for prop in spec.parameters["properties"].values())
+        assert 0 < len(spec.description) <= 120 and spec.description.count(".") <= 2
+    read = next(s for s in box.specs() if s.name == "read_file")
+    assert (
+        read.parameters["required"] == ["path"]
+        and read.parameters["properties"]["start_line"]["default"] == 1
+    )
 
 
-def test_unknown_tool_lists_the_real_ones(tmp_path: Path) -> None:
-    out = outcome(tmp_path, "open_file", {"path": "x"})
-    assert out.error == "unknown_tool" and "read_file" in out.result.output
+def test_an_argument_named_title_survives_cleaning(box: Toolbox) -> None:
+    spec = next(s for s in box.specs() if s.name == "note")
+    assert list(spec.parameters["properties"]) == ["title", "count", "tags"]
+    assert spec.parameters["required"] == ["title"]
 
 
-def test_wrong_types_missing_and_extra_arguments(tmp_path: Path) -> None:
-    assert outcome(tmp_path, "read_file", {"path": 3}).error == "schema"
-    missing = outcome(tmp_path, "read_file", {})
-    assert missing.error == "schema" and "'path' is a required property" in missing.result.output
-    extra = outcome(tmp_path, "read_file", {"path": "a", "colour": "red"})
-    assert extra.error == "schema" and "colour" in extra.result.output
-    assert outcome(tmp_path, "read_file", {"path": "a", "start_line": 0}).error == "schema"
+def test_a_valid_call_runs_the_tool(box: Toolbox, ctx: ToolContext, note: Note) -> None:
+    out = outcome(box, ctx, "note", {"title": "t", "count": 2, "tags": ["a"]})
+    assert out.error is None and out.result.output == "noted t x2" and out.result.data == {"tags": ["a"]}
+    assert out.seconds >= 0 and len(note.runs) == 1
 
 
-def test_parse_errors_reach_the_model(tmp_path: Path) -> None:
-    out = outcome(tmp_path, "read_file", raw_arguments="{bad", parse_error="not valid JSON")
-    assert out.error == "parse_error" and "not valid JSON" in out.result.output
+def test_unknown_tool_lists_the_real_ones(box: Toolbox, ctx: ToolContext) -> None:
+    out = outcome(box, ctx, "open_file", {"path": "x"})
+    assert out.error == "unknown_tool" and not out.result.ok
+    assert out.result.output == (
+        "unknown tool 'open_file'. Available tools: read_file, search, list_files, edit_file, "
+        "create_file, run_tests, shell, finish, note"
+    )
 
 
-def test_a_crashing_tool_becomes_an_observation(tmp_path: Path) -> None:
-    out = outcome(tmp_path, "boom", {"n": 1})
-    assert out.error == "tool_crash" and "ZeroDivisionError" in out.result.output
+def test_schema_violations_are_caught_before_the_tool_runs(
+    box: Toolbox, ctx: ToolContext, note: Note
+) -> None:
+    wrong_type = outcome(box, ctx, "note", {"title": 3})
+    assert wrong_type.error == "schema"
+    assert "- title: 3 is not of type 'string'" in wrong_type.result.output
+    assert "note takes: title (string, required), count (integer), tags (list of string or null)" in (
+        wrong_type.result.output
+    )
+    missing = outcome(box, ctx, "note", {"count": 2})
+    assert missing.error == "schema" and "'title' is a required property" in missing.result.output
+    extra = outcome(box, ctx, "note", {"title": "t", "colour": "red"})
+    assert extra.error == "schema" and "('colour' was unexpected)" in extra.result.output
+    too_small = outcome(box, ctx, "note", {"title": "t", "count": 0})
+    assert too_small.error == "schema" and "count: 0 is less than the minimum of 1" in too_small.result.output
+    nested = outcome(box, ctx, "note", {"title": "t", "tags": [1]})
+    assert nested.error == "schema" and "tags.0: 1 is not of type 'string'" in nested.result.output
+    union = outcome(box, ctx, "note", {"title": "t", "tags": "a"})
+    assert union.error == "schema" and "tags: 'a' is not of type 'array'" in union.result.output
+    assert note.runs == []
 
 
-def test_run_tool_by_name_validates_like_a_model_call(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_text("hello\n")
-    good = run_tool_by_name(box(), "read_file", '{"path": "a.txt"}', ctx(tmp_path))
-    assert good.error is None and "1| hello" in good.result.output
-    assert run_tool_by_name(box(), "read_file", "{nope", ctx(tmp_path)).error == "parse_error"
-    assert run_tool_by_name(box(), "read_file", "[1]", ctx(tmp_path)).error == "parse_error"
+def test_validation_uses_exactly_the_advertised_schema(box: Toolbox, ctx: ToolContext) -> None:
+    samples: list[tuple[str, dict[str, Any]]] = [
+        ("read_file", {"path": "a", "end_line": None}),
+        ("read_file", {"path": "a", "start_line": "1"}),
+        ("search", {"pattern": "x", "max_results": 501}),
+        ("run_tests", {"paths": "tests"}),
+        ("shell", {"command": "true", "timeout": 0}),
+        ("create_file", {"path": "a", "content": "x", "overwrite": "yes"}),
+    ]
+    specs = {s.name: s.parameters for s in box.specs()}
+    for name, arguments in samples:
+        advertised_ok = jsonschema.Draft202012Validator(specs[name]).is_valid(arguments)
+        assert (outcome(box, ctx, name, arguments).error != "schema") is advertised_ok, (name, arguments)
+
+
+def test_parse_errors_reach_the_model(box: Toolbox, ctx: ToolContext, note: Note) -> None:
+    out = outcome(box, ctx, "note", raw_arguments="{bad", parse_error="expected a JSON object at position 1")
+    assert out.error == "parse_error" and "expected a JSON object at position 1" in out.result.output
+    assert "note takes: title" in out.result.output and note.runs == []
+
+
+def test_tool_errors_and_crashes_become_observations(box: Toolbox, ctx: ToolContext) -> None:
+    failed = outcome(box, ctx, "note", {"title": "fail"})
+    assert failed.error == "tool_error"
+    assert failed.result.output == "error: title 'fail' is not allowed; pick another title"
+    crashed = outcome(box, ctx, "note", {"title": "crash"})
+    assert crashed.error == "tool_crash" and not crashed.result.ok
+    assert (
+        crashed.result.output
+        == "tool crashed: note raised ZeroDivisionError: integer division or modulo by zero"
+    )
+
+
+def test_run_tool_by_name_validates_like_a_model_call(box: Toolbox, ctx: ToolContext) -> None:
+    (ctx.root / "a.txt").write_text("hello\n")
+    good = run_tool_by_name(box, "read_file", '{"path": "a.txt"}', ctx)
+    assert good.error is None and good.result.output == "a.txt (lines 1-1 of 1)\n1| hello"
+    bad_json = run_tool_by_name(box, "read_file", "{nope", ctx)
+    assert bad_json.error == "parse_error" and "not valid JSON" in bad_json.result.output
+    not_object = run_tool_by_name(box, "read_file", "[1]", ctx)
+    assert not_object.error == "parse_error" and "JSON object" in not_object.result.output
+    assert run_tool_by_name(box, "list_files", "", ctx).error is None
+    assert run_tool_by_name(box, "nope", "{}", ctx).error == "unknown_tool"
+
+
+def test_duplicate_tool_names_are_a_programming_error(note: Note) -> None:
+    with pytest.raises(ValueError, match="share a name"):
+        Toolbox([note, Note()])

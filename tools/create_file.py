@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
@@ -10,7 +12,17 @@ from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 class Args(ToolArgs):
     path: str = Field(description="file path relative to the repository root")
     content: str = Field(description="the whole content of the file")
-    overwrite: bool = Field(False, description="replace the file if it exists")
+    overwrite: bool = Field(False, description="replace the file if it already exists")
+
+
+def writable_path(ctx: ToolContext, path: str) -> Path:
+    """A path inside the repository that is not git's own data."""
+    resolved = ctx.resolve(path)
+    if ".git" in resolved.relative_to(ctx.root.resolve()).parts:
+        raise ToolError(f"{path} is inside .git; the agent may not write there")
+    if resolved.is_dir():
+        raise ToolError(f"{path} is a directory; give a file path")
+    return resolved
 
 
 class CreateFile:
@@ -19,19 +31,23 @@ class CreateFile:
     args_model = Args
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
-        path = ctx.resolve(args.path)
-        if path.is_dir():
-            raise ToolError(f"{args.path} is a directory")
+        path = writable_path(ctx, args.path)
         before = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
         if before is not None and not args.overwrite:
             raise ToolError(f"{args.path} already exists; use edit_file, or overwrite=true to replace it")
-        path.parent.mkdir(parents=True, exist_ok=True)
         content = args.content if args.content.endswith("\n") or not args.content else args.content + "\n"
-        path.write_text(content, encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+        except OSError as exc:
+            raise ToolError(f"cannot write {args.path}: {exc.strerror or exc}") from exc
         rel = ctx.relative(path)
         ctx.edits.append({"tool": self.name, "path": rel, "before": before, "after": content})
         verb = "replaced" if before is not None else "created"
-        return ToolResult(output=f"{verb} {rel} ({len(content.splitlines())} lines)", data={"path": rel})
+        return ToolResult(
+            output=f"{verb} {rel} ({len(content.splitlines())} lines)",
+            data={"path": rel, "created": before is None},
+        )
 
 
 TOOL = CreateFile()

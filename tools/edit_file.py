@@ -1,20 +1,22 @@
 """edit_file: replace an exact piece of a file with new text.
 
-Forgiving where it is safe: line-number prefixes copied from read_file output are removed, and
-trailing whitespace differences are tolerated when that still gives exactly one match. Anything
-ambiguous is refused with the candidates shown; it never guesses.
+Forgiving only where it is safe: line-number prefixes copied from read_file output are removed, and
+trailing-whitespace differences are tolerated when that still gives exactly one whole-line match.
+Anything ambiguous is refused with the candidates shown; it never guesses.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
-from tools.read_file import missing_file_error, number_lines
-from tools.repo_files import read_text
+from tools.create_file import writable_path
+from tools.read_file import number_lines, readable_file
 
 CONTEXT_LINES = 3
 _LINE_PREFIX = re.compile(r"^\s*\d+\| ?")
@@ -26,14 +28,22 @@ class Args(ToolArgs):
     new_text: str = Field(description="the text to put in its place")
 
 
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    whole_lines: bool  # found by the whitespace-tolerant line match
+
+
 def strip_line_numbers(text: str) -> str:
+    """Remove `  12| ` prefixes when every non-blank line has one (text copied from read_file)."""
     lines = text.splitlines(keepends=True)
     if lines and all(_LINE_PREFIX.match(line) for line in lines if line.strip()):
         return "".join(_LINE_PREFIX.sub("", line, count=1) for line in lines)
     return text
 
 
-def _occurrences(content: str, old: str) -> list[int]:
+def occurrences(content: str, old: str) -> list[int]:
     starts, at = [], content.find(old)
     while at != -1:
         starts.append(at)
@@ -41,35 +51,79 @@ def _occurrences(content: str, old: str) -> list[int]:
     return starts
 
 
-def _line_of(content: str, offset: int) -> int:
+def line_of(content: str, offset: int) -> int:
     return content.count("\n", 0, offset) + 1
 
 
-def _rstrip_match(content: str, old: str) -> tuple[int, int] | None:
-    """A unique match of `old`'s lines ignoring trailing whitespace: (start, end) offsets."""
+def rstrip_match(content: str, old: str) -> Span | None:
+    """The unique run of whole lines equal to `old`'s lines, ignoring trailing whitespace."""
     want = [line.rstrip() for line in old.strip("\n").splitlines()]
     lines = content.splitlines(keepends=True)
-    found: list[tuple[int, int]] = []
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
-    for i in range(len(lines) - len(want) + 1):
-        if [line.rstrip() for line in lines[i : i + len(want)]] == want:
-            found.append((offsets[i], offsets[i + len(want)]))
+    found = [
+        Span(offsets[i], offsets[i + len(want)], whole_lines=True)
+        for i in range(len(lines) - len(want) + 1)
+        if [line.rstrip() for line in lines[i : i + len(want)]] == want
+    ]
     return found[0] if len(found) == 1 else None
 
 
 def closest_match(content: str, old: str) -> str:
+    """The window of lines (as many as `old` has) most similar to `old`, numbered."""
     lines = content.splitlines()
     size = max(1, len(old.strip("\n").splitlines()))
-    best, best_at = 0.0, 0
+    best, best_at = -1.0, 0
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(old)
     for i in range(max(1, len(lines) - size + 1)):
-        ratio = difflib.SequenceMatcher(None, "\n".join(lines[i : i + size]), old).ratio()
-        if ratio > best:
-            best, best_at = ratio, i
-    return f"closest match (lines {best_at + 1}-{best_at + size}, {best:.0%} similar):\n" + number_lines(
-        lines[best_at : best_at + size], best_at + 1
+        matcher.set_seq1("\n".join(lines[i : i + size]))
+        if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
+            ratio = matcher.ratio()
+            if ratio > best:
+                best, best_at = ratio, i
+    shown = lines[best_at : best_at + size]
+    return (
+        f"closest match (lines {best_at + 1}-{best_at + len(shown)}, {max(best, 0):.0%} similar):\n"
+        + number_lines(shown, best_at + 1)
     )
+
+
+def locate(content: str, old: str, shown_path: str) -> Span:
+    starts = occurrences(content, old)
+    if len(starts) == 1:
+        return Span(starts[0], starts[0] + len(old), whole_lines=False)
+    if len(starts) > 1:
+        lines = ", ".join(str(line_of(content, s)) for s in starts)
+        raise ToolError(
+            f"old_text occurs {len(starts)} times in {shown_path} (lines {lines}); "
+            "include more surrounding lines to make it unique"
+        )
+    loose = rstrip_match(content, old)
+    if loose is not None:
+        return loose
+    raise ToolError(
+        f"old_text not found in {shown_path}. Copy it exactly from read_file output "
+        "(without the line numbers).\n" + closest_match(content, old)
+    )
+
+
+def changed_region(content: str, first: int, new: str) -> str:
+    lines = content.splitlines()
+    last = first + max(1, len(new.splitlines())) - 1
+    lo, hi = max(1, first - CONTEXT_LINES), min(len(lines), last + CONTEXT_LINES)
+    return number_lines(lines[lo - 1 : hi], lo)
+
+
+def load(path: Path, shown_path: str) -> tuple[str, bool]:
+    """The file's text with LF newlines, and whether it used CRLF (restored when writing back)."""
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ToolError(f"{shown_path} is not UTF-8 text; edit it with the shell tool instead") from exc
+    crlf = "\r\n" in raw
+    return (raw.replace("\r\n", "\n") if crlf else raw), crlf
 
 
 class EditFile:
@@ -78,51 +132,28 @@ class EditFile:
     args_model = Args
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
-        path = ctx.resolve(args.path)
-        if not path.is_file():
-            raise missing_file_error(ctx, args.path)
-        content = read_text(path)
+        writable_path(ctx, args.path)
+        path = readable_file(ctx, args.path)
+        content, crlf = load(path, args.path)
         old, new = args.old_text, args.new_text
         if not old.strip():
             raise ToolError("old_text is empty; to write a whole file use create_file with overwrite=true")
+        if old == new:
+            raise ToolError("old_text and new_text are the same; nothing to change")
         if old not in content:
             old, new = strip_line_numbers(old), strip_line_numbers(new)
-        start, end = self._locate(content, old, args.path)
-        if content[start:end].endswith("\n") and not new.endswith("\n") and old.endswith("\n"):
-            new += "\n"
-        updated = content[:start] + new + content[end:]
-        path.write_text(updated, encoding="utf-8")
-        ctx.edits.append({"tool": self.name, "path": ctx.relative(path), "before": content, "after": updated})
-        first = _line_of(updated, start)
+        span = locate(content, old, args.path)
+        if span.whole_lines and new and not new.endswith("\n") and content[span.end - 1 : span.end] == "\n":
+            new += "\n"  # the loose match covers whole lines, newline included
+        updated = content[: span.start] + new + content[span.end :]
+        path.write_bytes((updated.replace("\n", "\r\n") if crlf else updated).encode("utf-8"))
+        rel = ctx.relative(path)
+        ctx.edits.append({"tool": self.name, "path": rel, "before": content, "after": updated})
+        first = line_of(updated, span.start)
         return ToolResult(
-            output=f"edited {ctx.relative(path)}:\n" + self._region(updated, first, new),
-            data={"path": ctx.relative(path), "line": first},
+            output=f"edited {rel}:\n" + changed_region(updated, first, new),
+            data={"path": rel, "line": first},
         )
-
-    def _locate(self, content: str, old: str, shown_path: str) -> tuple[int, int]:
-        starts = _occurrences(content, old)
-        if len(starts) == 1:
-            return starts[0], starts[0] + len(old)
-        if len(starts) > 1:
-            lines = ", ".join(str(_line_of(content, s)) for s in starts)
-            raise ToolError(
-                f"old_text occurs {len(starts)} times in {shown_path} (lines {lines}); "
-                "include more surrounding lines to make it unique"
-            )
-        loose = _rstrip_match(content, old)
-        if loose is not None:
-            return loose
-        raise ToolError(
-            f"old_text not found in {shown_path}. Copy it exactly from read_file output.\n"
-            + closest_match(content, old)
-        )
-
-    @staticmethod
-    def _region(content: str, first: int, new: str) -> str:
-        lines = content.splitlines()
-        last = first + max(1, len(new.splitlines())) - 1
-        lo, hi = max(1, first - CONTEXT_LINES), min(len(lines), last + CONTEXT_LINES)
-        return number_lines(lines[lo - 1 : hi], lo)
 
 
 TOOL = EditFile()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tools.base import ToolArgs, ToolContext, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 
 
 class Args(ToolArgs):
@@ -17,6 +17,8 @@ class Finish:
     args_model = Args
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
+        if not args.summary.strip():
+            raise ToolError("summary is empty: say in one sentence what you changed and why")
         return ToolResult(output="finish requested", data={"summary": args.summary})
 
 

@@ -7,14 +7,35 @@ import fnmatch
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
-from tools.repo_files import repo_files
+from tools.repo_files import close_names, repo_files
 
 MAX_ENTRIES = 300
 
 
 class Args(ToolArgs):
     path: str = Field(".", description="directory relative to the repository root")
-    pattern: str | None = Field(None, description="glob on the path, e.g. '*.py' or 'tests/*'")
+    pattern: str | None = Field(None, description="glob on the file path or name, e.g. '*.py' or 'tests/*'")
+
+
+def matches_glob(rel: str, pattern: str) -> bool:
+    """A glob matches the whole relative path or just the file name."""
+    return fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel.rsplit("/", 1)[-1], pattern)
+
+
+def files_under(ctx: ToolContext, path: str) -> list[str]:
+    """Repository files inside `path` (a directory or a single file), or a ToolError."""
+    base = ctx.resolve(path)
+    files = repo_files(ctx.root)
+    if base.is_file():
+        rel = ctx.relative(base)
+        return [rel] if rel in files else []
+    if not base.is_dir():
+        dirs = sorted({f.rsplit("/", n)[0] for f in files for n in range(1, f.count("/") + 1)})
+        close = close_names(path, dirs, limit=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ToolError(f"no such directory: {path}.{hint}")
+    rel = ctx.relative(base)
+    return files if rel == "." else [f for f in files if f.startswith(rel + "/")]
 
 
 class ListFiles:
@@ -23,17 +44,9 @@ class ListFiles:
     args_model = Args
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
-        base = ctx.resolve(args.path)
-        if not base.is_dir():
-            raise ToolError(f"{args.path} is not a directory")
-        prefix = "" if base == ctx.root.resolve() else ctx.relative(base) + "/"
-        files = [f for f in repo_files(ctx.root) if f.startswith(prefix)]
+        files = files_under(ctx, args.path)
         if args.pattern:
-            files = [
-                f
-                for f in files
-                if fnmatch.fnmatch(f, args.pattern) or fnmatch.fnmatch(f.rsplit("/", 1)[-1], args.pattern)
-            ]
+            files = [f for f in files if matches_glob(f, args.pattern)]
         shown = files[:MAX_ENTRIES]
         more = (
             f"\n[{len(files) - MAX_ENTRIES} more files: narrow with path or pattern]"

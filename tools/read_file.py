@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
+from pathlib import Path
 
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
-from tools.repo_files import is_binary, read_text, repo_files
+from tools.repo_files import close_names, is_binary, read_text, repo_files
 
 MAX_LINES = 400
+MAX_LINE_CHARS = 500
+DIRECTORY_PREVIEW = 20
 
 
 class Args(ToolArgs):
@@ -19,14 +21,40 @@ class Args(ToolArgs):
 
 
 def number_lines(lines: list[str], first: int) -> str:
+    """`  12| code` style, right-aligned to the widest number shown."""
     width = len(str(first + len(lines) - 1))
     return "\n".join(f"{n:>{width}}| {line}" for n, line in enumerate(lines, first))
 
 
+def _clip(line: str) -> str:
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    return f"{line[:MAX_LINE_CHARS]} ... [{len(line) - MAX_LINE_CHARS} more characters]"
+
+
 def missing_file_error(ctx: ToolContext, path: str) -> ToolError:
-    close = difflib.get_close_matches(path, repo_files(ctx.root), n=3, cutoff=0.5)
+    close = close_names(path, repo_files(ctx.root), limit=3)
     hint = f" Did you mean: {', '.join(close)}?" if close else " Use list_files to see the files."
     return ToolError(f"file not found: {path}.{hint}")
+
+
+def directory_error(ctx: ToolContext, path: str, directory: Path) -> ToolError:
+    rel = ctx.relative(directory)
+    inside = [f for f in repo_files(ctx.root) if rel == "." or f.startswith(rel + "/")]
+    preview = ", ".join(inside[:DIRECTORY_PREVIEW]) + (" ..." if len(inside) > DIRECTORY_PREVIEW else "")
+    return ToolError(f"{path} is a directory, not a file. Files in it: {preview or '(none)'}")
+
+
+def readable_file(ctx: ToolContext, path: str) -> Path:
+    """The resolved path of an existing text file inside the repository, or a ToolError saying why not."""
+    resolved = ctx.resolve(path)
+    if resolved.is_dir():
+        raise directory_error(ctx, path, resolved)
+    if not resolved.is_file():
+        raise missing_file_error(ctx, path)
+    if is_binary(resolved):
+        raise ToolError(f"{path} is a binary file; only text files can be read or edited")
+    return resolved
 
 
 class ReadFile:
@@ -35,33 +63,27 @@ class ReadFile:
     args_model = Args
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
-        path = ctx.resolve(args.path)
-        if path.is_dir():
-            raise ToolError(f"{args.path} is a directory; use list_files")
-        if not path.is_file():
-            raise missing_file_error(ctx, args.path)
-        if is_binary(path):
-            raise ToolError(f"{args.path} is a binary file")
+        path = readable_file(ctx, args.path)
         lines = read_text(path).splitlines()
+        rel = ctx.relative(path)
+        if not lines:
+            return ToolResult(output=f"{rel} is empty", data={"path": rel, "total_lines": 0})
         start = args.start_line
-        end = min(args.end_line or start + MAX_LINES - 1, start + MAX_LINES - 1, len(lines))
         if start > max(len(lines), 1):
-            raise ToolError(f"{args.path} has only {len(lines)} lines")
-        shown = number_lines(lines[start - 1 : end], start)
-        header = f"{ctx.relative(path)} (lines {start}-{end} of {len(lines)})"
+            raise ToolError(f"{args.path} has only {len(lines)} lines; use a smaller start_line")
+        last_allowed = start + MAX_LINES - 1
+        end = min(args.end_line or last_allowed, last_allowed, len(lines))
+        if end < start:
+            raise ToolError(f"end_line ({end}) is before start_line ({start})")
+        shown = number_lines([_clip(line) for line in lines[start - 1 : end]], start)
         more = (
             f"\n[{len(lines) - end} more lines: read_file with start_line={end + 1}]"
             if end < len(lines)
             else ""
         )
         return ToolResult(
-            output=f"{header}\n{shown}{more}",
-            data={
-                "path": ctx.relative(path),
-                "start_line": start,
-                "end_line": end,
-                "total_lines": len(lines),
-            },
+            output=f"{rel} (lines {start}-{end} of {len(lines)})\n{shown}{more}",
+            data={"path": rel, "start_line": start, "end_line": end, "total_lines": len(lines)},
         )
 
 

@@ -1,7 +1,7 @@
 """The toolbox: tool specs for the model, and validated dispatch of the model's calls.
 
-Every failure the model can fix comes back as an `Outcome` with an error category and a message
-for the model; nothing a model sends can raise out of `Toolbox.call`.
+Every failure comes back as a `ToolOutcome` with an error category and a message for the model;
+nothing a model sends (and no bug in a tool) can raise out of `Toolbox.call`.
 """
 
 from __future__ import annotations
@@ -18,82 +18,144 @@ from agent.messages import ToolCall, ToolSpec
 from tools import create_file, edit_file, finish, list_files, read_file, run_tests, search, shell
 from tools.base import Tool, ToolContext, ToolError, ToolResult
 
+ERROR_CATEGORIES = ("unknown_tool", "parse_error", "schema", "tool_error", "tool_crash")
+MAX_SCHEMA_ERRORS = 5
+_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")  # name -> schema
 
-class Outcome(BaseModel):
+
+class ToolOutcome(BaseModel):
+    """What one call produced. `error` is None on success, else one of ERROR_CATEGORIES."""
+
     result: ToolResult
-    error: str | None = None  # unknown_tool | parse_error | schema | tool_error | tool_crash
+    error: str | None = None
     seconds: float = 0.0
 
 
-def _clean(schema: Any) -> Any:
-    """Drop pydantic's titles: they cost small models tokens and say nothing new."""
-    if isinstance(schema, dict):
-        return {k: _clean(v) for k, v in schema.items() if k != "title"}
+Outcome = ToolOutcome  # older name, kept for callers that import it
+
+
+def clean_schema(schema: Any) -> Any:
+    """Drop pydantic's "title" annotations (tokens that say nothing new to a small model).
+
+    Keys of "properties" are argument names, not keywords: an argument called "title" stays.
+    """
     if isinstance(schema, list):
-        return [_clean(v) for v in schema]
-    return schema
+        return [clean_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    cleaned: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title":
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            cleaned[key] = {name: clean_schema(sub) for name, sub in value.items()}
+        else:
+            cleaned[key] = clean_schema(value)
+    return cleaned
 
 
 def schema_for(tool: Tool) -> dict[str, Any]:
-    schema = _clean(tool.args_model.model_json_schema())
+    schema: dict[str, Any] = clean_schema(tool.args_model.model_json_schema())
     schema.setdefault("properties", {})
-    return dict(schema)
+    return schema
+
+
+def _kind(schema: dict[str, Any]) -> str:
+    if "anyOf" in schema:
+        return " or ".join(_kind(option) for option in schema["anyOf"])
+    kind = str(schema.get("type", "value"))
+    if kind == "array":
+        return f"list of {_kind(schema.get('items', {}))}"
+    return kind
+
+
+def usage(name: str, schema: dict[str, Any]) -> str:
+    """One line the model can follow: every argument with its type, required ones marked."""
+    required = set(schema.get("required", []))
+    parts = [
+        f"{prop} ({_kind(sub)}{', required' if prop in required else ''})"
+        for prop, sub in schema.get("properties", {}).items()
+    ]
+    return f"{name} takes: {', '.join(parts) or 'no arguments'}"
+
+
+def _closest_alternative(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For anyOf/oneOf: the failure of the alternative that got furthest, never the "null" one."""
+    if not error.context:
+        return error
+    alternatives = [
+        e for e in error.context if not (isinstance(e.schema, dict) and e.schema.get("type") == "null")
+    ] or list(error.context)
+    deepest = max(alternatives, key=lambda e: len(e.absolute_path))
+    return _closest_alternative(deepest)
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
+    error = _closest_alternative(error)
     where = ".".join(str(p) for p in error.absolute_path) or "arguments"
-    return f"invalid arguments: {where}: {error.message}"
+    return f"{where}: {error.message}"
+
+
+def _failure(category: str, message: str) -> ToolOutcome:
+    return ToolOutcome(result=ToolResult(output=message, ok=False), error=category)
 
 
 class Toolbox:
     def __init__(self, tools: Sequence[Tool]) -> None:
         self._tools = {tool.name: tool for tool in tools}
+        if len(self._tools) != len(tools):
+            raise ValueError("two tools share a name")
         self._specs = [
             ToolSpec(name=t.name, description=t.description, parameters=schema_for(t)) for t in tools
         ]
         self._validators = {s.name: jsonschema.Draft202012Validator(s.parameters) for s in self._specs}
+        self._usage = {s.name: usage(s.name, s.parameters) for s in self._specs}
 
     @property
     def names(self) -> list[str]:
         return list(self._tools)
 
     def specs(self) -> list[ToolSpec]:
-        return list(self._specs)
+        return [spec.model_copy(deep=True) for spec in self._specs]
 
-    def call(self, call: ToolCall, ctx: ToolContext) -> Outcome:
+    def call(self, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
         started = time.monotonic()
         outcome = self._dispatch(call, ctx)
         outcome.seconds = round(time.monotonic() - started, 3)
         return outcome
 
-    def _dispatch(self, call: ToolCall, ctx: ToolContext) -> Outcome:
+    def _dispatch(self, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
         tool = self._tools.get(call.name)
         if tool is None:
             known = ", ".join(self._tools)
             return _failure("unknown_tool", f"unknown tool {call.name!r}. Available tools: {known}")
         if call.parse_error:
             return _failure(
-                "parse_error", f"could not parse the arguments of {call.name}: {call.parse_error}"
+                "parse_error",
+                f"could not parse the arguments of {call.name}: {call.parse_error}. "
+                f"Send one JSON object. {self._usage[call.name]}",
             )
-        errors = sorted(self._validators[call.name].iter_errors(call.arguments), key=lambda e: e.path)
+        errors = sorted(self._validators[call.name].iter_errors(call.arguments), key=lambda e: list(e.path))
         if errors:
-            return _failure("schema", "\n".join(_schema_message(e) for e in errors[:5]))
+            lines = [f"invalid arguments for {call.name}:"]
+            lines += [f"- {_schema_message(e)}" for e in errors[:MAX_SCHEMA_ERRORS]]
+            return _failure("schema", "\n".join([*lines, self._usage[call.name]]))
+        return self._run(tool, call, ctx)
+
+    def _run(self, tool: Tool, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
         try:
             args = tool.args_model.model_validate(call.arguments)
-            return Outcome(result=tool.run(args, ctx))
+            return ToolOutcome(result=tool.run(args, ctx))
         except ToolError as exc:
             return _failure("tool_error", f"error: {exc}")
-        except ValidationError as exc:
-            return _failure("schema", f"invalid arguments: {exc}")
+        except ValidationError as exc:  # a constraint the JSON schema cannot express
+            return _failure("schema", f"invalid arguments for {call.name}: {exc}\n{self._usage[call.name]}")
         except Exception as exc:  # a tool bug must not end the run; the model and the report see it
-            return _failure("tool_crash", f"tool {call.name} crashed: {type(exc).__name__}: {exc}")
-
-
-def _failure(category: str, message: str) -> Outcome:
-    return Outcome(result=ToolResult(output=message, ok=False), error=category)
+            return _failure("tool_crash", f"tool crashed: {call.name} raised {type(exc).__name__}: {exc}")
 
 
 def default_tools() -> list[Tool]:
+    """The eight tools, in the order the model sees them: look, change, check, finish."""
     return [
         read_file.TOOL,
         search.TOOL,
@@ -106,12 +168,18 @@ def default_tools() -> list[Tool]:
     ]
 
 
-def run_tool_by_name(toolbox: Toolbox, name: str, args_json: str, ctx: ToolContext) -> Outcome:
+def run_tool_by_name(toolbox: Toolbox, name: str, args_json: str, ctx: ToolContext) -> ToolOutcome:
     """`agent tool NAME --args JSON`: the same parsing and validation as a model's call."""
+    problem: str | None = None
     try:
-        arguments = json.loads(args_json)
+        arguments = json.loads(args_json or "{}")
     except json.JSONDecodeError as exc:
-        return _failure("parse_error", f"--args is not valid JSON: {exc}")
-    if not isinstance(arguments, dict):
-        return _failure("parse_error", "--args must be a JSON object")
-    return toolbox.call(ToolCall(id="manual", name=name, arguments=arguments), ctx)
+        problem = f"not valid JSON: {exc}"
+    else:
+        if not isinstance(arguments, dict):
+            problem = "the arguments must be a JSON object"
+    if problem is not None:
+        call = ToolCall(id="cli", name=name, raw_arguments=args_json, parse_error=problem)
+    else:
+        call = ToolCall(id="cli", name=name, arguments=arguments)
+    return toolbox.call(call, ctx)

@@ -1,27 +1,62 @@
-"""Files of the repository as git sees them: tracked plus untracked-but-not-ignored."""
+"""Files of the repository as git sees them: tracked plus untracked-but-not-ignored.
+
+Shared by list_files, search, read_file (for "did you mean" hints) and run_tests (suite detection).
+"""
 
 from __future__ import annotations
 
+import difflib
+import os
 import subprocess
 from pathlib import Path
 
 BINARY_SNIFF_BYTES = 8192
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox"})
 
 
-def repo_files(root: Path) -> list[str]:
-    """Paths relative to `root`, honouring .gitignore; falls back to a walk outside git."""
+def _git_listing(root: Path) -> list[str] | None:
     try:
-        out = subprocess.run(
+        proc = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
             cwd=root,
             capture_output=True,
-            check=True,
-        ).stdout.decode("utf-8", errors="replace")
-    except (OSError, subprocess.CalledProcessError):
-        return sorted(
-            p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts
+            timeout=60,
         )
-    return sorted({rel for rel in out.split("\0") if rel and (root / rel).is_file()})
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:  # not a git repository
+        return None
+    return [os.fsdecode(raw) for raw in proc.stdout.split(b"\0") if raw]
+
+
+def _walk(root: Path) -> list[str]:
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIPPED_DIRS]
+        base = Path(dirpath)
+        found.extend((base / name).relative_to(root).as_posix() for name in filenames)
+    return found
+
+
+def _inside(root: Path, path: Path) -> bool:
+    """A regular file whose real location (symlinks followed) is inside the repository."""
+    if not path.is_file():
+        return False  # deleted-but-tracked files, directories, broken links
+    if not path.is_symlink():
+        return True
+    target = path.resolve()
+    return target == root or root in target.parents
+
+
+def repo_files(root: Path) -> list[str]:
+    """Sorted paths relative to `root`, honouring .gitignore; a plain walk outside git.
+
+    Deleted files and symlinks leading outside the repository are left out.
+    """
+    real_root = root.resolve()
+    listed = _git_listing(root)
+    names = listed if listed is not None else _walk(root)
+    return sorted({rel for rel in names if _inside(real_root, root / rel)})
 
 
 def is_binary(path: Path) -> bool:
@@ -34,3 +69,14 @@ def is_binary(path: Path) -> bool:
 
 def read_text(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
+
+
+def close_names(wanted: str, files: list[str], limit: int = 5) -> list[str]:
+    """Repository paths the model may have meant: same file name anywhere, then similar paths."""
+    name = wanted.rstrip("/").rsplit("/", 1)[-1]
+    same_name = [f for f in files if f.rsplit("/", 1)[-1] == name]
+    similar = difflib.get_close_matches(wanted, files, n=limit, cutoff=0.5)
+    by_name = difflib.get_close_matches(name, [f.rsplit("/", 1)[-1] for f in files], n=limit, cutoff=0.7)
+    named_like = [f for f in files if f.rsplit("/", 1)[-1] in by_name]
+    ordered = dict.fromkeys([*same_name, *similar, *named_like])
+    return list(ordered)[:limit]

@@ -1,58 +1,129 @@
-"""run_tests: run the project's tests (pytest detected, or the configured command) and count results."""
+"""run_tests: run the project's tests (the configured command, or pytest when detected) and count results.
+
+`data` holds passed/failed/errors/skipped, the failing node ids, exit_code, command, timed_out,
+counts_known (a pytest summary line was found), no_tests (no suite at all, or an empty one) and ok.
+`ok` is True only for exit code 0 with at least one passing test; for a configured command whose
+output has no pytest summary, exit code 0 is enough.
+"""
 
 from __future__ import annotations
 
 import re
 import shlex
-import shutil
-import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
+from sandbox.output import cap_text
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.repo_files import close_names, repo_files
 
-PYTEST_MARKERS = ("pytest.ini", "conftest.py", "tox.ini", "setup.cfg", "pyproject.toml")
-_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
-_NODE = re.compile(r"^(FAILED|ERROR) (\S+)")
+NO_TESTS_COLLECTED = 5
+USAGE_ERROR = 4
+PROBE_TIMEOUT = 60.0
+PYTEST_OPTIONS = ("-q", "-p", "no:cacheprovider", "-rfE", "--tb=short")
+_SUMMARY = re.compile(r"^=*\s*(?:\d+ [a-z]+(?:, )?)+ in [\d.]+s|^=*\s*no tests ran in [\d.]+s")
+_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
+_SHORT_SUMMARY = re.compile(r"^(FAILED|ERROR) ([^\s\[]+(?:\[[^\]]*\])?)")  # node id, params kept
+_CONFIG_SECTIONS = {"pyproject.toml": "[tool.pytest", "setup.cfg": "[tool:pytest]", "tox.ini": "[pytest]"}
 
 
 class Args(ToolArgs):
-    paths: list[str] = Field(default_factory=list, description="test files or node ids; empty = all tests")
-    keyword: str | None = Field(None, description="only tests whose name matches this -k expression")
+    paths: list[str] = Field(
+        default_factory=list, description="test files or node ids like 'tests/test_x.py::test_y'; empty = all"
+    )
+    keyword: str | None = Field(None, description="only tests whose name matches this pytest -k expression")
+
+
+def _configures_pytest(root: Path) -> bool:
+    if (root / "pytest.ini").is_file() or (root / "conftest.py").is_file():
+        return True
+    for name, section in _CONFIG_SECTIONS.items():
+        path = root / name
+        if path.is_file() and section in path.read_text(encoding="utf-8", errors="replace"):
+            return True
+    return False
 
 
 def has_pytest_suite(root: Path) -> bool:
-    if any((root / marker).is_file() for marker in PYTEST_MARKERS[:3]):
+    """pytest configuration, a tests/ directory, or test_*.py / *_test.py files anywhere in the repo."""
+    if _configures_pytest(root) or (root / "tests").is_dir() or (root / "test").is_dir():
         return True
-    if (root / "tests").is_dir() or (root / "test").is_dir():
-        return True
-    return any(root.glob("test_*.py")) or any(root.glob("*_test.py"))
+    names = (rel.rsplit("/", 1)[-1] for rel in repo_files(root))
+    return any(n.endswith(".py") and (n.startswith("test_") or n.endswith("_test.py")) for n in names)
 
 
-def test_python(ctx: ToolContext) -> str:
-    """A python on PATH that can import pytest (the project's environment), else our own."""
-    if "python" not in ctx.cache:
-        chosen = sys.executable
-        for name in ("python3", "python"):
-            found = shutil.which(name)
-            if found and subprocess.run([found, "-c", "import pytest"], capture_output=True).returncode == 0:
-                chosen = found
-                break
-        ctx.cache["python"] = chosen
-    return str(ctx.cache["python"])
+def pytest_python(ctx: ToolContext) -> str:
+    """A python on the sandbox's PATH that can import pytest, else our own interpreter.
+
+    Probed once per context and worktree (the answer is kept in `ctx.cache`).
+    """
+    key = f"run_tests.python:{ctx.root}"
+    if key not in ctx.cache:
+        ctx.cache[key] = _probe_python(ctx) or sys.executable
+    return str(ctx.cache[key])
 
 
-def parse_pytest(output: str) -> dict[str, object]:
+def _probe_python(ctx: ToolContext) -> str | None:
+    for name in ("python3", "python"):
+        probe = [name, "-c", "import sys, pytest; print(sys.executable)"]
+        result = ctx.sandbox.run(probe, ctx.root, PROBE_TIMEOUT, env=ctx.command_env())
+        lines = result.output.strip().splitlines()
+        if result.ok and lines:
+            return lines[-1].strip()
+    return None
+
+
+def parse_pytest(output: str) -> dict[str, Any]:
+    """Counts from pytest's final summary line and the node ids of its short test summary."""
     counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
-    summary = [line for line in output.splitlines() if _COUNT.search(line) and " in " in line]
+    lines = output.splitlines()
+    summary = [line for line in lines if _SUMMARY.match(line.strip())]
     for number, kind in _COUNT.findall(summary[-1] if summary else ""):
-        key = "errors" if kind.startswith("error") else kind
-        if key in counts:
-            counts[key] = int(number)
-    failing = [m.group(2) for line in output.splitlines() if (m := _NODE.match(line))]
-    return {**counts, "failing": failing}
+        counts["errors" if kind.startswith("error") else kind] = int(number)
+    failing = [m.group(2) for line in lines if (m := _SHORT_SUMMARY.match(line))]
+    return {**counts, "failing": list(dict.fromkeys(failing)), "counts_known": bool(summary)}
+
+
+def _check_paths(ctx: ToolContext, paths: list[str]) -> None:
+    for given in paths:
+        file_part = given.split("::", 1)[0]
+        if not ctx.resolve(file_part).exists():
+            close = close_names(file_part, repo_files(ctx.root), limit=3)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise ToolError(f"test path not found: {file_part}.{hint}")
+
+
+def build_command(args: Args, ctx: ToolContext) -> str | None:
+    """The shell command to run, or None when there is no test suite to run."""
+    _check_paths(ctx, args.paths)
+    selection = [shlex.quote(p) for p in args.paths]
+    if args.keyword:
+        selection += ["-k", shlex.quote(args.keyword)]
+    if ctx.test_command:
+        return " ".join([ctx.test_command, *selection])
+    if not has_pytest_suite(ctx.root):
+        return None
+    return " ".join([shlex.quote(pytest_python(ctx)), "-m", "pytest", *PYTEST_OPTIONS, *selection])
+
+
+def verdict(data: dict[str, Any], timeout: float) -> str:
+    if data["timed_out"]:
+        return f"TESTS TIMED OUT after {timeout:.0f}s (killed); run fewer tests or fix a hang"
+    if data["exit_code"] == NO_TESTS_COLLECTED:
+        return "NO TESTS RAN (exit code 5): no test was collected; check the paths or the keyword"
+    if data["exit_code"] == USAGE_ERROR:
+        return "TEST COMMAND USAGE ERROR (exit code 4): check the paths and the keyword"
+    head = "TESTS PASSED" if data["ok"] else "TESTS FAILED"
+    if not data["counts_known"]:
+        return f"{head} (exit code {data['exit_code']})"
+    line = f"{head}: {data['passed']} passed, {data['failed']} failed, {data['errors']} errors"
+    if data["ok"] is False and data["passed"] == data["failed"] == data["errors"] == 0:
+        line += " (nothing passed)"
+    failing = data["failing"][:10]
+    return line + "".join(f"\n  failing: {node}" for node in failing)
 
 
 class RunTests:
@@ -60,46 +131,22 @@ class RunTests:
     description = "Run the tests (all, or the given files / node ids) and report passes and failures."
     args_model = Args
 
-    def command(self, args: Args, ctx: ToolContext) -> str:
-        selection = [shlex.quote(p) for p in args.paths]
-        if args.keyword:
-            selection += ["-k", shlex.quote(args.keyword)]
-        if ctx.test_command:
-            return " ".join([ctx.test_command, *selection])
-        if not has_pytest_suite(ctx.root):
-            raise ToolError("no test suite detected (no pytest files); set test_command in .agent.toml")
-        python = shlex.quote(test_python(ctx))
-        return " ".join(
-            [python, "-m", "pytest", "-q", "--tb=short", "-p", "no:cacheprovider", "-rfE", *selection]
-        )
-
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
-        try:
-            command = self.command(args, ctx)
-        except ToolError as exc:
-            return ToolResult(output=str(exc), ok=False, data={"no_tests": True, "ok": False})
+        command = build_command(args, ctx)
+        if command is None:
+            message = "no test suite found (no pytest files or config); set test_command in .agent.toml"
+            return ToolResult(output=message, ok=False, data={"no_tests": True, "ok": False})
         result = ctx.sandbox.run(command, ctx.root, ctx.command_timeout, env=ctx.command_env())
-        data = {
-            **parse_pytest(result.output),
-            "exit_code": result.exit_code,
-            "command": command,
-            "timed_out": result.timed_out,
-        }
-        ran = int(str(data["passed"])) + int(str(data["failed"])) + int(str(data["errors"]))
+        data = parse_pytest(result.output)
+        data.update(exit_code=result.exit_code, command=command, timed_out=result.timed_out)
         whole_suite = not args.paths and not args.keyword
-        data["no_tests"] = result.exit_code == 5 and whole_suite
-        data["ok"] = result.ok and ran > 0
-        verdict = self._verdict(data, result.timed_out, ctx.command_timeout)
-        return ToolResult(output=f"{verdict}\n{result.output}", ok=bool(data["ok"]), data=data)
-
-    @staticmethod
-    def _verdict(data: dict[str, object], timed_out: bool, timeout: float) -> str:
-        if timed_out:
-            return f"TESTS TIMED OUT after {timeout:.0f}s"
-        if data["exit_code"] == 5:
-            return "NO TESTS RAN (exit code 5): check the paths or the -k expression"
-        head = "TESTS PASSED" if data["ok"] else "TESTS FAILED"
-        return f"{head}: {data['passed']} passed, {data['failed']} failed, {data['errors']} errors"
+        data["no_tests"] = whole_suite and result.exit_code == NO_TESTS_COLLECTED
+        if data["counts_known"]:
+            data["ok"] = result.ok and data["passed"] >= 1
+        else:
+            data["ok"] = result.ok and bool(ctx.test_command)
+        output = f"{verdict(data, ctx.command_timeout)}\n\n{cap_text(result.output, ctx.output_limit)}"
+        return ToolResult(output=output, ok=data["ok"], data=data)
 
 
 TOOL = RunTests()

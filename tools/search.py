@@ -1,33 +1,45 @@
-"""search: a regular expression over the repository's text files."""
+"""search: a regular expression over the repository's text files (ignored and binary files skipped)."""
 
 from __future__ import annotations
 
-import fnmatch
 import re
+from collections.abc import Iterator
 
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
-from tools.repo_files import is_binary, read_text, repo_files
+from tools.list_files import files_under, matches_glob
+from tools.repo_files import is_binary, read_text
 
 MAX_LINE_CHARS = 200
+MAX_FILE_BYTES = 2_000_000  # bigger files are data, not code
 
 
 class Args(ToolArgs):
-    pattern: str = Field(description="regular expression (Python syntax), e.g. 'def parse_date'")
+    pattern: str = Field(
+        min_length=1, description="regular expression (Python syntax), e.g. 'def parse_date'"
+    )
     path: str = Field(".", description="directory or file to search in")
     glob: str | None = Field(None, description="only files matching this glob, e.g. '*.py'")
-    max_results: int = Field(50, ge=1, le=500, description="stop after this many matching lines")
+    max_results: int = Field(50, ge=1, le=500, description="stop listing after this many matching lines")
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
+def _matching_lines(ctx: ToolContext, files: list[str], regex: re.Pattern[str]) -> Iterator[str]:
+    for rel in files:
+        path = ctx.root / rel
+        if path.stat().st_size > MAX_FILE_BYTES or is_binary(path):
+            continue
+        for number, line in enumerate(read_text(path).splitlines(), 1):
+            if regex.search(line):
+                yield f"{rel}:{number}: {line.strip()[:MAX_LINE_CHARS]}"
+
+
+def _compile(pattern: str) -> tuple[re.Pattern[str], re.error | None]:
+    """The regex, or (when it is not valid) its plain text with the reason."""
     try:
-        return re.compile(pattern)
+        return re.compile(pattern), None
     except re.error as exc:
-        try:
-            return re.compile(re.escape(pattern))
-        except re.error:
-            raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        return re.compile(re.escape(pattern)), exc
 
 
 class Search:
@@ -36,30 +48,29 @@ class Search:
     args_model = Args
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
-        regex = _compile(args.pattern)
-        base = ctx.resolve(args.path)
-        scope = ctx.relative(base) if base != ctx.root.resolve() else ""
+        files = files_under(ctx, args.path)
+        if args.glob:
+            files = [f for f in files if matches_glob(f, args.glob)]
+        regex, invalid = _compile(args.pattern)
         hits: list[str] = []
         total = 0
-        for rel in repo_files(ctx.root):
-            if scope and rel != scope and not rel.startswith(scope + "/"):
-                continue
-            if args.glob and not (
-                fnmatch.fnmatch(rel, args.glob) or fnmatch.fnmatch(rel.rsplit("/", 1)[-1], args.glob)
-            ):
-                continue
-            path = ctx.root / rel
-            if is_binary(path):
-                continue
-            for number, line in enumerate(read_text(path).splitlines(), 1):
-                if regex.search(line):
-                    total += 1
-                    if len(hits) < args.max_results:
-                        hits.append(f"{rel}:{number}: {line.strip()[:MAX_LINE_CHARS]}")
+        for hit in _matching_lines(ctx, files, regex):
+            total += 1
+            if len(hits) < args.max_results:
+                hits.append(hit)
+        if not hits and invalid:
+            raise ToolError(
+                f"invalid regular expression {args.pattern!r}: {invalid}. "
+                "Escape special characters like ( [ . * with a backslash."
+            )
         if not hits:
             return ToolResult(output=f"no match for {args.pattern!r}", data={"count": 0})
-        more = f"\n[{total - len(hits)} more matches not shown]" if total > len(hits) else ""
-        return ToolResult(output="\n".join(hits) + more, data={"count": total})
+        note = f"(not a valid regex: {invalid}; searched for the plain text instead)\n" if invalid else ""
+        more = f"\n[{total - len(hits)} more matches not shown: narrow the pattern, path or glob]"
+        return ToolResult(
+            output=note + "\n".join(hits) + (more if total > len(hits) else ""),
+            data={"count": total, "shown": len(hits)},
+        )
 
 
 TOOL = Search()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from sandbox.output import cap_text
 from tools.base import ToolArgs, ToolContext, ToolResult
 
 MAX_TIMEOUT = 1800.0
@@ -16,22 +17,26 @@ class Args(ToolArgs):
 
 class Shell:
     name = "shell"
-    description = "Run a bash command in the repository root (sandboxed, non-interactive)."
+    description = "Run a bash command in the repository root (sandboxed, non-interactive, no stdin)."
     args_model = Args
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
         timeout = min(args.timeout or ctx.command_timeout, MAX_TIMEOUT)
         result = ctx.sandbox.run(args.command, ctx.root, timeout, env=ctx.command_env())
-        status = (
-            f"timed out after {timeout:.0f}s (killed)"
-            if result.timed_out
-            else f"exit code {result.exit_code}"
-        )
-        body = result.output if result.output.strip() else "(no output)"
+        if result.timed_out:
+            status = f"timed out after {timeout:g}s: the command and its children were killed"
+        else:
+            status = f"exit code {result.exit_code}"
+        body = cap_text(result.output, ctx.output_limit) if result.output.strip() else "(no output)"
         return ToolResult(
             output=f"[{status}]\n{body}",
             ok=result.ok,
-            data={"exit_code": result.exit_code, "timed_out": result.timed_out, "seconds": result.seconds},
+            data={
+                "exit_code": result.exit_code,
+                "timed_out": result.timed_out,
+                "seconds": result.seconds,
+                "truncated_chars": result.truncated_chars,
+            },
         )
 
 
