@@ -145,9 +145,13 @@ class FileHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hub() -> Iterator[tuple[str, type[FileHandler]]]:
-    handler = type("Handler", (FileHandler,), {"requests": []})
-    handler.blob = os.urandom(300_000)
-    handler.sha = hashlib.sha256(handler.blob).hexdigest()
+    blob = os.urandom(300_000)
+
+    class Handler(FileHandler):  # a fresh class per test: its state stays in this test
+        requests: ClassVar[list[str]] = []
+
+    Handler.blob, Handler.sha = blob, hashlib.sha256(blob).hexdigest()
+    handler: type[FileHandler] = Handler
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
