@@ -50,7 +50,8 @@ def _build_parser() -> argparse.ArgumentParser:
     tool.add_argument("--list", action="store_true", help="list the tools and their JSON schemas")
     tool.add_argument("--json", action="store_true", help="print the structured result")
 
-    sub.add_parser("sessions", help="list recorded sessions")
+    sessions = sub.add_parser("sessions", help="list recorded sessions, or show one")
+    sessions.add_argument("show", nargs="?", metavar="ID", help="print this session's transcript")
     _add_models(sub)
     return parser
 
@@ -138,11 +139,22 @@ def cmd_tool(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
+    from agent.console import ConsolePrinter
     from agent.events import RunFinished, RunStarted
     from agent.fix import session_dir
     from agent.session import list_sessions, read_trajectory
 
-    for path in list_sessions(session_dir(open_repo(args.repo))):
+    paths = list_sessions(session_dir(open_repo(args.repo)))
+    if args.show:
+        matches = [p for p in paths if p.stem.startswith(args.show)]
+        if len(matches) != 1:
+            print(f"agent: {len(matches)} sessions match {args.show!r}; `agent sessions` lists them")
+            return EXIT_USAGE
+        printer = ConsolePrinter(out=sys.stdout, verbose=True, replay=True)
+        for event in read_trajectory(matches[0]):
+            printer(event)
+        return EXIT_OK
+    for path in paths:
         task, status = "?", "unfinished"
         for event in read_trajectory(path):
             if isinstance(event, RunStarted):

@@ -9,6 +9,7 @@ from typing import TextIO
 from agent.events import (
     ModelDelta,
     ModelError,
+    ModelText,
     Notice,
     PlanSet,
     RunEvent,
@@ -28,9 +29,10 @@ def _short(text: str, limit: int) -> str:
 class ConsolePrinter:
     """Streams model text as it arrives and prints one line per tool call and result."""
 
-    def __init__(self, out: TextIO = sys.stderr, verbose: bool = False) -> None:
+    def __init__(self, out: TextIO = sys.stderr, verbose: bool = False, replay: bool = False) -> None:
         self.out = out
         self.verbose = verbose
+        self.replay = replay  # a saved session has no streamed deltas: print whole model texts
         self._mid_line = False
 
     def __call__(self, event: RunEvent) -> None:
@@ -59,8 +61,13 @@ class ConsolePrinter:
             return f"> {event.call.name} {_short(args, 160)}"
         if isinstance(event, ToolFinished):
             status = "ok" if event.ok else "error"
-            first = _short(event.output.splitlines()[0] if event.output else "", 120)
-            return f"  [{status} {event.seconds:.1f}s] {first}"
+            lines = event.output.splitlines() or [""]
+            shown = lines[: 12 if self.verbose else 1]
+            more = f"\n    ... {len(lines) - len(shown)} more lines" if len(lines) > len(shown) else ""
+            body = "\n    ".join(_short(line, 160) for line in shown)
+            return f"  [{status} {event.seconds:.1f}s] {body}{more}"
+        if isinstance(event, ModelText) and self.replay:
+            return event.text
         if isinstance(event, ModelError):
             return f"  ! model error ({event.category}): {_short(event.message, 160)}"
         if isinstance(event, Notice):

@@ -72,6 +72,7 @@ class StopRun(Exception):
 @dataclass
 class LoopState:
     messages: list[Message]
+    task: str = ""
     plan: list[str] = field(default_factory=list)
     steps: int = 0
     tool_calls: int = 0
@@ -114,7 +115,7 @@ class AgentLoop:
 
     def run(self, task: str, context: str) -> LoopState:
         self._started = time.monotonic()
-        state = LoopState(messages=self._initial_messages(task, context))
+        state = LoopState(messages=self._initial_messages(task, context), task=task)
         try:
             if self.budgets.plan:
                 self._plan(state)
@@ -259,10 +260,8 @@ class AgentLoop:
 
     def _finish_refusal(self, state: LoopState) -> str | None:
         """Why `finish` cannot be accepted yet, or None. Verifies with the tests first."""
-        if not self.has_changes():
-            if state.finish_refusals == 0:
-                return prompts.render("finish_no_change")
-            return None
+        if not self.has_changes():  # a fix needs a change; a stuck model ends on repeats or budgets
+            return prompts.render("finish_no_change", task=state.task)
         if state.changed_since_tests or state.last_tests is None:
             self._verify(state)
         tests = state.last_tests or {}

@@ -23,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.minibugs import MiniBug, load_tasks, materialize, score
+from tests.bench.peer import llama_server, run_mini
 
 
 def run_agent(task: MiniBug, model: str, repo: Path, minutes: float) -> tuple[dict[str, Any], float]:
@@ -83,6 +84,35 @@ def bench_one(task: MiniBug, model: str, minutes: float, keep: Path | None) -> d
     }
 
 
+def model_path(model: str) -> Path:
+    if Path(model).is_file():
+        return Path(model)
+    from agent.models import pull
+
+    return pull(model, use_hub=False)
+
+
+def bench_peer(
+    tasks: list[MiniBug], model: str, peer_venv: Path, minutes: float, keep: Path | None
+) -> list[dict[str, Any]]:
+    """mini-swe-agent on the same tasks, against llama_cpp.server serving the same GGUF."""
+    rows = []
+    base = Path(tempfile.mkdtemp(prefix="bench-peer-", dir=keep))
+    with llama_server(model_path(model), base / "server.log") as url:
+        for task in tasks:
+            repo = materialize(task, base / task.id / "repo")
+            result = run_mini(peer_venv, task.issue, repo, url, minutes)
+            row = {
+                "model": f"mini-swe-agent/{Path(model).name}",
+                "task": task.id,
+                "resolved": score(task, repo),
+                **result,
+            }
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     cols = [
         "model",
@@ -98,7 +128,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     ]
     print(" | ".join(cols))
     for row in rows:
-        print(" | ".join(str(row.get(c)) for c in cols))
+        print(" | ".join(str(row.get(c, "")) for c in cols))
     for model in sorted({r["model"] for r in rows}):
         mine = [r for r in rows if r["model"] == model]
         print(
@@ -116,14 +146,19 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=12.0, help="time budget per task")
     parser.add_argument("--json", type=Path, default=Path("minibugs-results.json"))
     parser.add_argument("--keep", type=Path, help="keep the task repositories under this directory")
+    parser.add_argument("--peer-venv", type=Path, help="also run mini-swe-agent from this virtualenv")
+    parser.add_argument("--peer-only", action="store_true", help="run only the peer")
     args = parser.parse_args()
     tasks = [t for t in load_tasks() if not args.tasks or t.id in args.tasks]
     rows: list[dict[str, Any]] = []
     for model in args.models:
-        for task in tasks:
+        for task in tasks if not args.peer_only else []:
             row = bench_one(task, model, args.minutes, args.keep)
             rows.append(row)
             print(json.dumps(row), flush=True)
+            args.json.write_text(json.dumps(rows, indent=2))
+        if args.peer_venv:
+            rows += bench_peer(tasks, model, args.peer_venv, args.minutes, args.keep)
             args.json.write_text(json.dumps(rows, indent=2))
     print_table(rows)
     return 0
