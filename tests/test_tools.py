@@ -379,3 +379,35 @@ def test_finish_carries_the_summary(ctx: ToolContext) -> None:
     out = call(ctx, "finish", summary="fixed the median of even lists")
     assert out.result.ok and out.result.data == {"summary": "fixed the median of even lists"}
     assert call(ctx, "finish", summary="  ").error == "tool_error"
+
+
+def test_edit_file_reindents_a_uniformly_shifted_block(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "r", {"m.py": "def f(x):\n    if x:\n        return 1\n    return 0\n"})
+    ctx = ToolContext(root=root, sandbox=SubprocessSandbox())
+    out = call(
+        ctx,
+        "edit_file",
+        path="m.py",
+        old_text="        if x:\n            return 1",  # the model's indentation is 4 spaces too deep
+        new_text="        if x > 0:\n            return 1\n        if x < 0:\n            return -1",
+    )
+    assert out.error is None, out.result.output
+    assert (root / "m.py").read_text() == (
+        "def f(x):\n    if x > 0:\n        return 1\n    if x < 0:\n        return -1\n    return 0\n"
+    )
+
+
+def test_edit_file_refuses_a_shifted_block_with_a_different_structure(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "r", {"m.py": "def f(x):\n    if x:\n        return 1\n"})
+    ctx = ToolContext(root=root, sandbox=SubprocessSandbox())
+    out = call(ctx, "edit_file", path="m.py", old_text="if x:\nreturn 1", new_text="if y:\nreturn 2")
+    assert out.error == "tool_error" and "not found" in out.result.output
+    assert (root / "m.py").read_text() == "def f(x):\n    if x:\n        return 1\n"
+
+
+def test_edit_file_refuses_an_ambiguous_shifted_block(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "r", {"m.py": "def f():\n    return 1\n\n\ndef g():\n    return 1\n"})
+    ctx = ToolContext(root=root, sandbox=SubprocessSandbox())
+    out = call(ctx, "edit_file", path="m.py", old_text="        return 1", new_text="        return 2")
+    assert out.error == "tool_error"
+    assert "return 2" not in (root / "m.py").read_text()

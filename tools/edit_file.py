@@ -1,8 +1,10 @@
 """edit_file: replace an exact piece of a file with new text.
 
-Forgiving only where it is safe: line-number prefixes copied from read_file output are removed, and
-trailing-whitespace differences are tolerated when that still gives exactly one whole-line match.
-Anything ambiguous is refused with the candidates shown; it never guesses.
+Forgiving only where it is safe: line-number prefixes copied from read_file output are removed,
+trailing-whitespace differences are tolerated, and a block indented differently from the file
+(a uniform shift, structure intact) is matched and the replacement re-indented the same way; each
+only when it gives exactly one whole-line match. Anything ambiguous is refused with the candidates
+shown; it never guesses.
 """
 
 from __future__ import annotations
@@ -70,6 +72,49 @@ def rstrip_match(content: str, old: str) -> Span | None:
     return found[0] if len(found) == 1 else None
 
 
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _line_offsets(lines: list[str]) -> list[int]:
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    return offsets
+
+
+def indent_match(content: str, old: str, new: str) -> tuple[Span, str] | None:
+    """The unique run of whole lines equal to `old`'s up to a uniform indentation shift, with
+    `new` re-indented by the same shift. None unless exactly one such run exists and every line
+    keeps its indentation relative to the first (the block's structure is unchanged)."""
+    want = old.strip("\n").splitlines()
+    stripped = [line.strip() for line in want]
+    lines = content.splitlines(keepends=True)
+    hits = [
+        i
+        for i in range(len(lines) - len(want) + 1)
+        if [line.strip() for line in lines[i : i + len(want)]] == stripped
+    ]
+    if len(hits) != 1 or not any(stripped):
+        return None
+    found = [line.rstrip("\n") for line in lines[hits[0] : hits[0] + len(want)]]
+    first = next(i for i, line in enumerate(stripped) if line)
+    model_base, file_base = _indent(want[first]), _indent(found[first])
+    for mine, theirs in zip(want, found, strict=True):
+        if mine.strip() and (
+            not mine.startswith(model_base) or file_base + mine[len(model_base) :] != theirs.rstrip()
+        ):
+            return None
+    shifted = [
+        file_base + line[len(model_base) :] if line.startswith(model_base) else file_base + line.lstrip()
+        for line in new.split("\n")
+    ]
+    offsets = _line_offsets(lines)
+    return Span(offsets[hits[0]], offsets[hits[0] + len(want)], whole_lines=True), "\n".join(
+        line if line.strip() else "" for line in shifted
+    )
+
+
 def closest_match(content: str, old: str) -> str:
     """The window of lines (as many as `old` has) most similar to `old`, numbered."""
     lines = content.splitlines()
@@ -90,7 +135,21 @@ def closest_match(content: str, old: str) -> str:
     )
 
 
-def locate(content: str, old: str, shown_path: str) -> Span:
+def locate(content: str, old: str, shown_path: str, new: str = "") -> tuple[Span, str]:
+    """Where `old` is, and the replacement to put there (re-indented when the match needed it)."""
+    exact = locate_exact(content, old, shown_path)
+    if exact is not None:
+        return exact, new
+    shifted = indent_match(content, old, new)
+    if shifted is not None:
+        return shifted
+    raise ToolError(
+        f"old_text not found in {shown_path}. Copy it exactly from read_file output "
+        "(without the line numbers).\n" + closest_match(content, old)
+    )
+
+
+def locate_exact(content: str, old: str, shown_path: str) -> Span | None:
     starts = occurrences(content, old)
     if len(starts) == 1:
         return Span(starts[0], starts[0] + len(old), whole_lines=False)
@@ -100,13 +159,7 @@ def locate(content: str, old: str, shown_path: str) -> Span:
             f"old_text occurs {len(starts)} times in {shown_path} (lines {lines}); "
             "include more surrounding lines to make it unique"
         )
-    loose = rstrip_match(content, old)
-    if loose is not None:
-        return loose
-    raise ToolError(
-        f"old_text not found in {shown_path}. Copy it exactly from read_file output "
-        "(without the line numbers).\n" + closest_match(content, old)
-    )
+    return rstrip_match(content, old)
 
 
 def changed_region(content: str, first: int, new: str) -> str:
@@ -142,7 +195,7 @@ class EditFile:
             raise ToolError("old_text and new_text are the same; nothing to change")
         if old not in content:
             old, new = strip_line_numbers(old), strip_line_numbers(new)
-        span = locate(content, old, args.path)
+        span, new = locate(content, old, args.path, new)
         if span.whole_lines and new and not new.endswith("\n") and content[span.end - 1 : span.end] == "\n":
             new += "\n"  # the loose match covers whole lines, newline included
         updated = content[: span.start] + new + content[span.end :]

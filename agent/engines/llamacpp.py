@@ -87,7 +87,7 @@ class LlamaCppEngine:
         llama: Any,
         model_name: str,
         template: ChatTemplate | None = None,
-        pre_call_max_tokens: int = 96,
+        pre_call_max_tokens: int = 64,
     ) -> None:
         self._llama = llama
         self._model_name = model_name
