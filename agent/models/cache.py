@@ -1,4 +1,4 @@
-"""Where installed models live, and the cheap check that one is complete."""
+"""Where installed models live, and the cheap check that one is complete and verified."""
 
 from __future__ import annotations
 
@@ -23,9 +23,33 @@ def sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def is_verified(path: Path, size: int | None, sha256: str | None) -> bool:
-    """Present, the right size, and verified at install time (recorded in the sidecar file)."""
-    if not path.is_file() or (size is not None and path.stat().st_size != size):
+def record_checksum(path: Path, sha256: str) -> None:
+    """Written after a full check at install time, in `sha256sum -c` format."""
+    sidecar(path).write_text(f"{sha256}  {path.name}\n")
+
+
+def recorded_checksum(path: Path) -> str | None:
+    try:
+        words = sidecar(path).read_text().split()
+    except OSError:
+        return None
+    return words[0].lower() if words and len(words[0]) == 64 else None
+
+
+def is_verified(path: Path, pinned: Mapping[str, int | None]) -> bool:
+    """Present, verified at install time, and (when the checksum is pinned) the pinned size.
+
+    `pinned` maps each SHA-256 the catalogue accepts to its size; empty means the checksum was
+    taken from the hub at download time and any recorded one is accepted.
+    """
+    if not path.is_file():
         return False
-    recorded = sidecar(path).read_text().strip() if sidecar(path).is_file() else ""
-    return bool(recorded) and (sha256 is None or recorded == sha256)
+    recorded = recorded_checksum(path)
+    if recorded is None:
+        return False
+    if not pinned:
+        return True
+    if recorded not in pinned:
+        return False
+    size = pinned[recorded]
+    return size is None or path.stat().st_size == size

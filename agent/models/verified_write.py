@@ -1,7 +1,8 @@
 """Writing a model file so that nothing half-written ever looks like a model.
 
-Bytes go to `<name>.partial-<pid>` beside the target, hashed in the same pass; the file is renamed
-onto the target only when size and SHA-256 are right. Any failure, Ctrl-C included, removes it.
+Bytes go to `<name>.partial-<pid>` beside the target, hashed in the same pass; the file is synced
+and renamed onto the target only when size and SHA-256 are right. Any failure, Ctrl-C included,
+removes it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from agent.models.cache import ModelInstallError, sidecar
+from agent.models.cache import ModelInstallError, record_checksum
 from agent.models.progress import Progress
 
 
@@ -25,20 +26,30 @@ def write_verified(
     try:
         with partial.open("wb") as out:
             for chunk in chunks:
-                out.write(chunk)
-                digest.update(chunk)
                 written += len(chunk)
                 if written > size:
                     raise ModelInstallError(f"{source} is larger than the expected {size} bytes: refusing it")
+                out.write(chunk)
+                digest.update(chunk)
                 progress(written, size)
             out.flush()
             os.fsync(out.fileno())
         check_digest(written, digest.hexdigest(), size, sha256, source)
-        os.replace(partial, target)
-        sidecar(target).write_text(sha256 + "\n")
+        publish(partial, target, sha256)
         return target
     finally:
         partial.unlink(missing_ok=True)
+
+
+def publish(partial: Path, target: Path, sha256: str) -> None:
+    """Atomically give a verified file its name, then record its checksum."""
+    os.replace(partial, target)
+    record_checksum(target, sha256)
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def check_digest(written: int, actual: str, size: int, sha256: str, source: str) -> None:
