@@ -18,7 +18,7 @@ from agent.context import pack_context
 from agent.engine import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted
 from agent.loop import AgentLoop, Budgets, LoopState
-from agent.messages import Message, ToolCall
+from agent.messages import Message
 from agent.report import RunReport, TestSummary, report_dict
 from agent.session import Trajectory, new_session_id
 from agent.workspace import Workspace, agent_dir, apply_branch
@@ -135,18 +135,15 @@ class FixRun:
         except EngineError as exc:
             self.emit(Notice(level="error", message=str(exc)))
             state = LoopState(messages=[], stop_reason="engine_error", notices=[str(exc)])
-        self._final_verification(state, workspace, toolbox, ctx)
+        self._final_verification(state, workspace, loop)
         return self._report(state, workspace, request, started)
 
-    def _final_verification(
-        self, state: LoopState, workspace: Workspace, toolbox: Toolbox, ctx: ToolContext
-    ) -> None:
+    @staticmethod
+    def _final_verification(state: LoopState, workspace: Workspace, loop: AgentLoop) -> None:
         """Whatever the loop ended with, the report states the tests' result on the final tree."""
         if not workspace.changed_files() or (state.last_tests is not None and not state.changed_since_tests):
             return
-        outcome = toolbox.call(ToolCall(id="final_verify", name="run_tests", arguments={}), ctx)
-        state.last_tests = outcome.result.data
-        state.changed_since_tests = False
+        loop.verify(state, "final_verify")
 
     def _report(
         self, state: LoopState, workspace: Workspace, request: FixRequest, started: float

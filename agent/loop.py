@@ -219,6 +219,16 @@ class AgentLoop:
             state.changed_since_tests = False
 
     def _record(self, state: LoopState, call: ToolCall, outcome: Outcome) -> None:
+        self._emit_finished(call, outcome)
+        result = outcome.result
+        if outcome.error is not None:
+            self._model_error(state, outcome.error, result.output)
+        text = result.output
+        if state.repeats >= 1:
+            text = prompts.render("repeated_call") + "\n" + text
+        state.messages.append(Message.tool_result(call, text))
+
+    def _emit_finished(self, call: ToolCall, outcome: Outcome) -> None:
         result = outcome.result
         self.emit(
             ToolFinished(
@@ -230,12 +240,6 @@ class AgentLoop:
                 seconds=outcome.seconds,
             )
         )
-        if outcome.error is not None:
-            self._model_error(state, outcome.error, result.output)
-        text = result.output
-        if state.repeats >= 1:
-            text = prompts.render("repeated_call") + "\n" + text
-        state.messages.append(Message.tool_result(call, text))
 
     def _check_repeat(self, state: LoopState, call: ToolCall) -> None:
         signature = call.name + json.dumps(call.arguments, sort_keys=True) + (call.raw_arguments or "")
@@ -270,20 +274,14 @@ class AgentLoop:
         return prompts.render("finish_tests_fail", output=self._last_test_output(state))
 
     def _verify(self, state: LoopState) -> None:
-        """The verify step: the loop runs the tests itself before accepting `finish`."""
-        call = ToolCall(id=f"verify_{state.steps}", name="run_tests", arguments={})
+        self.verify(state, f"verify_{state.steps}")
+
+    def verify(self, state: LoopState, call_id: str) -> None:
+        """The verify step: the loop runs the tests itself (also after the run, for the report)."""
+        call = ToolCall(id=call_id, name="run_tests", arguments={})
         self.emit(ToolStarted(call=call))
         outcome = self.toolset.call(call, self.ctx)
-        self.emit(
-            ToolFinished(
-                call_id=call.id,
-                name=call.name,
-                ok=outcome.result.ok,
-                output=outcome.result.output,
-                data=outcome.result.data,
-                seconds=outcome.seconds,
-            )
-        )
+        self._emit_finished(call, outcome)
         state.last_tests = {**outcome.result.data, "output": outcome.result.output}
         state.changed_since_tests = False
 
