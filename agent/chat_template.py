@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from jinja2.exceptions import TemplateError
+from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import prompts
 from agent.messages import Message, ToolSpec
-from agent.toolcalls import render_call
+from agent.toolcalls import render_calls
 
 CHATML = (
     "{% for message in messages %}"
@@ -47,7 +48,8 @@ def _raise(message: str) -> None:
 
 
 def _environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    """The environment Hugging Face renders chat templates in (same whitespace rules and helpers)."""
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
     env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise
     env.globals["strftime_now"] = lambda fmt: dt.datetime.now().strftime(fmt)
@@ -55,11 +57,17 @@ def _environment() -> ImmutableSandboxedEnvironment:
 
 
 class ChatTemplate:
+    """A model's chat template (ChatML when the model has none), rendering our `Message`s."""
+
     def __init__(self, template: str | None, bos_token: str = "", eos_token: str = "") -> None:
         self.source = template or CHATML
         self.bos_token = bos_token
         self.eos_token = eos_token
-        self._template = _environment().from_string(self.source)
+        try:
+            self._template = _environment().from_string(self.source)
+        except TemplateError as exc:
+            raise ChatTemplateError(f"the model's chat template does not compile: {exc}") from exc
+        # Templates that take `tools` render them and the calls natively (Qwen2.5, Hermes...).
         self.supports_tools = "tools" in self.source and "tool_call" in self.source
 
     def render(
@@ -99,12 +107,14 @@ def _native(message: Message) -> dict[str, Any]:
 def _as_text_turns(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
     """For templates without tool support: plain alternating turns carrying calls as text."""
     turns: list[dict[str, Any]] = []
+    if tools and (not messages or messages[0].role != "system"):
+        turns.append({"role": "system", "content": tools_block(tools)})
     for message in messages:
         role, content = message.role, message.content
-        if role == "system" and tools:
-            content = content + "\n\n" + tools_block(tools)
+        if role == "system" and tools and message is messages[0]:
+            content = f"{content}\n\n{tools_block(tools)}" if content else tools_block(tools)
         elif role == "assistant" and message.tool_calls:
-            calls = "\n".join(render_call(c) for c in message.tool_calls)
+            calls = render_calls(message.tool_calls)
             content = f"{content}\n{calls}" if content else calls
         elif role == "tool":
             role, content = "user", f"<tool_response>\n{content}\n</tool_response>"
@@ -116,9 +126,12 @@ def _as_text_turns(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> li
 
 
 def tools_block(tools: Sequence[ToolSpec]) -> str:
+    """Our Hermes tool instructions: one compact JSON line per tool (name, description, schema)."""
     lines = [
         json.dumps(
-            {"name": t.name, "description": t.description, "parameters": t.parameters}, ensure_ascii=False
+            {"name": t.name, "description": t.description, "parameters": t.parameters},
+            ensure_ascii=False,
+            separators=(",", ":"),
         )
         for t in tools
     ]

@@ -3,26 +3,47 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from agent.messages import ToolCall
-from agent.toolcalls import StreamSplitter, parse_tool_calls, render_call
+from agent.toolcalls import (
+    CLOSE,
+    OPEN,
+    StreamSplitter,
+    call_id,
+    parse_tool_calls,
+    render_call,
+    render_calls,
+)
+
+
+def tagged(body: str) -> str:
+    return f"{OPEN}\n{body}\n{CLOSE}"
 
 
 def test_well_formed_call_with_reasoning_before() -> None:
     text, calls = parse_tool_calls(
-        'I will read it.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "a.py"}}\n</tool_call>'
+        "I will read it.\n" + tagged('{"name": "read_file", "arguments": {"path": "a.py"}}')
     )
     assert text == "I will read it."
-    assert [(c.name, c.arguments, c.parse_error) for c in calls] == [("read_file", {"path": "a.py"}, None)]
+    assert [(c.id, c.name, c.arguments, c.parse_error) for c in calls] == [
+        ("call_0", "read_file", {"path": "a.py"}, None)
+    ]
 
 
-def test_two_calls_get_distinct_ids() -> None:
-    one = '<tool_call>{"name": "a", "arguments": {}}</tool_call>'
-    _, calls = parse_tool_calls(one + "\n" + one.replace('"a"', '"b"'))
+def test_two_calls_get_distinct_ids_and_text_around_them_is_kept() -> None:
+    one = tagged('{"name": "a", "arguments": {}}')
+    text, calls = parse_tool_calls("first " + one + " then " + one.replace('"a"', '"b"') + " done")
     assert [c.name for c in calls] == ["a", "b"]
-    assert len({c.id for c in calls}) == 2
+    assert [c.id for c in calls] == [call_id(0), call_id(1)] == ["call_0", "call_1"]
+    assert text == "first  then  done"
+
+
+def test_ids_can_continue_a_numbering() -> None:
+    _, calls = parse_tool_calls(tagged('{"name": "a", "arguments": {}}'), first_id=3)
+    assert calls[0].id == "call_3"
 
 
 @pytest.mark.parametrize(
@@ -30,48 +51,79 @@ def test_two_calls_get_distinct_ids() -> None:
     [
         ('{"name": "x", "arguments": {"n": 1,},}', {"n": 1}),  # trailing commas
         ("{'name': 'x', 'arguments': {'n': 1}}", {"n": 1}),  # single quotes
+        ("{'name': 'x', 'arguments': {'s': 'it\\'s \"q\"'}}", {"s": 'it\'s "q"'}),  # quotes inside
+        ("{'name': 'x', 'arguments': {'ok': True, 'v': None}}", {"ok": True, "v": None}),  # Python words
+        ('{"name": "x", "arguments": {"s": "a, }",}}', {"s": "a, }"}),  # a comma inside a string stays
+        ('{"name": "x", "arguments": {"code": "a\nb"}}', {"code": "a\nb"}),  # raw newline in a string
+        ('{"name": "x", "arguments": {"n": 1}', {"n": 1}),  # missing final brace
+        ('{"name": "x", "arguments": {"n": 1}}}', {"n": 1}),  # one brace too many
         ('{"name": "x", "arguments": "{\\"n\\": 1}"}', {"n": 1}),  # arguments as a JSON string
         ('{"name": "x", "parameters": {"n": 1}}', {"n": 1}),  # "parameters" instead of "arguments"
+        ('```json\n{"name": "x", "arguments": {"n": 1}}\n```', {"n": 1}),  # fenced inside the tags
     ],
 )
-def test_unambiguous_near_misses_are_repaired(body: str, expected: dict[str, int]) -> None:
-    _, calls = parse_tool_calls(f"<tool_call>\n{body}\n</tool_call>")
-    assert calls[0].parse_error is None and calls[0].arguments == expected
+def test_unambiguous_near_misses_are_repaired(body: str, expected: dict[str, Any]) -> None:
+    _, calls = parse_tool_calls(tagged(body))
+    assert calls[0].parse_error is None, calls[0].parse_error
+    assert calls[0].name == "x" and calls[0].arguments == expected
 
 
 def test_unclosed_final_tag_is_accepted() -> None:
-    _, calls = parse_tool_calls('<tool_call>\n{"name": "x", "arguments": {"n": 2}}')
+    text, calls = parse_tool_calls('Reading.\n<tool_call>\n{"name": "x", "arguments": {"n": 2}}')
+    assert text == "Reading."
     assert calls[0].arguments == {"n": 2} and calls[0].parse_error is None
 
 
 @pytest.mark.parametrize(
-    ("body", "fragment"),
+    ("body", "fragments"),
     [
-        ('{"name": "x", "arguments": {"n": }', "not valid JSON"),
-        ('["x", {}]', '"name" string'),
-        ('{"name": "x", "arguments": [1, 2]}', "must be a JSON object"),
+        ('{"name": "x", "arguments": {"n": }', ["not valid JSON", "Expecting value", "column 34"]),
+        ('{"name": "x", "arguments": {"path": "cut off', ["Unterminated string", "column 37"]),
+        ('{"name": "x"} {"name": "y"}', ["Extra data", "column 15"]),
+        ('["x", {}]', ['"name" string']),
+        ('{"name": "x", "arguments": [1, 2]}', ["must be a JSON object, not list"]),
+        ('{"name": "x", "arguments": "{\'n\': }"}', ["arguments string is not valid JSON"]),
+        ("", ["empty"]),
     ],
 )
-def test_broken_calls_carry_a_precise_error(body: str, fragment: str) -> None:
-    _, calls = parse_tool_calls(f"<tool_call>{body}</tool_call>")
-    assert calls[0].parse_error is not None and fragment in calls[0].parse_error
-    assert calls[0].raw_arguments
+def test_broken_calls_carry_a_precise_error(body: str, fragments: list[str]) -> None:
+    _, calls = parse_tool_calls("text " + tagged(body))
+    error = calls[0].parse_error
+    assert error is not None
+    for fragment in fragments:
+        assert fragment in error
+    assert calls[0].raw_arguments is not None
 
 
-def test_render_call_round_trips() -> None:
+def test_broken_call_keeps_the_name_when_it_can_be_read() -> None:
+    _, calls = parse_tool_calls(tagged('{"name": "edit_file", "arguments": {"path": }'))
+    assert calls[0].name == "edit_file" and calls[0].parse_error
+
+
+def test_text_without_calls_is_returned_whole() -> None:
+    assert parse_tool_calls("  just an answer \n") == ("just an answer", [])
+
+
+def test_render_call_round_trips_and_is_canonical() -> None:
     call = ToolCall(id="c", name="edit_file", arguments={"path": "a.py", "new_text": 'ü\n"q"'})
-    _, calls = parse_tool_calls(render_call(call))
-    assert calls[0].arguments == call.arguments
-    assert render_call(call).splitlines()[1] == json.dumps(
-        {"name": "edit_file", "arguments": call.arguments}, ensure_ascii=False
-    )
+    rendered = render_call(call)
+    body = json.dumps({"name": "edit_file", "arguments": call.arguments}, ensure_ascii=False)
+    assert rendered == f"<tool_call>\n{body}\n</tool_call>"
+    _, calls = parse_tool_calls(rendered)
+    assert calls[0].arguments == call.arguments and calls[0].name == call.name
+
+
+def test_several_calls_render_and_parse_back_in_order() -> None:
+    calls = [ToolCall(id=call_id(i), name=f"t{i}", arguments={"i": i}) for i in range(3)]
+    _, parsed = parse_tool_calls(render_calls(calls))
+    assert parsed == calls
 
 
 def test_splitter_holds_back_a_split_tag_and_stops_at_the_call() -> None:
     splitter = StreamSplitter()
     shown = [splitter.feed(chunk) for chunk in ["Let me ", "read <to", "ol_call>", '{"name"']]
     assert "".join(shown) == "Let me read "
-    assert splitter.in_call and splitter.flush() == ""
+    assert splitter.in_call and splitter.opener == OPEN and splitter.flush() == ""
 
 
 def test_splitter_releases_text_that_was_not_a_tag() -> None:
@@ -79,4 +131,23 @@ def test_splitter_releases_text_that_was_not_a_tag() -> None:
     assert splitter.feed("a <t") == "a "
     assert splitter.feed("able>") == "<table>"
     assert splitter.feed("done<|im_") == "done"
-    assert splitter.feed("end|>more") == "" and splitter.stopped
+    assert splitter.feed("end|>more") == "" and splitter.stopped and not splitter.in_call
+
+
+def test_splitter_flushes_a_held_back_tail_at_the_end() -> None:
+    splitter = StreamSplitter()
+    assert splitter.feed("x <tool") == "x "
+    assert splitter.flush() == "<tool"
+
+
+def test_splitter_watches_several_openers() -> None:
+    splitter = StreamSplitter(opens=[OPEN, '{"name":'])
+    out = "".join(splitter.feed(c) for c in ["Sure. ", '{"na', 'me": "read_file"'])
+    assert out == "Sure. " and splitter.opener == '{"name":'
+
+
+def test_splitter_token_by_token_equals_the_text_before_the_call() -> None:
+    text = "Plan: read <b>a.py</b> first.\n<tool_call>\n{}"
+    splitter = StreamSplitter()
+    shown = "".join(splitter.feed(ch) for ch in text) + splitter.flush()
+    assert shown == text[: text.index(OPEN)]

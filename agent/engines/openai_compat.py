@@ -1,28 +1,40 @@
-"""An engine for any OpenAI-compatible `/v1/chat/completions` server (vLLM, SGLang, llama-server,
-ollama, llama_cpp.server): streaming over SSE, native `tools`, and our own parsing of
-`<tool_call>` text when a server leaves calls in the content.
+"""An engine for any OpenAI-compatible `/chat/completions` server (llama.cpp's llama-server,
+llama_cpp.server, vLLM, SGLang, ollama...): streaming over SSE, native `tools`, and our own parsing
+of `<tool_call>` text when a server leaves the calls in the content.
 
-`base_url` may end with or without `/v1`: `http://host:8000` and `http://host:8000/v1` both work.
+`base_url` rule: used as given when its path already has a version segment (`/v1`, `/v1beta/openai`,
+`/api/v3`), otherwise `/v1` is appended. So `http://host:8000` and `http://host:8000/v1` both mean
+`http://host:8000/v1/chat/completions`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from agent.engine import ChatOptions, EngineError
 from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage, UsageEvent
 from agent.messages import Message, ToolCall, ToolSpec
-from agent.toolcalls import OPEN, StreamSplitter, parse_tool_calls
+from agent.toolcalls import OPEN, JSONRepairError, StreamSplitter, call_id, loads_lenient, parse_tool_calls
+
+_VERSION_SEGMENT = re.compile(r"^v\d+[a-z0-9]*$")
+# Request keys only some servers know; dropped (and remembered) when a server rejects them.
+OPTIONAL_KEYS = ("cache_prompt", "stream_options")
+CHARS_PER_TOKEN_ESTIMATE = 3  # conservative for code, so an estimated prompt does not overflow
+MESSAGE_OVERHEAD_TOKENS = 8  # role markers the server's template adds around each message
 
 
 def api_root(base_url: str) -> str:
     root = base_url.rstrip("/")
-    return root if root.endswith("/v1") else root + "/v1"
+    segments = urlsplit(root).path.split("/")
+    return root if any(_VERSION_SEGMENT.match(s) for s in segments) else root + "/v1"
 
 
 def _wire_message(message: Message) -> dict[str, Any]:
@@ -44,7 +56,7 @@ def _tool_choice(choice: str) -> Any:
 
 
 def _join_name(current: str, piece: str) -> str:
-    """Servers differ: most send the name once, some repeat it whole in every chunk."""
+    """Servers differ: most send the name once, some (llama_cpp.server) repeat it in every chunk."""
     if not current or piece.startswith(current):
         return piece or current
     return current if piece == current else current + piece
@@ -58,33 +70,93 @@ class _CallAccumulator:
 
     def feed(self, deltas: list[dict[str, Any]]) -> None:
         for delta in deltas:
-            part = self.parts.setdefault(
-                int(delta.get("index", len(self.parts))), {"id": "", "name": "", "args": ""}
-            )
+            index = int(delta.get("index", len(self.parts)))
+            part = self.parts.setdefault(index, {"id": "", "name": "", "args": ""})
             part["id"] = delta.get("id") or part["id"]
             function = delta.get("function") or {}
             part["name"] = _join_name(part["name"], function.get("name") or "")
             part["args"] += function.get("arguments") or ""
 
     def calls(self) -> list[ToolCall]:
-        out = []
-        for index, part in sorted(self.parts.items()):
-            call_id = part["id"] or f"call_{index}"
-            try:
-                arguments = json.loads(part["args"]) if part["args"].strip() else {}
-                if not isinstance(arguments, dict):
-                    raise ValueError("arguments must be a JSON object")
-                out.append(ToolCall(id=call_id, name=part["name"], arguments=arguments))
-            except ValueError as exc:
-                out.append(
-                    ToolCall(
-                        id=call_id,
-                        name=part["name"],
-                        raw_arguments=part["args"],
-                        parse_error=f"arguments are not valid JSON: {exc}",
-                    )
-                )
-        return out
+        return [self._call(i, index, part) for i, (index, part) in enumerate(sorted(self.parts.items()))]
+
+    @staticmethod
+    def _call(position: int, index: int, part: dict[str, str]) -> ToolCall:
+        cid, name, raw = part["id"] or call_id(position), part["name"], part["args"]
+        try:
+            arguments = loads_lenient(raw) if raw.strip() else {}
+        except JSONRepairError as exc:
+            error = f"the arguments of call {index} are not valid JSON: {exc}"
+            return ToolCall(id=cid, name=name, raw_arguments=raw, parse_error=error)
+        if not isinstance(arguments, dict):
+            error = f"arguments must be a JSON object, not {type(arguments).__name__}"
+            return ToolCall(id=cid, name=name, raw_arguments=raw, parse_error=error)
+        return ToolCall(id=cid, name=name, arguments=arguments)
+
+
+@dataclass
+class _Stream:
+    """What one streamed response adds up to."""
+
+    started: float = field(default_factory=time.monotonic)
+    first_at: float | None = None
+    text: str = ""
+    thinking: str = ""
+    finish: str = "stop"
+    pieces: int = 0  # content / tool-call deltas: about one token each on llama.cpp-based servers
+    usage: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)  # llama-server's own counters
+    splitter: StreamSplitter = field(default_factory=StreamSplitter)
+    calls: _CallAccumulator = field(default_factory=_CallAccumulator)
+
+    def feed(self, event: dict[str, Any]) -> Iterator[EngineEvent]:
+        self.usage = event.get("usage") or self.usage
+        self.timings = event.get("timings") or self.timings
+        for choice in event.get("choices") or []:
+            delta = choice.get("delta") or {}
+            thinking, content, calls = (
+                delta.get("reasoning_content"),
+                delta.get("content"),
+                delta.get("tool_calls"),
+            )
+            if thinking or content or calls:
+                self.first_at = self.first_at or time.monotonic()
+                self.pieces += 1
+            if thinking:
+                self.thinking += thinking
+                yield ThinkingDelta(text=thinking)
+            if content:
+                self.text += content
+                if shown := self.splitter.feed(content):
+                    yield TextDelta(text=shown)
+            if calls:
+                self.calls.feed(calls)
+            self.finish = choice.get("finish_reason") or self.finish
+
+    def measured(self, prompt_estimate: int) -> Usage:
+        ended = time.monotonic()
+        first = self.first_at or ended
+        t = self.timings
+        if t.get("prompt_n") is not None and t.get("predicted_n") is not None:
+            cached, prefilled = int(t.get("cache_n") or 0), int(t["prompt_n"])
+            return Usage(
+                prompt_tokens=cached + prefilled,
+                prefilled_tokens=prefilled,
+                cached_tokens=cached,
+                generated_tokens=int(t["predicted_n"]),
+                prefill_seconds=round(float(t.get("prompt_ms") or 0) / 1000, 4),
+                decode_seconds=round(float(t.get("predicted_ms") or 0) / 1000, 4),
+            )
+        prompt = int(self.usage.get("prompt_tokens") or prompt_estimate)
+        cached = int((self.usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        return Usage(
+            prompt_tokens=prompt,
+            prefilled_tokens=prompt - cached,
+            cached_tokens=cached,
+            generated_tokens=int(self.usage.get("completion_tokens") or self.pieces),
+            prefill_seconds=round(first - self.started, 4),
+            decode_seconds=round(ended - first, 4),
+        )
 
 
 class OpenAICompatEngine:
@@ -101,8 +173,9 @@ class OpenAICompatEngine:
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._model = model
         self._context_length = context_length
-        self._tokenize_url: str | bool | None = None  # None: not probed yet; False: not available
-        self.exact_token_count = False
+        self._tokenize_url: str | None = None
+        self._tokenize_probed = False
+        self._dropped: set[str] = set()  # optional request keys this server rejected
 
     @property
     def name(self) -> str:
@@ -124,7 +197,7 @@ class OpenAICompatEngine:
             response.raise_for_status()
             models = response.json().get("data", [])
         except (httpx.HTTPError, ValueError) as exc:
-            raise self._error("listing models", exc) from exc
+            raise self._error("listing the models", exc) from exc
         if not models:
             raise EngineError(f"the server at {self._root} serves no model; pass --server-model NAME")
         return str(models[0]["id"])
@@ -137,36 +210,44 @@ class OpenAICompatEngine:
 
     # ---- tokens ------------------------------------------------------------------------------
 
+    @property
+    def exact_token_count(self) -> bool:
+        """Whether `count_tokens` uses the server's tokenizer (else it estimates from characters)."""
+        if not self._tokenize_probed:
+            self._server_tokenize("probe")
+        return self._tokenize_url is not None
+
     def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
-        text = "\n".join(m.content + "".join(c.arguments_json() for c in m.tool_calls) for m in messages)
-        text += "".join(json.dumps(t.openai()) for t in tools)
+        """Tokens of the conversation's text plus a fixed per-message overhead for the template."""
+        text = "\n".join(
+            f"{m.role}\n{m.content}" + "".join(c.arguments_json() for c in m.tool_calls) for m in messages
+        )
+        text += "".join(json.dumps(t.openai(), ensure_ascii=False) for t in tools)
         exact = self._server_tokenize(text)
-        self.exact_token_count = exact is not None
-        return exact + 8 * len(messages) if exact is not None else len(text) // 3 + 8 * len(messages)
+        tokens = exact if exact is not None else -(-len(text) // CHARS_PER_TOKEN_ESTIMATE)
+        return tokens + MESSAGE_OVERHEAD_TOKENS * len(messages)
 
     def _server_tokenize(self, text: str) -> int | None:
-        """llama.cpp servers expose a tokenizer; others do not (then we estimate)."""
-        if self._tokenize_url is False:
+        """llama-server has `/tokenize`, llama_cpp.server `/extras/tokenize`; others have neither."""
+        if self._tokenize_probed and self._tokenize_url is None:
             return None
         server = self._root.removesuffix("/v1")
-        candidates = (
+        urls = (
             [self._tokenize_url]
-            if isinstance(self._tokenize_url, str)
+            if self._tokenize_url
             else [f"{server}/tokenize", f"{server}/extras/tokenize"]
         )
-        for url in candidates:
+        body = {"content": text, "input": text, "model": self._model}  # each server reads its own key
+        for url in urls:
             try:
-                response = self._client.post(
-                    url, json={"content": text, "input": text, "model": self._model}, headers=self._headers
-                )
-                if response.status_code == 200:
-                    tokens = response.json().get("tokens")
-                    if isinstance(tokens, list):
-                        self._tokenize_url = url
-                        return len(tokens)
-            except (httpx.HTTPError, ValueError):
-                continue
-        self._tokenize_url = False
+                response = self._client.post(url, json=body, headers=self._headers)
+                tokens = response.json().get("tokens") if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError, AttributeError):
+                tokens = None
+            if isinstance(tokens, list):
+                self._tokenize_url, self._tokenize_probed = url, True
+                return len(tokens)
+        self._tokenize_url, self._tokenize_probed = None, True
         return None
 
     # ---- chat --------------------------------------------------------------------------------
@@ -181,7 +262,7 @@ class OpenAICompatEngine:
             "stream_options": {"include_usage": True},
             "temperature": options.temperature,
             "max_tokens": options.max_tokens,
-            "cache_prompt": True,  # llama.cpp servers keep the prefix in the KV cache
+            "cache_prompt": True,  # llama.cpp servers keep the prompt's prefix in the KV cache
         }
         if options.seed is not None:
             payload["seed"] = options.seed
@@ -190,82 +271,66 @@ class OpenAICompatEngine:
         if tools and options.tool_choice != "none":
             payload["tools"] = [t.openai() for t in tools]
             payload["tool_choice"] = _tool_choice(options.tool_choice)
-        return payload
+        return {k: v for k, v in payload.items() if k not in self._dropped}
 
     def _events(self, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The stream's JSON events; an optional key the server rejects is dropped and retried once."""
         url = f"{self._root}/chat/completions"
         try:
             with self._client.stream("POST", url, json=payload, headers=self._headers) as response:
                 if response.status_code >= 400:
                     body = response.read().decode("utf-8", errors="replace")[:500]
-                    raise EngineError(f"the server at {url} answered {response.status_code}: {body}")
-                for line in response.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
+                    rejected = [k for k in OPTIONAL_KEYS if k in payload and k in body]
+                    if response.status_code == 400 and rejected:
+                        self._dropped.update(rejected)
+                        yield from self._events({k: v for k, v in payload.items() if k not in rejected})
                         return
-                    try:
-                        yield json.loads(data)
-                    except json.JSONDecodeError as exc:
-                        raise EngineError(f"the server sent a malformed stream event: {data[:200]}") from exc
+                    raise EngineError(_status_fix(url, response.status_code, body))
+                yield from _sse_events(response.iter_lines(), url)
         except httpx.HTTPError as exc:
             raise self._error("the chat request", exc) from exc
 
     def chat(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
     ) -> Iterator[EngineEvent]:
-        started = time.monotonic()
-        first_at: float | None = None
-        text, thinking, finish = "", "", "stop"
-        splitter = StreamSplitter()
-        accumulator = _CallAccumulator()
-        server_usage: dict[str, Any] = {}
-        chunks = 0
+        stream = _Stream()
         for event in self._events(self._payload(messages, tools, options)):
-            chunks += 1
-            if event.get("usage"):
-                server_usage = event["usage"]
-            for choice in event.get("choices") or []:
-                delta = choice.get("delta") or {}
-                if first_at is None and (delta.get("content") or delta.get("tool_calls")):
-                    first_at = time.monotonic()
-                if delta.get("reasoning_content"):
-                    thinking += delta["reasoning_content"]
-                    yield ThinkingDelta(text=delta["reasoning_content"])
-                if delta.get("content"):
-                    text += delta["content"]
-                    shown = splitter.feed(delta["content"])
-                    if shown:
-                        yield TextDelta(text=shown)
-                if delta.get("tool_calls"):
-                    accumulator.feed(delta["tool_calls"])
-                finish = choice.get("finish_reason") or finish
-        rest = splitter.flush()
-        if rest:
+            yield from stream.feed(event)
+        if rest := stream.splitter.flush():
             yield TextDelta(text=rest)
-        calls = accumulator.calls()
-        if not calls and OPEN in text:
-            text, calls = parse_tool_calls(text)
+        text, calls = stream.text, stream.calls.calls()
+        if not calls and OPEN in text and tools and options.tool_choice != "none":
+            text, calls = parse_tool_calls(text)  # the server left Hermes-style calls in the text
         for call in calls:
             yield ToolCallEvent(call=call)
-        if not server_usage:  # some servers ignore stream_options: count what we can ourselves
-            server_usage = {"prompt_tokens": self.count_tokens(messages, tools), "completion_tokens": chunks}
-        usage = self._usage(server_usage, started, first_at)
+        no_server_count = not stream.usage and not stream.timings
+        usage = stream.measured(self.count_tokens(messages, tools) if no_server_count else 0)
         yield UsageEvent(usage=usage)
-        message = Message(role="assistant", content=text.strip(), thinking=thinking, tool_calls=calls)
-        yield ChatDone(message=message, usage=usage, finish_reason="tool_calls" if calls else finish)
+        message = Message(role="assistant", content=text.strip(), thinking=stream.thinking, tool_calls=calls)
+        yield ChatDone(message=message, usage=usage, finish_reason="tool_calls" if calls else stream.finish)
 
-    @staticmethod
-    def _usage(server: dict[str, Any], started: float, first_at: float | None) -> Usage:
-        ended = time.monotonic()
-        prompt = int(server.get("prompt_tokens") or 0)
-        cached = int((server.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-        return Usage(
-            prompt_tokens=prompt,
-            prefilled_tokens=prompt - cached,
-            cached_tokens=cached,
-            generated_tokens=int(server.get("completion_tokens") or 0),
-            prefill_seconds=round((first_at or ended) - started, 4),
-            decode_seconds=round(ended - (first_at or ended), 4),
-        )
+
+def _sse_events(lines: Iterator[str], url: str) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # comments, `event:` and `id:` fields, blank separators
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            event = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise EngineError(f"the server at {url} sent a malformed stream event: {data[:200]}") from exc
+        if isinstance(event, dict) and event.get("error"):
+            raise EngineError(f"the server at {url} failed mid-stream: {json.dumps(event['error'])[:500]}")
+        if isinstance(event, dict):
+            yield event
+
+
+def _status_fix(url: str, status: int, body: str) -> str:
+    hint = {
+        401: "set the API key (the variable named by api_key_env, OPENAI_API_KEY by default)",
+        403: "check that the API key may use this model",
+        404: "check --base-url and --server-model",
+    }.get(status, "check the request limits (context length, max_tokens) and the server log")
+    return f"the server at {url} answered {status}: {body}. Fix: {hint}"
