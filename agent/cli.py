@@ -50,6 +50,10 @@ def _build_parser() -> argparse.ArgumentParser:
     tool.add_argument("--list", action="store_true", help="list the tools and their JSON schemas")
     tool.add_argument("--json", action="store_true", help="print the structured result")
 
+    undo = sub.add_parser("undo", help="revert a session's last edits on its agent branch (a new commit)")
+    undo.add_argument("session", nargs="?", help="session id or prefix (default: the latest with edits)")
+    undo.add_argument("-n", type=int, default=1, dest="count", help="how many edits to revert (default 1)")
+
     sessions = sub.add_parser("sessions", help="list recorded sessions, or show one")
     sessions.add_argument("show", nargs="?", metavar="ID", help="print this session's transcript")
     _add_models(sub)
@@ -165,7 +169,18 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"fix": cmd_fix, "apply": cmd_apply, "tool": cmd_tool, "sessions": cmd_sessions}
+def cmd_undo(args: argparse.Namespace) -> int:
+    from agent.undo import undo
+
+    result = undo(open_repo(args.repo), args.session, args.count)
+    edits = ", ".join(f"{rec.tool} {rec.path}" for rec in result.undone)
+    left = f"{result.remaining} edit(s) left to undo" if result.remaining else "nothing left to undo"
+    print(f"undid {len(result.undone)} edit(s) of session {result.session} on {result.branch}: {edits}")
+    print(f"commit {result.commit[:12]}; {left}")
+    return EXIT_OK
+
+
+COMMANDS = {"fix": cmd_fix, "apply": cmd_apply, "tool": cmd_tool, "sessions": cmd_sessions, "undo": cmd_undo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,9 +21,11 @@ from agent.loop import AgentLoop, Budgets, LoopState
 from agent.messages import Message
 from agent.report import RunReport, TestSummary, report_dict
 from agent.session import Trajectory, new_session_id
+from agent.undo import journal_path
 from agent.workspace import Workspace, agent_dir, apply_branch
 from sandbox.base import Sandbox
 from tools.base import ToolContext
+from tools.journal import EditJournal
 from tools.registry import Toolbox, default_tools
 
 Emit = Callable[[RunEvent], None]
@@ -107,6 +109,7 @@ class FixRun:
             sandbox=self.sandbox,
             test_command=self.config.test_command,
             command_timeout=self.config.command_timeout,
+            edits=EditJournal(journal_path(session_dir(request.repo), self.session_id)),
         )
         toolbox = Toolbox(default_tools())
         self.emit(

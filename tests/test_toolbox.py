@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,8 @@ def test_tool_errors_and_crashes_become_observations(box: Toolbox, ctx: ToolCont
 def test_run_tool_by_name_validates_like_a_model_call(box: Toolbox, ctx: ToolContext) -> None:
     (ctx.root / "a.txt").write_text("hello\n")
     good = run_tool_by_name(box, "read_file", '{"path": "a.txt"}', ctx)
-    assert good.error is None and good.result.output == "a.txt (lines 1-1 of 1)\n1| hello"
+    digest = hashlib.sha256(b"hello\n").hexdigest()[:8]
+    assert good.error is None and good.result.output == f"a.txt (lines 1-1 of 1, hash {digest})\n1| hello"
     bad_json = run_tool_by_name(box, "read_file", "{nope", ctx)
     assert bad_json.error == "parse_error" and "not valid JSON" in bad_json.result.output
     not_object = run_tool_by_name(box, "read_file", "[1]", ctx)

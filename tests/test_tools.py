@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -14,6 +15,12 @@ from tools.base import ToolContext
 from tools.registry import Toolbox, ToolOutcome, default_tools
 from tools.repo_files import repo_files
 from tools.run_tests import has_pytest_suite, parse_pytest
+
+
+def sha(text: str) -> str:
+    """The short file hash read_file shows: the first 8 hex digits of the SHA-256 of the bytes."""
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
 
 CORE = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
 
@@ -73,10 +80,16 @@ def test_read_file_numbers_lines_and_pages(ctx: ToolContext) -> None:
     out = call(ctx, "read_file", path="pkg/core.py", start_line=4, end_line=5)
     assert out.error is None and out.result.ok
     lines = out.result.output.splitlines()
-    assert lines[0] == "pkg/core.py (lines 4-5 of 6)"
+    assert lines[0] == f"pkg/core.py (lines 4-5 of 6, hash {sha(CORE)})"
     assert lines[1:3] == ["4| ", "5| def sub(a, b):"]
     assert lines[3] == "[1 more lines: read_file with start_line=6]"
-    assert out.result.data == {"path": "pkg/core.py", "start_line": 4, "end_line": 5, "total_lines": 6}
+    assert out.result.data == {
+        "path": "pkg/core.py",
+        "start_line": 4,
+        "end_line": 5,
+        "total_lines": 6,
+        "hash": sha(CORE),
+    }
 
 
 def test_read_file_caps_long_files_and_says_how_to_continue(ctx: ToolContext) -> None:
@@ -99,7 +112,8 @@ def test_read_file_errors_say_what_to_do(ctx: ToolContext) -> None:
     assert binary.error == "tool_error" and "binary" in binary.result.output
     beyond = call(ctx, "read_file", path="pkg/core.py", start_line=50)
     assert beyond.error == "tool_error" and "only 6 lines" in beyond.result.output
-    assert call(ctx, "read_file", path="pkg/__init__.py").result.output == "pkg/__init__.py is empty"
+    empty = call(ctx, "read_file", path="pkg/__init__.py").result.output
+    assert empty == f"pkg/__init__.py is empty (hash {sha('')})"
 
 
 @pytest.mark.parametrize("path", ["../outside.txt", "/etc/passwd", "pkg/../../x"])
@@ -186,16 +200,16 @@ def test_edit_file_replaces_shows_the_region_and_records_the_edit(ctx: ToolConte
         ctx, "edit_file", path="pkg/core.py", old_text="    return a - b\n", new_text="    return b - a\n"
     )
     assert out.error is None
+    after = CORE.replace("a - b", "b - a")
     assert out.result.output.splitlines() == [
-        "edited pkg/core.py:",
-        "3| ",
+        f"edited pkg/core.py (6 lines, hash {sha(after)}):",
         "4| ",
         "5| def sub(a, b):",
         "6|     return b - a",
     ]
-    assert (ctx.root / "pkg/core.py").read_text() == CORE.replace("a - b", "b - a")
-    assert ctx.edits == [
-        {"tool": "edit_file", "path": "pkg/core.py", "before": CORE, "after": CORE.replace("a - b", "b - a")}
+    assert (ctx.root / "pkg/core.py").read_text() == after
+    assert [(e.tool, e.path, e.before, e.after) for e in ctx.edits] == [
+        ("edit_file", "pkg/core.py", CORE, after)
     ]
     assert out.result.data == {"path": "pkg/core.py", "line": 6}
 
@@ -205,9 +219,9 @@ def test_edit_file_not_found_names_the_closest_match(ctx: ToolContext) -> None:
         ctx, "edit_file", path="pkg/core.py", old_text="def sub(a, b):\n    return a -- b", new_text="x"
     )
     assert out.error == "tool_error" and "old_text not found in pkg/core.py" in out.result.output
-    assert "closest match (lines 5-6" in out.result.output
+    assert "closest (lines 5-6" in out.result.output
     assert "5| def sub(a, b):\n6|     return a - b" in out.result.output
-    assert (ctx.root / "pkg/core.py").read_text() == CORE and ctx.edits == []
+    assert (ctx.root / "pkg/core.py").read_text() == CORE and list(ctx.edits) == []
 
 
 def test_edit_file_ambiguous_match_lists_the_lines(ctx: ToolContext) -> None:
@@ -251,13 +265,14 @@ def test_edit_file_refusals(ctx: ToolContext) -> None:
 
 def test_create_file_creates_dirs_and_refuses_to_clobber(ctx: ToolContext) -> None:
     out = call(ctx, "create_file", path="pkg/sub/new.py", content="X = 1")
-    assert out.error is None and out.result.output == "created pkg/sub/new.py (1 lines)"
+    digest = sha("X = 1\n")
+    assert out.error is None and out.result.output == f"created pkg/sub/new.py (1 lines, hash {digest})"
     assert (ctx.root / "pkg/sub/new.py").read_text() == "X = 1\n"
     again = call(ctx, "create_file", path="pkg/sub/new.py", content="X = 2")
     assert again.error == "tool_error" and "overwrite=true" in again.result.output
     assert call(ctx, "create_file", path="pkg/sub/new.py", content="X = 2\n", overwrite=True).error is None
     assert (ctx.root / "pkg/sub/new.py").read_text() == "X = 2\n"
-    assert [(e["path"], e["before"], e["after"]) for e in ctx.edits] == [
+    assert [(e.path, e.before, e.after) for e in ctx.edits] == [
         ("pkg/sub/new.py", None, "X = 1\n"),
         ("pkg/sub/new.py", "X = 1\n", "X = 2\n"),
     ]

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from sandbox.base import Sandbox
+from tools.journal import EditJournal
 
 
 class ToolArgs(BaseModel):
@@ -46,7 +47,7 @@ class ToolContext:
     test_command: str | None = None
     command_timeout: float = 120.0
     output_limit: int = 12_000  # characters of command output shown to the model
-    edits: list[dict[str, Any]] = field(default_factory=list)  # every file change, in order
+    edits: EditJournal = field(default_factory=EditJournal)  # every file change, in order
     cache: dict[str, Any] = field(default_factory=dict)  # per-run memo (e.g. the test interpreter)
 
     def command_env(self) -> dict[str, str]:

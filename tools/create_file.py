@@ -1,12 +1,19 @@
-"""create_file: write a new file (or replace a whole file when asked to)."""
+"""create_file: write a new file (or replace a whole file when asked to).
+
+A whole-file rewrite whose content has a comment like `# ... rest unchanged` that the file did not
+have is refused: that is a truncated file, and writing it would delete the code it stands for.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.changes import FileChange, commit, writable_path
+from tools.elision import is_strong_marker
+from tools.textfile import read_disk_text, short_hash
+
+__all__ = ["TOOL", "Args", "writable_path"]
 
 
 class Args(ToolArgs):
@@ -15,14 +22,13 @@ class Args(ToolArgs):
     overwrite: bool = Field(False, description="replace the file if it already exists")
 
 
-def writable_path(ctx: ToolContext, path: str) -> Path:
-    """A path inside the repository that is not git's own data."""
-    resolved = ctx.resolve(path)
-    if ".git" in resolved.relative_to(ctx.root.resolve()).parts:
-        raise ToolError(f"{path} is inside .git; the agent may not write there")
-    if resolved.is_dir():
-        raise ToolError(f"{path} is a directory; give a file path")
-    return resolved
+def truncation_marker(before: str, content: str) -> tuple[int, str] | None:
+    """The first `... rest unchanged` comment of `content` that `before` does not have."""
+    known = {line.strip() for line in before.splitlines()}
+    for n, line in enumerate(content.splitlines(), 1):
+        if is_strong_marker(line) and line.strip() not in known:
+            return n, line.strip()
+    return None
 
 
 class CreateFile:
@@ -32,20 +38,23 @@ class CreateFile:
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
         path = writable_path(ctx, args.path)
-        before = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+        before = read_disk_text(path, args.path) if path.is_file() else None
         if before is not None and not args.overwrite:
             raise ToolError(f"{args.path} already exists; use edit_file, or overwrite=true to replace it")
         content = args.content if args.content.endswith("\n") or not args.content else args.content + "\n"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
-        except OSError as exc:
-            raise ToolError(f"cannot write {args.path}: {exc.strerror or exc}") from exc
+        marker = truncation_marker(before, content) if before is not None else None
+        if marker is not None:
+            raise ToolError(
+                f"content line {marker[0]} is {marker[1]!r}: the whole file must be written out, or the "
+                "lines it stands for are lost. Write every line, or change part of the file with "
+                "edit_file. Nothing was changed."
+            )
         rel = ctx.relative(path)
-        ctx.edits.append({"tool": self.name, "path": rel, "before": before, "after": content})
+        change = FileChange(rel, path, before, content)
+        commit(ctx, self.name, [change])
         verb = "replaced" if before is not None else "created"
         return ToolResult(
-            output=f"{verb} {rel} ({len(content.splitlines())} lines)",
+            output=f"{verb} {rel} ({len(content.splitlines())} lines, hash {short_hash(content)})",
             data={"path": rel, "created": before is None},
         )
 

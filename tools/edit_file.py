@@ -1,26 +1,25 @@
-"""edit_file: replace an exact piece of a file with new text.
+"""edit_file: replace a piece of a file (search and replace), forgiving where it is safe.
 
-Forgiving only where it is safe: line-number prefixes copied from read_file output are removed,
-trailing-whitespace differences are tolerated, and a block indented differently from the file
-(a uniform shift, structure intact) is matched and the replacement re-indented the same way; each
-only when it gives exactly one whole-line match. Anything ambiguous is refused with the candidates
-shown; it never guesses.
+old_text found exactly once, character for character, is replaced as given. Otherwise line-number
+prefixes copied from read_file are dropped and the matching ladder (tools/matching.py) looks for
+the lines: up to whitespace and indentation (the replacement re-indented), with `...` standing for
+left-out lines, or with a misremembered line when the place is still unmistakable. Anything
+ambiguous is refused with the candidates shown; it never guesses.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
-from tools.create_file import writable_path
-from tools.read_file import number_lines, readable_file
+from tools.blocks import Match, Query, exact_candidates, show
+from tools.changes import Target, change_of, commit, describe, open_target
+from tools.matching import find_block
+from tools.reindent import conform
+from tools.textfile import TextFile, normalise_newlines, split_lines
 
-CONTEXT_LINES = 3
 _LINE_PREFIX = re.compile(r"^\s*\d+\| ?")
 
 
@@ -30,18 +29,13 @@ class Args(ToolArgs):
     new_text: str = Field(description="the text to put in its place")
 
 
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
-    whole_lines: bool  # found by the whitespace-tolerant line match
-
-
 def strip_line_numbers(text: str) -> str:
     """Remove `  12| ` prefixes when every non-blank line has one (text copied from read_file)."""
-    lines = text.splitlines(keepends=True)
-    if lines and all(_LINE_PREFIX.match(line) for line in lines if line.strip()):
-        return "".join(_LINE_PREFIX.sub("", line, count=1) for line in lines)
+    lines = text.split("\n")
+    if any(line.strip() for line in lines) and all(
+        _LINE_PREFIX.match(line) for line in lines if line.strip()
+    ):
+        return "\n".join(_LINE_PREFIX.sub("", line, count=1) for line in lines)
     return text
 
 
@@ -53,130 +47,52 @@ def occurrences(content: str, old: str) -> list[int]:
     return starts
 
 
-def line_of(content: str, offset: int) -> int:
-    return content.count("\n", 0, offset) + 1
+def exact_replacement(file: TextFile, old: str, new: str, at: int) -> tuple[TextFile, tuple[int, int]]:
+    """The file with `old` (found at offset `at` of its LF text) replaced by `new`, and the new
+    0-based [start, end) of the changed lines."""
+    text = file.lf_text()
+    if old.endswith("\n") and new and not new.endswith("\n") and at + len(old) < len(text):
+        new += "\n"  # whole lines replaced by whole lines: the next line stays a line of its own
+    updated_text = text[:at] + new + text[at + len(old) :]
+    updated = TextFile.parse(updated_text).lines
+    start = text.count("\n", 0, at)
+    after = max(0, len(file.lines) - text.count("\n", 0, at + len(old)) - 1)  # untouched lines below
+    middle = conform(file.lines, updated[start : len(updated) - after])
+    result = file.replaced(start, len(file.lines) - after, middle)
+    if after == 0 and result.endings:
+        result.endings[-1] = file.newline if updated_text.endswith("\n") else ""
+    return result, (start, len(updated) - after)
 
 
-def rstrip_match(content: str, old: str) -> Span | None:
-    """The unique run of whole lines equal to `old`'s lines, ignoring trailing whitespace."""
-    want = [line.rstrip() for line in old.strip("\n").splitlines()]
-    lines = content.splitlines(keepends=True)
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line))
-    found = [
-        Span(offsets[i], offsets[i + len(want)], whole_lines=True)
-        for i in range(len(lines) - len(want) + 1)
-        if [line.rstrip() for line in lines[i : i + len(want)]] == want
-    ]
-    return found[0] if len(found) == 1 else None
+def _inside_indentation(text: str, at: int, old: str, new: str) -> bool:
+    """A hit that starts inside a line's indentation, for more than one line: the model's lines
+    are indented differently from the file's, so the ladder must re-indent them."""
+    prefix = text[text.rfind("\n", 0, at) + 1 : at]
+    return bool(prefix) and not prefix.strip() and ("\n" in old.rstrip("\n") or "\n" in new.rstrip("\n"))
 
 
-def _indent(line: str) -> str:
-    return line[: len(line) - len(line.lstrip())]
-
-
-def _line_offsets(lines: list[str]) -> list[int]:
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line))
-    return offsets
-
-
-def indent_match(content: str, old: str, new: str) -> tuple[Span, str] | None:
-    """The unique run of whole lines equal to `old`'s up to a uniform indentation shift, with
-    `new` re-indented by the same shift. None unless exactly one such run exists and every line
-    keeps its indentation relative to the first (the block's structure is unchanged)."""
-    want = old.strip("\n").splitlines()
-    stripped = [line.strip() for line in want]
-    lines = content.splitlines(keepends=True)
-    hits = [
-        i
-        for i in range(len(lines) - len(want) + 1)
-        if [line.strip() for line in lines[i : i + len(want)]] == stripped
-    ]
-    if len(hits) != 1 or not any(stripped):
-        return None
-    found = [line.rstrip("\n") for line in lines[hits[0] : hits[0] + len(want)]]
-    first = next(i for i, line in enumerate(stripped) if line)
-    model_base, file_base = _indent(want[first]), _indent(found[first])
-    for mine, theirs in zip(want, found, strict=True):
-        if mine.strip() and (
-            not mine.startswith(model_base) or file_base + mine[len(model_base) :] != theirs.rstrip()
-        ):
-            return None
-    shifted = [
-        file_base + line[len(model_base) :] if line.startswith(model_base) else file_base + line.lstrip()
-        for line in new.split("\n")
-    ]
-    offsets = _line_offsets(lines)
-    return Span(offsets[hits[0]], offsets[hits[0] + len(want)], whole_lines=True), "\n".join(
-        line if line.strip() else "" for line in shifted
-    )
-
-
-def closest_match(content: str, old: str) -> str:
-    """The window of lines (as many as `old` has) most similar to `old`, numbered."""
-    lines = content.splitlines()
-    size = max(1, len(old.strip("\n").splitlines()))
-    best, best_at = -1.0, 0
-    matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(old)
-    for i in range(max(1, len(lines) - size + 1)):
-        matcher.set_seq1("\n".join(lines[i : i + size]))
-        if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
-            ratio = matcher.ratio()
-            if ratio > best:
-                best, best_at = ratio, i
-    shown = lines[best_at : best_at + size]
-    return (
-        f"closest match (lines {best_at + 1}-{best_at + len(shown)}, {max(best, 0):.0%} similar):\n"
-        + number_lines(shown, best_at + 1)
-    )
-
-
-def locate(content: str, old: str, shown_path: str, new: str = "") -> tuple[Span, str]:
-    """Where `old` is, and the replacement to put there (re-indented when the match needed it)."""
-    exact = locate_exact(content, old, shown_path)
-    if exact is not None:
-        return exact, new
-    shifted = indent_match(content, old, new)
-    if shifted is not None:
-        return shifted
-    raise ToolError(
-        f"old_text not found in {shown_path}. Copy it exactly from read_file output "
-        "(without the line numbers).\n" + closest_match(content, old)
-    )
-
-
-def locate_exact(content: str, old: str, shown_path: str) -> Span | None:
-    starts = occurrences(content, old)
-    if len(starts) == 1:
-        return Span(starts[0], starts[0] + len(old), whole_lines=False)
-    if len(starts) > 1:
-        lines = ", ".join(str(line_of(content, s)) for s in starts)
+def _substring_edit(
+    target: Target, old: str, new: str, shown: str
+) -> tuple[TextFile, tuple[int, int]] | None:
+    text = target.file.lf_text()
+    starts = occurrences(text, old)
+    if len(starts) == 1 and not _inside_indentation(text, starts[0], old, new):
+        return exact_replacement(target.file, old, new, starts[0])
+    if len(starts) > 1 and len(exact_candidates(target.file.lines, split_lines(old))) != 1:
+        places = ", ".join(str(text.count("\n", 0, s) + 1) for s in starts[:8])
+        first = text.count("\n", 0, starts[0])
         raise ToolError(
-            f"old_text occurs {len(starts)} times in {shown_path} (lines {lines}); "
-            "include more surrounding lines to make it unique"
+            f"old_text occurs {len(starts)} times in {shown} (lines {places}); include more surrounding "
+            "lines to make it unique. Nothing was changed.\n"
+            f"first:\n{show(target.file.lines, first, first + 1)}"
         )
-    return rstrip_match(content, old)
+    return None  # not there as typed (or one whole-line block among partial hits): the ladder decides
 
 
-def changed_region(content: str, first: int, new: str) -> str:
-    lines = content.splitlines()
-    last = first + max(1, len(new.splitlines())) - 1
-    lo, hi = max(1, first - CONTEXT_LINES), min(len(lines), last + CONTEXT_LINES)
-    return number_lines(lines[lo - 1 : hi], lo)
-
-
-def load(path: Path, shown_path: str) -> tuple[str, bool]:
-    """The file's text with LF newlines, and whether it used CRLF (restored when writing back)."""
-    try:
-        raw = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ToolError(f"{shown_path} is not UTF-8 text; edit it with the shell tool instead") from exc
-    crlf = "\r\n" in raw
-    return (raw.replace("\r\n", "\n") if crlf else raw), crlf
+def _ladder_edit(target: Target, old: str, new: str, shown: str) -> tuple[TextFile, tuple[int, int], Match]:
+    match = find_block(target.file.lines, Query(split_lines(old), split_lines(new), "old_text", shown))
+    updated = target.file.replaced(match.start, match.end, match.lines)
+    return updated, (match.start, match.start + len(match.lines)), match
 
 
 class EditFile:
@@ -185,28 +101,29 @@ class EditFile:
     args_model = Args
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
-        writable_path(ctx, args.path)
-        path = readable_file(ctx, args.path)
-        content, crlf = load(path, args.path)
-        old, new = args.old_text, args.new_text
+        target = open_target(ctx, args.path)
+        old, new = normalise_newlines(args.old_text), normalise_newlines(args.new_text)
         if not old.strip():
             raise ToolError("old_text is empty; to write a whole file use create_file with overwrite=true")
         if old == new:
             raise ToolError("old_text and new_text are the same; nothing to change")
-        if old not in content:
-            old, new = strip_line_numbers(old), strip_line_numbers(new)
-        span, new = locate(content, old, args.path, new)
-        if span.whole_lines and new and not new.endswith("\n") and content[span.end - 1 : span.end] == "\n":
-            new += "\n"  # the loose match covers whole lines, newline included
-        updated = content[: span.start] + new + content[span.end :]
-        path.write_bytes((updated.replace("\n", "\r\n") if crlf else updated).encode("utf-8"))
-        rel = ctx.relative(path)
-        ctx.edits.append({"tool": self.name, "path": rel, "before": content, "after": updated})
-        first = line_of(updated, span.start)
-        return ToolResult(
-            output=f"edited {rel}:\n" + changed_region(updated, first, new),
-            data={"path": rel, "line": first},
-        )
+        note = ""
+        found = _substring_edit(target, old, new, args.path)
+        if found is None:
+            stripped_old, stripped_new = strip_line_numbers(old), strip_line_numbers(new)
+            if stripped_old != old:
+                old, new = stripped_old, stripped_new
+                found = _substring_edit(target, old, new, args.path)
+        if found is None:
+            updated, region, match = _ladder_edit(target, old, new, args.path)
+            note = match.note
+        else:
+            updated, region = found
+        change = change_of(target, updated, [region])
+        if note:
+            change.notes.append(note)
+        commit(ctx, self.name, [change])
+        return ToolResult(output=describe(change), data={"path": target.rel, "line": region[0] + 1})
 
 
 TOOL = EditFile()

@@ -7,7 +7,8 @@ from pathlib import Path
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
-from tools.repo_files import close_names, is_binary, read_text, repo_files
+from tools.repo_files import close_names, is_binary, repo_files
+from tools.textfile import hash_bytes
 
 MAX_LINES = 400
 MAX_LINE_CHARS = 500
@@ -64,10 +65,15 @@ class ReadFile:
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
         path = readable_file(ctx, args.path)
-        lines = read_text(path).splitlines()
+        raw = path.read_bytes()
+        digest = hash_bytes(raw)
+        lines = raw.decode("utf-8", errors="replace").replace("\r\n", "\n").split("\n")
+        lines = lines[:-1] if lines[-1] == "" else lines
         rel = ctx.relative(path)
         if not lines:
-            return ToolResult(output=f"{rel} is empty", data={"path": rel, "total_lines": 0})
+            return ToolResult(
+                output=f"{rel} is empty (hash {digest})", data={"path": rel, "total_lines": 0, "hash": digest}
+            )
         start = args.start_line
         if start > max(len(lines), 1):
             raise ToolError(f"{args.path} has only {len(lines)} lines; use a smaller start_line")
@@ -82,8 +88,14 @@ class ReadFile:
             else ""
         )
         return ToolResult(
-            output=f"{rel} (lines {start}-{end} of {len(lines)})\n{shown}{more}",
-            data={"path": rel, "start_line": start, "end_line": end, "total_lines": len(lines)},
+            output=f"{rel} (lines {start}-{end} of {len(lines)}, hash {digest})\n{shown}{more}",
+            data={
+                "path": rel,
+                "start_line": start,
+                "end_line": end,
+                "total_lines": len(lines),
+                "hash": digest,
+            },
         )
 
 

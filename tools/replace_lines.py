@@ -1,0 +1,57 @@
+"""replace_lines: replace a range of lines by number, tied to the version of the file the model read.
+
+read_file's header and every edit's result carry a short hash of the file. Line numbers mean
+something only for that version, so the edit is refused when the file's hash is no longer the
+one given: the model must read the file again (an edit it made itself also changes the hash, and
+its result shows the new one with the renumbered lines).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.changes import change_of, commit, describe, open_target
+from tools.edit_file import strip_line_numbers
+from tools.textfile import normalise_newlines, short_hash, split_lines
+
+
+class Args(ToolArgs):
+    path: str = Field(description="file path relative to the repository root")
+    start_line: int = Field(ge=1, description="first line to replace")
+    end_line: int = Field(ge=1, description="last line to replace")
+    new_text: str = Field(description="the lines to put there (empty: delete them)")
+    hash: str = Field(description="the file's hash from read_file or your last edit")
+
+
+def _clean_hash(given: str) -> str:
+    return given.strip().strip("()[]`'\"").lower().removeprefix("hash").strip(" :=")
+
+
+class ReplaceLines:
+    name = "replace_lines"
+    description = "Replace lines start_line..end_line with new_text. hash: from read_file's header."
+    args_model = Args
+
+    def run(self, args: Args, ctx: ToolContext) -> ToolResult:
+        target = open_target(ctx, args.path)
+        current = short_hash(target.text)
+        if _clean_hash(args.hash) != current:
+            raise ToolError(
+                f"{args.path} changed since you read it (hash {args.hash.strip()}, now {current}); "
+                "read it again with read_file and use the new line numbers and hash. Nothing was changed."
+            )
+        total = len(target.file.lines)
+        if args.end_line < args.start_line:
+            raise ToolError(f"end_line ({args.end_line}) is before start_line ({args.start_line})")
+        if args.end_line > total:
+            raise ToolError(f"{args.path} has {total} lines; end_line {args.end_line} is past its end")
+        new_lines = split_lines(strip_line_numbers(normalise_newlines(args.new_text)))
+        start = args.start_line - 1
+        updated = target.file.replaced(start, args.end_line, new_lines)
+        change = change_of(target, updated, [(start, start + len(new_lines))])
+        commit(ctx, self.name, [change])
+        return ToolResult(output=describe(change), data={"path": target.rel, "line": args.start_line})
+
+
+TOOL = ReplaceLines()

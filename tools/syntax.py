@@ -1,0 +1,128 @@
+"""Post-edit syntax check: an edit that breaks a file that parsed before is not applied.
+
+Parsing is tree-sitter's (the grammars bundled in tree-sitter-language-pack), chosen by file
+extension. For Python the interpreter's own parser decides when it can read the file before the
+edit: it catches what tree-sitter's lenient grammar lets through (a missing indented block) and
+never rejects valid code tree-sitter's grammar does not know yet. A file that did not parse before
+the edit, or whose language we do not know, is not checked.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from tools.blocks import number
+
+CONTEXT_LINES = 3
+
+LANGUAGES = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".cs": "csharp",
+    ".rb": "ruby",
+    ".php": "php",
+    ".kt": "kotlin",
+    ".swift": "swift",
+    ".lua": "lua",
+    ".scala": "scala",
+    ".sh": "bash",
+    ".json": "json",
+    ".toml": "toml",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+}
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    line: int  # 1-based
+    message: str
+
+
+def language_for(path: str) -> str | None:
+    return LANGUAGES.get(PurePosixPath(path).suffix.lower())
+
+
+def _first_error_node(node: Any) -> Any | None:
+    if node.is_error or node.is_missing:
+        return node
+    if not node.has_error:
+        return None
+    for child in node.children:
+        found = _first_error_node(child)
+        if found is not None:
+            return found
+    return node
+
+
+def tree_sitter_problem(text: str, language: str, parsers: dict[str, Any]) -> SyntaxProblem | None:
+    if language not in parsers:
+        from tree_sitter_language_pack import get_parser
+
+        parsers[language] = get_parser(language)  # type: ignore[arg-type]
+    root = parsers[language].parse(text.encode("utf-8")).root_node
+    node = _first_error_node(root)
+    if node is None:
+        return None
+    line = node.start_point[0] + 1
+    if node.is_missing:
+        return SyntaxProblem(line, f"missing {node.type!r}")
+    snippet = node.text.decode("utf-8", "replace").strip().splitlines()
+    return SyntaxProblem(line, f"cannot parse {snippet[0][:40]!r}" if snippet else "syntax error")
+
+
+def python_problem(text: str) -> SyntaxProblem | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes is not our business
+            ast.parse(text)
+    except SyntaxError as exc:
+        return SyntaxProblem(exc.lineno or 1, exc.msg)
+    except (ValueError, RecursionError, MemoryError):  # null bytes, absurd nesting: not a verdict
+        return None
+    return None
+
+
+def edit_breaks_syntax(
+    path: str, before: str | None, after: str, parsers: dict[str, Any]
+) -> SyntaxProblem | None:
+    """The syntax error `after` has when `before` parsed (None: fine, unknown or not checked)."""
+    language = language_for(path)
+    if language is None or before is None:
+        return None
+    if language == "python" and python_problem(before) is None:
+        return python_problem(after)
+    if tree_sitter_problem(before, language, parsers) is not None:
+        return None
+    return tree_sitter_problem(after, language, parsers)
+
+
+def describe_problem(path: str, after: str, problem: SyntaxProblem) -> str:
+    """The error with the lines around it numbered, the offending line marked with `>`."""
+    lines = after.replace("\r\n", "\n").split("\n")
+    lo = max(1, problem.line - CONTEXT_LINES)
+    hi = min(len(lines), problem.line + CONTEXT_LINES)
+    shown = number(lines[lo - 1 : hi], lo).splitlines()
+    marked = [(">" if n == problem.line else " ") + line for n, line in enumerate(shown, lo)]
+    return (
+        f"the edit would leave {path} with a syntax error at line {problem.line}: {problem.message}. "
+        "It was not applied; the file is unchanged. Fix the new text and try again.\n" + "\n".join(marked)
+    )
