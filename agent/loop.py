@@ -89,7 +89,7 @@ class LoopState:
     notices: list[str] = field(default_factory=list)
 
 
-EDITING_TOOLS = frozenset({"edit_file", "create_file", "shell"})
+EDITING_TOOLS = frozenset({"edit_file", "create_file", "apply_patch", "replace_lines", "shell"})
 
 
 class AgentLoop:

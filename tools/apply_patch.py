@@ -16,6 +16,7 @@ from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.blocks import Ambiguous, Match, NoMatch, Query, key
 from tools.changes import FileChange, commit, describe, writable_path
 from tools.edit_file import strip_line_numbers
+from tools.elision import new_only_marker, truncation_refusal
 from tools.matching import find_block
 from tools.patch_parse import FilePatch, Hunk, parse_patch
 from tools.read_file import readable_file
@@ -111,6 +112,9 @@ def _apply_hunks(work: Working, patch: FilePatch) -> None:
     assert work.file is not None
     file, shift, after = work.file, 0, 0
     for n, hunk in enumerate(patch.hunks, 1):
+        marker = new_only_marker(hunk.old, hunk.new)
+        if marker is not None:
+            raise ToolError(truncation_refusal(marker, f"hunk {n} of {patch.path}"))
         if not any(line.strip() for line in hunk.old):
             start = _insertion_point(file, hunk, n, patch.path)
             match = Match(start, start, list(hunk.new), "exact")

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.changes import FileChange, commit, writable_path
-from tools.elision import is_strong_marker
+from tools.elision import new_only_marker
 from tools.textfile import read_disk_text, short_hash
 
 __all__ = ["TOOL", "Args", "writable_path"]
@@ -20,15 +20,6 @@ class Args(ToolArgs):
     path: str = Field(description="file path relative to the repository root")
     content: str = Field(description="the whole content of the file")
     overwrite: bool = Field(False, description="replace the file if it already exists")
-
-
-def truncation_marker(before: str, content: str) -> tuple[int, str] | None:
-    """The first `... rest unchanged` comment of `content` that `before` does not have."""
-    known = {line.strip() for line in before.splitlines()}
-    for n, line in enumerate(content.splitlines(), 1):
-        if is_strong_marker(line) and line.strip() not in known:
-            return n, line.strip()
-    return None
 
 
 class CreateFile:
@@ -42,12 +33,12 @@ class CreateFile:
         if before is not None and not args.overwrite:
             raise ToolError(f"{args.path} already exists; use edit_file, or overwrite=true to replace it")
         content = args.content if args.content.endswith("\n") or not args.content else args.content + "\n"
-        marker = truncation_marker(before, content) if before is not None else None
+        marker = new_only_marker(before.splitlines(), content.splitlines()) if before is not None else None
         if marker is not None:
             raise ToolError(
-                f"content line {marker[0]} is {marker[1]!r}: the whole file must be written out, or the "
-                "lines it stands for are lost. Write every line, or change part of the file with "
-                "edit_file. Nothing was changed."
+                f"content has the line {marker!r}: the whole file must be written out, or the lines it "
+                "stands for are lost. Write every line, or change part of the file with edit_file. "
+                "Nothing was changed."
             )
         rel = ctx.relative(path)
         change = FileChange(rel, path, before, content)

@@ -16,6 +16,7 @@ from pydantic import Field
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.blocks import Match, Query, exact_candidates, show
 from tools.changes import Target, change_of, commit, describe, open_target
+from tools.elision import new_only_marker, truncation_refusal
 from tools.matching import find_block
 from tools.reindent import conform
 from tools.textfile import TextFile, normalise_newlines, split_lines
@@ -107,6 +108,9 @@ class EditFile:
             raise ToolError("old_text is empty; to write a whole file use create_file with overwrite=true")
         if old == new:
             raise ToolError("old_text and new_text are the same; nothing to change")
+        marker = new_only_marker(split_lines(old), split_lines(new))
+        if marker is not None:
+            raise ToolError(truncation_refusal(marker, "new_text"))
         note = ""
         found = _substring_edit(target, old, new, args.path)
         if found is None:

@@ -56,6 +56,21 @@ def is_strong_marker(line: str) -> bool:
     return found is not None and found[0] and bool(found[2] & STRONG_WORDS)
 
 
+def new_only_marker(old: list[str], new: list[str]) -> str | None:
+    """A `# ... rest unchanged` line of new that old does not have: the model left lines out of
+    its replacement, and writing it as given would delete them."""
+    known = {key(line) for line in old if is_strong_marker(line)}
+    return next((line.strip() for line in new if is_strong_marker(line) and key(line) not in known), None)
+
+
+def truncation_refusal(marker: str, what: str) -> str:
+    return (
+        f"{what} has the line {marker!r}: the code it stands for would be deleted, since new text is "
+        "written as given. Write those lines out (or repeat the same marker line in the old text to "
+        "keep them). Nothing was changed."
+    )
+
+
 def marker_positions(lines: list[str]) -> list[int]:
     return [i for i, line in enumerate(lines) if is_marker(line)]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.blocks import key
 from tools.changes import change_of, commit, describe, open_target
 from tools.edit_file import strip_line_numbers
 from tools.textfile import normalise_newlines, short_hash, split_lines
@@ -26,6 +27,21 @@ class Args(ToolArgs):
 
 def _clean_hash(given: str) -> str:
     return given.strip().strip("()[]`'\"").lower().removeprefix("hash").strip(" :=")
+
+
+def _check_boundaries(lines: list[str], start: int, end: int, new: list[str], path: str) -> None:
+    """Refuse new text that repeats the line just outside the range: an off-by-one range, which
+    would leave that line doubled."""
+    outside = [(start - 1, 0, "start_line", start), (end, -1, "end_line", end + 1)]
+    for at, edge, name, suggestion in outside:
+        if not new or not 0 <= at < len(lines) or len(key(lines[at])) < 4:
+            continue
+        if key(new[edge]) == key(lines[at]):
+            raise ToolError(
+                f"new_text {'starts' if edge == 0 else 'ends'} with line {at + 1} of {path}, which is "
+                f"outside lines {start + 1}-{end}: set {name}={suggestion} to replace it too, or drop it "
+                "from new_text. Nothing was changed."
+            )
 
 
 class ReplaceLines:
@@ -48,6 +64,7 @@ class ReplaceLines:
             raise ToolError(f"{args.path} has {total} lines; end_line {args.end_line} is past its end")
         new_lines = split_lines(strip_line_numbers(normalise_newlines(args.new_text)))
         start = args.start_line - 1
+        _check_boundaries(target.file.lines, start, args.end_line, new_lines, args.path)
         updated = target.file.replaced(start, args.end_line, new_lines)
         change = change_of(target, updated, [(start, start + len(new_lines))])
         commit(ctx, self.name, [change])

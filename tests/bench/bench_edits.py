@@ -53,13 +53,14 @@ def run_case(case: Case, box: Toolbox, root: Path) -> tuple[str, str]:
 
 def table(rows: list[tuple[str, dict[str, int]]], title: str) -> str:
     head = (
-        f"{title:<28} {'cases':>6} {'accept':>7} {'correct':>8} {'refused':>8} {'WRONG':>6} {'ok/accept':>10}"
+        f"{title:<30} {'cases':>6} {'accept':>7} {'correct':>8} {'refused':>8} {'WRONG':>6} {'crash':>6}"
+        f" {'ok/accept':>10}"
     )
     out = [head, "-" * len(head)]
     for name, c in rows:
         rate = f"{c['accept_correct'] / c['accept']:.1%}" if c["accept"] else "-"
         out.append(
-            f"{name:<28} {c['cases']:>6} {c['accept']:>7} {c['correct']:>8} {c['refused']:>8} {c['wrong']:>6}"
+            f"{name:<30} {c['cases']:>6} {c['accept']:>7} {c['correct']:>8} {c['refused']:>8} {c['wrong']:>6}"
             f" {c['crash']:>6} {rate:>10}"
         )
     return "\n".join(out)

@@ -321,6 +321,10 @@ def _search_cases(edit: RealEdit, side: Side, expected: str, name: str) -> Itera
         False,
         edit.before + copy,
     )
+    if len(side.new) >= 3:
+        cut = Side([*side.tagged[: len(side.old) + 1], ("+", "# ... rest unchanged")], side.start)
+        args = search_args(edit, cut)
+        yield _case(name, "new text elided (control)", SEARCH, edit, "edit_file", args, None, False)
     truncated = (
         "\n".join([*lines[: edit.start], *edit.replacement, "# ... rest of the file unchanged"]) + "\n"
     )
@@ -354,6 +358,11 @@ def _patch_cases(edit: RealEdit, expected: str, name: str, n: int) -> Iterator[C
     yield patch("context without space", no_space(unified_text(edit, side)), True, UNIFIED)
     yield patch("indent shift", unified_text(edit, shift(side)), windows_where(lines, side.old) == 1, UNIFIED)
     yield patch("trailing whitespace", unified_text(edit, trailing(side)), True, UNIFIED)
+    if (d := dedent(side)) is not None:
+        yield patch("dedent", unified_text(edit, d), unique, UNIFIED)
+        yield patch("dedent", codex_text(edit, d, scope_line(edit, side)), unique, CODEX)
+    if (t := tabs(side)) is not None:
+        yield patch("tabs for spaces", unified_text(edit, t), unique, UNIFIED)
     yield patch("CRLF in text", unified_text(edit, side), True, UNIFIED, "\r\n")
     yield patch(
         "CRLF file", unified_text(edit, side), True, UNIFIED, disk=crlf(edit.before), exp=crlf(expected)
@@ -399,5 +408,8 @@ def _line_cases(edit: RealEdit, expected: str, name: str) -> Iterator[Case]:
     prefixed = [f"{n:>{width}}| {t}" for n, t in enumerate(edit.replacement, edit.start + 1)]
     numbered_args = {**args, "new_text": "\n".join(prefixed) + "\n"} if edit.replacement else args
     yield _case(name, "line numbers", LINES, edit, "replace_lines", numbered_args, expected, True)
+    if edit.end < len(edit.lines) and len(key(edit.lines[edit.end])) >= 4:
+        extra = {**args, "new_text": args["new_text"] + edit.lines[edit.end] + "\n"}
+        yield _case(name, "line outside range (control)", LINES, edit, "replace_lines", extra, None, False)
     changed = edit.before.replace("\n", "\n\n", 1)  # the file changed since it was read
     yield _case(name, "stale hash (control)", LINES, edit, "replace_lines", args, None, False, changed)

@@ -1,0 +1,336 @@
+"""apply_patch, replace_lines, the syntax check and the journal, on real files through the real toolbox."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from agent.messages import ToolCall
+from sandbox.subprocess_sandbox import SubprocessSandbox
+from tests.repos import make_repo
+from tools import apply_patch, create_file, edit_file, read_file, replace_lines
+from tools.base import ToolContext
+from tools.journal import EditJournal, UndoError
+from tools.registry import Toolbox, ToolOutcome
+
+APP = '''import os
+
+
+def load(path):
+    """Read a config file."""
+    with open(path) as handle:
+        return handle.read()
+
+
+def save(path, text):
+    with open(path, "w") as handle:
+        handle.write(text)
+    return len(text)
+'''
+UTIL = "def double(x):\n    return x * 2\n"
+
+
+def sha(text: str | bytes) -> str:
+    data = text.encode() if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()[:8]
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> ToolContext:
+    root = make_repo(
+        tmp_path / "repo",
+        {"app.py": APP, "util.py": UTIL, "web/main.js": "function f(a) {\n  return a;\n}\n"},
+    )
+    return ToolContext(root=root, sandbox=SubprocessSandbox())
+
+
+def call(ctx: ToolContext, name: str, **arguments: object) -> ToolOutcome:
+    box = Toolbox([read_file.TOOL, edit_file.TOOL, create_file.TOOL, apply_patch.TOOL, replace_lines.TOOL])
+    return box.call(ToolCall(id="t", name=name, arguments=arguments), ctx)
+
+
+def text(ctx: ToolContext, rel: str) -> str:
+    return (ctx.root / rel).read_text()
+
+
+# ---- apply_patch: unified diffs -----------------------------------------------------------------
+
+SAVE_DIFF = """--- a/app.py
++++ b/app.py
+@@ -11,4 +11,5 @@ def save(path, text):
+ def save(path, text):
+     with open(path, "w") as handle:
+         handle.write(text)
++        handle.flush()
+     return len(text)
+"""
+
+
+def test_unified_diff_applies_and_shows_the_new_lines(ctx: ToolContext) -> None:
+    out = call(ctx, "apply_patch", patch=SAVE_DIFF)
+    assert out.error is None, out.result.output
+    assert text(ctx, "app.py") == APP.replace("write(text)\n", "write(text)\n        handle.flush()\n")
+    assert f"edited app.py (14 lines, hash {sha(text(ctx, 'app.py'))}):" in out.result.output
+    assert "13|         handle.flush()" in out.result.output
+
+
+@pytest.mark.parametrize(
+    "sloppy",
+    [
+        SAVE_DIFF.replace("@@ -11,4 +11,5 @@", "@@ -40,4 +40,5 @@"),  # stale line numbers
+        SAVE_DIFF.replace("@@ -11,4 +11,5 @@", "@@ -11,9 +11,2 @@"),  # wrong counts
+        SAVE_DIFF.replace("@@ -11,4 +11,5 @@ def save(path, text):", "@@ ... @@"),  # no numbers at all
+        "\n".join(line[1:] if line.startswith(" ") else line for line in SAVE_DIFF.splitlines()),  # no marker
+        SAVE_DIFF.replace("\n", "\r\n"),  # CRLF
+        "```diff\n" + SAVE_DIFF + "```\n",  # a markdown fence
+    ],
+)
+def test_sloppy_unified_diffs_still_apply_exactly(ctx: ToolContext, sloppy: str) -> None:
+    out = call(ctx, "apply_patch", patch=sloppy)
+    assert out.error is None, out.result.output
+    assert text(ctx, "app.py") == APP.replace("write(text)\n", "write(text)\n        handle.flush()\n")
+
+
+def test_a_crlf_file_keeps_its_line_endings(ctx: ToolContext) -> None:
+    (ctx.root / "app.py").write_bytes(APP.replace("\n", "\r\n").encode())
+    assert call(ctx, "apply_patch", patch=SAVE_DIFF).error is None
+    expected = APP.replace("write(text)\n", "write(text)\n        handle.flush()\n").replace("\n", "\r\n")
+    assert (ctx.root / "app.py").read_bytes() == expected.encode()
+
+
+def test_multi_file_patches_are_all_or_nothing(ctx: ToolContext) -> None:
+    bad = (
+        SAVE_DIFF
+        + "--- a/util.py\n+++ b/util.py\n@@ -1,2 +1,2 @@\n def triple(x):\n-    return x * 3\n+    return 3 * x\n"
+    )
+    out = call(ctx, "apply_patch", patch=bad)
+    assert out.error == "tool_error" and "hunk 1" in out.result.output and "util.py" in out.result.output
+    assert text(ctx, "app.py") == APP and list(ctx.edits) == []
+    good = bad.replace("triple", "double").replace("x * 3", "x * 2")
+    out = call(ctx, "apply_patch", patch=good)
+    assert out.error is None and text(ctx, "util.py") == "def double(x):\n    return 3 * x\n"
+    assert [e.path for e in ctx.edits] == ["app.py", "util.py"]
+
+
+def test_new_deleted_and_renamed_files_in_a_git_style_diff(ctx: ToolContext) -> None:
+    patch = (
+        "diff --git a/new.py b/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/new.py\n@@ -0,0 +1,2 @@\n"
+        "+X = 1\n+Y = 2\n"
+        "diff --git a/util.py b/util.py\ndeleted file mode 100644\n--- a/util.py\n+++ /dev/null\n"
+        "@@ -1,2 +0,0 @@\n-def double(x):\n-    return x * 2\n"
+    )
+    out = call(ctx, "apply_patch", patch=patch)
+    assert out.error is None, out.result.output
+    assert text(ctx, "new.py") == "X = 1\nY = 2\n" and not (ctx.root / "util.py").exists()
+    assert "deleted util.py" in out.result.output and "created new.py" in out.result.output
+
+
+def test_a_hunk_without_context_is_refused(ctx: ToolContext) -> None:
+    out = call(ctx, "apply_patch", patch="--- a/app.py\n+++ b/app.py\n@@ -3,0 +4,1 @@\n+import sys\n")
+    assert out.error == "tool_error" and "no context lines" in out.result.output
+    assert text(ctx, "app.py") == APP
+
+
+def test_an_ambiguous_hunk_with_a_stale_header_is_refused(ctx: ToolContext) -> None:
+    patch = "--- a/app.py\n+++ b/app.py\n@@ -30,2 +30,2 @@\n     with open(path) as handle:\n-        return handle.read()\n+        return handle.read(100)\n"
+    (ctx.root / "app.py").write_text(
+        APP + "\n\ndef again(path):\n    with open(path) as handle:\n        return handle.read()\n"
+    )
+    out = call(ctx, "apply_patch", patch=patch)
+    assert out.error == "tool_error" and "matches 2 places" in out.result.output
+
+
+# ---- apply_patch: the envelope ------------------------------------------------------------------
+
+
+def test_envelope_update_add_delete_and_move(ctx: ToolContext) -> None:
+    patch = """*** Begin Patch
+*** Update File: app.py
+@@ def load(path):
+     with open(path) as handle:
+-        return handle.read()
++        return handle.read().strip()
+*** Add File: pkg/extra.py
++VALUE = 3
+*** Delete File: web/main.js
+*** Update File: util.py
+*** Move to: lib/util.py
+@@
+ def double(x):
+-    return x * 2
++    return x + x
+*** End Patch
+"""
+    out = call(ctx, "apply_patch", patch=patch)
+    assert out.error is None, out.result.output
+    assert "return handle.read().strip()" in text(ctx, "app.py") and 'open(path, "w")' in text(ctx, "app.py")
+    assert text(ctx, "pkg/extra.py") == "VALUE = 3\n" and not (ctx.root / "web/main.js").exists()
+    assert (
+        text(ctx, "lib/util.py") == "def double(x):\n    return x + x\n"
+        and not (ctx.root / "util.py").exists()
+    )
+
+
+def test_envelope_scope_line_picks_between_repeated_blocks(ctx: ToolContext) -> None:
+    (ctx.root / "app.py").write_text(
+        APP + "\n\ndef again(path):\n    with open(path) as handle:\n        return handle.read()\n"
+    )
+    patch = "*** Begin Patch\n*** Update File: app.py\n@@ def again(path):\n     with open(path) as handle:\n-        return handle.read()\n+        return handle.read(1)\n*** End Patch"
+    assert call(ctx, "apply_patch", patch=patch).error is None
+    assert text(ctx, "app.py").endswith("return handle.read(1)\n") and text(ctx, "app.py").startswith(APP)
+
+
+def test_unreadable_patches_say_what_format_to_use(ctx: ToolContext) -> None:
+    out = call(ctx, "apply_patch", patch="please change load to strip the text")
+    assert (
+        out.error == "tool_error"
+        and "*** Begin Patch" in out.result.output
+        and "--- a/path" in out.result.output
+    )
+
+
+# ---- replace_lines ------------------------------------------------------------------------------
+
+
+def test_replace_lines_uses_the_hash_read_file_shows(ctx: ToolContext) -> None:
+    read = call(ctx, "read_file", path="util.py")
+    digest = read.result.data["hash"]
+    assert f"hash {digest}" in read.result.output.splitlines()[0] and digest == sha(UTIL)
+    out = call(
+        ctx,
+        "replace_lines",
+        path="util.py",
+        start_line=2,
+        end_line=2,
+        new_text="    return x + x",
+        hash=digest,
+    )
+    assert out.error is None and text(ctx, "util.py") == "def double(x):\n    return x + x\n"
+    assert (
+        f"hash {sha(text(ctx, 'util.py'))}" in out.result.output
+        and "2|     return x + x" in out.result.output
+    )
+
+
+def test_replace_lines_refuses_a_file_changed_since_it_was_read(ctx: ToolContext) -> None:
+    digest = call(ctx, "read_file", path="util.py").result.data["hash"]
+    (ctx.root / "util.py").write_text("# header\n" + UTIL)
+    out = call(ctx, "replace_lines", path="util.py", start_line=2, end_line=2, new_text="x", hash=digest)
+    assert out.error == "tool_error" and "read it again" in out.result.output
+    assert text(ctx, "util.py") == "# header\n" + UTIL
+
+
+def test_replace_lines_refuses_new_text_that_repeats_the_next_line(ctx: ToolContext) -> None:
+    out = call(
+        ctx,
+        "replace_lines",
+        path="util.py",
+        start_line=1,
+        end_line=1,
+        new_text="def twice(x):\n    return x * 2",
+        hash=sha(UTIL),
+    )
+    assert out.error == "tool_error" and "end_line=2" in out.result.output and text(ctx, "util.py") == UTIL
+
+
+# ---- post-edit syntax check ---------------------------------------------------------------------
+
+
+def test_an_edit_that_breaks_python_is_not_applied(ctx: ToolContext) -> None:
+    out = call(ctx, "edit_file", path="util.py", old_text="    return x * 2", new_text="    return (x * 2")
+    assert out.error == "tool_error" and "syntax error at line 2" in out.result.output
+    assert "file is unchanged" in out.result.output and ">2|     return (x * 2" in out.result.output
+    assert text(ctx, "util.py") == UTIL and list(ctx.edits) == []
+
+
+def test_a_missing_indented_block_is_caught(ctx: ToolContext) -> None:
+    out = call(
+        ctx,
+        "edit_file",
+        path="util.py",
+        old_text="    return x * 2\n",
+        new_text="    if x:\n    return x * 2\n",
+    )
+    assert out.error == "tool_error" and "syntax error" in out.result.output and text(ctx, "util.py") == UTIL
+
+
+def test_an_edit_that_breaks_javascript_is_not_applied(ctx: ToolContext) -> None:
+    out = call(ctx, "edit_file", path="web/main.js", old_text="  return a;\n}", new_text="  return a;")
+    assert out.error == "tool_error" and "syntax error" in out.result.output
+    assert text(ctx, "web/main.js") == "function f(a) {\n  return a;\n}\n"
+
+
+def test_a_file_broken_before_the_edit_can_still_be_edited(ctx: ToolContext) -> None:
+    (ctx.root / "util.py").write_text("def double(x:\n    return x * 2\n")
+    out = call(ctx, "edit_file", path="util.py", old_text="x * 2", new_text="x + x")
+    assert out.error is None and text(ctx, "util.py") == "def double(x:\n    return x + x\n"
+
+
+def test_whole_file_rewrites_are_checked_and_truncation_is_refused(ctx: ToolContext) -> None:
+    broken = call(ctx, "create_file", path="app.py", content="def load(path:\n", overwrite=True)
+    assert broken.error == "tool_error" and "syntax error" in broken.result.output
+    cut = call(
+        ctx,
+        "create_file",
+        path="app.py",
+        content="import os\n\n# ... rest of the file unchanged\n",
+        overwrite=True,
+    )
+    assert cut.error == "tool_error" and "whole file must be written out" in cut.result.output
+    assert text(ctx, "app.py") == APP
+
+
+def test_new_text_that_leaves_lines_out_is_refused(ctx: ToolContext) -> None:
+    out = call(
+        ctx,
+        "edit_file",
+        path="app.py",
+        old_text='def save(path, text):\n    with open(path, "w") as handle:',
+        new_text="def save(path, text):\n    # ... existing code unchanged",
+    )
+    assert (
+        out.error == "tool_error" and "would be deleted" in out.result.output and text(ctx, "app.py") == APP
+    )
+
+
+def test_edit_file_reindents_a_multi_line_block_that_starts_inside_the_indentation(ctx: ToolContext) -> None:
+    out = call(
+        ctx,
+        "edit_file",
+        path="util.py",
+        old_text="return x * 2\n",
+        new_text="if x is None:\n    return 0\nreturn x * 2\n",
+    )
+    assert out.error is None, out.result.output
+    assert text(ctx, "util.py") == "def double(x):\n    if x is None:\n        return 0\n    return x * 2\n"
+
+
+# ---- the journal --------------------------------------------------------------------------------
+
+
+def test_every_edit_is_journaled_and_undone_step_by_step(ctx: ToolContext, tmp_path: Path) -> None:
+    ctx.edits = EditJournal(tmp_path / "session.edits")
+    call(ctx, "edit_file", path="util.py", old_text="x * 2", new_text="x * 3")
+    call(ctx, "create_file", path="notes.txt", content="hello")
+    call(ctx, "apply_patch", patch=SAVE_DIFF)
+    assert [(e.seq, e.tool, e.path) for e in ctx.edits] == [
+        (1, "edit_file", "util.py"),
+        (2, "create_file", "notes.txt"),
+        (3, "apply_patch", "app.py"),
+    ]
+    undone = ctx.edits.undo(ctx.root, 2)
+    assert [(u.tool, u.path, u.undoes) for u in undone] == [("undo", "app.py", 3), ("undo", "notes.txt", 2)]
+    assert text(ctx, "app.py") == APP and not (ctx.root / "notes.txt").exists()
+    assert text(ctx, "util.py") == UTIL.replace("x * 2", "x * 3")
+    saved = EditJournal.load(tmp_path / "session.edits")
+    assert [e.seq for e in saved.pending()] == [1] and len(saved) == 5
+    (ctx.root / "util.py").write_text("changed by a shell command\n")
+    with pytest.raises(UndoError, match="changed after edit 1"):
+        ctx.edits.undo(ctx.root)
+    (ctx.root / "util.py").write_text(UTIL.replace("x * 2", "x * 3"))
+    ctx.edits.undo(ctx.root)
+    assert text(ctx, "util.py") == UTIL
+    with pytest.raises(UndoError, match="nothing left to undo"):
+        ctx.edits.undo(ctx.root)
