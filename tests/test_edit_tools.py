@@ -101,10 +101,8 @@ def test_a_crlf_file_keeps_its_line_endings(ctx: ToolContext) -> None:
 
 
 def test_multi_file_patches_are_all_or_nothing(ctx: ToolContext) -> None:
-    bad = (
-        SAVE_DIFF
-        + "--- a/util.py\n+++ b/util.py\n@@ -1,2 +1,2 @@\n def triple(x):\n-    return x * 3\n+    return 3 * x\n"
-    )
+    util_hunk = "@@ -1,2 +1,2 @@\n def triple(x):\n-    return x * 3\n+    return 3 * x\n"
+    bad = SAVE_DIFF + "--- a/util.py\n+++ b/util.py\n" + util_hunk
     out = call(ctx, "apply_patch", patch=bad)
     assert out.error == "tool_error" and "hunk 1" in out.result.output and "util.py" in out.result.output
     assert text(ctx, "app.py") == APP and list(ctx.edits) == []
@@ -134,7 +132,10 @@ def test_a_hunk_without_context_is_refused(ctx: ToolContext) -> None:
 
 
 def test_an_ambiguous_hunk_with_a_stale_header_is_refused(ctx: ToolContext) -> None:
-    patch = "--- a/app.py\n+++ b/app.py\n@@ -30,2 +30,2 @@\n     with open(path) as handle:\n-        return handle.read()\n+        return handle.read(100)\n"
+    patch = (
+        "--- a/app.py\n+++ b/app.py\n@@ -30,2 +30,2 @@\n     with open(path) as handle:\n"
+        "-        return handle.read()\n+        return handle.read(100)\n"
+    )
     (ctx.root / "app.py").write_text(
         APP + "\n\ndef again(path):\n    with open(path) as handle:\n        return handle.read()\n"
     )
@@ -177,7 +178,10 @@ def test_envelope_scope_line_picks_between_repeated_blocks(ctx: ToolContext) -> 
     (ctx.root / "app.py").write_text(
         APP + "\n\ndef again(path):\n    with open(path) as handle:\n        return handle.read()\n"
     )
-    patch = "*** Begin Patch\n*** Update File: app.py\n@@ def again(path):\n     with open(path) as handle:\n-        return handle.read()\n+        return handle.read(1)\n*** End Patch"
+    patch = (
+        "*** Begin Patch\n*** Update File: app.py\n@@ def again(path):\n     with open(path) as handle:\n"
+        "-        return handle.read()\n+        return handle.read(1)\n*** End Patch"
+    )
     assert call(ctx, "apply_patch", patch=patch).error is None
     assert text(ctx, "app.py").endswith("return handle.read(1)\n") and text(ctx, "app.py").startswith(APP)
 

@@ -80,7 +80,7 @@ def test_shifted_block_is_found_and_the_replacement_reindented() -> None:
 def test_tabs_and_two_space_indentation_map_onto_the_files_four_spaces() -> None:
     tabbed = "\tdef get(self, key):\n\t\tif key in self.items:\n\t\t\treturn self.items[key]"
     result, _ = apply(CODE, q(tabbed, tabbed.replace("items[key]", "items.get(key)")))
-    assert result[1:4] == CODE[1:3] + ["            return self.items.get(key)"]
+    assert result[1:4] == [*CODE[1:3], "            return self.items.get(key)"]
     two = "  def get(self, key):\n    if key in self.items:\n      return self.items[key]"
     result, _ = apply(CODE, q(two, two + "\n    pass"))
     assert result[4] == "        pass"  # 2-space steps scaled to 4

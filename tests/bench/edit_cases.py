@@ -409,7 +409,7 @@ def _line_cases(edit: RealEdit, expected: str, name: str) -> Iterator[Case]:
     numbered_args = {**args, "new_text": "\n".join(prefixed) + "\n"} if edit.replacement else args
     yield _case(name, "line numbers", LINES, edit, "replace_lines", numbered_args, expected, True)
     if edit.end < len(edit.lines) and len(key(edit.lines[edit.end])) >= 4:
-        extra = {**args, "new_text": args["new_text"] + edit.lines[edit.end] + "\n"}
+        extra = {**args, "new_text": f"{args['new_text']}{edit.lines[edit.end]}\n"}
         yield _case(name, "line outside range (control)", LINES, edit, "replace_lines", extra, None, False)
     changed = edit.before.replace("\n", "\n\n", 1)  # the file changed since it was read
     yield _case(name, "stale hash (control)", LINES, edit, "replace_lines", args, None, False, changed)
