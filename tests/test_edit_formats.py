@@ -10,7 +10,7 @@ import pytest
 
 import prompts
 from agent.models import pull
-from tools.edit_formats import FAMILY_TOOLS, edit_tools_for, tools_for
+from tools.edit_formats import FAMILY_TOOLS, edit_tools_for, family_of, tools_for
 from tools.registry import Toolbox, default_tools
 
 PROMPT_BUDGET = 2_500
@@ -31,6 +31,13 @@ def test_each_family_gets_its_edit_formats() -> None:
     assert names("mistral") == ["edit_file", "create_file"]
     assert names("gpt-oss") == ["apply_patch", "create_file"]
     assert names("generic") == names("Some-New-Model") == ["edit_file", "apply_patch", "create_file"]
+
+
+def test_the_engines_format_names_pick_the_same_families() -> None:
+    from agent.formats import FORMAT_NAMES
+
+    assert all(family_of(name) != "generic" or name == "json" for name in FORMAT_NAMES)
+    assert names("glm47") == names("glm") and names("qwen3_coder") == names("qwen3-coder")
 
 
 def test_tools_for_swaps_the_edit_tools_in_place() -> None:

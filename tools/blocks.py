@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from tools.base import ToolError
+from tools.read_file import number_lines
 from tools.reindent import Reindent
 
 CANDIDATE_LINES = 8
@@ -55,8 +56,8 @@ def key(line: str) -> str:
 
 
 def number(lines: list[str], first: int) -> str:
-    width = len(str(first + len(lines) - 1))
-    return "\n".join(f"{n:>{width}}| {line}" for n, line in enumerate(lines, first))
+    """Lines numbered exactly as read_file shows them."""
+    return number_lines(lines, first)
 
 
 def show(lines: list[str], start: int, end: int) -> str:

@@ -40,13 +40,28 @@ FAMILY_TOOLS: dict[str, tuple[Tool, ...]] = {
     "codex": (apply_patch.TOOL,),
     "generic": (edit_file.TOOL, apply_patch.TOOL),
 }
+# The engine's tool-call format names (agent.formats.FORMAT_NAMES) name the same families.
+ALIASES = {
+    "qwen3_coder": "qwen3-coder",
+    "glm45": "glm",
+    "glm47": "glm",
+    "mistral_v11": "mistral",
+    "json": "generic",
+    "qwen2.5-coder": "qwen2.5",
+}
 EDIT_TOOL_NAMES = frozenset({"edit_file", "create_file", "replace_lines", "apply_patch"})
 
 
+def family_of(name: str) -> str:
+    """A family name, or an engine format name, as one of FAMILY_TOOLS ("generic" if unknown)."""
+    name = name.strip().lower()
+    name = ALIASES.get(name, name)
+    return name if name in FAMILY_TOOLS else "generic"
+
+
 def edit_tools_for(family: str) -> list[Tool]:
-    """The edit tools for a model family (unknown families get the "generic" set)."""
-    chosen = FAMILY_TOOLS.get(family.strip().lower(), FAMILY_TOOLS["generic"])
-    return [*chosen, create_file.TOOL]
+    """The edit tools for a model family or engine format name (unknown: the "generic" set)."""
+    return [*FAMILY_TOOLS[family_of(family)], create_file.TOOL]
 
 
 def tools_for(family: str, base: list[Tool]) -> list[Tool]:
