@@ -10,6 +10,7 @@ from typing import Any
 
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.engine import EngineError
+from agent.loop import ContextTooSmall
 from agent.model_resolution import ModelNotFound
 from agent.workspace import WorkspaceError, open_repo
 
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_models(args)
         return handler(args)
-    except (ConfigError, WorkspaceError, ModelNotFound) as exc:
+    except (ConfigError, WorkspaceError, ModelNotFound, ContextTooSmall) as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except EngineError as exc:

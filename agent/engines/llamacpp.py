@@ -28,6 +28,7 @@ from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort
 from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, UsageEvent
 from agent.formats.base import failed
 from agent.formats.stream import THINK_OPEN, ReplySplitter
+from agent.grammar import Grammar
 from agent.messages import Message, ToolCall, ToolSpec
 
 # Tokens a call may always use, even when the reasoning before it spent the turn's budget.
@@ -294,7 +295,7 @@ class LlamaCppEngine:
             if not self._opens_another(turn, options):
                 return
 
-    def _constrained_call(self, turn: Turn, grammar: str, options: ChatOptions) -> ToolCall:
+    def _constrained_call(self, turn: Turn, grammar: Grammar, options: ChatOptions) -> ToolCall:
         """One call under the tools' grammar, after the turn's text in the template's own form."""
         prefix = turn.prompt + self._tokenize(self._continuation(turn, next_call=True))
         out = turn.new_pass()
@@ -370,20 +371,20 @@ class LlamaCppEngine:
 
     # ---- decoding ------------------------------------------------------------------------------
 
-    def _constraint(self, gbnf: str) -> dict[str, Any]:
-        """`generate` keyword arguments that enforce `gbnf`: llguidance masks, else llama.cpp GBNF."""
+    def _constraint(self, grammar: Grammar) -> dict[str, Any]:
+        """`generate` keyword arguments that enforce `grammar`: llguidance masks, else llama.cpp GBNF."""
         if self.use_llguidance:
             try:
                 if self._masker is None:
                     with warnings.catch_warnings():  # its vocabulary walk uses deprecated calls
                         warnings.simplefilter("ignore", DeprecationWarning)
                         self._masker = TokenMasker(self._llama)
-                return {"logits_processor": [self._masker.processor(gbnf)]}
+                return {"logits_processor": [self._masker.processor(grammar.lark)]}
             except ConstraintError:
                 pass  # llguidance refused this grammar: llama.cpp's own sampler takes it
         from llama_cpp import LlamaGrammar
 
-        return {"grammar": LlamaGrammar.from_string(gbnf, verbose=False)}
+        return {"grammar": LlamaGrammar.from_string(grammar.gbnf, verbose=False)}
 
     def _decode(
         self,
