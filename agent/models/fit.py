@@ -103,9 +103,10 @@ def quant_label(model: GGUFModel, w: Weights) -> str:
 
     ftype = model.metadata.get("general.file_type")
     try:
-        return LlamaFileType(int(ftype if isinstance(ftype, int) else -1)).name.removeprefix("MOSTLY_").removeprefix("ALL_")
-    except (TypeError, ValueError):
+        name = LlamaFileType(int(ftype if isinstance(ftype, int) else -1)).name
+    except ValueError:
         return next(iter(w.by_type), "?")
+    return name.removeprefix("MOSTLY_").removeprefix("ALL_")
 
 
 class _Sizer:
