@@ -226,15 +226,17 @@ def _smaller_quants(sizer: _Sizer, n_ctx: int) -> list[str]:
     extra = sizer.kv(ctx, "q8_0").total + sizer.compute(ctx, "q8_0")
     budget = sizer.ram_budget + sizer.vram_budget
     params = w.params * (w.loaded_bytes / max(w.file_bytes, 1))
+    if w.loaded_bytes + extra <= budget:
+        least = sizer.place(min(n_ctx, MIN_CTX), "q4_0")
+        need = (least.ram + least.vram + OVERHEAD) / GB
+        return [f"freeing memory (even --ctx {min(n_ctx, MIN_CTX)} --kv-type q4_0 needs {need:.1f} GB)"]
     for name, bpw in QUANT_BPW:
         size = int(params * bpw / 8)
         if size < w.loaded_bytes and size + extra <= budget:
             return [f"a smaller quantisation such as {name} (≈{size / GB:.0f} GB) with --ctx {ctx}"]
-    least = sizer.place(min(n_ctx, MIN_CTX), "q4_0")
-    return [
-        f"freeing memory: even --ctx {min(n_ctx, MIN_CTX)} --kv-type q4_0 needs "
-        f"{(least.ram + least.vram + OVERHEAD) / GB:.1f} GB"
-    ]
+    name, bpw = QUANT_BPW[-1]
+    smallest = (params * bpw / 8 + extra + OVERHEAD) / GB
+    return [f"more memory: even {name} (≈{params * bpw / 8 / GB:.0f} GB of weights) needs ≈{smallest:.0f} GB"]
 
 
 def _fitting_ubatch(model_shape_: ModelShape, w: Weights, hw: Hardware, req: FitRequest) -> FitRequest:
