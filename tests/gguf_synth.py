@@ -12,7 +12,7 @@ llama.cpp's glm-dsa loader expects (src/models/glm-dsa.cpp).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,7 +165,7 @@ def write_header(
     path: Path,
     arch: str,
     metadata: Callable[[GGUFWriter], None],
-    tensors: list[tuple[str, tuple[int, ...], T]],
+    tensors: Sequence[tuple[str, tuple[int, ...], T]],
     file_type: int | None = None,
 ) -> Path:
     """A GGUF whose tensor table declares `tensors`; the data section is left as a sparse hole."""
