@@ -53,7 +53,7 @@ def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
     if resolved.warning:
         say(f"warning: {resolved.warning}")
     size_gb = resolved.path.stat().st_size / 1e9
-    kwargs = _load_settings(config, resolved.path, say)
+    kwargs = load_settings(config, resolved.path, say)
     say(f"loading {resolved.path.name} ({size_gb:.2f} GB, from {resolved.source}) ...")
     started = time.monotonic()
     llama = load_llama(resolved.path, **kwargs)
@@ -61,7 +61,7 @@ def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
     return LlamaCppEngine(llama=llama, model_name=resolved.path.name)
 
 
-def _load_settings(config: AgentConfig, path: Path, say: Say) -> dict[str, Any]:
+def load_settings(config: AgentConfig, path: Path, say: Say) -> dict[str, Any]:
     """The memory check and recommended settings (agent.models.load_plan) as load_llama arguments.
 
     The resolved knobs carry `thinking` too, for the chat template once the engine takes it.
