@@ -43,6 +43,7 @@ def _build_openai(config: AgentConfig) -> Engine:
         model=config.server_model,
         api_key=os.environ.get(config.api_key_env),
         context_length=config.n_ctx,
+        thinking=config.knobs_for(config.server_model).thinking,
     )
 
 
@@ -58,14 +59,12 @@ def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
     started = time.monotonic()
     llama = load_llama(resolved.path, **kwargs)
     say(f"model loaded in {time.monotonic() - started:.1f}s")
-    return LlamaCppEngine(llama=llama, model_name=resolved.path.name)
+    thinking = config.knobs_for(resolved.path.name, config.model or "").thinking
+    return LlamaCppEngine(llama=llama, model_name=resolved.path.name, thinking=thinking)
 
 
 def load_settings(config: AgentConfig, path: Path, say: Say) -> dict[str, Any]:
-    """The memory check and recommended settings (agent.models.load_plan) as load_llama arguments.
-
-    The resolved knobs carry `thinking` too, for the chat template once the engine takes it.
-    """
+    """The memory check and recommended settings (agent.models.load_plan) as load_llama arguments."""
     knobs = config.knobs_for(path.name, config.model or "")
     plain = {"n_ctx": knobs.n_ctx or config.n_ctx, "n_threads": knobs.threads}
     if not config.fit_check:
