@@ -66,12 +66,27 @@ def physical_cores(cpus: set[int]) -> int:
 
 
 def load_llama(
-    path: Path | str, n_ctx: int = 16384, n_threads: int | None = None, verbose: bool = False
+    path: Path | str,
+    n_ctx: int = 16384,
+    n_threads: int | None = None,
+    verbose: bool = False,
+    *,
+    n_threads_batch: int | None = None,
+    n_batch: int = 512,
+    n_ubatch: int = 512,
+    n_gpu_layers: int = 0,
+    flash_attn: bool = False,
+    type_k: int | None = None,
+    type_v: int | None = None,
+    kv_overrides: dict[str, bool | int | float | str] | None = None,
 ) -> Any:
     """Load a GGUF with llama-cpp-python; failures become an `EngineError` naming the fix.
 
     Decoding uses one thread per physical core (llama-cpp-python's default, half the CPUs, is a
     single thread on a 2-CPU machine); prompt evaluation uses every CPU this process may run on.
+    The keyword arguments are what `agent.models.load_plan.LoadPlan.load_kwargs` recommends: a
+    quantised V cache (`type_v`) needs `flash_attn=True`; `kv_overrides` carries GGUF metadata
+    overrides such as `{"<arch>.expert_used_count": N}`.
     """
     try:
         from llama_cpp import Llama
@@ -86,8 +101,14 @@ def load_llama(
             model_path=str(path),
             n_ctx=n_ctx,
             n_threads=n_threads or physical_cores(cpus),
-            n_threads_batch=n_threads or len(cpus),
-            n_batch=512,
+            n_threads_batch=n_threads_batch or n_threads or len(cpus),
+            n_batch=n_batch,
+            n_ubatch=n_ubatch,
+            n_gpu_layers=n_gpu_layers,
+            flash_attn=flash_attn,
+            type_k=type_k,
+            type_v=type_v,
+            kv_overrides=kv_overrides or None,
             logits_all=False,
             verbose=verbose,
         )
