@@ -23,14 +23,14 @@ def add_mcp_parser(sub: Any) -> None:
     mcp = sub.add_parser("mcp", help="MCP servers: add, list, remove; serve our tools over MCP")
     verbs = mcp.add_subparsers(dest="mcp_command", required=True)
 
-    add = verbs.add_parser("add", help="add a server: `add NAME -- CMD ARGS...` or `add NAME --url URL`")
+    add = verbs.add_parser(
+        "add",
+        help="add a server: `add NAME -- CMD ARGS...` or `add NAME --url URL`",
+        usage="agent mcp add NAME [options] -- CMD ARGS...\n       agent mcp add NAME --url URL [options]",
+    )
     add.add_argument("name")
-    add.add_argument("argv", nargs="*", metavar="CMD", help="after `--`: the stdio server's command line")
-    add.add_argument("--url", help="a streamable-HTTP server's endpoint")
-    add.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="stdio environment")
-    add.add_argument("--header", action="append", default=[], metavar="KEY=VALUE", help="HTTP header")
-    add.add_argument("--approval", choices=["auto", "ask", "allow"])
-    add.add_argument("--project", action="store_true", help=f"write the repository's {PROJECT_CONFIG}")
+    _add_options(add)
+    add.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     listing = verbs.add_parser("list", help="configured servers; --tools starts them and lists their tools")
     listing.add_argument("--tools", action="store_true")
@@ -41,6 +41,29 @@ def add_mcp_parser(sub: Any) -> None:
 
     serve = verbs.add_parser("serve", help="serve repo_context and our sandboxed tools over MCP (stdio)")
     serve.add_argument("--read-only", action="store_true", help="only tools that change nothing")
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="a streamable-HTTP server's endpoint")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="stdio environment")
+    parser.add_argument("--header", action="append", default=[], metavar="KEY=VALUE", help="HTTP header")
+    parser.add_argument("--approval", choices=["auto", "ask", "allow"])
+    parser.add_argument("--project", action="store_true", help=f"write the repository's {PROJECT_CONFIG}")
+
+
+def _split_command(args: argparse.Namespace) -> list[str]:
+    """Options after NAME go to `args`; what follows `--` is the server's command line."""
+    rest = list(args.rest)
+    if "--" in rest:
+        options, command = rest[: rest.index("--")], rest[rest.index("--") + 1 :]
+    elif rest and rest[0].startswith("-"):
+        options, command = rest, []
+    else:
+        options, command = [], rest  # argparse already dropped a leading `--`
+    extra = argparse.ArgumentParser(prog="agent mcp add", add_help=False)
+    _add_options(extra)
+    extra.parse_args(options, namespace=args)
+    return command
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
@@ -72,6 +95,7 @@ def _config_file(args: argparse.Namespace) -> Path:
 
 def cmd_add(args: argparse.Namespace) -> int:
     check_name(args.name)
+    args.argv = _split_command(args)
     if bool(args.argv) == bool(args.url):
         raise McpConfigError("give a command after `--` (stdio) or --url URL (streamable HTTP), not both")
     fields: dict[str, Any] = {"env": _pairs(args.env, "--env"), "headers": _pairs(args.header, "--header")}
