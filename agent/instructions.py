@@ -13,8 +13,8 @@ model through their text. Recognised forms, first match in document order:
 1. a line naming the test command with an inline code span:
    ``Test command: `pytest -q` ``, ``Tests: `make test` ``, ``Run the tests with `tox -e py` ``,
    ``To run the tests, use `npm test` `` (the first code span after the words);
-2. a fenced code block right under a heading that mentions tests ("## Testing", "## Running tests"):
-   its first line that is not blank or a `#` comment, without a leading `$ ` prompt.
+2. a fenced code block in a section whose heading mentions tests ("## Testing", "## Running tests"):
+   the first line of the first such block that is not blank or a `#` comment, without a `$ ` prompt.
 """
 
 from __future__ import annotations
@@ -158,10 +158,11 @@ def find_test_command(markdown: str) -> str | None:
     while i < len(lines):
         line = lines[i]
         heading = _HEADING.match(line)
+        opening = _FENCE.match(line)
         if heading:
             under_test_heading = bool(_TEST_WORD.search(heading.group(1)))
-        elif _FENCE.match(line):
-            fence = _FENCE.match(line).group(1)  # type: ignore[union-attr]
+        elif opening:
+            fence = opening.group(1)
             end = next(
                 (j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(fence)), len(lines)
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import pytest
@@ -182,7 +182,7 @@ class Given:
 
     name = "given"
     description = "A tool with a hand-given draft-07 schema."
-    parameters = {
+    parameters: ClassVar[dict[str, Any]] = {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
         "properties": {"n": {"type": "integer", "maximum": 3}},

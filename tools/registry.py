@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 from pydantic import BaseModel, ValidationError
@@ -74,7 +74,9 @@ class ModelTool:
 
 
 def as_schema_tool(tool: Tool | SchemaTool) -> SchemaTool:
-    return ModelTool(tool) if hasattr(tool, "args_model") else tool  # type: ignore[arg-type]
+    if hasattr(tool, "args_model"):
+        return ModelTool(cast(Tool, tool))
+    return cast(SchemaTool, tool)
 
 
 def _kind(schema: dict[str, Any]) -> str:
