@@ -38,6 +38,7 @@ def test_tool_names_keep_to_the_common_grammar_and_stay_unique() -> None:
     assert dotted.startswith("mcp__docs__files_read_") and len(dotted) == len("mcp__docs__files_read_") + 6
     taken = {"mcp__docs__search"}
     assert tool_name("docs", "search", taken) not in taken
+    assert tool_name("a-b", "x", {"mcp__a_b__x"}) != "mcp__a-b__x"  # same GBNF rule name otherwise
     long = tool_name("docs", "x" * 100, set())
     assert len(long) == 64
     assert all(ch.isalnum() or ch in "_-" for ch in dotted + long)
@@ -75,6 +76,18 @@ def test_stdio_server_tools_are_listed_validated_and_called(tmp_path: Path, ctx:
         assert "'a' is a required property" in extra.result.output
     assert [c["tool"] for c in calls(log)] == ["add", "shout.text"]
     assert notices == []
+
+
+def test_server_schemas_compile_into_the_tool_call_grammar(tmp_path: Path) -> None:
+    import llguidance
+
+    from agent.formats.hermes import HermesFormat
+
+    with McpServers({"t": stdio_server()}, tmp_path) as servers:
+        specs = Toolbox(servers.start(size, 100_000, 100_000)).specs()
+    grammar = HermesFormat().body_grammar(specs)
+    assert '\\"name\\": \\"mcp__t__add\\"' in grammar
+    assert llguidance.LLMatcher.validate_grammar(llguidance.grammar_from("gbnf", grammar)) == ""
 
 
 def test_http_server_on_loopback(tmp_path: Path, ctx: ToolContext) -> None:

@@ -40,7 +40,8 @@ def tool_name(server: str, tool: str, taken: set[str]) -> str:
     """`mcp__SERVER__TOOL`; a sanitised, shortened or clashing name gets a hash of the original."""
     raw = f"mcp__{server}__{tool}"
     name = _INVALID.sub("_", raw)
-    if name == raw and len(name) <= NAME_LIMIT and name not in taken:
+    clashes = {t.replace("-", "_") for t in taken}  # grammar rule names treat "-" and "_" alike
+    if name == raw and len(name) <= NAME_LIMIT and name.replace("-", "_") not in clashes:
         return name
     digest = hashlib.sha256(raw.encode()).hexdigest()[:6]
     return f"{name[: NAME_LIMIT - 7]}_{digest}"
