@@ -132,7 +132,12 @@ class AgentLoop:
     def _initial_messages(self, task: str, context: str, instructions: str = "") -> list[Message]:
         system = prompts.render("system", tools=[s.name for s in self.specs])
         user = prompts.render(
-            "task", task=task, context=context, plan=self.budgets.plan, instructions=instructions
+            "task",
+            task=task,
+            context=context,
+            plan=self.budgets.plan,
+            instructions=instructions,
+            test_command=self.ctx.test_command,
         )
         return [Message.system(system), Message.user(user)]
 

@@ -96,6 +96,7 @@ def test_agents_md_goes_into_the_prompt_and_its_test_command_verifies(
     assert user_at < root_at < first_prompt.index("Issue to fix:")  # the project's rules come later, win
     assert "- lib/AGENTS.md: for files under lib/" in first_prompt
     assert LIB_AGENTS.strip() not in first_prompt
+    assert "run_tests runs the project's test command: python check.py" in first_prompt  # for the plan
 
     verify = [e for e in events if isinstance(e, ToolFinished) and e.name == "run_tests"]
     assert verify and verify[0].data["command"] == "python check.py"

@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -66,7 +65,9 @@ def check_name(name: str) -> str:
     return name
 
 
-def _load(path: Path) -> tomlkit.TOMLDocument:
+def _load(path: Path) -> Any:  # a tomlkit document (imported here: only `agent mcp add/remove` need it)
+    import tomlkit
+
     if not path.is_file():
         return tomlkit.document()
     try:
@@ -77,6 +78,8 @@ def _load(path: Path) -> tomlkit.TOMLDocument:
 
 def add_server(path: Path, name: str, server: McpServerConfig) -> None:
     """Write `[mcp_servers.NAME]` into the config file at `path` (created if missing); replaces NAME."""
+    import tomlkit
+
     check_name(name)
     doc = _load(path)
     servers = doc.setdefault(TABLE, tomlkit.table(is_super_table=True))
@@ -90,6 +93,8 @@ def add_server(path: Path, name: str, server: McpServerConfig) -> None:
 
 def remove_server(path: Path, name: str) -> bool:
     """Drop `[mcp_servers.NAME]` from the file; False when it was not there."""
+    import tomlkit
+
     doc = _load(path)
     servers: Any = doc.get(TABLE)
     if servers is None or name not in servers:
