@@ -1,7 +1,8 @@
 """Lenient JSON for model output: strict JSON first, then only the unambiguous repairs.
 
 Repairs: trailing commas, single-quoted strings, Python `True`/`False`/`None`, raw newlines inside
-strings, missing closing brackets at the end. Anything else raises `JSONRepairError` saying where.
+strings, backslashes that are no JSON escape (`"\\d"` means the two characters), missing closing
+brackets at the end. Anything else raises `JSONRepairError` saying where.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 _WORD = re.compile(r"[A-Za-z_]+")
 _TRAILING_COMMA = re.compile(r",\s*[}\]]")
 _PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}
+_JSON_ESCAPES = frozenset('"\\/bfnrtu')
 
 
 class JSONRepairError(ValueError):
@@ -49,7 +51,8 @@ def _repair(text: str) -> str:
         ch = text[i]
         if ch in "\"'":
             end, closed = _string_end(text, i)
-            out.append(_double_quoted(text[i:end], closed) if ch == "'" else text[i:end])
+            literal = _double_quoted(text[i:end], closed) if ch == "'" else text[i:end]
+            out.append(_fix_escapes(literal))
             if not closed:  # the text ends inside a string: a cut-off value, nothing to close
                 return "".join(out)
             i = end
@@ -70,6 +73,22 @@ def _repair(text: str) -> str:
         out.append(ch)
         i += 1
     return "".join(out) + "".join(reversed(closers))
+
+
+def _fix_escapes(literal: str) -> str:
+    """A backslash that starts no JSON escape stands for itself: it is doubled."""
+    out, i = [], 0
+    while i < len(literal):
+        if literal[i] == "\\":
+            if i + 1 < len(literal) and literal[i + 1] in _JSON_ESCAPES:
+                out.append(literal[i : i + 2])
+                i += 2
+                continue
+            out.append("\\\\")
+        else:
+            out.append(literal[i])
+        i += 1
+    return "".join(out)
 
 
 def _string_end(text: str, start: int) -> tuple[int, bool]:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import prompts
-from agent.formats.coerce import coerce_arguments
-from agent.formats.stream import THINK_CLOSE, THINK_OPEN
+from agent.formats.coerce import CoercionError, coerce_arguments
+from agent.formats.stream import REASONING_TAGS, THINK_CLOSE
 from agent.messages import ToolCall, ToolSpec
 
 
@@ -80,7 +80,12 @@ class ToolCallFormat(ABC):
         if call.parse_error:
             return call
         schema = schemas(tools).get(call.name)
-        return call.model_copy(update={"arguments": coerce_arguments(call.arguments, schema)})
+        try:
+            arguments = coerce_arguments(call.arguments, schema)
+        except CoercionError as exc:
+            raw = json.dumps(call.arguments, ensure_ascii=False)
+            return failed(call.id, call.name, raw, f"{exc}; send it as JSON of the right type")
+        return call.model_copy(update={"arguments": arguments})
 
 
 _EXAMPLE = ToolCall(id="example", name="TOOL_NAME", arguments={"ARGUMENT": "VALUE"})
@@ -92,37 +97,46 @@ def _tool_line(tool: ToolSpec) -> str:
 
 
 def split_reasoning(text: str, thinking_open: bool = False) -> tuple[str, str]:
-    """(reasoning, the rest) of a reply; reasoning is inside `<think>...</think>`."""
-    body = text
-    if not thinking_open:
-        stripped = text.lstrip()
-        if not stripped.startswith(THINK_OPEN):
-            return "", text
-        body = stripped[len(THINK_OPEN) :]
-    end = body.find(THINK_CLOSE)
+    """(reasoning, the rest) of a reply; reasoning is inside `<think>...</think>` (or Mistral's
+    `[THINK]...[/THINK]`). When the prompt opened it, a repeated opening tag is dropped."""
+    stripped = text.lstrip()
+    opener = next((o for o in REASONING_TAGS if stripped.startswith(o)), None)
+    if opener is None and not thinking_open:
+        return "", text
+    closer = REASONING_TAGS[opener] if opener else THINK_CLOSE
+    body = stripped[len(opener) :] if opener else text
+    end = body.find(closer)
     if end == -1:
         return body.strip(), ""
-    return body[:end].strip(), body[end + len(THINK_CLOSE) :]
+    return body[:end].strip(), body[end + len(closer) :]
 
 
-def tagged_segments(text: str, opener: str, closer: str) -> Iterator[tuple[str, str | None, bool]]:
-    """(text before, call body or None, closed) pieces of a reply whose calls are tagged.
+def tagged_segments(text: str, opener: str, closer: str) -> Iterator[tuple[str, str | None, str]]:
+    """(text before, call body or None, how the body ended) pieces of a reply whose calls are tagged.
 
-    A final call the output ended inside (no closer) comes with closed=False.
+    A body ends "closed" (its closer), at the "end" of the output (a cut-off final call), or
+    "interrupted" by the next opener before any closer (a call the model never closed).
     """
     rest = text
     while True:
         at = rest.find(opener)
         if at == -1:
-            yield rest, None, True
+            yield rest, None, "closed"
             return
         before, rest = rest[:at], rest[at + len(opener) :]
-        end = rest.find(closer)
+        end, following = rest.find(closer), rest.find(opener)
+        if following != -1 and (end == -1 or following < end):
+            yield before, rest[:following], "interrupted"
+            rest = rest[following:]
+            continue
         if end == -1:
-            yield before, rest, False
+            yield before, rest, "end"
             return
-        yield before, rest[:end], True
+        yield before, rest[:end], "closed"
         rest = rest[end + len(closer) :]
+
+
+INTERRUPTED = "it was not closed before the next call began"
 
 
 def failed(call_id: str, name: str, raw: str, error: str) -> ToolCall:

@@ -8,10 +8,9 @@ that is valid for a string stays a string otherwise.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
-
-from agent.jsonrepair import JSONRepairError, loads_lenient
 
 _INTEGER = re.compile(r"-?\d+")
 _NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -54,6 +53,10 @@ def _json_type(value: Any) -> str:
     return "string"
 
 
+class CoercionError(ValueError):
+    """A value given as text for a list or object parameter is not valid JSON of that type."""
+
+
 def _from_text(text: str, kind: str) -> tuple[bool, Any]:
     """(True, value) when `text` is unambiguously a value of JSON type `kind`."""
     word = text.strip()
@@ -68,9 +71,9 @@ def _from_text(text: str, kind: str) -> tuple[bool, Any]:
         return True, None
     if kind in ("array", "object") and word[:1] in "[{":
         try:
-            value = loads_lenient(word)
-        except JSONRepairError:
-            return False, None
+            value = json.loads(word)
+        except json.JSONDecodeError as exc:
+            raise CoercionError(f"is not valid JSON ({exc.msg} at column {exc.colno})") from exc
         if _json_type(value) == kind:
             return True, value
     return False, None
@@ -93,11 +96,17 @@ def coerce_value(value: Any, schema: dict[str, Any]) -> Any:
 
 
 def coerce_arguments(arguments: dict[str, Any], parameters: dict[str, Any] | None) -> dict[str, Any]:
-    """Every argument the schema describes, coerced to its type; others are left as sent."""
+    """Every argument the schema describes, coerced to its type; others are left as sent.
+
+    Raises `CoercionError` (naming the argument) when a list or object is broken JSON text.
+    """
     if not parameters:
         return arguments
     properties = parameters.get("properties", {})
-    return {
-        key: coerce_value(value, properties[key]) if key in properties else value
-        for key, value in arguments.items()
-    }
+    coerced: dict[str, Any] = {}
+    for key, value in arguments.items():
+        try:
+            coerced[key] = coerce_value(value, properties[key]) if key in properties else value
+        except CoercionError as exc:
+            raise CoercionError(f"argument {key!r} {exc}") from exc
+    return coerced

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from agent.formats.base import ParsedReply, ToolCallFormat, failed, tagged_segments
+from agent.formats.base import INTERRUPTED, ParsedReply, ToolCallFormat, failed, tagged_segments
 from agent.formats.coerce import allowed_types
 from agent.grammar import GrammarBuilder, literal
 from agent.messages import ToolCall, ToolSpec
@@ -70,31 +70,38 @@ class GLMFormat(ToolCallFormat):
     def parse_calls(self, text: str, tools: Sequence[ToolSpec], first_index: int = 0) -> ParsedReply:
         plain: list[str] = []
         calls: list[ToolCall] = []
-        for before, body, closed in tagged_segments(text, OPEN, CLOSE):
+        for before, body, ending in tagged_segments(text, OPEN, CLOSE):
             plain.append(before)
             if body is not None:
-                call = self._call(body, closed, self.call_id(first_index + len(calls)))
+                call = self._call(body, ending, self.call_id(first_index + len(calls)))
                 calls.append(self.finish(call, tools))
         return ParsedReply(content="".join(plain).strip(), calls=calls)
 
-    def _call(self, body: str, closed: bool, call_id: str) -> ToolCall:
-        head, _, _ = body.partition(KEY_OPEN)
-        name = head.strip()
+    def _call(self, body: str, ending: str, call_id: str) -> ToolCall:
+        name = body.split("<", 1)[0].strip()
         if not name or any(c in name for c in "<>{}\n \"'"):
             return failed(call_id, "", body, f"the call must start with the tool name, then {KEY_OPEN}")
-        pairs = _PAIR.findall(body)
-        leftover = _PAIR.sub("", body[len(head) :]).strip()
-        if leftover:
-            what = (
-                "it was cut off in the middle of an argument"
-                if not closed and (body.count(KEY_OPEN) > len(pairs) or body.count(VALUE_OPEN) > len(pairs))
-                else f"unexpected text {leftover[:60]!r}"
+        rest = body[body.index(name) + len(name) :]
+        pairs = _PAIR.findall(rest)
+        leftover = _PAIR.sub("", rest).strip()
+        problem = ""
+        if ending == "interrupted":
+            problem = INTERRUPTED
+        elif leftover:
+            cut = ending == "end" and (
+                rest.count(KEY_OPEN) > len(pairs) or rest.count(VALUE_OPEN) > len(pairs)
             )
+            problem = (
+                "it was cut off in the middle of an argument" if cut else f"unexpected text {leftover[:60]!r}"
+            )
+        elif any(KEY_OPEN in value or VALUE_OPEN in value for _, value in pairs):
+            problem = f"an {VALUE_OPEN} is not closed with {VALUE_CLOSE}"
+        if problem:
             return failed(
                 call_id,
                 name,
                 body,
-                f"could not read the arguments of {name}: {what}. Write each argument as "
+                f"could not read the arguments of {name}: {problem}. Write each argument as "
                 f"{KEY_OPEN}key{KEY_CLOSE}{VALUE_OPEN}value{VALUE_CLOSE}",
             )
         arguments: dict[str, object] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agent.formats.base import ParsedReply, ToolCallFormat, tagged_segments
-from agent.formats.json_calls import call_from_text, call_json, json_call_rules
+from agent.formats.json_calls import call_from_text, call_json, interrupted, json_call_rules
 from agent.grammar import GrammarBuilder
 from agent.messages import ToolCall, ToolSpec
 
@@ -32,9 +32,11 @@ class HermesFormat(ToolCallFormat):
     def parse_calls(self, text: str, tools: Sequence[ToolSpec], first_index: int = 0) -> ParsedReply:
         plain: list[str] = []
         calls: list[ToolCall] = []
-        for before, body, _closed in tagged_segments(text, OPEN, CLOSE):
+        for before, body, ending in tagged_segments(text, OPEN, CLOSE):
             plain.append(before)
-            if body is not None:
-                call = call_from_text(body, self.call_id(first_index + len(calls)))
-                calls.append(self.finish(call, tools))
+            if body is None:
+                continue
+            call_id = self.call_id(first_index + len(calls))
+            call = interrupted(call_id, body) if ending == "interrupted" else call_from_text(body, call_id)
+            calls.append(self.finish(call, tools))
         return ParsedReply(content="".join(plain).strip(), calls=calls)

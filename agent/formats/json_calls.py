@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agent.formats.base import failed
+from agent.formats.base import INTERRUPTED, failed
 from agent.grammar import GrammarBuilder, literal
 from agent.jsonrepair import JSONRepairError, loads_lenient
 from agent.messages import ToolCall, ToolSpec
@@ -69,6 +69,12 @@ def call_from_object(obj: Any, body: str, call_id: str) -> ToolCall:
     return ToolCall(id=call_id, name=name, arguments=arguments)
 
 
+def interrupted(call_id: str, body: str) -> ToolCall:
+    """A JSON call the model never closed before opening the next one: an error, name kept."""
+    name = m.group(1) if (m := _NAME.search(body)) else ""
+    return failed(call_id, name, body, f"the tool call is broken: {INTERRUPTED}; close each call")
+
+
 def call_json(call: ToolCall, arguments_key: str = "arguments") -> str:
     """`{"name": ..., "<arguments_key>": {...}}` with `json.dumps` spacing (the templates' `tojson`)."""
     return json.dumps({"name": call.name, arguments_key: call.arguments}, ensure_ascii=False)
@@ -100,26 +106,50 @@ def json_call_rules(
     return " | ".join(alternatives)
 
 
-def decode_calls(text: str, first_id: int, call_id: Callable[[int], str]) -> tuple[list[ToolCall], str]:
+def decode_calls(
+    text: str, first_id: int, call_id: Callable[[int], str], need_arguments: bool = False
+) -> tuple[list[ToolCall], str]:
     """Calls written one after the other as JSON objects (or a JSON list of them), and the text after.
 
-    Separators between objects (`;`, `,`, whitespace) are skipped; decoding stops at text that
-    does not start another object. When strict decoding of the first call fails, the whole text
-    is read as one call with the lenient repairs.
+    Separators between objects (`;`, `,`, whitespace) are skipped; decoding stops at text that is
+    not another call. llama.cpp's envelopes `{"tool_call": {...}}` / `{"tool_calls": [...]}` are
+    opened. When strict decoding fails, the rest is read with the lenient repairs as one value.
+    With `need_arguments`, an object without `arguments`/`parameters` is text, not a call (bare
+    JSON in prose).
     """
     calls: list[ToolCall] = []
     decoder = json.JSONDecoder(strict=False)
     rest = text.strip()
-    while rest:
-        if calls and rest[0] not in "[{":
-            return calls, rest
+    while rest and rest[0] in "[{":
         try:
             value, end = decoder.raw_decode(rest)
         except json.JSONDecodeError:
-            calls.append(call_from_text(rest, call_id(first_id + len(calls))))
-            return calls, ""
-        items = value if isinstance(value, list) else [value]
+            try:
+                value, end = loads_lenient(rest), len(rest)
+            except JSONRepairError:
+                calls.append(call_from_text(rest, call_id(first_id + len(calls))))
+                return calls, ""
+        items = _call_items(value)
+        if need_arguments and not all(_has_arguments(item) for item in items):
+            break
         for item in items:
             calls.append(call_from_object(item, rest[:end], call_id(first_id + len(calls))))
         rest = rest[end:].lstrip(" \t\r\n;,")
-    return calls, ""
+    return calls, rest
+
+
+def _call_items(value: Any) -> list[Any]:
+    """The call objects in a decoded value: a list of them, an envelope, or one call."""
+    if isinstance(value, list):
+        return [item for element in value for item in _call_items(element)] or [value]
+    if isinstance(value, dict) and isinstance(value.get("tool_calls"), list):
+        return [item for element in value["tool_calls"] for item in _call_items(element)]
+    if isinstance(value, dict) and isinstance(value.get("tool_call"), dict):
+        return [value["tool_call"]]
+    return [value]
+
+
+def _has_arguments(item: Any) -> bool:
+    if isinstance(item, dict) and isinstance(item.get("function"), dict):
+        item = item["function"]
+    return isinstance(item, dict) and any(key in item for key in ARGUMENT_KEYS)

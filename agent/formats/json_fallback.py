@@ -14,13 +14,13 @@ from agent.messages import ToolCall, ToolSpec
 
 HEAD = '{"name": "'
 _FENCE = re.compile(r"```(?:json)?[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
-_START = re.compile(r"""[\[]?\s*\{\s*["'](?:name|function)["']\s*:""")
+_START = re.compile(r"""[\[]?\s*\{\s*["'](?:name|function|tool_calls?)["']\s*:""")
 
 
 class JSONFormat(ToolCallFormat):
     name = "json"
     opener = HEAD
-    triggers = ('{"name":', "```json", '[{"name":')
+    triggers = ('{"name":', "{'name':", "```json", "```\n{", '[{"name":', '{"tool_call')
 
     def render_call(self, call: ToolCall) -> str:
         return call_json(call)
@@ -30,14 +30,24 @@ class JSONFormat(ToolCallFormat):
         return builder.render(json_call_rules(builder, tools, only, written=HEAD))
 
     def parse_calls(self, text: str, tools: Sequence[ToolSpec], first_index: int = 0) -> ParsedReply:
-        fence = _FENCE.search(text)
-        if fence and _START.match(fence.group(1).lstrip()):
-            content = (text[: fence.start()] + text[fence.end() :]).strip()
-            calls, _after = decode_calls(fence.group(1), first_index, self.call_id)
-            return ParsedReply(content=content, calls=[self.finish(c, tools) for c in calls])
-        match = _START.search(text)
-        if match is None:
-            return ParsedReply(content=text.strip())
-        calls, after = decode_calls(text[match.start() :], first_index, self.call_id)
-        content = f"{text[: match.start()].strip()}\n{after}".strip()
+        calls: list[ToolCall] = []
+        plain: list[str] = []
+        at = 0
+        for fence in _FENCE.finditer(text):
+            found, after = decode_calls(fence.group(1), first_index + len(calls), self.call_id, True)
+            if found and not after:
+                plain.append(text[at : fence.start()])
+                calls.extend(found)
+                at = fence.end()
+        rest = text[at:]
+        if not calls:
+            for match in _START.finditer(rest):
+                found, after = decode_calls(rest[match.start() :], first_index, self.call_id, True)
+                if found:
+                    plain.append(rest[: match.start()])
+                    calls.extend(found)
+                    rest = after
+                    break
+        plain.append(rest)
+        content = "".join(plain).strip()
         return ParsedReply(content=content, calls=[self.finish(c, tools) for c in calls])

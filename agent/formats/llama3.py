@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from agent.formats.base import ParsedReply, ToolCallFormat
+from agent.formats.base import ParsedReply, ToolCallFormat, failed
 from agent.formats.json_calls import call_json, decode_calls, json_call_rules
 from agent.grammar import GrammarBuilder
 from agent.messages import ToolCall, ToolSpec
 
 PYTHON_TAG = "<|python_tag|>"
 HEAD = '{"name": "'
-_START = re.compile(r"""\{\s*["'](?:name|type)["']\s*:""")
+_START = re.compile(r"""\{\s*["'](?:name|type|tool_calls?)["']\s*:""")
+_BUILTIN = re.compile(r"^\s*([A-Za-z_][\w.-]*)\.call\(")
 
 
 class Llama3Format(ToolCallFormat):
@@ -32,10 +33,20 @@ class Llama3Format(ToolCallFormat):
         return builder.render(json_call_rules(builder, tools, only, "parameters", written=HEAD))
 
     def parse_calls(self, text: str, tools: Sequence[ToolSpec], first_index: int = 0) -> ParsedReply:
+        before, tagged, after_tag = text.partition(PYTHON_TAG)
+        if tagged and (builtin := _BUILTIN.match(after_tag)):
+            error = (
+                f"{builtin.group(1)} is not a built-in tool: call it with JSON, "
+                '{"name": "...", "parameters": {...}}'
+            )
+            return ParsedReply(
+                content=before.strip(),
+                calls=[failed(self.call_id(first_index), builtin.group(1), after_tag, error)],
+            )
         body = text.replace(PYTHON_TAG, "\n")
-        match = _START.search(body)
-        if match is None:
-            return ParsedReply(content=text.strip())
-        calls, after = decode_calls(body[match.start() :], first_index, self.call_id)
-        content = f"{body[: match.start()].strip()}\n{after}".strip()
-        return ParsedReply(content=content, calls=[self.finish(c, tools) for c in calls])
+        for match in _START.finditer(body):
+            calls, after = decode_calls(body[match.start() :], first_index, self.call_id, need_arguments=True)
+            if calls:
+                content = (body[: match.start()] + after).strip()
+                return ParsedReply(content=content, calls=[self.finish(c, tools) for c in calls])
+        return ParsedReply(content=text.strip())

@@ -17,7 +17,10 @@ from agent.jsonrepair import JSONRepairError, loads_lenient
 from agent.messages import ToolCall, ToolSpec
 
 TOOL_CALLS, ARGS, CALL_ID = "[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"
-_NAMED = re.compile(r"^\s*([A-Za-z0-9_.:-]+)\s*(?:\[CALL_ID\]\s*[A-Za-z0-9]*\s*)?\[ARGS\](.*)$", re.DOTALL)
+# v11+: NAME, an optional [CALL_ID]id, [ARGS] (vLLM decodes it away: NAME{...}), the JSON arguments.
+_NAMED = re.compile(
+    r"^\s*([A-Za-z0-9_.:-]+)\s*(?:\[CALL_ID\]\s*[A-Za-z0-9]*\s*)?(?:\[ARGS\])?\s*(\{.*)$", re.DOTALL
+)
 
 
 class MistralFormat(ToolCallFormat):
@@ -55,21 +58,32 @@ class MistralFormat(ToolCallFormat):
         if not found:
             return ParsedReply(content=text.strip())
         calls: list[ToolCall] = []
+        plain = [content]
         for chunk in rest.split(TOOL_CALLS):
-            if chunk.strip():
-                calls.extend(self._chunk(chunk, first_index + len(calls)))
-        return ParsedReply(content=content.strip(), calls=[self.finish(c, tools) for c in calls])
+            found_calls, after = self._chunk(chunk, first_index + len(calls))
+            calls.extend(found_calls)
+            plain.append(after)
+        return ParsedReply(content="".join(plain).strip(), calls=[self.finish(c, tools) for c in calls])
 
-    def _chunk(self, chunk: str, index: int) -> list[ToolCall]:
+    def _chunk(self, chunk: str, index: int) -> tuple[list[ToolCall], str]:
+        """The calls in the text after one [TOOL_CALLS], and the text after them."""
+        if not chunk.strip():
+            return [failed(self.call_id(index), "", chunk, f"nothing followed {TOOL_CALLS}")], ""
+        if chunk.lstrip().startswith(("[", "{")):
+            return decode_calls(chunk, index, self.call_id)
         named = _NAMED.match(chunk)
         if named is None:
-            if chunk.lstrip().startswith(("[", "{")):
-                return decode_calls(chunk, index, self.call_id)[0]
-            return [failed(self.call_id(index), "", chunk, f"expected a JSON list or NAME{ARGS}{{...}}")]
-        name, args = named.group(1), named.group(2).strip()
+            name = chunk.split(ARGS, 1)[0].strip() if ARGS in chunk else ""
+            error = f"expected a JSON list or NAME{ARGS}{{...}} with the arguments as a JSON object"
+            return [failed(self.call_id(index), name, chunk, error)], ""
+        name, args = named.group(1), named.group(2)
         try:
-            arguments = loads_lenient(args) if args else {}
-        except JSONRepairError as exc:
-            return [failed(self.call_id(index), name, args, f"the arguments are not valid JSON: {exc}")]
+            arguments, end = json.JSONDecoder(strict=False).raw_decode(args)
+        except json.JSONDecodeError:
+            try:
+                arguments, end = loads_lenient(args), len(args)
+            except JSONRepairError as exc:
+                error = f"the arguments are not valid JSON: {exc}"
+                return [failed(self.call_id(index), name, args, error)], ""
         call = call_from_object({"name": name, "arguments": arguments}, args, self.call_id(index))
-        return [call]
+        return [call], args[end:]

@@ -12,8 +12,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from agent.formats.base import ParsedReply, ToolCallFormat, failed, tagged_segments
+from agent.formats.base import INTERRUPTED, ParsedReply, ToolCallFormat, failed, tagged_segments
 from agent.formats.coerce import allowed_types
+from agent.formats.json_calls import call_from_text
 from agent.grammar import GrammarBuilder, literal
 from agent.messages import ToolCall, ToolSpec
 
@@ -21,7 +22,13 @@ OPEN, CLOSE = "<tool_call>", "</tool_call>"
 FUNCTION_END = "</function>"
 PARAMETER_END = "\n</parameter>"
 _FUNCTION = re.compile(r"^\s*<function=([^>\n]*)>(.*?)(</function>\s*)?$", re.DOTALL)
-_PARAMETER = re.compile(r"<parameter=([^>\n]*)>\n?(.*?)\n?</parameter>", re.DOTALL)
+# A parameter ends at </parameter>, or (the last one, when that tag was left out) at </function>.
+_PARAMETER = re.compile(r"<parameter=([^>\n]*)>\n?(.*?)\n?(?:</parameter>|(?=</function>))", re.DOTALL)
+
+
+def _function_name(body: str) -> str:
+    match = re.search(r"<function=([^>\n]*)>", body)
+    return match.group(1).strip() if match else ""
 
 
 def value_text(value: object) -> str:
@@ -83,26 +90,33 @@ class Qwen3CoderFormat(ToolCallFormat):
             text = text[:at] + OPEN + text[at:].replace(FUNCTION_END, FUNCTION_END + CLOSE, 1)
         plain: list[str] = []
         calls: list[ToolCall] = []
-        for before, body, closed in tagged_segments(text, OPEN, CLOSE):
+        for before, body, ending in tagged_segments(text, OPEN, CLOSE):
             plain.append(before)
-            if body is not None:
-                call = self._call(body, closed, self.call_id(first_index + len(calls)))
-                calls.append(self.finish(call, tools))
+            if body is None:
+                continue
+            call_id = self.call_id(first_index + len(calls))
+            if ending == "interrupted":
+                call = failed(call_id, _function_name(body), body, f"the tool call is broken: {INTERRUPTED}")
+            elif body.strip().startswith("{"):  # a Hermes JSON body inside the tags
+                call = call_from_text(body, call_id)
+            else:
+                call = self._call(body, ending, call_id)
+            calls.append(self.finish(call, tools))
         return ParsedReply(content="".join(plain).strip(), calls=calls)
 
-    def _call(self, body: str, closed: bool, call_id: str) -> ToolCall:
+    def _call(self, body: str, ending: str, call_id: str) -> ToolCall:
         match = _FUNCTION.match(body.strip("\n"))
         if match is None:
             return failed(
                 call_id, "", body, "a call must be <function=NAME> ... </function> inside <tool_call>"
             )
-        name, inner = match.group(1).strip(), match.group(2)
+        name, inner = match.group(1).strip(), match.group(2) + (match.group(3) or "")
         if not name:
             return failed(call_id, "", body, "the <function=...> tag names no tool")
         params = _PARAMETER.findall(inner)
-        leftover = _PARAMETER.sub("", inner).strip()
+        leftover = _PARAMETER.sub("", inner).replace(FUNCTION_END, "").strip()
         if leftover:
-            cut = not closed and "<parameter=" in leftover and "</parameter>" not in leftover
+            cut = ending == "end" and "<parameter=" in leftover and "</parameter>" not in leftover
             what = "it was cut off inside a parameter" if cut else f"unexpected text {leftover[:60]!r}"
             return failed(
                 call_id,

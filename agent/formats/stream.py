@@ -62,20 +62,24 @@ def _partial_suffix(text: str, tag: str) -> int:
 
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+REASONING_TAGS = {THINK_OPEN: THINK_CLOSE, "[THINK]": "[/THINK]"}  # opening tag -> closing tag
 
 
 class ReplySplitter:
     """Splits a streamed reply into reasoning, visible text, and the point where a call opens.
 
-    Reasoning is the text inside `<think>...</think>`: from the start when the generation prompt
-    already opened it (`thinking_open`), or when the reply begins with `<think>`. After it, the
-    text streams until one of `triggers` (a call opens) or one of `stops` appears.
+    Reasoning is the text inside `<think>...</think>` (or `[THINK]...[/THINK]`): from the start
+    when the generation prompt already opened it (`thinking_open`; a repeated opening tag is then
+    dropped), or when the reply begins with an opening tag. After it, the text streams until one
+    of `triggers` (a call opens) or one of `stops` appears.
     """
 
     def __init__(self, triggers: Sequence[str], stops: Sequence[str], thinking_open: bool = False) -> None:
         self._triggers, self._stops = tuple(triggers), tuple(stops)
-        self._state = "thinking" if thinking_open else "start"
+        self._state = "start"
+        self._thinking_open = thinking_open
         self._head = ""
+        self._closer = THINK_CLOSE
         self._thinking = StreamSplitter(stops=(THINK_CLOSE, *self._stops))
         self._text = StreamSplitter(stops=self._stops, opens=self._triggers)
         self.thinking = ""
@@ -83,7 +87,7 @@ class ReplySplitter:
 
     @property
     def done(self) -> bool:
-        return self._text.done or (self._thinking.stopped and self._thinking.marker != THINK_CLOSE)
+        return self._text.done or (self._thinking.stopped and self._thinking.marker != self._closer)
 
     @property
     def in_call(self) -> bool:
@@ -106,8 +110,9 @@ class ReplySplitter:
     def flush(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         if self._state == "start" and self._head:
-            self._state = "text"
-            self._route_text(self._head, out)
+            head, self._head = self._head, ""
+            self._state = "thinking" if self._thinking_open else "text"
+            self._route(head, out)
         if self._state == "thinking":
             self._emit(out, "thinking", self._thinking.flush())
         elif self._state == "text":
@@ -118,17 +123,20 @@ class ReplySplitter:
         if self._state == "start":
             self._head += chunk
             head = self._head.lstrip()
-            if head and len(head) < len(THINK_OPEN) and THINK_OPEN.startswith(head):
-                return  # could still become `<think>`
+            if any(len(head) < len(o) and o.startswith(head) for o in REASONING_TAGS):
+                return  # could still become an opening tag
             chunk, self._head = self._head, ""
-            if head.startswith(THINK_OPEN):
-                self._state, chunk = "thinking", head[len(THINK_OPEN) :]
+            opener = next((o for o in REASONING_TAGS if head.startswith(o)), None)
+            if opener is not None:
+                self._state, chunk = "thinking", head[len(opener) :]
+                self._closer = REASONING_TAGS[opener]
+                self._thinking = StreamSplitter(stops=(self._closer, *self._stops))
             else:
-                self._state = "text"
+                self._state = "thinking" if self._thinking_open else "text"
         if self._state == "thinking":
             self._emit(out, "thinking", self._thinking.feed(chunk))
             if self._thinking.stopped:
-                if self._thinking.marker != THINK_CLOSE:
+                if self._thinking.marker != self._closer:
                     self._state = "done"
                     return
                 self._state, chunk = "text", self._thinking.rest.lstrip("\n")
