@@ -94,7 +94,9 @@ def test_http_server_on_loopback(tmp_path: Path, ctx: ToolContext) -> None:
     log = tmp_path / "calls.jsonl"
     with (
         http_server(log) as url,
-        McpServers({"web": http_config(url, approval="allow")}, tmp_path) as servers,
+        McpServers(
+            {"web": http_config(url, approval="allow", headers={"X-Team": "core"})}, tmp_path
+        ) as servers,
     ):
         box = Toolbox(servers.start(size, 100_000, 100_000))
         assert "mcp__web__add" in [s.name for s in box.specs()]

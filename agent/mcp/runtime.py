@@ -144,9 +144,12 @@ class ServerConnection:
     def _transport(self) -> contextlib.AbstractAsyncContextManager[Any]:
         if self.config.url is not None:
             from mcp.client.streamable_http import streamable_http_client
-            from mcp.shared._httpx_utils import create_mcp_http_client
 
-            client = create_mcp_http_client(headers=self.config.headers or None)
+            if not self.config.headers:
+                return streamable_http_client(self.config.url)
+            import httpx2  # the SDK's HTTP client: headers go on it (the SDK's migration guide)
+
+            client = httpx2.AsyncClient(headers=self.config.headers, timeout=httpx2.Timeout(30.0, read=300.0))
             return _with_client(client, streamable_http_client(self.config.url, http_client=client))
         from mcp import StdioServerParameters
         from mcp.client.stdio import stdio_client
