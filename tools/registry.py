@@ -74,6 +74,7 @@ class ModelTool:
 
 
 def as_schema_tool(tool: Tool | SchemaTool) -> SchemaTool:
+    """What the Toolbox holds: given-schema tools as they are, our tools through `ModelTool`."""
     if hasattr(tool, "args_model"):
         return ModelTool(cast(Tool, tool))
     return cast(SchemaTool, tool)
