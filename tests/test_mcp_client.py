@@ -86,8 +86,9 @@ def test_server_schemas_compile_into_the_tool_call_grammar(tmp_path: Path) -> No
     with McpServers({"t": stdio_server()}, tmp_path) as servers:
         specs = Toolbox(servers.start(size, 100_000, 100_000)).specs()
     grammar = HermesFormat().body_grammar(specs)
-    assert '\\"name\\": \\"mcp__t__add\\"' in grammar
-    assert llguidance.LLMatcher.validate_grammar(llguidance.grammar_from("gbnf", grammar)) == ""
+    assert '\\"name\\": \\"mcp__t__add\\"' in grammar.gbnf
+    assert llguidance.LLMatcher.validate_grammar(llguidance.grammar_from("gbnf", grammar.gbnf)) == ""
+    assert llguidance.LLMatcher.validate_grammar(llguidance.grammar_from("lark", grammar.lark)) == ""
 
 
 def test_http_server_on_loopback(tmp_path: Path, ctx: ToolContext) -> None:
