@@ -66,6 +66,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sessions = sub.add_parser("sessions", help="list recorded sessions, or show one")
     sessions.add_argument("show", nargs="?", metavar="ID", help="print this session's transcript")
     _add_models(sub)
+    from agent.mcp.cli import add_mcp_parser
+
+    add_mcp_parser(sub)
     return parser
 
 
@@ -130,24 +133,26 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_tool(args: argparse.Namespace) -> int:
+    from agent.mcp.cli import repo_root, tool_session
     from sandbox.subprocess_sandbox import SubprocessSandbox
     from tools.base import ToolContext
-    from tools.registry import Toolbox, default_tools, run_tool_by_name
+    from tools.registry import run_tool_by_name
 
-    toolbox = Toolbox(default_tools())
-    if args.list or not args.name:
-        print(json.dumps([spec.model_dump() for spec in toolbox.specs()], indent=2))
-        return EXIT_OK
-    repo = open_repo(args.repo)
-    root = Path(repo.working_tree_dir or args.repo)
+    listing = args.list or not args.name
+    root = repo_root(args.repo) if listing else Path(open_repo(args.repo).working_tree_dir or args.repo)
     config = load_config(root, {})
-    ctx = ToolContext(
-        root=root,
-        sandbox=SubprocessSandbox(),
-        test_command=config.test_command,
-        command_timeout=config.command_timeout,
-    )
-    outcome = run_tool_by_name(toolbox, args.name, args.args, ctx)
+    with tool_session(config, root or args.repo) as toolbox:
+        if listing:
+            print(json.dumps([spec.model_dump() for spec in toolbox.specs()], indent=2))
+            return EXIT_OK
+        assert root is not None
+        ctx = ToolContext(
+            root=root,
+            sandbox=SubprocessSandbox(),
+            test_command=config.test_command,
+            command_timeout=config.command_timeout,
+        )
+        outcome = run_tool_by_name(toolbox, args.name, args.args, ctx)
     if args.json:
         print(outcome.model_dump_json(indent=2))
     else:
@@ -193,7 +198,20 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"fix": cmd_fix, "apply": cmd_apply, "tool": cmd_tool, "sessions": cmd_sessions, "undo": cmd_undo}
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from agent.mcp.cli import run_mcp
+
+    return run_mcp(args)
+
+
+COMMANDS = {
+    "fix": cmd_fix,
+    "apply": cmd_apply,
+    "tool": cmd_tool,
+    "sessions": cmd_sessions,
+    "undo": cmd_undo,
+    "mcp": cmd_mcp,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 from agent.formats import ToolFormatName
 from agent.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
+from agent.mcp.config import McpServerConfig
 
 PROJECT_CONFIG = ".agent.toml"
 
@@ -37,6 +38,10 @@ class AgentConfig(BaseModel):
     test_command: str | None = None
     command_timeout: float = 300.0
     context_budget: int = 4000  # tokens of repository context in the first prompt
+    instructions_budget: int = 2000  # of those, at most this many for AGENTS.md (agent/instruction_prompt.py)
+    mcp_servers: dict[str, McpServerConfig] = {}  # `agent mcp add`; user and project entries both apply
+    mcp_tools_budget: int = 3000  # tokens of MCP tool schemas offered to the model
+    mcp_tool_max_tokens: int = 1000  # a single MCP tool's schema above this is left out (reported)
     # model knobs (agent/knobs.py); per model in [models."<glob>"] tables
     thinking: Thinking | None = None  # off | high | max; None: the model's default
     experts_used: int | None = None  # MoE experts per token (a GGUF metadata override)
@@ -58,6 +63,11 @@ class AgentConfig(BaseModel):
 def user_config_path(env: Mapping[str, str] = os.environ) -> Path:
     base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "local-agent" / "config.toml"
+
+
+def user_config_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """Where the user config file and the user-level AGENTS.md live."""
+    return user_config_path(env).parent
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -83,7 +93,10 @@ def load_config(
             AgentConfig.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(f"invalid config file {path}:\n{exc}") from exc
+        servers = {**merged.get("mcp_servers", {}), **data.get("mcp_servers", {})}  # per name
         merged.update(data)
+        if servers:
+            merged["mcp_servers"] = servers
     flags = {k: v for k, v in overrides.items() if v is not None}
     merged.update(flags)
     try:

@@ -35,6 +35,9 @@ class Engine(Protocol):
     @property
     def context_length(self) -> int: ...
 
+    @property
+    def tool_format(self) -> str: ...  # the model's tool-call wire format (agent.formats), or "json"
+
     def chat(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
     ) -> Iterator[EngineEvent]: ...

@@ -20,13 +20,15 @@ from agent.events import Notice, RunEvent, RunFinished, RunStarted
 from agent.loop import AgentLoop, Budgets, LoopState
 from agent.messages import Message
 from agent.report import RunReport, TestSummary, report_dict
+from agent.run_setup import RunSetup, command_wrapper, prepare_run
 from agent.session import Trajectory, new_session_id
 from agent.undo import journal_path
 from agent.workspace import Workspace, agent_dir, apply_branch
 from sandbox.base import Sandbox
 from tools.base import ToolContext
+from tools.edit_formats import tools_for
 from tools.journal import EditJournal
-from tools.registry import Toolbox, default_tools
+from tools.registry import default_tools
 
 Emit = Callable[[RunEvent], None]
 
@@ -104,14 +106,6 @@ class FixRun:
             self._trajectory.close()
 
     def _run_in(self, workspace: Workspace, request: FixRequest, started: float) -> RunReport:
-        ctx = ToolContext(
-            root=workspace.path,
-            sandbox=self.sandbox,
-            test_command=self.config.test_command,
-            command_timeout=self.config.command_timeout,
-            edits=EditJournal(journal_path(session_dir(request.repo), self.session_id)),
-        )
-        toolbox = Toolbox(default_tools())
         self.emit(
             RunStarted(
                 session_id=self.session_id,
@@ -123,23 +117,42 @@ class FixRun:
                 sandbox=self.sandbox.mode,
             )
         )
-        budget = min(self.config.context_budget, self.engine.context_length // 2 - 1024)
-        context = pack_context(workspace.path, request.task, max(budget, 0), _count_text(self.engine))
+        budget = max(min(self.config.context_budget, self.engine.context_length // 2 - 1024), 0)
+        wrap = command_wrapper(self.sandbox)
+        tools = tools_for(self.engine.tool_format, default_tools())
+        setup = prepare_run(workspace.path, self.config, self.engine, self.emit, budget, wrap, tools=tools)
+        try:
+            state = self._loop_in(workspace, request, setup, budget)
+        finally:
+            setup.close()
+        state.notices[:0] = setup.notices
+        return self._report(state, workspace, request, started, setup.test_command)
+
+    def _loop_in(self, workspace: Workspace, request: FixRequest, setup: RunSetup, budget: int) -> LoopState:
+        ctx = ToolContext(
+            root=workspace.path,
+            sandbox=self.sandbox,
+            test_command=setup.test_command,
+            command_timeout=self.config.command_timeout,
+            edits=EditJournal(journal_path(session_dir(request.repo), self.session_id)),
+        )
+        pack_budget = max(budget - setup.block.tokens, 0)
+        context = pack_context(workspace.path, request.task, pack_budget, _count_text(self.engine))
         loop = AgentLoop(
             self.engine,
-            toolbox,
+            setup.toolset,
             ctx,
             self.emit,
             budgets_from(self.config),
             has_changes=lambda: bool(workspace.changed_files()),
         )
         try:
-            state = loop.run(request.task, context)
+            state = loop.run(request.task, context, instructions=setup.block.text)
         except EngineError as exc:
             self.emit(Notice(level="error", message=str(exc)))
             state = LoopState(messages=[], stop_reason="engine_error", notices=[str(exc)])
         self._final_verification(state, workspace, loop)
-        return self._report(state, workspace, request, started)
+        return state
 
     @staticmethod
     def _final_verification(state: LoopState, workspace: Workspace, loop: AgentLoop) -> None:
@@ -149,11 +162,16 @@ class FixRun:
         loop.verify(state, "final_verify")
 
     def _report(
-        self, state: LoopState, workspace: Workspace, request: FixRequest, started: float
+        self,
+        state: LoopState,
+        workspace: Workspace,
+        request: FixRequest,
+        started: float,
+        test_command: str | None = None,
     ) -> RunReport:
         files = workspace.changed_files()
         diff = workspace.diff() if files else ""
-        tests = _tests_summary(state.last_tests, self.config.test_command or "")
+        tests = _tests_summary(state.last_tests, test_command or "")
         commit = (
             workspace.commit(f"agent: {request.task.splitlines()[0][:60]}\n\n{state.summary}")
             if files

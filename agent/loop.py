@@ -118,9 +118,10 @@ class AgentLoop:
 
     # ---- the run ----------------------------------------------------------------------------
 
-    def run(self, task: str, context: str) -> LoopState:
+    def run(self, task: str, context: str, instructions: str = "") -> LoopState:
+        """`instructions`: the project's AGENTS.md block (agent/instruction_prompt.py), or ""."""
         self._started = time.monotonic()
-        state = LoopState(messages=self._initial_messages(task, context), task=task)
+        state = LoopState(messages=self._initial_messages(task, context, instructions), task=task)
         self._check_fits(state)
         try:
             if self.budgets.plan:
@@ -134,9 +135,16 @@ class AgentLoop:
                 self._notice(state, str(stop), "warning")
         return state
 
-    def _initial_messages(self, task: str, context: str) -> list[Message]:
+    def _initial_messages(self, task: str, context: str, instructions: str = "") -> list[Message]:
         system = prompts.render("system", tools=[s.name for s in self.specs])
-        user = prompts.render("task", task=task, context=context, plan=self.budgets.plan)
+        user = prompts.render(
+            "task",
+            task=task,
+            context=context,
+            plan=self.budgets.plan,
+            instructions=instructions,
+            test_command=self.ctx.test_command,
+        )
         return [Message.system(system), Message.user(user)]
 
     def _plan(self, state: LoopState) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import pytest
@@ -177,3 +177,35 @@ def test_run_tool_by_name_validates_like_a_model_call(box: Toolbox, ctx: ToolCon
 def test_duplicate_tool_names_are_a_programming_error(note: Note) -> None:
     with pytest.raises(ValueError, match="share a name"):
         Toolbox([note, Note()])
+
+
+class Given:
+    """A tool whose schema is given (as an MCP server's is), not derived from an Args model."""
+
+    name = "given"
+    description = "A tool with a hand-given draft-07 schema."
+    parameters: ClassVar[dict[str, Any]] = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"n": {"type": "integer", "maximum": 3}},
+        "required": ["n"],
+        "additionalProperties": False,
+    }
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def call(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        self.seen.append(arguments)
+        return ToolResult(output=f"n={arguments['n']}")
+
+
+def test_given_schema_tools_are_validated_against_exactly_that_schema(ctx: ToolContext) -> None:
+    given = Given()
+    box = Toolbox([*default_tools(), given])
+    [spec] = [s for s in box.specs() if s.name == "given"]
+    assert spec.parameters == Given.parameters
+    assert outcome(box, ctx, "given", {"n": 2}).result.output == "n=2"
+    assert outcome(box, ctx, "given", {"n": 4}).error == "schema"
+    assert outcome(box, ctx, "given", {"n": 1, "m": 1}).error == "schema"
+    assert given.seen == [{"n": 2}]

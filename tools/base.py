@@ -79,3 +79,21 @@ class Tool(Protocol):
     def args_model(self) -> type[ToolArgs]: ...
 
     def run(self, args: Any, ctx: ToolContext) -> ToolResult: ...
+
+
+class SchemaTool(Protocol):
+    """A tool whose JSON schema is given rather than derived (an MCP server's tool).
+
+    `call` receives arguments already validated against exactly `parameters`.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def parameters(self) -> dict[str, Any]: ...
+
+    def call(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult: ...

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 from pydantic import BaseModel, ValidationError
 
 from agent.messages import ToolCall, ToolSpec
 from tools import create_file, edit_file, finish, list_files, read_file, run_tests, search, shell
-from tools.base import Tool, ToolContext, ToolError, ToolResult
+from tools.base import SchemaTool, Tool, ToolContext, ToolError, ToolResult
 
 ERROR_CATEGORIES = ("unknown_tool", "parse_error", "schema", "tool_error", "tool_crash")
 MAX_SCHEMA_ERRORS = 5
@@ -60,6 +60,26 @@ def schema_for(tool: Tool) -> dict[str, Any]:
     return schema
 
 
+class ModelTool:
+    """A `Tool` seen as a `SchemaTool`: the schema derived from its `Args`, which validates again."""
+
+    def __init__(self, tool: Tool) -> None:
+        self.tool = tool
+        self.name = tool.name
+        self.description = tool.description
+        self.parameters = schema_for(tool)
+
+    def call(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        return self.tool.run(self.tool.args_model.model_validate(arguments), ctx)
+
+
+def as_schema_tool(tool: Tool | SchemaTool) -> SchemaTool:
+    """What the Toolbox holds: given-schema tools as they are, our tools through `ModelTool`."""
+    if hasattr(tool, "args_model"):
+        return ModelTool(cast(Tool, tool))
+    return cast(SchemaTool, tool)
+
+
 def _kind(schema: dict[str, Any]) -> str:
     if "anyOf" in schema:
         return " or ".join(_kind(option) for option in schema["anyOf"])
@@ -100,15 +120,24 @@ def _failure(category: str, message: str) -> ToolOutcome:
     return ToolOutcome(result=ToolResult(output=message, ok=False), error=category)
 
 
+def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """The validator for the schema's own `$schema` dialect (2020-12 when it names none)."""
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema)
+
+
 class Toolbox:
-    def __init__(self, tools: Sequence[Tool]) -> None:
-        self._tools = {tool.name: tool for tool in tools}
+    """Our tools (schema derived from `Args`) and given-schema tools (MCP), validated the same way."""
+
+    def __init__(self, tools: Sequence[Tool | SchemaTool]) -> None:
+        self._tools = {tool.name: as_schema_tool(tool) for tool in tools}
         if len(self._tools) != len(tools):
             raise ValueError("two tools share a name")
         self._specs = [
-            ToolSpec(name=t.name, description=t.description, parameters=schema_for(t)) for t in tools
+            ToolSpec(name=t.name, description=t.description, parameters=t.parameters)
+            for t in self._tools.values()
         ]
-        self._validators = {s.name: jsonschema.Draft202012Validator(s.parameters) for s in self._specs}
+        self._validators = {s.name: _validator(s.parameters) for s in self._specs}
         self._usage = {s.name: usage(s.name, s.parameters) for s in self._specs}
 
     @property
@@ -142,10 +171,9 @@ class Toolbox:
             return _failure("schema", "\n".join([*lines, self._usage[call.name]]))
         return self._run(tool, call, ctx)
 
-    def _run(self, tool: Tool, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
+    def _run(self, tool: SchemaTool, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
         try:
-            args = tool.args_model.model_validate(call.arguments)
-            return ToolOutcome(result=tool.run(args, ctx))
+            return ToolOutcome(result=tool.call(call.arguments, ctx))
         except ToolError as exc:
             return _failure("tool_error", f"error: {exc}")
         except ValidationError as exc:  # a constraint the JSON schema cannot express

@@ -184,6 +184,10 @@ class LlamaCppEngine:
     def context_length(self) -> int:
         return int(self._llama.n_ctx())
 
+    @property
+    def tool_format(self) -> str:
+        return self.format.name
+
     # ---- tokens ------------------------------------------------------------------------------
 
     def _tokenize(self, text: str) -> list[int]:

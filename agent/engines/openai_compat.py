@@ -180,7 +180,7 @@ class OpenAICompatEngine:
         """`tool_format` names the wire format of calls the server leaves in the text (else sniffed);
         `thinking` sets the effort through `chat_template_kwargs` (vLLM, SGLang, llama-server)."""
         self._client = client
-        self.tool_format: ToolCallFormat | None = get_format(tool_format) if tool_format else None
+        self.tool_format_parser: ToolCallFormat | None = get_format(tool_format) if tool_format else None
         self._template_kwargs = thinking_variables(thinking) if thinking else {}
         self._root = api_root(base_url)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -203,6 +203,11 @@ class OpenAICompatEngine:
     @property
     def context_length(self) -> int:
         return self._context_length
+
+    @property
+    def tool_format(self) -> str:
+        """The configured format; unknown otherwise (the server parses calls itself): "json"."""
+        return self.tool_format_parser.name if self.tool_format_parser else "json"
 
     def _discover_model(self) -> str:
         try:
@@ -315,7 +320,11 @@ class OpenAICompatEngine:
             yield TextDelta(text=rest)
         text, calls = stream.text, stream.calls.calls()
         if not calls and tools and options.tool_choice != "none":  # the server left calls in the text
-            reply = self.tool_format.parse(text, tools) if self.tool_format else parse_any(text, tools)
+            reply = (
+                self.tool_format_parser.parse(text, tools)
+                if self.tool_format_parser
+                else parse_any(text, tools)
+            )
             text, calls = reply.content, reply.calls
         for call in calls:
             yield ToolCallEvent(call=call)

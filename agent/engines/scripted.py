@@ -92,6 +92,10 @@ class ScriptedEngine:
     def context_length(self) -> int:
         return self._context_length
 
+    @property
+    def tool_format(self) -> str:
+        return "hermes"  # `raw` turns are parsed in whichever format they use
+
     def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
         chars = sum(len(m.content) + len(m.thinking) for m in messages)
         return chars // 4 + sum(len(json.dumps(t.parameters)) // 4 for t in tools)

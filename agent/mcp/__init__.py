@@ -1,0 +1,1 @@
+"""Model Context Protocol: servers' tools in our loop (client), and our tools for others (`serve`)."""

@@ -1,0 +1,97 @@
+"""What a run adds to the loop from the repository and the config: AGENTS.md and MCP servers.
+
+`prepare_run` discovers the instruction files, fits their block into the context budget, takes the
+test command they name (when the user gave none), starts the configured MCP servers and builds the
+toolset: our tools plus the servers' tools, wrapped so nested AGENTS.md files reach the model when
+it works under their directories. Everything worth knowing becomes a notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.config import AgentConfig, user_config_dir
+from agent.engine import Engine
+from agent.events import Notice, RunEvent
+from agent.instruction_prompt import InstructionsBlock, NestedInstructions, build_block
+from agent.instructions import ProjectInstructions, discover
+from agent.mcp.runtime import CommandWrapper, no_wrapping
+from agent.mcp.servers import McpServers
+from agent.messages import Message, ToolSpec
+from sandbox.approval import Approver
+from tools.base import SchemaTool, Tool
+from tools.registry import Toolbox, default_tools
+
+Emit = Callable[[RunEvent], None]
+
+
+@dataclass
+class RunSetup:
+    instructions: ProjectInstructions
+    block: InstructionsBlock
+    test_command: str | None
+    toolset: Any  # a loop Toolset
+    servers: McpServers
+    notices: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.servers.close()
+
+
+def command_wrapper(sandbox: object) -> CommandWrapper:
+    """The sandbox's way to run a long-lived server inside it (`wrap(argv, cwd, network)`), if any."""
+    wrap = getattr(sandbox, "wrap", None)
+    return wrap if callable(wrap) else no_wrapping
+
+
+def spec_counter(engine: Engine) -> Callable[[ToolSpec], int]:
+    probe = [Message.user("x")]
+    base = engine.count_tokens(probe, [])
+    return lambda spec: engine.count_tokens(probe, [spec]) - base
+
+
+def prepare_run(
+    root: Path,
+    config: AgentConfig,
+    engine: Engine,
+    emit: Emit,
+    budget: int,
+    wrap: CommandWrapper = no_wrapping,
+    approver: Approver | None = None,
+    tools: Sequence[Tool | SchemaTool] | None = None,
+) -> RunSetup:
+    """Instructions and tools for a run in the worktree `root`; `budget` is the first prompt's context."""
+    notices: list[str] = []
+
+    def notify(message: str, level: str = "warning") -> None:
+        notices.append(message)
+        emit(Notice(level="warning" if level == "warning" else "info", message=message))
+
+    def count(text: str) -> int:
+        return engine.count_tokens([Message.user(text)], [])
+
+    instructions = discover(root, user_config_dir())
+    instructions_budget = max(min(config.instructions_budget, budget), 0)
+    block = build_block(instructions, instructions_budget, count)
+    for notice in block.notices:
+        notify(notice)
+    found = instructions.test_command
+    test_command = config.test_command or found
+    if found and not config.test_command:
+        notify(
+            f"test command from {instructions.name}: `{found}` (run_tests and the verify step run it in the "
+            "sandbox; --test-cmd or test_command in the config override it)",
+            "info",
+        )
+    servers = McpServers(config.mcp_servers, root, wrap, approver, notify)
+    schema_budget = min(config.mcp_tools_budget, engine.context_length // 4)
+    mcp_tools = servers.start(
+        spec_counter(engine), schema_budget, min(config.mcp_tool_max_tokens, schema_budget)
+    )
+    toolset: Any = Toolbox([*(default_tools() if tools is None else tools), *mcp_tools])
+    if instructions.nested:
+        toolset = NestedInstructions(toolset, instructions, instructions_budget, count, notify)
+    return RunSetup(instructions, block, test_command, toolset, servers, notices)
