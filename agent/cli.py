@@ -53,6 +53,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sessions = sub.add_parser("sessions", help="list recorded sessions, or show one")
     sessions.add_argument("show", nargs="?", metavar="ID", help="print this session's transcript")
     _add_models(sub)
+    from agent.tui.cli import add_tui_parser
+
+    add_tui_parser(sub, fix, _add_engine_flags)
     return parser
 
 
@@ -171,11 +174,15 @@ COMMANDS = {"fix": cmd_fix, "apply": cmd_apply, "tool": cmd_tool, "sessions": cm
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    from agent.tui.cli import cmd_tui, wants_tui
+
+    if args.command is None and not wants_tui(args):
         parser.print_help()
         return EXIT_USAGE
     handler = COMMANDS.get(args.command)
     try:
+        if wants_tui(args):
+            return cmd_tui(args, _config)
         if handler is None:
             from agent.models.cli import run_models
 
