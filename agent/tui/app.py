@@ -6,6 +6,7 @@ Attributes down, messages up: the run (engine, loop, tools) lives in a thread wo
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,8 +15,9 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from agent.engine import Engine, EngineError
 from agent.events import (
@@ -44,18 +46,29 @@ from agent.tui.bridge import (
     TuiSetup,
 )
 from agent.tui.changes import ChangesView
-from agent.tui.conversation import Conversation
+from agent.tui.conversation import Conversation, PlanView
 from agent.tui.prompt import PromptInput
 from agent.tui.screens import ApprovalScreen, HelpScreen, SessionPicker
 from agent.tui.sessions import session_rows
 from agent.tui.status import StatusBar
 from agent.workspace import WorkspaceError, apply_branch, discard_branch, live_diff
 
+LIVE_RATE_SECONDS = 0.5
 EDITING_TOOLS = frozenset({"edit_file", "create_file", "shell"})
 WELCOME = (
     "Type a task below and press enter: the agent works on its own branch, your checkout is "
     "untouched until you accept.  ? keys · ctrl+p commands · ctrl+r sessions"
 )
+
+
+def settle_garbage_collector() -> None:
+    """Move what exists now (the model, Textual's own objects) out of the collector's way.
+
+    Without it every full collection walks them all and pauses the UI for 100-400 ms while the
+    model streams (measured with tests/bench/bench_tui.py); a collect first frees what is garbage.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class AgentApp(App[None]):
@@ -85,16 +98,21 @@ class AgentApp(App[None]):
         self._run_started_at: float | None = None
         self._turn_deltas = 0
         self._turn_started: float | None = None
+        self._rate_shown = 0.0
         self.latencies: list[float] = []  # seconds from emit to handled, per event (the benchmark)
 
     # ---- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        with TabbedContent(id="views"):
-            with TabPane("Conversation", id="conversation-tab"):
-                yield Conversation(id="conversation")
-            with TabPane("Changes", id="changes-tab"):
-                yield ChangesView(id="changes")
+        with Horizontal(id="main"):
+            with TabbedContent(id="views"):
+                with TabPane("Conversation", id="conversation-tab"):
+                    yield Conversation(id="conversation")
+                with TabPane("Changes", id="changes-tab"):
+                    yield ChangesView(id="changes")
+            with Vertical(id="side"):  # shown on wide terminals only
+                yield Static("", id="side-info", markup=False)
+                yield PlanView([], id="side-plan")
         yield PromptInput(id="prompt", placeholder="Describe the bug or task; enter sends")
         yield StatusBar(id="status")
         yield Footer()
@@ -145,6 +163,7 @@ class AgentApp(App[None]):
             return
         self.engine = message.engine
         self.status.set(engine=message.engine.name, model=message.engine.model)
+        settle_garbage_collector()
         if self.pending_task:
             task, self.pending_task = self.pending_task, None
             self.start_task(task)
@@ -157,8 +176,7 @@ class AgentApp(App[None]):
             self.pending_task = task
             self.conversation.say(f"queued until the model is loaded: {task}", "meta")
             return
-        self.conversation.clear()
-        self.changes.show_diff("", None, final=False)
+        self._clear_views()
         self.steering = Steering()
         self.running = True
         self.last_report = None
@@ -204,10 +222,14 @@ class AgentApp(App[None]):
         elif isinstance(event, RunStarted):
             self.worktree = Path(event.worktree)
             self.status.set(engine=event.engine, model=event.model, sandbox=event.sandbox, state="running")
+            info = f"{event.task}\n\nbranch  {event.branch}\nsession {event.session_id}"
+            self.query_one("#side-info", Static).update(info)
         elif isinstance(event, PlanSet):
             self.status.set(plan_total=len(event.steps), plan_done=0)
+            self.query_one("#side-plan", PlanView).set_steps(event.steps)
         elif isinstance(event, PlanProgress):
             self.status.set(plan_done=len(event.done))
+            self.query_one("#side-plan", PlanView).tick(event.done)
         elif isinstance(event, StepStarted):
             self.status.set(step=event.step, state="running")
         elif isinstance(event, TurnUsage):
@@ -222,13 +244,15 @@ class AgentApp(App[None]):
             self._run_finished(event.report)
 
     def _count_delta(self) -> None:
+        """The live decode rate of this turn, shown twice a second (a redraw per token costs)."""
         now = self.setup.clock()
         if self._turn_started is None:
-            self._turn_started, self._turn_deltas = now, 0
+            self._turn_started, self._turn_deltas, self._rate_shown = now, 0, now
         self._turn_deltas += 1
-        spent = now - self._turn_started
-        if spent > 0.5:
-            self.status.set(tokens_per_second=(self._turn_deltas - 1) / spent, live_rate=True)
+        if now - self._rate_shown >= LIVE_RATE_SECONDS:
+            self._rate_shown = now
+            rate = (self._turn_deltas - 1) / (now - self._turn_started)
+            self.status.set(tokens_per_second=rate, live_rate=True)
 
     def _turn_usage(self, event: TurnUsage) -> None:
         self._turn_started = None
@@ -251,7 +275,7 @@ class AgentApp(App[None]):
         if isinstance(elapsed, int | float):
             self.status.set(elapsed=float(elapsed))
         self._run_started_at = None
-        if branch and report.get("diff"):
+        if branch and report.get("diff") and self.running:
             self.notify(f"change on {branch}: ctrl+t to review, then accept / reject / keep", timeout=6)
 
     @work(thread=True, exclusive=True, group="diff")
@@ -274,10 +298,15 @@ class AgentApp(App[None]):
 
     # ---- replaying a session -----------------------------------------------------------------
 
-    def replay(self, path: Path) -> None:
-        """Reopen a recorded session: its trajectory replayed into the views."""
+    def _clear_views(self) -> None:
         self.conversation.clear()
         self.changes.show_diff("", None, final=False)
+        self.query_one("#side-plan", PlanView).set_steps([])
+        self.query_one("#side-info", Static).update("")
+
+    def replay(self, path: Path) -> None:
+        """Reopen a recorded session: its trajectory replayed into the views."""
+        self._clear_views()
         self.conversation.say(f"session {path.stem} (replayed from {path.name})", "meta")
         for event in read_trajectory(path):
             self.show_event(event)

@@ -31,6 +31,7 @@ from agent.events import (
 )
 from agent.messages import ToolCall
 
+FRAME_SECONDS = 1 / 30  # streamed text is redrawn at most this often
 PREVIEW_LINES = 4  # tool output lines shown before "N more lines"
 ARG_SUMMARY_KEYS = ("path", "command", "pattern", "query", "summary")
 
@@ -42,6 +43,10 @@ class PlanView(Static):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.steps = steps
         self.done: list[int] = []
+        self.update(self._content())
+
+    def set_steps(self, steps: list[str]) -> None:
+        self.steps, self.done = steps, []
         self.update(self._content())
 
     def tick(self, done: list[int]) -> None:
@@ -80,12 +85,13 @@ class ModelReply(Vertical):
         self._thinking: list[str] = []
 
     def add(self, text: str, thinking: bool) -> None:
-        if thinking:
-            self._thinking.append(text)
+        """Keep a streamed piece; `flush` shows what arrived (once per frame, not per token)."""
+        (self._thinking if thinking else self._text).append(text)
+
+    def flush(self) -> None:
+        if self._thinking:
             self._show_thinking("".join(self._thinking))
-        else:
-            self._text.append(text)
-            self._body.update("".join(self._text).lstrip("\n"))
+        self._body.update("".join(self._text).lstrip("\n"))
 
     def finish(self, text: str, thinking: str) -> None:
         """The whole message: replaces what was streamed (the engine strips call markup)."""
@@ -132,13 +138,16 @@ class ToolCard(Vertical):
         self.finished: ToolFinished | None = None
         self._head = Static(self._header(("… running", "$text-warning")), classes="tool-header")
         self._output = Static("", markup=False, classes="tool-output")
-        self._output.display = False
+        self._rest = Static("", markup=False)
+        self._more = Collapsible(self._rest, title="more", collapsed=True, classes="tool-more")
+        self._output.display = self._more.display = False
         children: list[Widget] = [self._head]
-        full_args = call.raw_arguments or json.dumps(call.arguments, ensure_ascii=False, indent=1)
-        if len(full_args) > 80 or "\n" in full_args:
-            args = Static(full_args, markup=False)
+        compact = call.raw_arguments or json.dumps(call.arguments, ensure_ascii=False)
+        if len(compact) > 60 or "\\n" in compact:
+            full = call.raw_arguments or json.dumps(call.arguments, ensure_ascii=False, indent=1)
+            args = Static(full, markup=False)
             children.append(Collapsible(args, title="arguments", collapsed=True, classes="tool-args"))
-        super().__init__(*children, self._output, classes="tool-card running")
+        super().__init__(*children, self._output, self._more, classes="tool-card running")
 
     def _header(self, status: tuple[str, str]) -> Content:
         return Content.assemble(
@@ -157,14 +166,9 @@ class ToolCard(Vertical):
         self._output.update("\n".join(lines[:PREVIEW_LINES]))
         self._output.display = bool(lines)
         if len(lines) > PREVIEW_LINES:
-            rest = "\n".join(lines[PREVIEW_LINES:])
-            more = Collapsible(
-                Static(rest, markup=False),
-                title=f"{len(lines) - PREVIEW_LINES} more lines",
-                collapsed=True,
-                classes="tool-more",
-            )
-            self.mount(more)
+            self._rest.update("\n".join(lines[PREVIEW_LINES:]))
+            self._more.title = f"{len(lines) - PREVIEW_LINES} more lines"
+            self._more.display = True
 
 
 class Conversation(VerticalScroll):
@@ -175,6 +179,7 @@ class Conversation(VerticalScroll):
         self._reply: ModelReply | None = None
         self._cards: dict[str, ToolCard] = {}
         self.plan: PlanView | None = None
+        self._unflushed: set[ModelReply] = set()
 
     def on_mount(self) -> None:
         self.anchor()
@@ -183,6 +188,7 @@ class Conversation(VerticalScroll):
         self._reply = None
         self._cards = {}
         self.plan = None
+        self._unflushed.clear()
         self.remove_children()
 
     def say(self, text: str, classes: str = "notice") -> None:
@@ -191,9 +197,15 @@ class Conversation(VerticalScroll):
     def show(self, event: RunEvent) -> None:
         """Add one event to the transcript."""
         if isinstance(event, ModelDelta):
-            self._current_reply().add(event.text, event.thinking)
+            reply = self._current_reply()
+            reply.add(event.text, event.thinking)
+            if not self._unflushed:
+                self.set_timer(FRAME_SECONDS, self._flush)
+            self._unflushed.add(reply)
         elif isinstance(event, ModelText):
-            self._current_reply().finish(event.text, event.thinking)
+            reply = self._current_reply()
+            self._unflushed.discard(reply)
+            reply.finish(event.text, event.thinking)
             self._reply = None
         elif isinstance(event, ToolStarted):
             self._reply = None
@@ -246,6 +258,11 @@ class Conversation(VerticalScroll):
         if isinstance(files, list) and files:
             line += f"\n  changed: {', '.join(str(f) for f in files)} · ctrl+t shows the diff"
         self.say(line, f"finished {status}")
+
+    def _flush(self) -> None:
+        for reply in self._unflushed:
+            reply.flush()
+        self._unflushed.clear()
 
     def _current_reply(self) -> ModelReply:
         if self._reply is None:

@@ -58,11 +58,10 @@ def render(status: Status) -> Content:
     parts = [
         Content.styled(status.state, "bold $text-accent"),
         gauge(status.context_tokens, status.context_budget),
-        Content.assemble(
-            ("pre ", "$text-muted"),
-            short_count(status.prefilled),
-            ("·cache ", "$text-muted"),
-            short_count(status.cached),
+        Content.from_markup(
+            "[$text-muted]prefill[/] $prefilled [$text-muted]cached[/] $cached",
+            prefilled=short_count(status.prefilled),
+            cached=short_count(status.cached),
         ),
         Content(rate),
         Content(
