@@ -157,10 +157,12 @@ class AgentLoop:
         state.steps += 1
         self.emit(StepStarted(step=state.steps))
         done = self._chat(state, ChatOptions(tool_choice="required", max_tokens=self.budgets.turn_max_tokens))
-        state.messages.append(done.message)
-        if done.finish_reason == "interrupted":
+        if done.finish_reason == "interrupted":  # the partial text is kept, its calls never ran
+            if done.message.content:
+                state.messages.append(done.message)
             self._pause(state, done.message.content)
             return
+        state.messages.append(done.message)
         if not done.message.tool_calls:
             self._no_tool_call(state)
             return

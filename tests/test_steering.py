@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from pathlib import Path
 
 import git
 
 from agent.config import AgentConfig
+from agent.console import ConsolePrinter
 from agent.engines.scripted import ScriptedTurn
 from agent.events import Interrupted, ModelDelta, RunEvent, UserGuidance
 from agent.fix import FixRequest, FixRun
@@ -36,6 +38,11 @@ def test_guidance_is_handed_to_the_model_before_the_next_step(tmp_path: Path) ->
     report = run.run(FixRequest(task="median is wrong", repo=git.Repo(repo)))
     assert report.status == "resolved"
     assert [e.text for e in events if isinstance(e, UserGuidance)] == ["keep the docstring"]
+    printed = io.StringIO()
+    printer = ConsolePrinter(out=printed, replay=True)
+    for event in events:
+        printer(event)
+    assert "you: keep the docstring" in printed.getvalue()  # `agent sessions ID` shows it too
     plan_request, first_step = engine.sent[0], engine.sent[1]
     assert not any("keep the docstring" in m.content for m in plan_request)
     assert "keep the docstring" in first_step[-1].content and first_step[-1].role == "user"

@@ -70,7 +70,7 @@ def agent(*args: str) -> str:
     return " ".join([sys.executable, "-m", "agent.cli", *args])
 
 
-def test_bare_agent_in_a_terminal_runs_a_task_and_accepts_it(tmp_path: Path, tmux: Tmux) -> None:
+def test_agent_tui_in_a_terminal_runs_a_task_and_accepts_it(tmp_path: Path, tmux: Tmux) -> None:
     repo = median_repo(tmp_path / "repo")
     tmux.start(agent("--repo", str(repo), "tui", "--script", str(SCRIPT)), repo)
     tmux.wait_for(lambda s: "Describe the bug" in s and "scripted" in s, 30)
@@ -87,12 +87,23 @@ def test_bare_agent_in_a_terminal_runs_a_task_and_accepts_it(tmp_path: Path, tmu
     assert "(s[mid - 1] + s[mid]) / 2" in (repo / "stats.py").read_text()
 
 
+def test_bare_agent_in_a_terminal_opens_the_tui(tmp_path: Path, tmux: Tmux) -> None:
+    repo = median_repo(tmp_path / "repo")
+    (repo / ".agent.toml").write_text('model = "/nonexistent/model.gguf"\n')
+    tmux.start(agent(), repo)
+    screen = tmux.wait_for(lambda s: "engine did not load" in s, 30)
+    assert "Describe the bug" in screen and "neither a GGUF file" in screen  # the app, not the help
+    tmux.keys("Escape", "q")
+    tmux.wait_for(lambda s: "EXITED 0" in s, 15)
+
+
 @pytest.mark.model
 def test_tui_streams_the_real_small_model(tmp_path: Path, tmux: Tmux, gemma_path: Path) -> None:
     repo = median_repo(tmp_path / "repo")
     # a token budget that ends the run after the streamed plan: the smoke test stays short
     (repo / ".agent.toml").write_text("max_tokens = 900\nn_ctx = 4096\n")
-    tmux.start(agent("tui", "--model", str(gemma_path), "--threads", "2"), repo, size=(120, 36))
+    # one llama.cpp thread: its spinning thread barrier slows to a crawl on an oversubscribed machine
+    tmux.start(agent("tui", "--model", str(gemma_path), "--threads", "1"), repo, size=(120, 36))
     tmux.wait_for(lambda s: "llama.cpp" in s and "gemma" in s, 120)  # loaded: the status bar says so
     tmux.type("median of an even list is wrong")
     tmux.keys("Enter")

@@ -118,6 +118,7 @@ class AgentApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.conversation.clock = self.setup.clock
         self.conversation.say(WELCOME, "welcome")
         self.set_interval(1.0, self._tick_clock)
         self.query_one(PromptInput).focus()
@@ -295,6 +296,7 @@ class AgentApp(App[None]):
     def _tick_clock(self) -> None:
         if self._run_started_at is not None:
             self.status.set(elapsed=self.setup.clock() - self._run_started_at)
+            self.conversation.tick(self.setup.clock())
 
     # ---- replaying a session -----------------------------------------------------------------
 
@@ -356,7 +358,9 @@ class AgentApp(App[None]):
             self.query_one(PromptInput).focus()
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+        else:
             self.push_screen(HelpScreen())
 
     def action_pick_session(self) -> None:

@@ -7,6 +7,7 @@ also send `ModelDelta`s, which stream into the current reply token by token.
 from __future__ import annotations
 
 import json
+import time
 
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
@@ -149,6 +150,11 @@ class ToolCard(Vertical):
             children.append(Collapsible(args, title="arguments", collapsed=True, classes="tool-args"))
         super().__init__(*children, self._output, self._more, classes="tool-card running")
 
+    def running_for(self, seconds: float) -> None:
+        """While the tool runs: how long so far (a test run can take minutes)."""
+        if self.finished is None:
+            self._head.update(self._header((f"… running {seconds:.0f}s", "$text-warning")))
+
     def _header(self, status: tuple[str, str]) -> Content:
         return Content.assemble(
             (f"⚙ {self.call.name} ", "bold $text-primary"),
@@ -180,6 +186,8 @@ class Conversation(VerticalScroll):
         self._cards: dict[str, ToolCard] = {}
         self.plan: PlanView | None = None
         self._unflushed: set[ModelReply] = set()
+        self._running_card: tuple[ToolCard, float] | None = None
+        self.clock = time.monotonic
 
     def on_mount(self) -> None:
         self.anchor()
@@ -189,6 +197,7 @@ class Conversation(VerticalScroll):
         self._cards = {}
         self.plan = None
         self._unflushed.clear()
+        self._running_card = None
         self.remove_children()
 
     def say(self, text: str, classes: str = "notice") -> None:
@@ -209,11 +218,12 @@ class Conversation(VerticalScroll):
             self._reply = None
         elif isinstance(event, ToolStarted):
             self._reply = None
-            self._card(event.call)
+            self._card(event.call, self.clock())
         elif isinstance(event, ToolFinished):
             card = self._cards.get(event.call_id)
             if card is not None:
                 card.finish(event)
+            self._running_card = None
         else:
             self._show_other(event)
 
@@ -270,8 +280,15 @@ class Conversation(VerticalScroll):
             self.mount(self._reply)
         return self._reply
 
-    def _card(self, call: ToolCall) -> ToolCard:
+    def tick(self, now: float) -> None:
+        """Once a second: the running tool card shows its elapsed time."""
+        if self._running_card is not None:
+            card, started = self._running_card
+            card.running_for(now - started)
+
+    def _card(self, call: ToolCall, now: float) -> ToolCard:
         card = ToolCard(call)
+        self._running_card = (card, now)
         self._cards[call.id] = card
         self.mount(card)
         return card

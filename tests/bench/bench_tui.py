@@ -1,6 +1,7 @@
 """UI responsiveness of the TUI while the engine streams.
 
     python tests/bench/bench_tui.py [--rates 50 200 1000] [--seconds 4] [--model PATH.gguf | --no-model]
+                                    [--threads 1]
 
 Each row runs a real task in the app (headless, 120x40, a temp git repo, real tools) while an
 engine streams: the scripted engine re-streamed word by word at a fixed rate (`PacedEngine`), and
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -149,10 +151,10 @@ def gemma() -> Path | None:
     return Path(assemble())
 
 
-def real_engine(path: Path) -> Engine:
+def real_engine(path: Path, threads: int) -> Engine:
     from agent.engines.llamacpp import LlamaCppEngine, load_llama
 
-    return LlamaCppEngine(llama=load_llama(path, n_ctx=4096, n_threads=None), model_name=path.name)
+    return LlamaCppEngine(llama=load_llama(path, n_ctx=4096, n_threads=threads), model_name=path.name)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -163,17 +165,23 @@ async def main(args: argparse.Namespace) -> None:
         rows.append(await measure(f"paced script {rate:g} tok/s", engine, max_steps=3))
     model = None if args.no_model else (Path(args.model) if args.model else gemma())
     if model is not None:
-        rows.append(await measure(f"llama.cpp {model.name[:16]}", real_engine(model), max_steps=2))
-    print(table(rows))
-    print(f"{statistics.mean(len(r.key_ms) for r in rows):.0f} key presses per row on average")
+        engine = real_engine(model, args.threads)
+        rows.append(await measure(f"llama.cpp {model.name[:16]}", engine, max_steps=1))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    keys = statistics.mean(len(r.key_ms) for r in rows)
+    report = table(rows) + f"\n{keys:.0f} key presses per row; load average during the run: {load}"
+    print(report, file=sys.__stderr__, flush=True)  # stderr: llama.cpp may have silenced stdout
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rates", type=float, nargs="+", default=[50.0, 200.0, 1000.0])
+    parser.add_argument("--rates", type=float, nargs="*", default=[50.0, 200.0, 1000.0])
     parser.add_argument("--seconds", type=float, default=4.0, help="streaming time per paced row")
     parser.add_argument("--model", help="GGUF for the real-engine row (default: the 270M smoke model)")
     parser.add_argument("--no-model", action="store_true", help="skip the real-engine row")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="llama.cpp threads (1: robust on a busy shared machine)"
+    )
     asyncio.run(main(parser.parse_args()))
