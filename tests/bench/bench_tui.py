@@ -161,12 +161,12 @@ async def main(args: argparse.Namespace) -> None:
     rows = []
     for rate in args.rates:
         words = max(20, int(rate * args.seconds / 4))  # four streamed turns of about seconds/4 each
-        engine = paced(scripted(script(words)), tokens_per_second=rate)
-        rows.append(await measure(f"paced script {rate:g} tok/s", engine, max_steps=3))
+        stream = paced(scripted(script(words)), tokens_per_second=rate)
+        rows.append(await measure(f"paced script {rate:g} tok/s", stream, max_steps=3))
     model = None if args.no_model else (Path(args.model) if args.model else gemma())
     if model is not None:
-        engine = real_engine(model, args.threads)
-        rows.append(await measure(f"llama.cpp {model.name[:16]}", engine, max_steps=1))
+        real = real_engine(model, args.threads)
+        rows.append(await measure(f"llama.cpp {model.name[:16]}", real, max_steps=1))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     keys = statistics.mean(len(r.key_ms) for r in rows)
     report = table(rows) + f"\n{keys:.0f} key presses per row; load average during the run: {load}"
