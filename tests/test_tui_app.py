@@ -7,16 +7,18 @@ from pathlib import Path
 
 import git
 import pytest
+from textual.widgets import Collapsible
+from textual.widgets.collapsible import CollapsibleTitle
 
 from agent.config import AgentConfig
 from agent.engines.scripted import ScriptedTurn
-from agent.events import Interrupted, PlanProgress, UserGuidance
+from agent.events import Interrupted, ModelText, PlanProgress, RunStarted, UserGuidance
 from agent.fix import FixRequest, FixRun
-from agent.session import read_trajectory
+from agent.session import Trajectory, read_trajectory
 from agent.tui.changes import ChangesView
 from agent.tui.conversation import ModelReply, PlanView, ToolCard
 from agent.tui.prompt import PromptInput
-from agent.tui.screens import ApprovalScreen, HelpScreen
+from agent.tui.screens import ApprovalScreen, HelpScreen, SessionPicker
 from sandbox.subprocess_sandbox import SubprocessSandbox
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
@@ -156,7 +158,10 @@ async def test_resume_replays_a_session_and_its_change_can_be_accepted(repo: Pat
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.query_one(PlanView).done == [0, 1, 2]
-        assert {"read_file", "edit_file", "run_tests", "finish"} <= set(cards(app))
+        shown = cards(app)
+        assert {"read_file", "edit_file", "run_tests", "finish"} <= set(shown)
+        more = shown["edit_file"].query_one(".tool-more", Collapsible)  # long output folded away
+        assert more.display and more.collapsed and more.title.endswith("more lines")
         assert app.status.status.state == "done: resolved"
         await pilot.press("ctrl+t")
         await pilot.press("k")  # keep: nothing changes
@@ -201,3 +206,32 @@ def test_plan_progress_is_in_the_trajectory(repo: Path) -> None:
     run.run(FixRequest(task="median", repo=git.Repo(repo)))
     ticks = [e.done for e in events if isinstance(e, PlanProgress)]
     assert ticks == [[0], [0, 1], [0, 1, 2]]  # read, then edit, then passing tests
+
+
+async def test_thinking_is_collapsed_and_expands(repo: Path, tmp_path: Path) -> None:
+    path = tmp_path / "thinking.jsonl"
+    trajectory = Trajectory(tmp_path, "thinking")
+    for event in (
+        RunStarted(session_id="s", task="t", engine="e", model="m", branch="b", worktree="/w", sandbox="x"),
+        ModelText(text="The fix is in stats.py.", thinking="the median of an even list averages two"),
+    ):
+        trajectory.write(event)
+    trajectory.close()
+    app = make_app(repo, scripted(), resume=path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        box = app.query_one(".thinking", Collapsible)
+        assert box.display and box.collapsed and box.title == "thinking (8 words)"
+        await pilot.click(CollapsibleTitle)
+        assert not box.collapsed
+
+
+async def test_resume_without_an_id_offers_the_sessions(repo: Path) -> None:
+    run = FixRun(scripted(), SubprocessSandbox(), AgentConfig(max_steps=12), lambda e: None)
+    report = run.run(FixRequest(task="median of an even list is wrong", repo=git.Repo(repo)))
+    app = make_app(repo, scripted(), pick_session=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionPicker))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.last_report is not None)
+        assert app.last_report and app.last_report["session_id"] == report.session_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -67,15 +68,12 @@ def tmux() -> Iterator[Tmux]:
 
 
 def agent(*args: str) -> str:
-    return " ".join([sys.executable, "-m", "agent.cli", *args])
+    return shlex.join([sys.executable, "-m", "agent.cli", *args])
 
 
-def test_agent_tui_in_a_terminal_runs_a_task_and_accepts_it(tmp_path: Path, tmux: Tmux) -> None:
+def test_fix_with_tui_in_a_terminal_runs_the_task_and_accepts_it(tmp_path: Path, tmux: Tmux) -> None:
     repo = median_repo(tmp_path / "repo")
-    tmux.start(agent("--repo", str(repo), "tui", "--script", str(SCRIPT)), repo)
-    tmux.wait_for(lambda s: "Describe the bug" in s and "scripted" in s, 30)
-    tmux.type("median of an even list is wrong")
-    tmux.keys("Enter")
+    tmux.start(agent("fix", "median of an even list is wrong", "--tui", "--script", str(SCRIPT)), repo)
     done = tmux.wait_for(lambda s: "done: resolved" in s, 60)
     assert "finish" in done and "median averages the middle pair" in done
     tmux.keys("C-t")
