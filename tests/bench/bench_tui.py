@@ -12,6 +12,9 @@ the real embedded engine on the 270M smoke-test model (its own speed). Measured 
 - loop lag: how late a 10 ms interval timer fires, i.e. how long the UI loop was busy (a frame
   can be no more prompt than this);
 - key latency: a key pressed into the prompt every 100 ms during the stream, until it is handled.
+
+`events` counts every event the run emitted (mostly streamed words), `ev/s` is that over the run's
+wall time (tools and test runs included). Times are in milliseconds.
 """
 
 from __future__ import annotations
