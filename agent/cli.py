@@ -69,6 +69,10 @@ def _build_parser() -> argparse.ArgumentParser:
     from agent.mcp.cli import add_mcp_parser
 
     add_mcp_parser(sub)
+
+    from agent.tui.cli import add_tui_parser
+
+    add_tui_parser(sub, fix, _add_engine_flags)
     return parser
 
 
@@ -217,11 +221,15 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    from agent.tui.cli import cmd_tui, wants_tui
+
+    if args.command is None and not wants_tui(args):
         parser.print_help()
         return EXIT_USAGE
     handler = COMMANDS.get(args.command)
     try:
+        if wants_tui(args):
+            return cmd_tui(args, _config)
         if handler is None:
             from agent.models.cli import run_models
 

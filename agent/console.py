@@ -7,6 +7,7 @@ import sys
 from typing import TextIO
 
 from agent.events import (
+    Interrupted,
     ModelDelta,
     ModelError,
     ModelText,
@@ -18,6 +19,7 @@ from agent.events import (
     ToolFinished,
     ToolStarted,
     TurnUsage,
+    UserGuidance,
 )
 
 
@@ -72,6 +74,10 @@ class ConsolePrinter:
             return f"  ! model error ({event.category}): {_short(event.message, 160)}"
         if isinstance(event, Notice):
             return f"{event.level}: {event.message}"
+        if isinstance(event, Interrupted):
+            return "-- interrupted by the user"
+        if isinstance(event, UserGuidance):
+            return f"you: {event.text}"
         if isinstance(event, TurnUsage) and self.verbose:
             u = event.usage
             return (

@@ -92,6 +92,13 @@ class PlanSet(BaseModel):
     steps: list[str]
 
 
+class PlanProgress(BaseModel):
+    """Plan steps (0-based) ticked so far, by observed progress (see `agent.planning.tick`)."""
+
+    kind: Literal["plan_progress"] = "plan_progress"
+    done: list[int]
+
+
 class StepStarted(BaseModel):
     kind: Literal["step"] = "step"
     step: int
@@ -148,6 +155,21 @@ class Notice(BaseModel):
     message: str
 
 
+class UserGuidance(BaseModel):
+    """Guidance the user sent during the run, as the loop handed it to the model."""
+
+    kind: Literal["guidance"] = "guidance"
+    text: str
+
+
+class Interrupted(BaseModel):
+    """The user interrupted the model; the loop is paused until guidance (or a stop) arrives."""
+
+    kind: Literal["interrupted"] = "interrupted"
+    step: int
+    partial_text: str = ""
+
+
 class RunFinished(BaseModel):
     kind: Literal["run_finished"] = "run_finished"
     report: dict[str, Any]
@@ -156,6 +178,7 @@ class RunFinished(BaseModel):
 RunEvent = Annotated[
     RunStarted
     | PlanSet
+    | PlanProgress
     | StepStarted
     | ModelText
     | ModelDelta
@@ -164,6 +187,8 @@ RunEvent = Annotated[
     | ModelError
     | TurnUsage
     | Notice
+    | UserGuidance
+    | Interrupted
     | RunFinished,
     Field(discriminator="kind"),
 ]

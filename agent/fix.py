@@ -22,6 +22,7 @@ from agent.messages import Message
 from agent.report import RunReport, TestSummary, report_dict
 from agent.run_setup import RunSetup, command_wrapper, prepare_run
 from agent.session import Trajectory, new_session_id
+from agent.steering import Steering
 from agent.undo import journal_path
 from agent.workspace import Workspace, agent_dir, apply_branch
 from sandbox.base import Sandbox
@@ -72,8 +73,16 @@ def _tests_summary(data: dict[str, object] | None, command: str) -> TestSummary:
 class FixRun:
     """Wires engine, tools, sandbox and workspace for one task, and builds the report."""
 
-    def __init__(self, engine: Engine, sandbox: Sandbox, config: AgentConfig, emit: Emit) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        sandbox: Sandbox,
+        config: AgentConfig,
+        emit: Emit,
+        steering: Steering | None = None,
+    ) -> None:
         self.engine = engine
+        self.steering = steering
         self.sandbox = sandbox
         self.config = config
         self._emit = emit
@@ -145,6 +154,7 @@ class FixRun:
             self.emit,
             budgets_from(self.config),
             has_changes=lambda: bool(workspace.changed_files()),
+            steering=self.steering,
         )
         try:
             state = loop.run(request.task, context, instructions=setup.block.text)

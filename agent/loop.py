@@ -1,13 +1,15 @@
 """The planner-executor loop: plan, then act/observe with tool calls, then verify before finishing.
 
 It talks only to an `Engine` and a `Toolset`; everything it does is announced as a `RunEvent`.
+An optional `Steering` lets a person steer it from another thread: guidance is read between steps,
+and an interrupt ends the streaming turn at the next token and pauses the loop until guidance comes.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,10 +19,13 @@ import prompts
 from agent.engine import ChatOptions, Engine
 from agent.events import (
     ChatDone,
+    EngineEvent,
+    Interrupted,
     ModelDelta,
     ModelError,
     ModelText,
     Notice,
+    PlanProgress,
     PlanSet,
     RunEvent,
     StepStarted,
@@ -30,9 +35,11 @@ from agent.events import (
     ToolStarted,
     TurnUsage,
     Usage,
+    UserGuidance,
 )
 from agent.messages import Message, ToolCall, ToolSpec
-from agent.planning import parse_plan
+from agent.planning import action_kind, parse_plan, tick
+from agent.steering import Steering
 from tools.base import ToolContext, ToolResult
 
 Emit = Callable[[RunEvent], None]
@@ -78,6 +85,7 @@ class LoopState:
     messages: list[Message]
     task: str = ""
     plan: list[str] = field(default_factory=list)
+    plan_done: list[int] = field(default_factory=list)
     steps: int = 0
     tool_calls: int = 0
     errors: dict[str, int] = field(default_factory=dict)
@@ -106,6 +114,7 @@ class AgentLoop:
         emit: Emit,
         budgets: Budgets,
         has_changes: Callable[[], bool],
+        steering: Steering | None = None,
     ) -> None:
         self.engine = engine
         self.toolset = toolset
@@ -113,6 +122,7 @@ class AgentLoop:
         self.emit = emit
         self.budgets = budgets
         self.has_changes = has_changes
+        self.steering = steering
         self.specs = toolset.specs()
         self._started = 0.0
 
@@ -128,6 +138,7 @@ class AgentLoop:
                 self._plan(state)
             while True:
                 self._check_budgets(state)
+                self._steer(state)
                 self._step(state)
         except StopRun as stop:
             state.stop_reason = stop.reason
@@ -153,11 +164,18 @@ class AgentLoop:
         state.plan = parse_plan(done.message.content)
         self.emit(PlanSet(steps=state.plan))
         state.messages.append(Message.user(prompts.render("act")))
+        if done.finish_reason == "interrupted":
+            self._pause(state, done.message.content)
 
     def _step(self, state: LoopState) -> None:
         state.steps += 1
         self.emit(StepStarted(step=state.steps))
         done = self._chat(state, ChatOptions(tool_choice="required", max_tokens=self.budgets.turn_max_tokens))
+        if done.finish_reason == "interrupted":  # the partial text is kept, its calls never ran
+            if done.message.content:
+                state.messages.append(done.message)
+            self._pause(state, done.message.content)
+            return
         state.messages.append(done.message)
         if not done.message.tool_calls:
             self._no_tool_call(state)
@@ -171,8 +189,14 @@ class AgentLoop:
     def _chat(self, state: LoopState, options: ChatOptions) -> ChatDone:
         self._fit_context(state, options.max_tokens)
         done: ChatDone | None = None
-        for event in self.engine.chat(state.messages, self.specs, options):
+        stream = self.engine.chat(state.messages, self.specs, options)
+        shown: list[str] = []
+        for event in stream:
+            if self.steering is not None and self.steering.interrupted:
+                done = _cut_short(stream, shown)
+                break
             if isinstance(event, TextDelta):
+                shown.append(event.text)
                 self.emit(ModelDelta(text=event.text))
             elif isinstance(event, ThinkingDelta):
                 self.emit(ModelDelta(text=event.text, thinking=True))
@@ -182,14 +206,15 @@ class AgentLoop:
             raise StopRun("engine_error", "the engine ended a reply without a final message")
         state.usage = state.usage.add(done.usage)
         self.emit(ModelText(text=done.message.content, thinking=done.message.thinking))
-        self.emit(
-            TurnUsage(
-                step=state.steps,
-                usage=done.usage,
-                context_budget=self.engine.context_length,
-                context_tokens=done.usage.prompt_tokens + done.usage.generated_tokens,
+        if done.finish_reason != "interrupted":  # a stream cut short reports no usage
+            self.emit(
+                TurnUsage(
+                    step=state.steps,
+                    usage=done.usage,
+                    context_budget=self.engine.context_length,
+                    context_tokens=done.usage.prompt_tokens + done.usage.generated_tokens,
+                )
             )
-        )
         return done
 
     def _check_fits(self, state: LoopState) -> None:
@@ -249,6 +274,9 @@ class AgentLoop:
     def _record(self, state: LoopState, call: ToolCall, outcome: Outcome) -> None:
         self._emit_finished(call, outcome)
         result = outcome.result
+        kind = action_kind(call.name, result.ok and outcome.error is None, result.data)
+        if kind is not None:
+            self._tick_plan(state, tick(state.plan, state.plan_done, kind))
         if outcome.error is not None:
             self._model_error(state, outcome.error, result.output)
         text = result.output
@@ -285,6 +313,7 @@ class AgentLoop:
         if refusal is None:
             state.summary = summary
             self.emit(ToolFinished(call_id=call.id, name="finish", ok=True, output="accepted"))
+            self._tick_plan(state, list(range(len(state.plan))))
             raise StopRun("finished")
         state.finish_refusals += 1
         self.emit(ToolFinished(call_id=call.id, name="finish", ok=False, output=refusal))
@@ -317,6 +346,39 @@ class AgentLoop:
     def _last_test_output(state: LoopState) -> str:
         return str((state.last_tests or {}).get("output", ""))[-3000:]
 
+    # ---- steering --------------------------------------------------------------------------
+
+    def _steer(self, state: LoopState) -> None:
+        """Between steps: pause if the user interrupted, then hand the model what they wrote."""
+        if self.steering is None:
+            return
+        if self.steering.interrupted:
+            self._pause(state, "")
+        for text in self.steering.drain():
+            self._add_guidance(state, text)
+
+    def _pause(self, state: LoopState, partial: str) -> None:
+        """Wait for the user's guidance; the paused time does not count against the time budget."""
+        if self.steering is None:
+            return
+        self.emit(Interrupted(step=state.steps, partial_text=partial))
+        paused = time.monotonic()
+        text = self.steering.wait_for_guidance()
+        self._started += time.monotonic() - paused
+        if text is None:
+            raise StopRun("interrupted", "the user ended the run")
+        self._add_guidance(state, text)
+
+    def _add_guidance(self, state: LoopState, text: str) -> None:
+        if text.strip():
+            state.messages.append(Message.user(prompts.render("guidance", text=text.strip())))
+            self.emit(UserGuidance(text=text.strip()))
+
+    def _tick_plan(self, state: LoopState, done: list[int]) -> None:
+        if done != state.plan_done:
+            state.plan_done = done
+            self.emit(PlanProgress(done=done))
+
     # ---- bookkeeping -----------------------------------------------------------------------
 
     def _check_budgets(self, state: LoopState) -> None:
@@ -335,3 +397,12 @@ class AgentLoop:
     def _notice(self, state: LoopState, message: str, level: str = "info") -> None:
         state.notices.append(message)
         self.emit(Notice(message=message, level="warning" if level == "warning" else "info"))
+
+
+def _cut_short(stream: Iterator[EngineEvent], shown: list[str]) -> ChatDone:
+    """Close the engine's stream (its generator stops decoding) and keep the text shown so far."""
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+    message = Message(role="assistant", content="".join(shown).strip())
+    return ChatDone(message=message, usage=Usage(), finish_reason="interrupted")

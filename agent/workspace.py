@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,3 +144,25 @@ def apply_branch(repo: git.Repo, branch: str) -> list[str]:
             f"{exc.stderr.strip()}\nCommit or stash your edits to those files, or merge the branch with git."
         ) from exc
     return files
+
+
+def discard_branch(repo: git.Repo, branch: str) -> None:
+    """Delete an agent branch the user rejected; their checkout is not touched."""
+    if branch not in {h.name for h in repo.heads}:
+        raise WorkspaceError(f"no branch named {branch!r}; it may have been deleted already")
+    if not repo.head.is_detached and repo.active_branch.name == branch:
+        raise WorkspaceError(f"{branch} is checked out: switch to another branch before rejecting it")
+    repo.git.branch("-D", branch)
+
+
+def live_diff(worktree: Path, base_commit: str) -> str:
+    """The worktree's change against `base_commit`, new files included, read while the agent works.
+
+    Uses a throwaway index (GIT_INDEX_FILE) so the agent's own index is never touched or locked.
+    """
+    with tempfile.TemporaryDirectory(prefix="agent-diff-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        tree = git.Repo(worktree)
+        tree.git.read_tree(base_commit, env=env)
+        tree.git.add("-A", env=env)
+        return str(tree.git.diff("--cached", base_commit, env=env))
