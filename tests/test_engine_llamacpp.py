@@ -119,6 +119,7 @@ def test_unknown_tool_choice_is_an_engine_error(engine: LlamaCppEngine) -> None:
 def test_tool_choice_none_never_calls(engine: LlamaCppEngine) -> None:
     done = final(engine.chat(conversation(), TOOLS, ChatOptions(tool_choice="none", max_tokens=40)))
     assert done.message.tool_calls == [] and done.finish_reason != "tool_calls"
+    assert done.usage.generated_tokens <= 40  # the reasoning allowance is not spent on plain text
     assert "<tool_call>" not in done.message.content
 
 

@@ -273,8 +273,13 @@ class LlamaCppEngine:
     def _free_pass(
         self, turn: Turn, tokens: list[int], thinking_open: bool, policy: CallPolicy, options: ChatOptions
     ) -> Generator[EngineEvent, None, tuple[bool, bool]]:
-        """One unconstrained pass; (a call opened, the reasoning budget ran out)."""
-        text_limit = min(turn.remaining(), self.pre_call_max_tokens) if policy.forced else turn.remaining()
+        """One unconstrained pass; (a call opened, the reasoning budget ran out).
+
+        Visible text is held to `max_tokens` (to the short pre-call allowance when a call is
+        required); reasoning has its own budget on top.
+        """
+        text_allowance = self.pre_call_max_tokens if policy.forced else options.max_tokens
+        text_limit = min(turn.remaining(), text_allowance)
         if text_limit <= 0:  # straight to the required call
             return False, False
         triggers = self.format.triggers if policy.allowed else ()
