@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.batch.cli import add_batch_parsers
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.engine import EngineError
 from agent.exitcodes import (
@@ -70,6 +71,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     sessions = sub.add_parser("sessions", help="list recorded sessions, or show one")
     sessions.add_argument("show", nargs="?", metavar="ID", help="print this session's transcript")
+    add_batch_parsers(sub, _add_engine_flags)
     _add_models(sub)
     return parser
 
@@ -224,7 +226,21 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"fix": cmd_fix, "pr": cmd_pr, "apply": cmd_apply, "tool": cmd_tool, "sessions": cmd_sessions}
+def cmd_batch(args: argparse.Namespace) -> int:
+    from agent.batch.cli import cmd_batch as run_batch
+
+    return run_batch(args)
+
+
+COMMANDS = {
+    "fix": cmd_fix,
+    "pr": cmd_pr,
+    "apply": cmd_apply,
+    "tool": cmd_tool,
+    "sessions": cmd_sessions,
+    "batch": cmd_batch,
+    "eval": cmd_batch,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
