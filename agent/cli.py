@@ -132,7 +132,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
     emit = _fanout(printer, events) if events else printer
     run = FixRun(engine, SubprocessSandbox(), config, emit)
     try:
-        report = run.run(FixRequest(task=task.text, repo=repo, apply=args.apply))
+        request = FixRequest(task=task.text, repo=repo, apply=args.apply, github_issue=task.issue)
+        report = run.run(request)
     except KeyboardInterrupt:
         print("\ninterrupted: your repository is exactly as it was", file=sys.stderr)
         return EXIT_INTERRUPTED

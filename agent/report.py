@@ -36,6 +36,7 @@ class PullRequestRef(BaseModel):
 class RunReport(BaseModel):
     session_id: str
     task: str
+    github_issue: int | None = None
     status: Status
     stop_reason: str
     summary: str = ""

@@ -274,7 +274,8 @@ def test_api_failure_keeps_the_branch_and_agent_pr_finishes_the_job(
     assert Path(report["patch_path"]).read_text().startswith("diff --git a/stats.py")
     assert github.pulls == []
 
-    pr_args = ["pr", report["branch"], "--github-issue", "7", "--json"]
+    assert report["github_issue"] == 7
+    pr_args = ["pr", report["branch"], "--json"]  # the issue number comes from the recorded run
     retried = run_agent(pr_args, checkout, agent_env(github))
     assert retried.returncode == 0, retried.stderr
     assert json.loads(retried.stdout)["pull_request"]["action"] == "opened"

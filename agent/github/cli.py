@@ -54,10 +54,9 @@ def issue_fetcher(target: GitHubTarget) -> Callable[[int], tuple[str, str]]:
     return fetch
 
 
-def _options(args: argparse.Namespace) -> PullRequestOptions:
-    return PullRequestOptions(
-        issue=args.github_issue, branch=args.pr_branch, base=args.pr_base, draft=args.draft
-    )
+def _options(args: argparse.Namespace, report: RunReport) -> PullRequestOptions:
+    issue = args.github_issue if args.github_issue is not None else report.github_issue
+    return PullRequestOptions(issue=issue, branch=args.pr_branch, base=args.pr_base, draft=args.draft)
 
 
 def open_pull_request(
@@ -72,7 +71,7 @@ def open_pull_request(
         return EXIT_NOT_RESOLVED
     try:
         with github_client(target) as client:
-            report.pull_request = publish(checkout, report, target, client, _options(args))
+            report.pull_request = publish(checkout, report, target, client, _options(args, report))
     except (GitHubError, PushError, PublishError) as exc:
         where = f"the change is safe on branch {report.branch}" + (
             f" and in {report.patch_path}" if report.patch_path else ""
