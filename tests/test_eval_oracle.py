@@ -37,3 +37,6 @@ def test_oracle_resolves_real_tasks(tmp_path: Path) -> None:
             if '"kind":"tool_finished"' in line and '"name":"edit_file"' in line
         ]
         assert edits and all(e["ok"] for e in edits)
+        task_dir = out / "tasks" / task / "repo" / ".task"  # the agent never saw the gold or the test ids
+        assert (task_dir / "venv").is_dir() and not (task_dir / "gold").exists()
+        assert not (task_dir / "task.json").exists()

@@ -1,8 +1,9 @@
 """Where a task's repository comes from, how its tests run, and how it is scored.
 
 A `TaskSource` builds the repository (`materialize`), readies its test environment and names the
-test command the agent uses (`prepare`), scores the working tree with the task's own tests
-(`score`), and hands the oracle the reference files (`gold`). Task sets are driven through their own
+test command the agent uses (`prepare`), hands the oracle the reference files (`gold`), removes what
+the agent must not see before it starts (`conceal`), and scores the working tree with the task's own
+tests (`score`). Task sets are driven through their own
 `materialize.py` command line; plain repositories are cloned and scored with pytest node ids.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -42,6 +44,8 @@ class TaskSource(Protocol):
     def score(self, spec: TaskSpec, repo: Path) -> Score: ...
 
     def gold(self, spec: TaskSpec, repo: Path) -> dict[str, str]: ...
+
+    def conceal(self, spec: TaskSpec, repo: Path) -> None: ...
 
 
 def tool_env() -> dict[str, str]:
@@ -142,6 +146,11 @@ class ScriptedSet:
             raise TaskSetupError(f"{spec.id}: no reference file in .task/gold for {missing or 'the task'}")
         return {f: (gold_dir / f).read_bytes().decode("utf-8") for f in spec.gold_files}
 
+    def conceal(self, spec: TaskSpec, repo: Path) -> None:
+        """The reference files and the task record (test ids, notes) go; `--eval` needs neither."""
+        shutil.rmtree(repo / ".task" / "gold", ignore_errors=True)
+        (repo / ".task" / "task.json").unlink(missing_ok=True)
+
 
 @dataclass(frozen=True)
 class MiniBugsSet:
@@ -171,6 +180,9 @@ class MiniBugsSet:
             return {f: (repo / f).read_bytes().decode("utf-8") for f in spec.gold_files}
         finally:
             run(["git", "apply", "-R", patch], repo, f"reverting the gold patch of {spec.id}", 60)
+
+    def conceal(self, spec: TaskSpec, repo: Path) -> None:
+        pass  # the repository holds nothing of the fix
 
 
 @dataclass(frozen=True)
@@ -204,3 +216,6 @@ class RepoSource:
 
     def gold(self, spec: TaskSpec, repo: Path) -> dict[str, str]:
         raise TaskSetupError(f"{spec.id}: a plain repository task has no reference fix for --oracle")
+
+    def conceal(self, spec: TaskSpec, repo: Path) -> None:
+        pass

@@ -195,6 +195,7 @@ def run_task(
         phase("preparing tests")
         test_command = task.source.prepare(task.spec, workdir / "repo")
         argv = fix_argv(task, settings, workdir, test_command)
+        task.source.conceal(task.spec, workdir / "repo")
         if children.stopping.is_set():
             raise Interrupted
         phase("agent")
