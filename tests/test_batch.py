@@ -156,10 +156,17 @@ def test_ctrl_c_stops_the_batch_cleanly(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list((out / "tasks").glob("*/events.jsonl")):
+
+    def sleeping() -> int:  # children inside their `sleep 30`, each with a worktree and a branch
+        logs = (out / "tasks").glob("*/events.jsonl")
+        return sum('"kind":"tool_started"' in log.read_text() for log in logs)
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and sleeping() < 3:
         time.sleep(0.1)
-    time.sleep(1.5)  # the children are inside their `sleep 30`
+    assert sleeping() == 3
+    for i in range(3):
+        assert "agent/" in git(out / "tasks" / f"median-{i}" / "repo", "branch", "--list")
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
