@@ -9,17 +9,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.batch.progress import Progress
-from agent.batch.results import ResultStore, TaskResult, atomic_write
-from agent.batch.runner import BatchRunner, pending
-from agent.batch.sources import RepoSource
-from agent.batch.tasks import Task, TaskFileError, load_tasks
-from agent.batch.worker import RunSettings, Terminated
-from agent.engines.oracle import ORACLE_MODEL
 from agent.exitcodes import EXIT_INTERRUPTED, EXIT_NOT_RESOLVED, EXIT_OK
 from agent.headless import UsageError
+
+if TYPE_CHECKING:  # the runner is imported when a batch runs, not for every `agent` command
+    from agent.batch.results import TaskResult
+    from agent.batch.tasks import Task
 
 HARNESS_FAILURES = ("error", "setup_error", "timeout")
 SUMMARY_FIELDS = {"status", "resolved", "failed_tests", "seconds"}
@@ -61,6 +58,8 @@ def _agent_args(args: argparse.Namespace) -> list[str]:
 
 
 def _check(args: argparse.Namespace, tasks: Sequence[Task]) -> None:
+    from agent.batch.sources import RepoSource
+
     if args.oracle and (args.script or args.base_url or args.model):
         raise UsageError("--oracle is its own engine: drop --script, --base-url and --model")
     if args.workers > 1 and not (args.base_url or args.script or args.oracle):
@@ -93,10 +92,19 @@ def _summary(command: str, results: Sequence[TaskResult]) -> str:
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
+    from agent.batch.worker import Terminated
+
     raise Terminated
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    from agent.batch.progress import Progress
+    from agent.batch.results import ResultStore, atomic_write
+    from agent.batch.runner import BatchRunner, pending
+    from agent.batch.tasks import TaskFileError, load_tasks
+    from agent.batch.worker import RunSettings
+    from agent.engines.oracle import ORACLE_MODEL
+
     try:
         tasks = load_tasks(args.tasks.resolve(), args.only or (), args.limit)
     except TaskFileError as exc:
