@@ -43,18 +43,25 @@ def add_batch_parsers(sub: Any, add_engine_flags: Callable[[argparse.ArgumentPar
         parser.add_argument("--model-name", help="model_name_or_path in the predictions file")
 
 
+ENGINE_FLAGS = {  # `agent fix` flag -> attribute of the parsed engine flags, passed to every task
+    "--model": "model",
+    "--base-url": "base_url",
+    "--server-model": "server_model",
+    "--ctx": "n_ctx",
+    "--threads": "threads",
+    "--thinking": "thinking",
+    "--experts": "experts_used",
+    "--kv-type": "kv_cache_type",
+    "--parallel": "parallel",
+    "--max-steps": "max_steps",
+    "--max-minutes": "max_minutes",
+}
+
+
 def _agent_args(args: argparse.Namespace) -> list[str]:
-    flags = {
-        "--model": args.model,
-        "--base-url": args.base_url,
-        "--server-model": args.server_model,
-        "--ctx": args.n_ctx,
-        "--threads": args.threads,
-        "--script": args.script.resolve() if args.script else None,
-        "--max-steps": args.max_steps,
-        "--max-minutes": args.max_minutes,
-    }
-    return [part for flag, value in flags.items() if value is not None for part in (flag, str(value))]
+    values = {flag: getattr(args, name, None) for flag, name in ENGINE_FLAGS.items()}
+    values["--script"] = args.script.resolve() if args.script else None
+    return [part for flag, value in values.items() if value is not None for part in (flag, str(value))]
 
 
 def _check(args: argparse.Namespace, tasks: Sequence[Task]) -> None:
