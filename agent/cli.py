@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from agent.batch.cli import add_batch_parsers
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.engine import EngineError
+from agent.exitcodes import (
+    EXIT_ENGINE,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_RESOLVED,
+    EXIT_OK,
+    EXIT_PUBLISH,
+    EXIT_USAGE,
+)
+from agent.github.api import GitHubError
+from agent.github.cli import add_pr_flags
+from agent.github.publish import PublishError
+from agent.headless import UsageError
 from agent.loop import ContextTooSmall
 from agent.model_resolution import ModelNotFound
 from agent.workspace import WorkspaceError, open_repo
-
-EXIT_OK, EXIT_NOT_RESOLVED, EXIT_USAGE, EXIT_ENGINE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
@@ -41,14 +53,21 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     fix = sub.add_parser("fix", help="fix an issue on a new branch, verified by the tests")
-    fix.add_argument("task", help="the issue, in words")
+    _add_task_flags(fix)
     _add_engine_flags(fix)
     fix.add_argument("--apply", action="store_true", help="apply a resolved change to your working tree")
     fix.add_argument("--test-cmd", dest="test_command", help="command that runs the tests")
     fix.add_argument("--max-steps", type=int, dest="max_steps")
     fix.add_argument("--max-minutes", type=float, dest="max_minutes")
-    fix.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    fix.add_argument("--json", action="store_true", help="stream events as JSON lines on stdout, report last")
     fix.add_argument("--verbose", "-v", action="store_true", help="show token usage and thinking")
+    add_pr_flags(fix, with_open=True)
+
+    pr = sub.add_parser("pr", help="push an agent branch and open (or update) its pull request")
+    pr.add_argument("branch", nargs="?", help="agent branch (default: the latest run's)")
+    pr.add_argument("--github-issue", type=int, metavar="N", help="the issue it fixes (branch agent/issue-N)")
+    pr.add_argument("--json", action="store_true", help="print the report, pull request included")
+    add_pr_flags(pr, with_open=False)
 
     apply = sub.add_parser("apply", help="apply the change on an agent branch to your working tree")
     apply.add_argument("branch")
@@ -65,6 +84,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     sessions = sub.add_parser("sessions", help="list recorded sessions, or show one")
     sessions.add_argument("show", nargs="?", metavar="ID", help="print this session's transcript")
+    add_batch_parsers(sub, _add_engine_flags)
     _add_models(sub)
     from agent.mcp.cli import add_mcp_parser
 
@@ -74,6 +94,17 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_tui_parser(sub, fix, _add_engine_flags)
     return parser
+
+
+def _add_task_flags(fix: argparse.ArgumentParser) -> None:
+    fix.add_argument("task", nargs="?", help="the issue, in words (`-` reads it from stdin)")
+    fix.add_argument("--issue-file", type=Path, help="read the issue from this file")
+    fix.add_argument("--github-issue", type=int, metavar="N", help="fetch issue N from GitHub")
+    fix.add_argument(
+        "--headless",
+        action="store_true",
+        help="never prompt (automatic when stdin is not a terminal, or CI=true)",
+    )
 
 
 def _add_models(sub: Any) -> None:
@@ -106,25 +137,56 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from agent.console import ConsolePrinter
     from agent.engines import build_engine
     from agent.fix import FixRequest, FixRun
+    from agent.github.cli import issue_fetcher, open_pull_request, target_for
+    from agent.headless import JsonEvents, headless_mode, read_task
     from agent.report import render_text
     from sandbox.subprocess_sandbox import SubprocessSandbox
 
     repo = open_repo(args.repo)
+    args.headless = headless_mode(args.headless, sys.stdin, os.environ)
+    target = target_for(args, repo, os.environ) if args.open_pr or args.github_issue else None
+    if args.open_pr and target is not None:
+        target.require_token()  # fail before the run, not after it
+    fetch = issue_fetcher(target) if target else _no_fetch
+    task = read_task(args.task, args.issue_file, args.github_issue, sys.stdin, fetch)
     config = _config(args, Path(repo.working_tree_dir or args.repo))
     engine = build_engine(config, script=args.script)
-    run = FixRun(engine, SubprocessSandbox(), config, ConsolePrinter(verbose=args.verbose))
+    printer = ConsolePrinter(verbose=args.verbose)
+    events = JsonEvents(sys.stdout) if args.json else None
+    emit = _fanout(printer, events) if events else printer
+    run = FixRun(engine, SubprocessSandbox(), config, emit)
     try:
-        report = run.run(FixRequest(task=args.task, repo=repo, apply=args.apply))
+        request = FixRequest(task=task.text, repo=repo, apply=args.apply, github_issue=task.issue)
+        report = run.run(request)
     except KeyboardInterrupt:
         print("\ninterrupted: your repository is exactly as it was", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if args.json:
-        print(report.model_dump_json(indent=2))
+    code = EXIT_ENGINE if report.status == "error" else report.exit_code()
+    if args.open_pr and target is not None and report.status != "error":
+        code = open_pull_request(repo, report, args, target)
+    if events:
+        events.finish(report)
     else:
         print(render_text(report))
-    if report.status == "error":
-        return EXIT_ENGINE
-    return report.exit_code()
+    return code
+
+
+def _no_fetch(number: int) -> tuple[str, str]:
+    raise UsageError(f"--github-issue {number} needs the GitHub repository")
+
+
+def _fanout(*sinks: Any) -> Any:
+    def emit(event: Any) -> None:
+        for sink in sinks:
+            sink(event)
+
+    return emit
+
+
+def cmd_pr(args: argparse.Namespace) -> int:
+    from agent.github.cli import cmd_pr as run_pr
+
+    return run_pr(args, open_repo(args.repo))
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -208,13 +270,22 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return run_mcp(args)
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from agent.batch.cli import cmd_batch as run_batch
+
+    return run_batch(args)
+
+
 COMMANDS = {
     "fix": cmd_fix,
+    "pr": cmd_pr,
     "apply": cmd_apply,
     "tool": cmd_tool,
     "sessions": cmd_sessions,
     "undo": cmd_undo,
     "mcp": cmd_mcp,
+    "batch": cmd_batch,
+    "eval": cmd_batch,
 }
 
 
@@ -235,12 +306,15 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_models(args, model_dirs=load_config(args.repo, {}).model_dirs)
         return handler(args)
-    except (ConfigError, WorkspaceError, ModelNotFound, ContextTooSmall) as exc:
+    except (ConfigError, WorkspaceError, ModelNotFound, ContextTooSmall, UsageError, PublishError) as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except EngineError as exc:
         print(f"agent: engine error: {exc}", file=sys.stderr)
         return EXIT_ENGINE
+    except GitHubError as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return EXIT_PUBLISH
 
 
 if __name__ == "__main__":

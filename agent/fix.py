@@ -39,6 +39,7 @@ class FixRequest:
     task: str
     repo: git.Repo
     apply: bool = False
+    github_issue: int | None = None  # where the task came from (`--github-issue`), for `agent pr`
 
 
 def budgets_from(config: AgentConfig) -> Budgets:
@@ -197,6 +198,7 @@ class FixRun:
         return RunReport(
             session_id=self.session_id,
             task=request.task,
+            github_issue=request.github_issue,
             status=status,
             stop_reason=state.stop_reason,
             summary=state.summary,

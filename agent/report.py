@@ -24,9 +24,19 @@ class TestSummary(BaseModel):
     failing: list[str] = []
 
 
+class PullRequestRef(BaseModel):
+    """The pull request a headless run opened or updated (`--open-pr`, `agent pr`)."""
+
+    number: int
+    url: str
+    action: Literal["opened", "updated"]
+    branch: str  # the branch on the remote
+
+
 class RunReport(BaseModel):
     session_id: str
     task: str
+    github_issue: int | None = None
     status: Status
     stop_reason: str
     summary: str = ""
@@ -47,6 +57,7 @@ class RunReport(BaseModel):
     usage: Usage = Usage()
     elapsed_seconds: float = 0.0
     applied: bool = False
+    pull_request: PullRequestRef | None = None
     notices: list[str] = []
 
     def exit_code(self) -> int:
@@ -114,6 +125,9 @@ def render_text(report: RunReport, diff_lines: int = 80) -> str:
     )
     if report.trajectory_path:
         lines.append(f"session log: {report.trajectory_path}")
+    if report.pull_request:
+        pr = report.pull_request
+        lines.append(f"pull request #{pr.number} {pr.action}: {pr.url} (branch {pr.branch})")
     lines.extend(f"note: {n}" for n in report.notices)
     return "\n".join(lines)
 

@@ -81,10 +81,12 @@ class Workspace:
         return git.Repo(self.path)
 
     def diff(self) -> str:
-        """The agent's change against the base commit, new files included."""
+        """The agent's change against the base commit, new files included; a patch `git apply` takes
+        (git's output ends with a newline, which gitpython strips)."""
         tree = self.tree
         tree.git.add("-A")
-        return str(tree.git.diff("--cached", self.base_commit, "--binary"))
+        diff = str(tree.git.diff("--cached", self.base_commit, "--binary"))
+        return diff + "\n" if diff else diff
 
     def changed_files(self) -> list[str]:
         tree = self.tree

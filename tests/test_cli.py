@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.headless import report_from_stream
 from tests.repos import median_repo, snapshot
 
 AGENT = [sys.executable, "-m", "agent.cli"]
@@ -72,7 +73,7 @@ def test_fix_with_a_script_resolves_from_the_command_line(tmp_path: Path) -> Non
         ["fix", "median of an even-length list is wrong", "--script", str(script), "--json"], cwd=repo
     )
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = report_from_stream(result.stdout)
     assert report["status"] == "resolved" and report["tests"]["ok"]
     assert snapshot(repo) == before
     applied = run_agent(["apply", report["branch"]], cwd=repo)

@@ -8,7 +8,6 @@ untouched.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import jsonschema
 import pytest
 
 from agent.events import ToolStarted
+from agent.headless import report_from_stream
 from agent.models import pull
 from agent.session import read_trajectory
 from tests.bench.minibugs import load_tasks, materialize
@@ -59,7 +59,7 @@ def test_agent_fix_with_the_small_instruct_model(tmp_path: Path) -> None:
         env={**os.environ, "AGENT_MODEL_DIR": str(model.parent)},
     )
     assert result.returncode in (0, 1), result.stderr[-3000:]
-    report = json.loads(result.stdout)
+    report = report_from_stream(result.stdout)
     assert report["status"] in ("resolved", "not_resolved", "no_change")
     assert report["stop_reason"] and report["steps"] >= 1
     assert report["usage"]["cached_tokens"] > 0  # the KV cache was reused across turns

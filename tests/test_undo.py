@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from agent.headless import report_from_stream
 from tests.repos import BUGGY_MEDIAN, git, median_repo, snapshot
 from tests.test_cli import run_agent
 
@@ -36,7 +37,7 @@ def test_agent_undo_reverts_edits_one_commit_at_a_time_on_the_branch(tmp_path: P
         ["fix", "median of an even-length list is wrong", "--script", str(script), "--json"], cwd=repo
     )
     assert fixed.returncode == 0, fixed.stderr
-    report = json.loads(fixed.stdout)
+    report = report_from_stream(fixed.stdout)
     branch, session = report["branch"], report["session_id"]
     assert (repo / ".git/.agent/sessions" / f"{session}.edits").is_file()
     before = snapshot(repo)
@@ -65,7 +66,9 @@ def test_agent_undo_refuses_when_the_branch_changed_or_is_checked_out(tmp_path: 
     repo = median_repo(tmp_path / "r")
     script = tmp_path / "script.json"
     script.write_text(json.dumps(SCRIPT))
-    report = json.loads(run_agent(["fix", "median", "--script", str(script), "--json"], cwd=repo).stdout)
+    report = report_from_stream(
+        run_agent(["fix", "median", "--script", str(script), "--json"], cwd=repo).stdout
+    )
     branch = report["branch"]
     git(repo, "checkout", "-q", branch)
     busy = run_agent(["undo"], cwd=repo)

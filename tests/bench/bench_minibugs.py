@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from agent.headless import report_from_stream
 from tests.bench.minibugs import MiniBug, load_tasks, materialize, score
 from tests.bench.peer import llama_server, run_mini
 
@@ -54,8 +55,8 @@ def run_agent(task: MiniBug, model: str, repo: Path, minutes: float) -> tuple[di
     wall = time.monotonic() - started
     (repo.parent / "agent.stderr").write_text(proc.stderr)
     try:
-        return json.loads(proc.stdout), wall
-    except json.JSONDecodeError:
+        return report_from_stream(proc.stdout), wall
+    except (ValueError, KeyError):
         return {"status": "crash", "stop_reason": proc.stderr[-300:]}, wall
 
 

@@ -1,0 +1,1 @@
+"""Many tasks at once: `agent batch` (runs and predictions) and `agent eval` (runs, scored by tests)."""

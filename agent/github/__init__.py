@@ -1,0 +1,1 @@
+"""GitHub: fetch an issue, push the agent's branch, open or update its pull request."""

@@ -1,0 +1,106 @@
+"""Headless runs (CI, scripts, batch workers): where the task comes from, and the JSON event stream.
+
+Headless is on with `--headless`, when standard input is not a terminal, or when CI=true. It never
+asks anything: the sandbox policy alone decides what may run. With `--json`, stdout carries one
+`RunEvent` per line (the trajectory's types, streamed deltas left out) and the last line is always
+the `run_finished` event holding the report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from agent.events import RUN_EVENT_ADAPTER, ModelDelta, RunEvent, RunFinished
+from agent.report import RunReport, report_dict
+
+
+class UsageError(Exception):
+    """The command line is wrong in a way the user must fix (exit code 2)."""
+
+
+def headless_mode(flag: bool, stdin: TextIO | None, env: Mapping[str, str]) -> bool:
+    if flag or env.get("CI", "").strip().lower() in ("true", "1"):
+        return True
+    try:
+        return stdin is None or not stdin.isatty()
+    except ValueError:  # a closed stream
+        return True
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    text: str
+    issue: int | None = None  # the GitHub issue number it came from
+
+
+IssueFetcher = Callable[[int], tuple[str, str]]  # number -> (title, body)
+
+
+def read_task(
+    text: str | None,
+    issue_file: Path | None,
+    github_issue: int | None,
+    stdin: TextIO | None,
+    fetch_issue: IssueFetcher,
+) -> TaskInput:
+    """The task from exactly one source: the text argument (`-` reads stdin), a file, or an issue."""
+    given = [name for name, value in (("text", text), ("file", issue_file), ("issue", github_issue)) if value]
+    if len(given) != 1:
+        raise UsageError(
+            "give the task exactly one way: as text, `-` to read it from stdin, --issue-file PATH "
+            "or --github-issue NUMBER"
+        )
+    if github_issue is not None:
+        title, body = fetch_issue(github_issue)
+        return TaskInput(text=f"{title.strip()}\n\n{body.strip()}".strip(), issue=github_issue)
+    if issue_file is not None:
+        try:
+            return TaskInput(text=_non_empty(issue_file.read_text(encoding="utf-8"), str(issue_file)))
+        except OSError as exc:
+            raise UsageError(f"cannot read the issue file {issue_file}: {exc.strerror or exc}") from exc
+    if text == "-":
+        if stdin is None:
+            raise UsageError("`-` reads the task from stdin, but there is no stdin")
+        return TaskInput(text=_non_empty(stdin.read(), "stdin"))
+    return TaskInput(text=_non_empty(text or "", "the task"))
+
+
+def _non_empty(text: str, where: str) -> str:
+    if not text.strip():
+        raise UsageError(f"{where} is empty: describe the issue to fix")
+    return text.strip()
+
+
+class JsonEvents:
+    """Writes run events as JSON lines, holding `run_finished` back so it can be written last,
+    after anything that happens once the run is over (a pull request)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def __call__(self, event: RunEvent) -> None:
+        if isinstance(event, ModelDelta | RunFinished):
+            return
+        self._write(event)
+
+    def finish(self, report: RunReport) -> None:
+        self._write(RunFinished(report=report_dict(report)))
+
+    def _write(self, event: RunEvent) -> None:
+        self.out.write(RUN_EVENT_ADAPTER.dump_json(event).decode("utf-8") + "\n")
+        self.out.flush()
+
+
+def report_from_stream(stdout: str) -> dict[str, Any]:
+    """The report of a `--json` run: the `run_finished` event on the last line."""
+    for line in reversed(stdout.splitlines()):
+        if line.strip():
+            event = json.loads(line)
+            if event.get("kind") == "run_finished":
+                return dict(event["report"])
+            break
+    raise ValueError("the output has no run_finished event on its last line")
