@@ -11,7 +11,9 @@ from typing import Any
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.engine import EngineError
 from agent.model_resolution import ModelNotFound
+from agent.sandbox_cli import add_sandbox_flags, add_sandbox_parser, cmd_sandbox, sandbox_overrides
 from agent.workspace import WorkspaceError, open_repo
+from sandbox.bubblewrap import SandboxUnavailable
 
 EXIT_OK, EXIT_NOT_RESOLVED, EXIT_USAGE, EXIT_ENGINE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -40,6 +42,7 @@ def _build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--max-minutes", type=float, dest="max_minutes")
     fix.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     fix.add_argument("--verbose", "-v", action="store_true", help="show token usage and thinking")
+    add_sandbox_flags(fix)
 
     apply = sub.add_parser("apply", help="apply the change on an agent branch to your working tree")
     apply.add_argument("branch")
@@ -49,9 +52,11 @@ def _build_parser() -> argparse.ArgumentParser:
     tool.add_argument("--args", default="{}", help="tool arguments as a JSON object")
     tool.add_argument("--list", action="store_true", help="list the tools and their JSON schemas")
     tool.add_argument("--json", action="store_true", help="print the structured result")
+    add_sandbox_flags(tool)
 
     sessions = sub.add_parser("sessions", help="list recorded sessions, or show one")
     sessions.add_argument("show", nargs="?", metavar="ID", help="print this session's transcript")
+    add_sandbox_parser(sub)
     _add_models(sub)
     return parser
 
@@ -75,7 +80,7 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "max_steps",
         "max_minutes",
     )
-    return load_config(repo_root, {k: getattr(args, k, None) for k in keys})
+    return load_config(repo_root, {**{k: getattr(args, k, None) for k in keys}, **sandbox_overrides(args)})
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
@@ -83,12 +88,14 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from agent.engines import build_engine
     from agent.fix import FixRequest, FixRun
     from agent.report import render_text
-    from sandbox.subprocess_sandbox import SubprocessSandbox
+    from agent.sandboxing import command_sandbox, preparation_sandbox
 
     repo = open_repo(args.repo)
     config = _config(args, Path(repo.working_tree_dir or args.repo))
+    sandbox = command_sandbox(config, repo)
     engine = build_engine(config, script=args.script)
-    run = FixRun(engine, SubprocessSandbox(), config, ConsolePrinter(verbose=args.verbose))
+    printer = ConsolePrinter(verbose=args.verbose)
+    run = FixRun(engine, sandbox, config, printer, setup=preparation_sandbox(config, repo))
     try:
         report = run.run(FixRequest(task=args.task, repo=repo, apply=args.apply))
     except KeyboardInterrupt:
@@ -113,22 +120,24 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_tool(args: argparse.Namespace) -> int:
-    from sandbox.subprocess_sandbox import SubprocessSandbox
+    from agent.sandboxing import command_sandbox
     from tools.base import ToolContext
-    from tools.registry import Toolbox, default_tools, run_tool_by_name
+    from tools.registry import Toolbox, configured_tools, run_tool_by_name
 
-    toolbox = Toolbox(default_tools())
     if args.list or not args.name:
+        toolbox = Toolbox(configured_tools(load_config(None, {}).web_fetch))
         print(json.dumps([spec.model_dump() for spec in toolbox.specs()], indent=2))
         return EXIT_OK
     repo = open_repo(args.repo)
     root = Path(repo.working_tree_dir or args.repo)
-    config = load_config(root, {})
+    config = load_config(root, sandbox_overrides(args))
+    toolbox = Toolbox(configured_tools(config.web_fetch))
     ctx = ToolContext(
         root=root,
-        sandbox=SubprocessSandbox(),
+        sandbox=command_sandbox(config, repo),
         test_command=config.test_command,
         command_timeout=config.command_timeout,
+        writable=config.sandbox.policy != "read-only",
     )
     outcome = run_tool_by_name(toolbox, args.name, args.args, ctx)
     if args.json:
@@ -165,7 +174,13 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"fix": cmd_fix, "apply": cmd_apply, "tool": cmd_tool, "sessions": cmd_sessions}
+COMMANDS = {
+    "fix": cmd_fix,
+    "apply": cmd_apply,
+    "tool": cmd_tool,
+    "sessions": cmd_sessions,
+    "sandbox": cmd_sandbox,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_models(args)
         return handler(args)
-    except (ConfigError, WorkspaceError, ModelNotFound) as exc:
+    except (ConfigError, WorkspaceError, ModelNotFound, SandboxUnavailable) as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except EngineError as exc:

@@ -10,6 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from sandbox.config import SandboxConfig, weakening
+from tools.web_config import WebFetchConfig
+
 PROJECT_CONFIG = ".agent.toml"
 
 
@@ -34,6 +37,8 @@ class AgentConfig(BaseModel):
     test_command: str | None = None
     command_timeout: float = 300.0
     context_budget: int = 4000  # tokens of repository context in the first prompt
+    sandbox: SandboxConfig = SandboxConfig()  # [sandbox]: backend, policy, approval, setup_command
+    web_fetch: WebFetchConfig = WebFetchConfig()  # [web_fetch]: off unless enabled
 
 
 def user_config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -50,6 +55,20 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
 
 
+def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key (a project's [sandbox] keeps the user's other sandbox keys);
+    None means "not given" and changes nothing."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        elif isinstance(value, Mapping):
+            merged[key] = _merge({}, value)
+        elif value is not None:
+            merged[key] = value
+    return merged
+
+
 def load_config(
     repo_root: Path | None, overrides: Mapping[str, Any], env: Mapping[str, str] = os.environ
 ) -> AgentConfig:
@@ -64,8 +83,14 @@ def load_config(
             AgentConfig.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(f"invalid config file {path}:\n{exc}") from exc
-        merged.update(data)
-    merged.update({k: v for k, v in overrides.items() if v is not None})
+        if path.name == PROJECT_CONFIG and weakening(data):
+            raise ConfigError(
+                f"{path} may not weaken the sandbox ({', '.join(weakening(data))}): a repository's own "
+                f"config is not trusted with that. Set it in {user_config_path(env)} "
+                "or pass --sandbox/--policy."
+            )
+        merged = _merge(merged, data)
+    merged = _merge(merged, overrides)
     try:
         return AgentConfig.model_validate(merged)
     except ValidationError as exc:

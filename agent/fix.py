@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import git
 
@@ -23,8 +24,9 @@ from agent.report import RunReport, TestSummary, report_dict
 from agent.session import Trajectory, new_session_id
 from agent.workspace import Workspace, agent_dir, apply_branch
 from sandbox.base import Sandbox
+from sandbox.select import run_setup
 from tools.base import ToolContext
-from tools.registry import Toolbox, default_tools
+from tools.registry import Toolbox, configured_tools
 
 Emit = Callable[[RunEvent], None]
 
@@ -68,9 +70,12 @@ def _tests_summary(data: dict[str, object] | None, command: str) -> TestSummary:
 class FixRun:
     """Wires engine, tools, sandbox and workspace for one task, and builds the report."""
 
-    def __init__(self, engine: Engine, sandbox: Sandbox, config: AgentConfig, emit: Emit) -> None:
+    def __init__(
+        self, engine: Engine, sandbox: Sandbox, config: AgentConfig, emit: Emit, setup: Sandbox | None = None
+    ) -> None:
         self.engine = engine
         self.sandbox = sandbox
+        self.setup = setup  # runs config.sandbox.setup_command (network on) before the first step
         self.config = config
         self._emit = emit
         self.session_id = new_session_id()
@@ -107,8 +112,9 @@ class FixRun:
             sandbox=self.sandbox,
             test_command=self.config.test_command,
             command_timeout=self.config.command_timeout,
+            writable=self.config.sandbox.policy != "read-only",
         )
-        toolbox = Toolbox(default_tools())
+        toolbox = Toolbox(configured_tools(self.config.web_fetch))
         self.emit(
             RunStarted(
                 session_id=self.session_id,
@@ -120,6 +126,7 @@ class FixRun:
                 sandbox=self.sandbox.mode,
             )
         )
+        self._prepare(workspace.path)
         budget = min(self.config.context_budget, self.engine.context_length // 2 - 1024)
         context = pack_context(workspace.path, request.task, max(budget, 0), _count_text(self.engine))
         loop = AgentLoop(
@@ -137,6 +144,17 @@ class FixRun:
             state = LoopState(messages=[], stop_reason="engine_error", notices=[str(exc)])
         self._final_verification(state, workspace, loop)
         return self._report(state, workspace, request, started)
+
+    def _prepare(self, root: Path) -> None:
+        """The setup step: install the project's dependencies (network on) before the sandboxed run."""
+        command = self.config.sandbox.setup_command
+        if self.setup is None or not command:
+            return
+        result = run_setup(self.setup, command, root, self.config.sandbox.setup_timeout)
+        status = f"exit code {result.exit_code}" + (", timed out" if result.timed_out else "")
+        level: Literal["info", "warning"] = "info" if result.ok else "warning"
+        tail = "" if result.ok else f"\n{result.output[-2000:]}"
+        self.emit(Notice(level=level, message=f"setup `{command}`: {status} in {result.seconds:.1f}s{tail}"))
 
     @staticmethod
     def _final_verification(state: LoopState, workspace: Workspace, loop: AgentLoop) -> None:

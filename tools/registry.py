@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from agent.messages import ToolCall, ToolSpec
 from tools import create_file, edit_file, finish, list_files, read_file, run_tests, search, shell
 from tools.base import Tool, ToolContext, ToolError, ToolResult
+from tools.web_config import WebFetchConfig
 
 ERROR_CATEGORIES = ("unknown_tool", "parse_error", "schema", "tool_error", "tool_crash")
 MAX_SCHEMA_ERRORS = 5
@@ -166,6 +167,16 @@ def default_tools() -> list[Tool]:
         shell.TOOL,
         finish.TOOL,
     ]
+
+
+def configured_tools(web_fetch: WebFetchConfig | None = None) -> list[Tool]:
+    """The default tools, plus web_fetch (before finish) when the config enables it."""
+    tools = default_tools()
+    if web_fetch is not None and web_fetch.enabled:
+        from tools.web_fetch import build  # imported only when enabled (httpx, HTML parsing)
+
+        tools.insert(len(tools) - 1, build(web_fetch))
+    return tools
 
 
 def run_tool_by_name(toolbox: Toolbox, name: str, args_json: str, ctx: ToolContext) -> ToolOutcome:
