@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from typing import Any
-
-from agent.messages import ToolSpec
 
 PRIMITIVES = {
     "char": r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])',
@@ -30,8 +27,21 @@ PRIMITIVES = {
 }
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
     return json.dumps(text)  # a GBNF string literal uses the same escapes as JSON
+
+
+def _class_char(char: str) -> str:
+    """One character inside a GBNF character class `[...]`."""
+    if char in "\\]^-[":
+        return "\\" + char
+    if char == "\n":
+        return "\\n"
+    if char == "\t":
+        return "\\t"
+    if char == "\r":
+        return "\\r"
+    return char
 
 
 class GrammarBuilder:
@@ -46,10 +56,10 @@ class GrammarBuilder:
     def value(self, schema: dict[str, Any], name: str) -> str:
         if "enum" in schema:
             return self.rule(
-                name, " | ".join(_literal(json.dumps(v, ensure_ascii=False)) for v in schema["enum"])
+                name, " | ".join(literal(json.dumps(v, ensure_ascii=False)) for v in schema["enum"])
             )
         if "const" in schema:
-            return self.rule(name, _literal(json.dumps(schema["const"], ensure_ascii=False)))
+            return self.rule(name, literal(json.dumps(schema["const"], ensure_ascii=False)))
         options = schema.get("anyOf") or schema.get("oneOf")
         if options:
             alts = [self.value(option, f"{name}-{i}") for i, option in enumerate(options)]
@@ -77,46 +87,63 @@ class GrammarBuilder:
         )
 
     def object(self, schema: dict[str, Any], name: str) -> str:
-        props = list(schema.get("properties", {}).items())
-        required = set(schema.get("required", []))
-        pairs = [f"{_literal(_literal(key) + ': ')} {self.value(sub, f'{name}-{key}')}" for key, sub in props]
+        pairs = [
+            (key, f"{literal(literal(key) + ': ')} {self.value(sub, f'{name}-{key}')}")
+            for key, sub in schema.get("properties", {}).items()
+        ]
+        inner = self.fields(name, pairs, set(schema.get("required", [])), separator='", "')
+        return self.rule(name, f'"{{" {inner} "}}"' if inner else '"{}"')
+
+    def fields(self, name: str, pairs: list[tuple[str, str]], required: set[str], separator: str) -> str:
+        """A rule for `pairs` in order, each optional unless required, joined by `separator`.
+
+        `pairs` holds (key, grammar of the whole key-value item); returns "" when there are none.
+        """
 
         def tail(i: int, first: bool) -> str:
-            if i == len(props):
+            if i == len(pairs):
                 return ""
             rule_name = f"{name}-t{i}{'f' if first else 'r'}"
             if rule_name in self.rules:
                 return rule_name
-            sep = "" if first else '", " '
+            sep = "" if first or not separator else f"{separator} "
             rest = tail(i + 1, False)
-            present = f"{sep}{pairs[i]} {rest}".strip()
-            if props[i][0] in required:
+            present = f"{sep}{pairs[i][1]} {rest}".strip()
+            if pairs[i][0] in required:
                 body = present
             else:
                 skip = tail(i + 1, first) or '""'
                 body = f"({present}) | {skip}"
             return self.rule(rule_name, body)
 
-        inner = tail(0, True)
-        return self.rule(name, f'"{{" {inner} "}}"' if inner else '"{}"')
+        return tail(0, True)
+
+    def raw_until(self, terminator: str) -> str:
+        """Free text up to and including the first `terminator` (which the text cannot contain).
+
+        A right-recursive automaton over how much of the terminator the text's tail matches; it
+        assumes the terminator's first character does not occur again in it (true of closing
+        tags such as `</arg_value>`), so a mismatch restarts at state 0 or 1.
+        """
+        if not terminator or terminator[0] in terminator[1:]:
+            raise ValueError(f"unsupported terminator {terminator!r}")
+        base = "raw-" + re.sub(r"[^a-zA-Z0-9]", "", terminator)
+        if f"{base}-0" in self.rules:
+            return f"{base}-0"
+        first = terminator[0]
+        for k, char in enumerate(terminator):
+            alternatives = [literal(terminator)]
+            if k + 1 < len(terminator):
+                alternatives.append(f"{literal(char)} {base}-{k + 1}")
+            if k > 0:
+                alternatives.append(f"{literal(first)} {base}-1")
+            excluded = "".join(_class_char(c) for c in sorted({char, first}))
+            alternatives.append(f"[^{excluded}] {base}-0")
+            self.rules[f"{base}-{k}"] = " | ".join(alternatives)
+        return f"{base}-0"
 
     def render(self, root: str) -> str:
         lines = [f"root ::= {root}"]
         lines += [f"{name} ::= {body}" for name, body in self.rules.items()]
         lines += [f"{name} ::= {body}" for name, body in PRIMITIVES.items() if name not in self.rules]
         return "\n".join(lines) + "\n"
-
-
-def tool_call_grammar(tools: Sequence[ToolSpec], only: str | None = None) -> str:
-    """`{"name": "<tool>", "arguments": {...}}` for one of `tools` (or just the tool `only`)."""
-    builder = GrammarBuilder()
-    alternatives = []
-    for spec in tools:
-        if only is not None and spec.name != only:
-            continue
-        args = builder.value({**spec.parameters, "type": "object"}, f"args-{spec.name}")
-        head = _literal('{"name": ' + json.dumps(spec.name) + ', "arguments": ')
-        alternatives.append(builder.rule(f"call-{spec.name}", f'{head} {args} "}}"'))
-    if not alternatives:
-        raise ValueError(f"no tool named {only!r}")
-    return builder.render(" | ".join(alternatives))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from agent.grammar import tool_call_grammar
+from agent.formats.hermes import HermesFormat
 from agent.messages import ToolSpec
 from tools.registry import Toolbox, default_tools
+
+tool_call_grammar = HermesFormat().body_grammar
 
 
 def test_every_tool_has_a_rule_and_names_are_literal() -> None:
     specs = Toolbox(default_tools()).specs()
     grammar = tool_call_grammar(specs)
     root = grammar.splitlines()[0]
+    assert root.startswith('root ::= "\\n" (') and root.endswith(') "\\n</tool_call>"')
     for spec in specs:
         assert f"call-{spec.name.replace('_', '-')}" in root
         assert f'\\"name\\": \\"{spec.name}\\"' in grammar
@@ -19,7 +22,7 @@ def test_every_tool_has_a_rule_and_names_are_literal() -> None:
 def test_restricting_to_one_tool() -> None:
     specs = Toolbox(default_tools()).specs()
     root = tool_call_grammar(specs, only="finish").splitlines()[0]
-    assert root == "root ::= call-finish"
+    assert root == 'root ::= "\\n" (call-finish) "\\n</tool_call>"'
 
 
 def test_enums_optional_fields_and_bounded_integers() -> None:
