@@ -44,6 +44,7 @@ class SandboxUnavailable(Exception):
 class BwrapInfo:
     path: str
     disable_userns: bool  # bwrap >= 0.8
+    tmpfs_size: bool = True  # `--size` for tmpfs mounts (bwrap >= 0.6)
 
 
 def _core_flags(info: BwrapInfo, network: bool) -> list[str]:
@@ -95,7 +96,11 @@ def probe_bwrap(path: str = "bwrap", proc_sys: Path = Path("/proc/sys")) -> Bwra
         ) from exc
     except (OSError, subprocess.SubprocessError) as exc:
         raise _unavailable(f"cannot run `{path}`: {exc}") from exc
-    info = BwrapInfo(path=path, disable_userns="--disable-userns" in helptext.stdout)
+    info = BwrapInfo(
+        path=path,
+        disable_userns="--disable-userns" in helptext.stdout,
+        tmpfs_size="--size" in helptext.stdout,
+    )
     argv = [*_core_flags(info, network=False), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
     try:
         trial = subprocess.run([*argv, "true"], capture_output=True, text=True, timeout=PROBE_TIMEOUT)
@@ -166,7 +171,7 @@ class BubblewrapSandbox:
             read_paths=self.read_paths,
             write_paths=self.write_paths,
         )
-        mounts = plan.args(self.tmpfs_bytes)
+        mounts = plan.args(self.tmpfs_bytes if self.bwrap.tmpfs_size else None)
         network = self.policy == "network"
         return [*_core_flags(self.bwrap, network), *mounts, "--chdir", str(cwd), "--", *argv_for(command)]
 

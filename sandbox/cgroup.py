@@ -79,12 +79,22 @@ def _checked(parent: Path) -> Path | None:
     """The parent, if a child made in it gets a pids.max (writable by us)."""
     if not os.access(parent, os.W_OK):
         return None
+    _remove_stale(parent)
     try:
         group = PidsGroup.create(parent, 1)
     except OSError:
         return None
     group.remove()
     return parent
+
+
+def _remove_stale(parent: Path) -> None:
+    """Groups left by an agent process that died before removing them (empty; rmdir is enough)."""
+    for path in parent.glob("local-agent-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 class PidsGroup:

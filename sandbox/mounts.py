@@ -7,10 +7,15 @@ The plan, in mount order (later mounts lie on top of earlier ones):
 3. what commands need from inside those hidden places, read-only: the Python interpreter's prefixes,
    the active virtual environment and its base interpreter, PATH directories, the repository's git
    directories, and the paths the user lists in `[sandbox] read_paths`;
-4. the working directory (the worktree): writable, or read-only under the `read-only` policy;
+4. the working directory (the worktree): writable, or read-only under the `read-only` policy; when
+   it lies inside the user's own checkout (`agent fix` puts it in `.git/.agent/worktrees/`), that
+   checkout shows as an empty read-only directory around it: a write there fails loudly, and its
+   files (untracked ones like `.env` too) stay hidden, while what commands need inside it (the
+   git dir, an active virtual environment) is re-exposed read-only;
 5. the worktree's `.git` (file or directory) and a git common dir inside the worktree, read-only
    again on top, so a command cannot plant hooks or point `.git` at a config that would run code
-   when the agent later runs git on the host.
+   when the agent later runs git on the host;
+6. extra writable places the caller names (the setup step's environment directory).
 
 Nothing here runs a process; `plan_mounts` is a pure function of its inputs.
 """
@@ -95,17 +100,30 @@ class MountPlan:
     exposed: tuple[Path, ...]  # read-only, inside hidden places
     writable: tuple[Path, ...]
     protected: tuple[Path, ...]  # read-only again, on top of a writable place
+    sealed: tuple[Path, ...] = ()  # the user's checkout: an empty read-only directory around the binds
+    extra_writable: tuple[Path, ...] = ()  # asked for by the caller (the setup's environment dir)
 
-    def args(self, tmpfs_bytes: int) -> list[str]:
+    def args(self, tmpfs_bytes: int | None) -> list[str]:
+        """bwrap arguments; `tmpfs_bytes` None for a bwrap without `--size` (tmpfs unbounded)."""
+
+        def tmpfs(path: Path, size: int | None) -> list[str]:
+            return (["--size", str(size)] if size is not None else []) + ["--tmpfs", str(path)]
+
         args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for path in (*self.hidden, Path("/dev/shm")):
-            args += ["--size", str(tmpfs_bytes), "--tmpfs", str(path)]
+            args += tmpfs(path, tmpfs_bytes)
+        for path in self.sealed:
+            args += tmpfs(path, 65536 if tmpfs_bytes is not None else None)
         for path in self.exposed:
             args += ["--ro-bind", str(path), str(path)]
         for path in self.writable:
             args += ["--bind", str(path), str(path)]
         for path in self.protected:
             args += ["--ro-bind", str(path), str(path)]
+        for path in self.extra_writable:
+            args += ["--bind", str(path), str(path)]
+        for path in self.sealed:
+            args += ["--remount-ro", str(path)]
         return args
 
 
@@ -133,23 +151,44 @@ def plan_mounts(
 ) -> MountPlan:
     """The mounts for a command in `cwd` (see the module docstring)."""
     work = _real(cwd)
+    if work == Path("/"):
+        raise MountError("the working directory is /: run the agent inside a project directory")
     hidden = _existing([*homes, *ALWAYS_HIDDEN])
     for area in hidden:
         if inside(area, work) and area not in ALWAYS_HIDDEN:
             raise MountError(
                 f"{work} contains your home directory {area}: run the agent inside a project directory"
             )
-    if work == Path("/"):
-        raise MountError("the working directory is /: run the agent inside a project directory")
     extra_writable = _existing(write_paths)
     git = _existing(git_paths(work))
-    in_hidden = [p for p in _existing([*runtime, *read_paths, *git]) if any(inside(p, h) for h in hidden)]
-    exposed = _outermost([p for p in in_hidden if not inside(p, work) and p not in extra_writable])
-    places = [work, *extra_writable] if writable else extra_writable
+    sealed = _checkouts(git, work)
+    areas = [*hidden, *sealed]
+    in_hidden = [p for p in _existing([*runtime, *read_paths, *git]) if any(inside(p, h) for h in areas)]
+    # a runtime path that would uncover a whole hidden place (PATH holding ~ itself) is left out
+    wanted = set(_existing(read_paths))
+    covering = [p for p in in_hidden if p not in wanted and any(inside(h, p) for h in hidden)]
+    exposed = _outermost(
+        [p for p in in_hidden if not inside(p, work) and p not in extra_writable and p not in covering]
+    )
+    places = [work] if writable else []
     protected = _outermost([p for p in git if any(inside(p, w) for w in places)])
     return MountPlan(
         hidden=tuple(hidden),
         exposed=tuple(exposed) + (() if writable else (work,)),
         writable=tuple(places),
         protected=tuple(protected),
+        sealed=tuple(sealed),
+        extra_writable=tuple(extra_writable),
     )
+
+
+def _checkouts(git: list[Path], work: Path) -> list[Path]:
+    """The user's own checkout (the parent of a `.git` common dir) when it holds the worktree: it
+    shows as an empty read-only directory, so a write to it fails loudly (EROFS) and its files,
+    untracked ones like `.env` included, stay hidden; the agent's worktree has the tracked ones."""
+    found = []
+    for path in git:
+        checkout = path.parent
+        if path.name == ".git" and path.is_dir() and work != checkout and inside(work, checkout):
+            found.append(checkout)
+    return _outermost(found)

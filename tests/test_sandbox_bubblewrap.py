@@ -42,6 +42,10 @@ def test_the_mount_plan_hides_home_and_tmp_and_reexposes_what_commands_need(tmp_
     assert plan.protected == ((work / ".git").resolve(),)  # .git read-only on top of the worktree
     args = plan.args(1 << 20)
     assert args.index("--tmpfs") < args.index("--ro-bind", 3) < args.index("--bind")
+    uncovering = plan_mounts(work, writable=True, homes=[home], runtime=[home, tool])  # PATH=~:...
+    assert uncovering.exposed == (tool.resolve(),)
+    asked = plan_mounts(work, writable=True, homes=[home], runtime=[], read_paths=[home / ".ssh"])
+    assert asked.exposed == ((home / ".ssh").resolve(),)  # the user's own read_paths are honoured
 
 
 def test_a_worktree_that_contains_the_home_directory_is_refused(tmp_path: Path) -> None:
@@ -63,6 +67,10 @@ def test_git_paths_follow_a_worktree_to_its_common_dir(tmp_path: Path) -> None:
         (repo / ".git").resolve(),
     ]
     assert git_paths(repo) == [repo / ".git"]
+    plan = plan_mounts(wt, writable=True, homes=[], runtime=[repo / ".venv-missing"])
+    assert plan.sealed == (repo.resolve(),)  # the user's checkout: an empty read-only directory
+    assert plan.protected == ((wt / ".git").resolve(),) and (repo / ".git").resolve() in plan.exposed
+    assert plan_mounts(repo, writable=True, homes=[], runtime=[]).sealed == ()  # agent tool in a checkout
 
 
 def test_venv_paths_include_the_base_interpreter(tmp_path: Path) -> None:

@@ -167,7 +167,7 @@ def test_a_slow_server_hits_the_time_limit(server: str, tmp_path: Path) -> None:
     assert slow.error == "tool_error" and "did not answer within the time limit" in slow.result.output
     trickle = call(fetcher(timeout=1.0), f"http://{server}/trickle", tmp_path)
     assert trickle.error == "tool_error" and "time limit" in trickle.result.output
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 8
 
 
 def test_private_and_loopback_addresses_are_refused(server: str, tmp_path: Path) -> None:

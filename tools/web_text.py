@@ -34,6 +34,9 @@ def html_to_text(html: bytes | str) -> str:
     for part in (soup.title, soup.head):
         if part is not None and not part.decomposed:
             part.decompose()
-    body = MarkdownConverter(heading_style="ATX", bullets="-").convert_soup(soup)
+    converter = MarkdownConverter(
+        heading_style="ATX", bullets="-", escape_underscores=False, escape_asterisks=False
+    )
+    body = converter.convert_soup(soup)
     body = _BLANK_LINES.sub("\n\n", body).strip()
     return f"# {title}\n\n{body}" if title and not body.startswith("#") else body
