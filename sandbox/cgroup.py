@@ -10,6 +10,7 @@ hit. Without one, `available()` is None and the caller falls back on RLIMIT_NPRO
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import time
@@ -139,9 +140,9 @@ class PidsGroup:
                 return
             except FileNotFoundError:
                 return
-            except OSError:
-                if time.monotonic() > deadline:
-                    return  # an empty leftover directory; the next boot clears it
+            except OSError as exc:
+                if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                    return  # a leftover empty group; the next run's stale cleanup removes it
             for pid in _read(self.path / "cgroup.procs").split():
                 with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), signal.SIGKILL)

@@ -237,3 +237,32 @@ def test_agent_tool_runs_commands_in_the_selected_sandbox(tmp_path: Path) -> Non
         ["tool", "create_file", "--policy", "read-only", "--args", '{"path": "n.txt", "content": "x"}'], repo
     )
     assert ro.returncode == 1 and "read-only" in ro.stdout and not (repo / "n.txt").exists()
+
+
+def test_the_pids_cgroup_is_found_in_v1_and_v2_layouts(tmp_path: Path) -> None:
+    """find_parent reads mountinfo and our cgroup; the hierarchy here is a plain directory tree."""
+    from sandbox.cgroup import PidsGroup, find_parent
+
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    v1 = tmp_path / "v1"
+    (v1 / "agents").mkdir(parents=True)
+    (proc / "mountinfo").write_text(
+        f"31 23 0:28 / {tmp_path}/fs rw - tmpfs tmpfs rw\n"
+        f"39 31 0:36 / {v1} rw,relatime - cgroup cgroup rw,pids\n"
+    )
+    (proc / "cgroup").write_text("9:name=systemd:/\n8:pids:/agents\n0::/\n")
+    assert find_parent(proc) == v1 / "agents"
+    v2 = tmp_path / "v2"
+    (v2 / "user.slice").mkdir(parents=True)
+    (v2 / "user.slice" / "cgroup.controllers").write_text("cpu memory pids\n")
+    (proc / "mountinfo").write_text(f"40 31 0:37 / {v2} rw - cgroup2 cgroup2 rw\n")
+    (proc / "cgroup").write_text("0::/user.slice\n")
+    assert find_parent(proc) == v2 / "user.slice"
+    (v2 / "user.slice" / "cgroup.controllers").write_text("cpu memory\n")
+    assert find_parent(proc) is None  # no pids controller: RLIMIT_NPROC is the fallback
+    group = PidsGroup.create(v1 / "agents", 32)
+    assert (group.path / "pids.max").read_text() == "32" and not group.limit_hit()
+    (group.path / "pids.max").unlink()
+    group.remove()
+    assert not group.path.exists()
