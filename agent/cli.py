@@ -10,6 +10,7 @@ from typing import Any
 
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.engine import EngineError
+from agent.loop import ContextTooSmall
 from agent.model_resolution import ModelNotFound
 from agent.sandbox_cli import add_sandbox_flags, add_sandbox_parser, cmd_sandbox, sandbox_overrides
 from agent.workspace import WorkspaceError, open_repo
@@ -25,6 +26,14 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--server-model", help="model name to ask the server for")
     group.add_argument("--ctx", type=int, dest="n_ctx", help="context window in tokens (embedded engine)")
     group.add_argument("--threads", type=int, help="CPU threads for the embedded engine")
+    group.add_argument(
+        "--thinking", choices=["off", "high", "max"], help="thinking effort (models that think)"
+    )
+    group.add_argument("--experts", type=int, dest="experts_used", help="MoE experts used per token")
+    group.add_argument(
+        "--kv-type", choices=["f16", "q8_0", "q4_0"], dest="kv_cache_type", help="KV cache type"
+    )
+    group.add_argument("--parallel", type=int, help="sequences decoded together (servers)")
     group.add_argument("--script", type=Path, help="replay a scripted engine (tests and demos)")
 
 
@@ -76,6 +85,10 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "server_model",
         "n_ctx",
         "threads",
+        "thinking",
+        "experts_used",
+        "kv_cache_type",
+        "parallel",
         "test_command",
         "max_steps",
         "max_minutes",
@@ -194,9 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         if handler is None:
             from agent.models.cli import run_models
 
-            return run_models(args)
+            return run_models(args, model_dirs=load_config(args.repo, {}).model_dirs)
         return handler(args)
-    except (ConfigError, WorkspaceError, ModelNotFound, SandboxUnavailable) as exc:
+    except (ConfigError, WorkspaceError, ModelNotFound, ContextTooSmall, SandboxUnavailable) as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except EngineError as exc:

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
+from agent.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
 from sandbox.config import SandboxConfig, weakening
 from tools.web_config import WebFetchConfig
 
@@ -37,8 +38,22 @@ class AgentConfig(BaseModel):
     test_command: str | None = None
     command_timeout: float = 300.0
     context_budget: int = 4000  # tokens of repository context in the first prompt
+    # model knobs (agent/knobs.py); per model in [models."<glob>"] tables
+    thinking: Thinking | None = None  # off | high | max; None: the model's default
+    experts_used: int | None = None  # MoE experts per token (a GGUF metadata override)
+    kv_cache_type: KvCacheType | None = None  # f16 | q8_0 | q4_0; None: f16 unless it does not fit
+    parallel: int = 1  # sequences decoded together (llama-server -np; the embedded engine runs one)
+    models: dict[str, ModelKnobs] = {}
+    model_dirs: list[str] = []  # folders `agent models list` searches for GGUF files
+    fit_check: bool = True  # estimate memory before loading; refuse a model that cannot fit
     sandbox: SandboxConfig = SandboxConfig()  # [sandbox]: backend, policy, approval, setup_command
     web_fetch: WebFetchConfig = WebFetchConfig()  # [web_fetch]: off unless enabled
+    _flags: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def knobs_for(self, *names: str) -> ResolvedKnobs:
+        """The knobs for a model known by `names` (file name, catalogue name): flags > table > top."""
+        top = ModelKnobs.model_validate({k: getattr(self, k) for k in KNOB_KEYS})
+        return resolve_knobs(top, set(self.model_fields_set), self.models, set(self._flags), list(names))
 
 
 def user_config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -69,6 +84,12 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _given(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_given(v) for v in value.values())
+    return value is not None
+
+
 def load_config(
     repo_root: Path | None, overrides: Mapping[str, Any], env: Mapping[str, str] = os.environ
 ) -> AgentConfig:
@@ -90,8 +111,11 @@ def load_config(
                 "or pass --sandbox/--policy."
             )
         merged = _merge(merged, data)
+    flags = {k for k, v in overrides.items() if _given(v)}
     merged = _merge(merged, overrides)
     try:
-        return AgentConfig.model_validate(merged)
+        config = AgentConfig.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(f"invalid setting:\n{exc}") from exc
+    config._flags = frozenset(flags)
+    return config

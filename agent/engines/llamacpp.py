@@ -28,6 +28,7 @@ from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort
 from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, UsageEvent
 from agent.formats.base import failed
 from agent.formats.stream import THINK_OPEN, ReplySplitter
+from agent.grammar import Grammar
 from agent.messages import Message, ToolCall, ToolSpec
 
 # Tokens a call may always use, even when the reasoning before it spent the turn's budget.
@@ -65,12 +66,27 @@ def physical_cores(cpus: set[int]) -> int:
 
 
 def load_llama(
-    path: Path | str, n_ctx: int = 16384, n_threads: int | None = None, verbose: bool = False
+    path: Path | str,
+    n_ctx: int = 16384,
+    n_threads: int | None = None,
+    verbose: bool = False,
+    *,
+    n_threads_batch: int | None = None,
+    n_batch: int = 512,
+    n_ubatch: int = 512,
+    n_gpu_layers: int = 0,
+    flash_attn: bool = False,
+    type_k: int | None = None,
+    type_v: int | None = None,
+    kv_overrides: dict[str, bool | int | float | str] | None = None,
 ) -> Any:
     """Load a GGUF with llama-cpp-python; failures become an `EngineError` naming the fix.
 
     Decoding uses one thread per physical core (llama-cpp-python's default, half the CPUs, is a
     single thread on a 2-CPU machine); prompt evaluation uses every CPU this process may run on.
+    The keyword arguments are what `agent.models.load_plan.LoadPlan.load_kwargs` recommends: a
+    quantised V cache (`type_v`) needs `flash_attn=True`; `kv_overrides` carries GGUF metadata
+    overrides such as `{"<arch>.expert_used_count": N}`.
     """
     try:
         from llama_cpp import Llama
@@ -85,8 +101,14 @@ def load_llama(
             model_path=str(path),
             n_ctx=n_ctx,
             n_threads=n_threads or physical_cores(cpus),
-            n_threads_batch=n_threads or len(cpus),
-            n_batch=512,
+            n_threads_batch=n_threads_batch or n_threads or len(cpus),
+            n_batch=n_batch,
+            n_ubatch=n_ubatch,
+            n_gpu_layers=n_gpu_layers,
+            flash_attn=flash_attn,
+            type_k=type_k,
+            type_v=type_v,
+            kv_overrides=kv_overrides or None,
             logits_all=False,
             verbose=verbose,
         )
@@ -294,7 +316,7 @@ class LlamaCppEngine:
             if not self._opens_another(turn, options):
                 return
 
-    def _constrained_call(self, turn: Turn, grammar: str, options: ChatOptions) -> ToolCall:
+    def _constrained_call(self, turn: Turn, grammar: Grammar, options: ChatOptions) -> ToolCall:
         """One call under the tools' grammar, after the turn's text in the template's own form."""
         prefix = turn.prompt + self._tokenize(self._continuation(turn, next_call=True))
         out = turn.new_pass()
@@ -370,20 +392,20 @@ class LlamaCppEngine:
 
     # ---- decoding ------------------------------------------------------------------------------
 
-    def _constraint(self, gbnf: str) -> dict[str, Any]:
-        """`generate` keyword arguments that enforce `gbnf`: llguidance masks, else llama.cpp GBNF."""
+    def _constraint(self, grammar: Grammar) -> dict[str, Any]:
+        """`generate` keyword arguments that enforce `grammar`: llguidance masks, else llama.cpp GBNF."""
         if self.use_llguidance:
             try:
                 if self._masker is None:
                     with warnings.catch_warnings():  # its vocabulary walk uses deprecated calls
                         warnings.simplefilter("ignore", DeprecationWarning)
                         self._masker = TokenMasker(self._llama)
-                return {"logits_processor": [self._masker.processor(gbnf)]}
+                return {"logits_processor": [self._masker.processor(grammar.lark)]}
             except ConstraintError:
                 pass  # llguidance refused this grammar: llama.cpp's own sampler takes it
         from llama_cpp import LlamaGrammar
 
-        return {"grammar": LlamaGrammar.from_string(gbnf, verbose=False)}
+        return {"grammar": LlamaGrammar.from_string(grammar.gbnf, verbose=False)}
 
     def _decode(
         self,

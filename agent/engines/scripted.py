@@ -63,8 +63,11 @@ def _to_call(scripted: ScriptedCall) -> ToolCall:
 class ScriptedEngine:
     """Replays `turns` in order; when the script runs out it answers with plain text."""
 
-    def __init__(self, turns: Sequence[ScriptedTurn], model_name: str = "script") -> None:
+    def __init__(
+        self, turns: Sequence[ScriptedTurn], model_name: str = "script", context_length: int = 1_000_000
+    ) -> None:
         self._turns = list(turns)
+        self._context_length = context_length
         self._next = 0
         self._calls_made = 0
         self._model = model_name
@@ -87,7 +90,7 @@ class ScriptedEngine:
 
     @property
     def context_length(self) -> int:
-        return 1_000_000
+        return self._context_length
 
     def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
         chars = sum(len(m.content) + len(m.thinking) for m in messages)

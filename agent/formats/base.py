@@ -4,8 +4,8 @@ A format knows four things about its family's wire format:
 - `render_call`: the text of one call exactly as the family's chat template renders it, so what
   the engine generates and what the template re-renders next turn are the same bytes (the KV
   cache stays reusable);
-- `body_grammar`: a GBNF grammar for the text after `opener` up to the call's end, built from the
-  tools' schemas, so a constrained call is always well formed;
+- `body_grammar`: a grammar (GBNF and Lark) for the text after `opener` up to the call's end,
+  built from the tools' schemas, so a constrained call is always well formed;
 - `parse_calls`: the calls (and the plain text around them) in a finished reply, repairing only
   unambiguous near-misses; a call that cannot be read carries a precise `parse_error`, and
   parsing never raises;
@@ -23,6 +23,7 @@ from typing import Any
 import prompts
 from agent.formats.coerce import CoercionError, coerce_arguments
 from agent.formats.stream import REASONING_TAGS, THINK_CLOSE
+from agent.grammar import Grammar
 from agent.messages import ToolCall, ToolSpec
 
 
@@ -55,8 +56,8 @@ class ToolCallFormat(ABC):
         return "\n".join(self.render_call(c) for c in calls)
 
     @abstractmethod
-    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> str:
-        """GBNF for what follows `opener`: one call to one of `tools` (or to `only`), to its end."""
+    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> Grammar:
+        """The grammar of what follows `opener`: one call to one of `tools` (or `only`), to its end."""
 
     @abstractmethod
     def parse_calls(self, text: str, tools: Sequence[ToolSpec], first_index: int = 0) -> ParsedReply:

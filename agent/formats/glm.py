@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from agent.formats.base import INTERRUPTED, ParsedReply, ToolCallFormat, failed, tagged_segments
 from agent.formats.coerce import allowed_types
-from agent.grammar import GrammarBuilder, literal
+from agent.grammar import Grammar, GrammarBuilder, literal
 from agent.messages import ToolCall, ToolSpec
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
@@ -44,7 +44,7 @@ class GLMFormat(ToolCallFormat):
         )
         return f"{OPEN}{call.name}{nl}{pairs}{CLOSE}"
 
-    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> str:
+    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> Grammar:
         builder = GrammarBuilder()
         nl = literal(self._nl) if self._nl else ""
         alternatives = []
@@ -60,8 +60,12 @@ class GLMFormat(ToolCallFormat):
                 item = f"{literal(KEY_OPEN + key + KEY_CLOSE)} {nl} {literal(VALUE_OPEN)} {value} {nl}"
                 pairs.append((key, item))
             required = set(spec.parameters.get("required", []))
-            fields = builder.fields(f"glm-{spec.name}", pairs, required, separator="")
-            body = f"{literal(spec.name)} {nl} {fields} {literal(CLOSE)}"
+            end = literal(CLOSE)
+            fields, may_be_empty = builder.fields(f"glm-{spec.name}", pairs, required, "", end)
+            head = f"{literal(spec.name)} {nl}"
+            body = f"{head} {fields}" if fields else f"{head} {end}"
+            if fields and may_be_empty:
+                body += f" | {head} {end}"
             alternatives.append(builder.rule(f"call-{spec.name}", body))
         if not alternatives:
             raise ValueError(f"no tool named {only!r}")

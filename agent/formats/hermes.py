@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from agent.formats.base import ParsedReply, ToolCallFormat, tagged_segments
 from agent.formats.json_calls import call_from_text, call_json, interrupted, json_call_rules
-from agent.grammar import GrammarBuilder
+from agent.grammar import Grammar, GrammarBuilder
 from agent.messages import ToolCall, ToolSpec
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
@@ -24,7 +24,7 @@ class HermesFormat(ToolCallFormat):
     def render_call(self, call: ToolCall) -> str:
         return f"{OPEN}\n{call_json(call)}\n{CLOSE}"
 
-    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> str:
+    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> Grammar:
         builder = GrammarBuilder()
         calls = json_call_rules(builder, tools, only)
         return builder.render(f'"\\n" ({calls}) "\\n{CLOSE}"')

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from agent.formats.base import ParsedReply, ToolCallFormat, failed
 from agent.formats.json_calls import call_json, decode_calls, json_call_rules
-from agent.grammar import GrammarBuilder
+from agent.grammar import Grammar, GrammarBuilder
 from agent.messages import ToolCall, ToolSpec
 
 PYTHON_TAG = "<|python_tag|>"
@@ -28,7 +28,7 @@ class Llama3Format(ToolCallFormat):
     def render_call(self, call: ToolCall) -> str:
         return call_json(call, "parameters")
 
-    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> str:
+    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> Grammar:
         builder = GrammarBuilder()
         return builder.render(json_call_rules(builder, tools, only, "parameters", written=HEAD))
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from agent.formats.base import ParsedReply, ToolCallFormat, failed
 from agent.formats.json_calls import call_from_object, decode_calls, json_call_rules
-from agent.grammar import GrammarBuilder, literal
+from agent.grammar import Grammar, GrammarBuilder, literal
 from agent.jsonrepair import JSONRepairError, loads_lenient
 from agent.messages import ToolCall, ToolSpec
 
@@ -40,7 +40,7 @@ class MistralFormat(ToolCallFormat):
         item = json.dumps({"name": call.name, "arguments": call.arguments}, ensure_ascii=False)
         return f"{TOOL_CALLS}[{item}]"
 
-    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> str:
+    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> Grammar:
         builder = GrammarBuilder()
         if not self.named:
             return builder.render(f'"[" ({json_call_rules(builder, tools, only)}) "]"')

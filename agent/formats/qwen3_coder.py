@@ -15,7 +15,7 @@ from typing import Any
 from agent.formats.base import INTERRUPTED, ParsedReply, ToolCallFormat, failed, tagged_segments
 from agent.formats.coerce import allowed_types
 from agent.formats.json_calls import call_from_text
-from agent.grammar import GrammarBuilder, literal
+from agent.grammar import Grammar, GrammarBuilder, literal
 from agent.messages import ToolCall, ToolSpec
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
@@ -50,7 +50,7 @@ class Qwen3CoderFormat(ToolCallFormat):
         )
         return f"{OPEN}\n<function={call.name}>\n{params}{FUNCTION_END}\n{CLOSE}"
 
-    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> str:
+    def body_grammar(self, tools: Sequence[ToolSpec], only: str | None = None) -> Grammar:
         builder = GrammarBuilder()
         alternatives = []
         for spec in tools:
@@ -64,9 +64,11 @@ class Qwen3CoderFormat(ToolCallFormat):
                 for key, sub in spec.parameters.get("properties", {}).items()
             ]
             required = set(spec.parameters.get("required", []))
-            fields = builder.fields(f"q3c-{spec.name}", pairs, required, separator="")
-            head = literal(f"\n<function={spec.name}>\n")
-            body = f"{head} {fields} {literal(FUNCTION_END + chr(10) + CLOSE)}"
+            head, end = literal(f"\n<function={spec.name}>\n"), literal(FUNCTION_END + chr(10) + CLOSE)
+            fields, may_be_empty = builder.fields(f"q3c-{spec.name}", pairs, required, "", end)
+            body = f"{head} {fields}" if fields else f"{head} {end}"
+            if fields and may_be_empty:
+                body += f" | {head} {end}"
             alternatives.append(builder.rule(f"call-{spec.name}", body))
         if not alternatives:
             raise ValueError(f"no tool named {only!r}")
