@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
+from agent.formats import ToolFormatName
 from agent.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
 from sandbox.config import SandboxConfig, weakening
 from tools.web_config import WebFetchConfig
@@ -46,6 +47,8 @@ class AgentConfig(BaseModel):
     models: dict[str, ModelKnobs] = {}
     model_dirs: list[str] = []  # folders `agent models list` searches for GGUF files
     fit_check: bool = True  # estimate memory before loading; refuse a model that cannot fit
+    # the model's tool-call wire format (agent/formats); None: found from its chat template
+    tool_format: ToolFormatName | None = None
     sandbox: SandboxConfig = SandboxConfig()  # [sandbox]: backend, policy, approval, setup_command
     web_fetch: WebFetchConfig = WebFetchConfig()  # [web_fetch]: off unless enabled
     _flags: frozenset[str] = PrivateAttr(default=frozenset())

@@ -149,3 +149,12 @@ def test_turn_after_turn_every_call_validates_and_the_cache_is_reused(llama: Any
         messages.append(done.message)
         replied = len(engine._prompt_tokens(engine._render_text(messages, TOOLS, generation=False)))
         messages += [Message.tool_result(c, f"result of {c.name}: ok") for c in calls]
+
+
+def test_every_format_name_has_a_format_and_the_config_accepts_it() -> None:
+    from agent.config import AgentConfig
+
+    assert {get_format(name).name for name in FORMAT_NAMES} == set(FORMAT_NAMES)
+    assert AgentConfig(tool_format="glm47").tool_format == "glm47"
+    with pytest.raises(ValueError, match="tool_format"):
+        AgentConfig(tool_format="glm")

@@ -44,6 +44,7 @@ def _build_openai(config: AgentConfig) -> Engine:
         api_key=os.environ.get(config.api_key_env),
         context_length=config.n_ctx,
         thinking=config.knobs_for(config.server_model).thinking,
+        tool_format=config.tool_format,
     )
 
 
@@ -60,7 +61,9 @@ def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
     llama = load_llama(resolved.path, **kwargs)
     say(f"model loaded in {time.monotonic() - started:.1f}s")
     thinking = config.knobs_for(resolved.path.name, config.model or "").thinking
-    return LlamaCppEngine(llama=llama, model_name=resolved.path.name, thinking=thinking)
+    return LlamaCppEngine(
+        llama=llama, model_name=resolved.path.name, thinking=thinking, tool_format=config.tool_format
+    )
 
 
 def load_settings(config: AgentConfig, path: Path, say: Say) -> dict[str, Any]:

@@ -7,6 +7,7 @@ chat template (`agent.chat_template.ChatTemplate.format`); config can name one i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal, get_args
 
 from agent.formats.base import ParsedReply, ToolCallFormat, split_reasoning
 from agent.formats.glm import GLMFormat
@@ -27,7 +28,10 @@ _FACTORIES: dict[str, Callable[[], ToolCallFormat]] = {
     "mistral_v11": lambda: MistralFormat(named=True),
     "json": JSONFormat,
 }
-FORMAT_NAMES = tuple(_FACTORIES)
+ToolFormatName = Literal[
+    "hermes", "glm45", "glm47", "qwen3_coder", "llama3", "mistral", "mistral_v11", "json"
+]
+FORMAT_NAMES: tuple[str, ...] = get_args(ToolFormatName)
 
 
 class UnknownFormat(ValueError):
@@ -70,13 +74,11 @@ def parse_any(text: str, tools: Sequence[ToolSpec], thinking_open: bool = False)
     return reply
 
 
-ALL_TRIGGERS = tuple(dict.fromkeys(t for name in FORMAT_NAMES for t in get_format(name).triggers))
-
 __all__ = [
-    "ALL_TRIGGERS",
     "FORMAT_NAMES",
     "ParsedReply",
     "ToolCallFormat",
+    "ToolFormatName",
     "UnknownFormat",
     "get_format",
     "parse_any",
