@@ -26,7 +26,9 @@ from agent.github.publish import PublishError
 from agent.headless import UsageError
 from agent.loop import ContextTooSmall
 from agent.model_resolution import ModelNotFound
+from agent.sandbox_cli import add_sandbox_flags, add_sandbox_parser, cmd_sandbox, sandbox_overrides
 from agent.workspace import WorkspaceError, open_repo
+from sandbox.bubblewrap import SandboxUnavailable
 
 
 def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--github-issue", type=int, metavar="N", help="the issue it fixes (branch agent/issue-N)")
     pr.add_argument("--json", action="store_true", help="print the report, pull request included")
     add_pr_flags(pr, with_open=False)
+    add_sandbox_flags(fix)
 
     apply = sub.add_parser("apply", help="apply the change on an agent branch to your working tree")
     apply.add_argument("branch")
@@ -77,6 +80,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tool.add_argument("--args", default="{}", help="tool arguments as a JSON object")
     tool.add_argument("--list", action="store_true", help="list the tools and their JSON schemas")
     tool.add_argument("--json", action="store_true", help="print the structured result")
+    add_sandbox_flags(tool)
 
     undo = sub.add_parser("undo", help="revert a session's last edits on its agent branch (a new commit)")
     undo.add_argument("session", nargs="?", help="session id or prefix (default: the latest with edits)")
@@ -85,6 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sessions = sub.add_parser("sessions", help="list recorded sessions, or show one")
     sessions.add_argument("show", nargs="?", metavar="ID", help="print this session's transcript")
     add_batch_parsers(sub, _add_engine_flags)
+    add_sandbox_parser(sub)
     _add_models(sub)
     from agent.mcp.cli import add_mcp_parser
 
@@ -130,7 +135,7 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "max_steps",
         "max_minutes",
     )
-    return load_config(repo_root, {k: getattr(args, k, None) for k in keys})
+    return load_config(repo_root, {**{k: getattr(args, k, None) for k in keys}, **sandbox_overrides(args)})
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
@@ -140,7 +145,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from agent.github.cli import issue_fetcher, open_pull_request, target_for
     from agent.headless import JsonEvents, headless_mode, read_task
     from agent.report import render_text
-    from sandbox.subprocess_sandbox import SubprocessSandbox
+    from agent.sandboxing import command_sandbox, preparation_sandbox
 
     repo = open_repo(args.repo)
     args.headless = headless_mode(args.headless, sys.stdin, os.environ)
@@ -150,11 +155,12 @@ def cmd_fix(args: argparse.Namespace) -> int:
     fetch = issue_fetcher(target) if target else _no_fetch
     task = read_task(args.task, args.issue_file, args.github_issue, sys.stdin, fetch)
     config = _config(args, Path(repo.working_tree_dir or args.repo))
+    sandbox = command_sandbox(config, repo)
     engine = build_engine(config, script=args.script)
     printer = ConsolePrinter(verbose=args.verbose)
     events = JsonEvents(sys.stdout) if args.json else None
     emit = _fanout(printer, events) if events else printer
-    run = FixRun(engine, SubprocessSandbox(), config, emit)
+    run = FixRun(engine, sandbox, config, emit, setup=preparation_sandbox(config, repo))
     try:
         request = FixRequest(task=task.text, repo=repo, apply=args.apply, github_issue=task.issue)
         report = run.run(request)
@@ -200,13 +206,13 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_tool(args: argparse.Namespace) -> int:
     from agent.mcp.cli import repo_root, tool_session
-    from sandbox.subprocess_sandbox import SubprocessSandbox
+    from agent.sandboxing import command_sandbox
     from tools.base import ToolContext
     from tools.registry import run_tool_by_name
 
     listing = args.list or not args.name
     root = repo_root(args.repo) if listing else Path(open_repo(args.repo).working_tree_dir or args.repo)
-    config = load_config(root, {})
+    config = load_config(root, sandbox_overrides(args))
     with tool_session(config, root or args.repo) as toolbox:
         if listing:
             print(json.dumps([spec.model_dump() for spec in toolbox.specs()], indent=2))
@@ -214,9 +220,10 @@ def cmd_tool(args: argparse.Namespace) -> int:
         assert root is not None
         ctx = ToolContext(
             root=root,
-            sandbox=SubprocessSandbox(),
+            sandbox=command_sandbox(config, open_repo(root)),
             test_command=config.test_command,
             command_timeout=config.command_timeout,
+            writable=config.sandbox.policy != "read-only",
         )
         outcome = run_tool_by_name(toolbox, args.name, args.args, ctx)
     if args.json:
@@ -286,6 +293,7 @@ COMMANDS = {
     "mcp": cmd_mcp,
     "batch": cmd_batch,
     "eval": cmd_batch,
+    "sandbox": cmd_sandbox,
 }
 
 
@@ -306,7 +314,15 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_models(args, model_dirs=load_config(args.repo, {}).model_dirs)
         return handler(args)
-    except (ConfigError, WorkspaceError, ModelNotFound, ContextTooSmall, UsageError, PublishError) as exc:
+    except (
+        ConfigError,
+        WorkspaceError,
+        ModelNotFound,
+        ContextTooSmall,
+        UsageError,
+        PublishError,
+        SandboxUnavailable,
+    ) as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except EngineError as exc:

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 from agent.formats import ToolFormatName
 from agent.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
 from agent.mcp.config import McpServerConfig
+from sandbox.config import SandboxConfig, weakening
+from tools.web_config import WebFetchConfig
 
 PROJECT_CONFIG = ".agent.toml"
 
@@ -52,6 +54,8 @@ class AgentConfig(BaseModel):
     fit_check: bool = True  # estimate memory before loading; refuse a model that cannot fit
     # the model's tool-call wire format (agent/formats); None: found from its chat template
     tool_format: ToolFormatName | None = None
+    sandbox: SandboxConfig = SandboxConfig()  # [sandbox]: backend, policy, approval, setup_command
+    web_fetch: WebFetchConfig = WebFetchConfig()  # [web_fetch]: off unless enabled
     _flags: frozenset[str] = PrivateAttr(default=frozenset())
 
     def knobs_for(self, *names: str) -> ResolvedKnobs:
@@ -79,6 +83,26 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
 
 
+def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key (a project's [sandbox] keeps the user's other sandbox keys);
+    None means "not given" and changes nothing."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        elif isinstance(value, Mapping):
+            merged[key] = _merge({}, value)
+        elif value is not None:
+            merged[key] = value
+    return merged
+
+
+def _given(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_given(v) for v in value.values())
+    return value is not None
+
+
 def load_config(
     repo_root: Path | None, overrides: Mapping[str, Any], env: Mapping[str, str] = os.environ
 ) -> AgentConfig:
@@ -93,12 +117,15 @@ def load_config(
             AgentConfig.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(f"invalid config file {path}:\n{exc}") from exc
-        servers = {**merged.get("mcp_servers", {}), **data.get("mcp_servers", {})}  # per name
-        merged.update(data)
-        if servers:
-            merged["mcp_servers"] = servers
-    flags = {k: v for k, v in overrides.items() if v is not None}
-    merged.update(flags)
+        if path.name == PROJECT_CONFIG and weakening(data):
+            raise ConfigError(
+                f"{path} may not weaken the sandbox ({', '.join(weakening(data))}): a repository's own "
+                f"config is not trusted with that. Set it in {user_config_path(env)} "
+                "or pass --sandbox/--policy."
+            )
+        merged = _merge(merged, data)
+    flags = {k for k, v in overrides.items() if _given(v)}
+    merged = _merge(merged, overrides)
     try:
         config = AgentConfig.model_validate(merged)
     except ValidationError as exc:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import git
 
@@ -26,10 +27,11 @@ from agent.steering import Steering
 from agent.undo import journal_path
 from agent.workspace import Workspace, agent_dir, apply_branch
 from sandbox.base import Sandbox
+from sandbox.select import run_setup
 from tools.base import ToolContext
 from tools.edit_formats import tools_for
 from tools.journal import EditJournal
-from tools.registry import default_tools
+from tools.registry import configured_tools
 
 Emit = Callable[[RunEvent], None]
 
@@ -81,10 +83,12 @@ class FixRun:
         config: AgentConfig,
         emit: Emit,
         steering: Steering | None = None,
+        setup: Sandbox | None = None,
     ) -> None:
         self.engine = engine
         self.steering = steering
         self.sandbox = sandbox
+        self.setup = setup  # runs config.sandbox.setup_command (network on) before the first step
         self.config = config
         self._emit = emit
         self.session_id = new_session_id()
@@ -127,9 +131,10 @@ class FixRun:
                 sandbox=self.sandbox.mode,
             )
         )
+        self._prepare(workspace.path)
         budget = max(min(self.config.context_budget, self.engine.context_length // 2 - 1024), 0)
         wrap = command_wrapper(self.sandbox)
-        tools = tools_for(self.engine.tool_format, default_tools())
+        tools = tools_for(self.engine.tool_format, configured_tools(self.config.web_fetch))
         setup = prepare_run(workspace.path, self.config, self.engine, self.emit, budget, wrap, tools=tools)
         try:
             state = self._loop_in(workspace, request, setup, budget)
@@ -145,6 +150,7 @@ class FixRun:
             test_command=setup.test_command,
             command_timeout=self.config.command_timeout,
             edits=EditJournal(journal_path(session_dir(request.repo), self.session_id)),
+            writable=self.config.sandbox.policy != "read-only",
         )
         pack_budget = max(budget - setup.block.tokens, 0)
         context = pack_context(workspace.path, request.task, pack_budget, _count_text(self.engine))
@@ -164,6 +170,17 @@ class FixRun:
             state = LoopState(messages=[], stop_reason="engine_error", notices=[str(exc)])
         self._final_verification(state, workspace, loop)
         return state
+
+    def _prepare(self, root: Path) -> None:
+        """The setup step: install the project's dependencies (network on) before the sandboxed run."""
+        command = self.config.sandbox.setup_command
+        if self.setup is None or not command:
+            return
+        result = run_setup(self.setup, command, root, self.config.sandbox.setup_timeout)
+        status = f"exit code {result.exit_code}" + (", timed out" if result.timed_out else "")
+        level: Literal["info", "warning"] = "info" if result.ok else "warning"
+        tail = "" if result.ok else f"\n{result.output[-2000:]}"
+        self.emit(Notice(level=level, message=f"setup `{command}`: {status} in {result.seconds:.1f}s{tail}"))
 
     @staticmethod
     def _final_verification(state: LoopState, workspace: Workspace, loop: AgentLoop) -> None:

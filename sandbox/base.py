@@ -18,6 +18,8 @@ class CommandResult(BaseModel):
     timed_out: bool = False
     truncated_chars: int = 0
     seconds: float = 0.0
+    # which limits stopped it: "timeout", "cpu", "file_size", "memory", "processes", "output"
+    limits_hit: list[str] = []
 
     @property
     def ok(self) -> bool:

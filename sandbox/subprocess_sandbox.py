@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from sandbox.base import CommandResult
 from sandbox.env import scrubbed_env
@@ -42,6 +42,8 @@ READ_CHUNK = 65536
 
 class Limits(BaseModel):
     """Per-command resource limits; None leaves a limit as inherited."""
+
+    model_config = ConfigDict(extra="forbid")
 
     cpu_seconds: int | None = 900
     file_size_bytes: int | None = 1 << 30
@@ -73,7 +75,7 @@ def limit_settings(limits: Limits, is_root: bool) -> list[tuple[int, int]]:
     return [(kind, value) for kind, value in pairs if value is not None]
 
 
-def _preexec(settings: list[tuple[int, int]]) -> Callable[[], None]:
+def preexec_limits(settings: list[tuple[int, int]]) -> Callable[[], None]:
     def apply() -> None:  # runs in the child between fork and exec
         for kind, value in settings:
             resource.setrlimit(kind, _clamp(kind, value))
@@ -120,22 +122,106 @@ def _exit_code(returncode: int) -> tuple[int, str]:
     return 128 + number, f"\n[killed by {name}]"
 
 
+_MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+_FORK_SIGNS = ("fork: Resource temporarily unavailable", "fork: retry", "BlockingIOError: [Errno 11]")
+
+
+def limits_hit(exit_code: int, timed_out: bool, elided: int, output: str) -> list[str]:
+    """Which limits stopped a command: exact for signals, the timeout and the cap; from the
+    messages programs print for memory and process limits (a refused allocation or fork)."""
+    hit = ["timeout"] if timed_out else []
+    if exit_code == 128 + signal.SIGXCPU:
+        hit.append("cpu")
+    if exit_code == 128 + signal.SIGXFSZ:
+        hit.append("file_size")
+    if exit_code != 0 and any(sign in output for sign in _MEMORY_SIGNS):
+        hit.append("memory")
+    if any(sign in output for sign in _FORK_SIGNS):
+        hit.append("processes")
+    if elided:
+        hit.append("output")
+    return hit
+
+
+def display(command: str | Sequence[str]) -> str:
+    return command if isinstance(command, str) else " ".join(command)
+
+
+def argv_for(command: str | Sequence[str]) -> list[str]:
+    """A string runs with `bash -c`; a list is executed directly."""
+    return ["bash", "-c", command] if isinstance(command, str) else list(command)
+
+
+def run_process(
+    argv: list[str],
+    shown: str,
+    cwd: Path,
+    timeout: float,
+    env: Mapping[str, str],
+    output_limit: int,
+    before_exec: Callable[[], None],
+) -> CommandResult:
+    """The machinery every backend shares: a fresh process group, capped output, a wall-clock
+    timeout that kills the group, shell-style exit codes. Never raises for a bad command.
+
+    `before_exec` runs in the child between fork and exec (rlimits, joining a cgroup).
+    """
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            start_new_session=True,
+            preexec_fn=before_exec,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return CommandResult(command=shown, exit_code=127, output=f"cannot start command: {exc}")
+    output = CappedOutput(output_limit)
+    try:
+        timed_out = _collect(proc, output, started + timeout)
+    finally:
+        kill_group(proc.pid, proc.poll)  # on timeout, and for background children left behind
+        proc.wait()
+    output.close()
+    code, note = _exit_code(proc.returncode)
+    exit_code = TIMEOUT_EXIT_CODE if timed_out else code
+    text = output.text() + ("" if timed_out else note)
+    return CommandResult(
+        command=shown,
+        exit_code=exit_code,
+        output=text,
+        timed_out=timed_out,
+        truncated_chars=output.elided,
+        seconds=round(time.monotonic() - started, 3),
+        limits_hit=limits_hit(code, timed_out, output.elided, text),
+    )
+
+
 class SubprocessSandbox:
-    """Runs each command as a fresh process group; see the module docstring for what it does not do."""
+    """Runs each command as a fresh process group; see the module docstring for what it does not do.
+
+    This is the `--sandbox none` backend: no filesystem or network isolation at all.
+    """
 
     def __init__(
         self,
         output_limit: int = 20_000,
         extra_env_allow: Iterable[str] = (),
         limits: Limits | None = None,
+        label: str = "subprocess",
     ) -> None:
         self.output_limit = output_limit
         self.extra_env_allow = tuple(extra_env_allow)
         self.limits = limits or Limits()
+        self.label = label
 
     @property
     def mode(self) -> str:
-        return "subprocess"
+        return self.label
 
     def run(
         self,
@@ -145,40 +231,14 @@ class SubprocessSandbox:
         env: Mapping[str, str] | None = None,
     ) -> CommandResult:
         """A string runs with `bash -c`; a list is executed directly. Never raises for a bad command."""
-        argv = ["bash", "-c", command] if isinstance(command, str) else list(command)
-        shown = command if isinstance(command, str) else " ".join(command)
-        started = time.monotonic()
-        try:
-            proc = self._start(argv, cwd, env)
-        except (OSError, subprocess.SubprocessError) as exc:
-            return CommandResult(command=shown, exit_code=127, output=f"cannot start command: {exc}")
-        output = CappedOutput(self.output_limit)
-        try:
-            timed_out = _collect(proc, output, started + timeout)
-        finally:
-            kill_group(proc.pid, proc.poll)  # on timeout, and for background children left behind
-            proc.wait()
-        output.close()
-        code, note = _exit_code(proc.returncode)
-        return CommandResult(
-            command=shown,
-            exit_code=TIMEOUT_EXIT_CODE if timed_out else code,
-            output=output.text() + ("" if timed_out else note),
-            timed_out=timed_out,
-            truncated_chars=output.elided,
-            seconds=round(time.monotonic() - started, 3),
-        )
-
-    def _start(self, argv: list[str], cwd: Path, env: Mapping[str, str] | None) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=scrubbed_env(extra_allowed=self.extra_env_allow, overrides=env),
-            start_new_session=True,
-            preexec_fn=_preexec(limit_settings(self.limits, os.geteuid() == 0)),
+        return run_process(
+            argv_for(command),
+            display(command),
+            cwd,
+            timeout,
+            scrubbed_env(extra_allowed=self.extra_env_allow, overrides=env),
+            self.output_limit,
+            preexec_limits(limit_settings(self.limits, os.geteuid() == 0)),
         )
 
 
@@ -203,8 +263,9 @@ def _collect(proc: subprocess.Popen[bytes], output: CappedOutput, deadline: floa
                 return False
             if now >= deadline:
                 return True
-            if eof:
-                time.sleep(min(0.02, deadline - now))
+            if eof:  # output closed: wait for the exit itself (returns as soon as it happens)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=min(0.05, deadline - now))
             elif selector.select(timeout=min(deadline - now, 0.05)):
                 chunk = os.read(fd, READ_CHUNK)
                 eof = not chunk

@@ -18,7 +18,7 @@ from agent.fix import FixRequest, FixRun
 from agent.messages import Message, ToolSpec
 from agent.session import read_trajectory
 from agent.workspace import apply_branch
-from sandbox.subprocess_sandbox import SubprocessSandbox
+from sandbox.bubblewrap import BubblewrapSandbox
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
 
@@ -70,7 +70,7 @@ def user_repo(tmp_path: Path) -> Path:
 def run_fix(repo: Path, engine, task: str = "median of an even-length list is wrong", **kw):
     events: list[RunEvent] = []
     config = AgentConfig(**{"max_steps": 12, **kw})
-    run = FixRun(engine, SubprocessSandbox(), config, events.append)
+    run = FixRun(engine, BubblewrapSandbox(), config, events.append)
     report = run.run(FixRequest(task=task, repo=git.Repo(repo)))
     return report, events
 
@@ -85,6 +85,7 @@ def test_scripted_fix_lands_on_branch_and_leaves_checkout_untouched(user_repo: P
     assert report.files_changed == ["stats.py"]
     assert report.plan == ["Read stats.py", "Fix the even case", "Run the tests"]
     assert report.branch is not None and report.branch.startswith("agent/median-of-an-even")
+    assert report.sandbox == "bubblewrap (workspace, network off)"
     assert snapshot(user_repo) == before
 
     # the commit on the agent's branch holds the fix and the tests pass there
@@ -252,3 +253,32 @@ def test_a_full_context_is_compacted_and_said_not_cut_silently(user_repo: Path) 
     notices = [e.message for e in events if getattr(e, "kind", "") == "notice"]
     assert any("context compacted" in n for n in notices), notices
     assert report.status == "resolved"
+
+
+def test_the_setup_step_prepares_the_environment_the_tests_then_use(user_repo: Path) -> None:
+    """setup_command runs once with network allowed; the tests run after it, network off, and see it."""
+    from sandbox.config import SandboxConfig
+    from sandbox.select import build_sandbox, setup_sandbox
+
+    env_dir = user_repo / ".git" / ".agent" / "env"
+    tool = '"$AGENT_ENV/bin/t"'
+    setup = (
+        f'mkdir -p "$AGENT_ENV/bin" && printf "#!/bin/sh\\necho prepared-tool\\n" > {tool} && chmod +x {tool}'
+    )
+    sandbox_config = SandboxConfig(setup_command=setup)
+    events: list[RunEvent] = []
+    config = AgentConfig(max_steps=12, test_command="t && python3 -m pytest -q", sandbox=sandbox_config)
+    script = ScriptedEngine(turns(PLAN, EDIT, TEST, FINISH))
+    run = FixRun(
+        script,
+        build_sandbox(sandbox_config, env_dir),
+        config,
+        events.append,
+        setup=setup_sandbox(sandbox_config, env_dir),
+    )
+    report = run.run(FixRequest(task="median of an even-length list is wrong", repo=git.Repo(user_repo)))
+    notices = [e.message for e in events if e.kind == "notice"]
+    assert any(n.startswith(f"setup `{setup}`: exit code 0") for n in notices), notices
+    assert report.status == "resolved" and report.tests.ok
+    outputs = [e.output for e in events if isinstance(e, ToolFinished)]
+    assert any("prepared-tool" in o for o in outputs)

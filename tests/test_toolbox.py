@@ -11,7 +11,7 @@ import pytest
 from pydantic import Field
 
 from agent.messages import ToolCall
-from sandbox.subprocess_sandbox import SubprocessSandbox
+from sandbox.bubblewrap import BubblewrapSandbox
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.registry import Toolbox, ToolOutcome, default_tools, run_tool_by_name
 
@@ -53,7 +53,7 @@ def box(note: Note) -> Toolbox:
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> ToolContext:
-    return ToolContext(root=tmp_path, sandbox=SubprocessSandbox())
+    return ToolContext(root=tmp_path, sandbox=BubblewrapSandbox())
 
 
 def outcome(box: Toolbox, ctx: ToolContext, name: str, arguments: Any = None, **extra: Any) -> ToolOutcome:

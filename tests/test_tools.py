@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.messages import ToolCall
-from sandbox.subprocess_sandbox import SubprocessSandbox
+from sandbox.bubblewrap import BubblewrapSandbox
 from tests.repos import git, make_repo, median_repo
 from tools.base import ToolContext
 from tools.registry import Toolbox, ToolOutcome, default_tools
@@ -48,7 +48,7 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ctx(repo: Path) -> ToolContext:
-    return ToolContext(root=repo, sandbox=SubprocessSandbox(), command_timeout=60)
+    return ToolContext(root=repo, sandbox=BubblewrapSandbox(), command_timeout=60)
 
 
 def call(ctx: ToolContext, name: str, **arguments: object) -> ToolOutcome:
@@ -284,7 +284,7 @@ def test_create_file_creates_dirs_and_refuses_to_clobber(ctx: ToolContext) -> No
 
 def test_run_tests_counts_passes_and_failures(tmp_path: Path) -> None:
     root = median_repo(tmp_path / "m")
-    ctx = ToolContext(root=root, sandbox=SubprocessSandbox(), command_timeout=60)
+    ctx = ToolContext(root=root, sandbox=BubblewrapSandbox(), command_timeout=60)
     out = call(ctx, "run_tests")
     data = out.result.data
     assert out.error is None and not out.result.ok
@@ -303,7 +303,7 @@ def test_run_tests_counts_passes_and_failures(tmp_path: Path) -> None:
 
 def test_run_tests_no_tests_ran_is_a_failure(tmp_path: Path) -> None:
     root = median_repo(tmp_path / "m")
-    ctx = ToolContext(root=root, sandbox=SubprocessSandbox(), command_timeout=60)
+    ctx = ToolContext(root=root, sandbox=BubblewrapSandbox(), command_timeout=60)
     out = call(ctx, "run_tests", keyword="no_such_test")
     assert not out.result.ok and out.result.data["exit_code"] == 5
     assert out.result.output.startswith("NO TESTS RAN (exit code 5)")
@@ -315,7 +315,7 @@ def test_run_tests_path_errors_and_missing_suite(tmp_path: Path, ctx: ToolContex
     assert not out.result.ok and out.result.data == {"no_tests": True, "ok": False}
     assert "test_command" in out.result.output
     root = median_repo(tmp_path / "m")
-    mctx = ToolContext(root=root, sandbox=SubprocessSandbox(), command_timeout=60)
+    mctx = ToolContext(root=root, sandbox=BubblewrapSandbox(), command_timeout=60)
     missing = call(mctx, "run_tests", paths=["tests/test_stat.py"])
     assert missing.error == "tool_error" and "test_stats.py" in missing.result.output
     outside = call(mctx, "run_tests", paths=["../elsewhere.py"])
@@ -324,7 +324,7 @@ def test_run_tests_path_errors_and_missing_suite(tmp_path: Path, ctx: ToolContex
 
 def test_run_tests_uses_the_configured_command(repo: Path) -> None:
     ctx = ToolContext(
-        root=repo, sandbox=SubprocessSandbox(), test_command="echo checking; test -f pkg/core.py"
+        root=repo, sandbox=BubblewrapSandbox(), test_command="echo checking; test -f pkg/core.py"
     )
     good = call(ctx, "run_tests")
     assert good.result.ok and good.result.data["counts_known"] is False
@@ -398,7 +398,7 @@ def test_finish_carries_the_summary(ctx: ToolContext) -> None:
 
 def test_edit_file_reindents_a_uniformly_shifted_block(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "r", {"m.py": "def f(x):\n    if x:\n        return 1\n    return 0\n"})
-    ctx = ToolContext(root=root, sandbox=SubprocessSandbox())
+    ctx = ToolContext(root=root, sandbox=BubblewrapSandbox())
     out = call(
         ctx,
         "edit_file",
@@ -414,7 +414,7 @@ def test_edit_file_reindents_a_uniformly_shifted_block(tmp_path: Path) -> None:
 
 def test_edit_file_refuses_a_shifted_block_with_a_different_structure(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "r", {"m.py": "def f(x):\n    if x:\n        return 1\n"})
-    ctx = ToolContext(root=root, sandbox=SubprocessSandbox())
+    ctx = ToolContext(root=root, sandbox=BubblewrapSandbox())
     out = call(ctx, "edit_file", path="m.py", old_text="if x:\nreturn 1", new_text="if y:\nreturn 2")
     assert out.error == "tool_error" and "not found" in out.result.output
     assert (root / "m.py").read_text() == "def f(x):\n    if x:\n        return 1\n"
@@ -422,7 +422,7 @@ def test_edit_file_refuses_a_shifted_block_with_a_different_structure(tmp_path: 
 
 def test_edit_file_refuses_an_ambiguous_shifted_block(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "r", {"m.py": "def f():\n    return 1\n\n\ndef g():\n    return 1\n"})
-    ctx = ToolContext(root=root, sandbox=SubprocessSandbox())
+    ctx = ToolContext(root=root, sandbox=BubblewrapSandbox())
     out = call(ctx, "edit_file", path="m.py", old_text="        return 1", new_text="        return 2")
     assert out.error == "tool_error"
     assert "return 2" not in (root / "m.py").read_text()

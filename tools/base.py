@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from sandbox.approval import ToolAwareSandbox
 from sandbox.base import Sandbox
 from tools.journal import EditJournal
 
@@ -38,6 +39,12 @@ class ToolError(Exception):
     """
 
 
+def command_env_for(root: Path) -> dict[str, str]:
+    """Extra environment for commands: the worktree's code is imported before any installed copy."""
+    paths = [str(root / "src")] if (root / "src").is_dir() else []
+    return {"PYTHONPATH": os.pathsep.join([*paths, str(root)])}
+
+
 @dataclass
 class ToolContext:
     """What a tool may touch: the worktree root, the sandbox for commands, shared settings."""
@@ -49,23 +56,52 @@ class ToolContext:
     output_limit: int = 12_000  # characters of command output shown to the model
     edits: EditJournal = field(default_factory=EditJournal)  # every file change, in order
     cache: dict[str, Any] = field(default_factory=dict)  # per-run memo (e.g. the test interpreter)
+    writable: bool = True  # False under the read-only sandbox policy: file tools refuse to write
+
+    def sandbox_for(self, tool: str) -> Sandbox:
+        """The sandbox, told which tool runs the command (an approval layer shows it)."""
+        return self.sandbox.for_tool(tool) if isinstance(self.sandbox, ToolAwareSandbox) else self.sandbox
 
     def command_env(self) -> dict[str, str]:
-        """Extra environment for commands: the worktree's code is imported before any installed copy."""
-        paths = [str(self.root / "src")] if (self.root / "src").is_dir() else []
-        return {"PYTHONPATH": os.pathsep.join([*paths, str(self.root)])}
+        return command_env_for(self.root)
 
     def resolve(self, path: str) -> Path:
-        """Resolve a model-given path inside the worktree, refusing anything outside it."""
+        """Resolve a model-given path inside the worktree, refusing anything outside it.
+
+        `..` that leaves the worktree, absolute paths elsewhere, and symlinks (anywhere along the
+        path) whose target lies outside are all refused, each with the reason.
+        """
         root = self.root.resolve()
-        candidate = (root / path).resolve() if not Path(path).is_absolute() else Path(path)
-        candidate = candidate.resolve()
-        if candidate != root and root not in candidate.parents:
-            raise ToolError(f"path {path!r} is outside the repository; use a path relative to its root")
-        return candidate
+        if "\0" in path:
+            raise ToolError("the path contains a NUL character; use a plain relative path")
+        given = Path(path)
+        try:
+            candidate = (given if given.is_absolute() else root / given).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
+            raise ToolError(f"cannot resolve path {path!r}: {exc}") from exc
+        if candidate == root or root in candidate.parents:
+            return candidate
+        raise ToolError(
+            f"path {path!r} is outside the repository ({_escape_reason(root, given)}); "
+            "use a path relative to the repository root"
+        )
 
     def relative(self, path: Path) -> str:
         return path.resolve().relative_to(self.root.resolve()).as_posix()
+
+
+def _escape_reason(root: Path, given: Path) -> str:
+    if given.is_absolute():
+        return "an absolute path outside it"
+    current = root
+    for part in given.parts:
+        current = current.parent if part == ".." else current / part
+        if part != ".." and current.is_symlink():
+            target = current.resolve()
+            if target != root and root not in target.parents:
+                shown = current.relative_to(root).as_posix() if root in current.parents else str(current)
+                return f"{shown} is a symlink to {target}"
+    return "'..' leads out of it"
 
 
 class Tool(Protocol):

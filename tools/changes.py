@@ -22,12 +22,16 @@ MAX_SHOWN_LINES = 60
 
 
 def writable_path(ctx: ToolContext, path: str) -> Path:
-    """A path inside the repository that is not git's own data."""
+    """A path inside the repository that is not git's own data, when the policy allows writes."""
+    if not ctx.writable:
+        raise ToolError("the sandbox policy is read-only: files cannot be changed in this run")
     resolved = ctx.resolve(path)
     if ".git" in resolved.relative_to(ctx.root.resolve()).parts:
         raise ToolError(f"{path} is inside .git; the agent may not write there")
     if resolved.is_dir():
         raise ToolError(f"{path} is a directory; give a file path")
+    if resolved.is_file() and resolved.stat().st_nlink > 1:
+        raise ToolError(f"{path} is a hard link shared with another file; the agent may not write it")
     return resolved
 
 

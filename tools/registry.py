@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from agent.messages import ToolCall, ToolSpec
 from tools import create_file, edit_file, finish, list_files, read_file, run_tests, search, shell
 from tools.base import SchemaTool, Tool, ToolContext, ToolError, ToolResult
+from tools.web_config import WebFetchConfig
 
 ERROR_CATEGORIES = ("unknown_tool", "parse_error", "schema", "tool_error", "tool_crash")
 MAX_SCHEMA_ERRORS = 5
@@ -194,6 +195,30 @@ def default_tools() -> list[Tool]:
         shell.TOOL,
         finish.TOOL,
     ]
+
+
+def configured_tools(web_fetch: WebFetchConfig | None = None) -> list[Tool]:
+    """The default tools, plus web_fetch (before finish) when the config enables it."""
+    tools = default_tools()
+    if web_fetch is not None and web_fetch.enabled:
+        from tools.web_fetch import build  # imported only when enabled (httpx, HTML parsing)
+
+        tools.insert(len(tools) - 1, build(web_fetch))
+    return tools
+
+
+def available_tools(web_fetch: WebFetchConfig | None = None) -> list[Tool]:
+    """Every tool a run may offer (the configured ones plus each family's edit tools), for `agent tool`."""
+    from tools.edit_formats import edit_tools_for, family_of
+
+    tools = configured_tools(web_fetch)
+    known = {tool.name for tool in tools}
+    for family in ("generic", "qwen3-coder"):
+        for tool in edit_tools_for(family_of(family)):
+            if tool.name not in known:
+                tools.insert(len(tools) - 1, tool)
+                known.add(tool.name)
+    return tools
 
 
 def run_tool_by_name(toolbox: Toolbox, name: str, args_json: str, ctx: ToolContext) -> ToolOutcome:

@@ -69,7 +69,7 @@ def pytest_python(ctx: ToolContext) -> str:
 def _probe_python(ctx: ToolContext) -> str | None:
     for name in ("python3", "python"):
         probe = [name, "-c", "import sys, pytest; print(sys.executable)"]
-        result = ctx.sandbox.run(probe, ctx.root, PROBE_TIMEOUT, env=ctx.command_env())
+        result = ctx.sandbox_for("run_tests").run(probe, ctx.root, PROBE_TIMEOUT, env=ctx.command_env())
         lines = result.output.strip().splitlines()
         if result.ok and lines:
             return lines[-1].strip()
@@ -136,9 +136,10 @@ class RunTests:
         if command is None:
             message = "no test suite found (no pytest files or config); set test_command in .agent.toml"
             return ToolResult(output=message, ok=False, data={"no_tests": True, "ok": False})
-        result = ctx.sandbox.run(command, ctx.root, ctx.command_timeout, env=ctx.command_env())
+        result = ctx.sandbox_for(self.name).run(command, ctx.root, ctx.command_timeout, ctx.command_env())
         data = parse_pytest(result.output)
         data.update(exit_code=result.exit_code, command=command, timed_out=result.timed_out)
+        data["limits_hit"] = result.limits_hit
         whole_suite = not args.paths and not args.keyword
         data["no_tests"] = whole_suite and result.exit_code == NO_TESTS_COLLECTED
         if data["counts_known"]:

@@ -8,6 +8,13 @@ from sandbox.output import cap_text
 from tools.base import ToolArgs, ToolContext, ToolResult
 
 MAX_TIMEOUT = 1800.0
+LIMIT_NAMES = {
+    "cpu": "CPU time",
+    "file_size": "file size",
+    "memory": "memory",
+    "processes": "number of processes",
+    "output": "output length (middle elided)",
+}
 
 
 class Args(ToolArgs):
@@ -22,11 +29,14 @@ class Shell:
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
         timeout = min(args.timeout or ctx.command_timeout, MAX_TIMEOUT)
-        result = ctx.sandbox.run(args.command, ctx.root, timeout, env=ctx.command_env())
+        result = ctx.sandbox_for(self.name).run(args.command, ctx.root, timeout, env=ctx.command_env())
         if result.timed_out:
             status = f"timed out after {timeout:g}s: the command and its children were killed"
         else:
             status = f"exit code {result.exit_code}"
+        hit = [LIMIT_NAMES.get(name, name) for name in result.limits_hit if name != "timeout"]
+        if hit:
+            status += f"; limit hit: {', '.join(hit)}"
         body = cap_text(result.output, ctx.output_limit) if result.output.strip() else "(no output)"
         return ToolResult(
             output=f"[{status}]\n{body}",
@@ -36,6 +46,7 @@ class Shell:
                 "timed_out": result.timed_out,
                 "seconds": result.seconds,
                 "truncated_chars": result.truncated_chars,
+                "limits_hit": result.limits_hit,
             },
         )
 

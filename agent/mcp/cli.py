@@ -13,7 +13,7 @@ from agent.config import PROJECT_CONFIG, AgentConfig, load_config, user_config_p
 from agent.mcp.config import McpConfigError, McpServerConfig, add_server, check_name, remove_server
 from agent.mcp.servers import McpServers
 from agent.workspace import WorkspaceError, open_repo
-from tools.registry import Toolbox, default_tools
+from tools.registry import Toolbox, available_tools
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 UNLIMITED = 10**9
@@ -159,7 +159,7 @@ def tool_session(config: AgentConfig, root: Path) -> Iterator[Toolbox]:
     """Our tools plus the configured servers' tools; the person at the terminal approves by calling."""
     with McpServers(config.mcp_servers, root, approver=lambda request: "approve", notify=_warn) as servers:
         tools = servers.start(lambda spec: 0, UNLIMITED, UNLIMITED)
-        yield Toolbox([*default_tools(), *tools])
+        yield Toolbox([*available_tools(config.web_fetch), *tools])
 
 
 COMMANDS = {"add": cmd_add, "list": cmd_list, "remove": cmd_remove, "serve": cmd_serve}

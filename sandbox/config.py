@@ -1,0 +1,63 @@
+"""The sandbox's settings: the `[sandbox]` table of a config file, and the `--sandbox`/`--policy` flags.
+
+```toml
+[sandbox]
+backend = "bubblewrap"       # or "none": no isolation (a loud warning; limits and env scrub still apply)
+policy = "workspace"         # "read-only" | "workspace" | "network"
+approval = "never"           # "always": ask before every command (when a person is there to ask)
+read_paths = ["~/.rustup"]   # more host paths commands may read (the home directory is hidden)
+setup_command = "..."        # prepares the test environment once per run, with network allowed
+setup_timeout = 900
+
+[sandbox.limits]
+cpu_seconds = 900
+address_space_bytes = 17179869184
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from sandbox.bubblewrap import DEFAULT_TMPFS_BYTES, Policy
+from sandbox.subprocess_sandbox import Limits
+
+Backend = Literal["bubblewrap", "none"]
+Approval = Literal["never", "always"]
+
+
+class SandboxConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Backend = "bubblewrap"
+    policy: Policy = "workspace"
+    approval: Approval = "never"
+    read_paths: list[str] = []
+    setup_command: str | None = None
+    setup_timeout: float = 900.0
+    tmpfs_bytes: int = DEFAULT_TMPFS_BYTES  # size of each private tmpfs (/tmp, the hidden home)
+    output_limit: int = 20_000
+    limits: Limits = Limits()
+
+    def read_path_list(self) -> list[Path]:
+        return [Path(p).expanduser() for p in self.read_paths]
+
+
+def weakening(data: Mapping[str, Any]) -> list[str]:
+    """Settings in a config file that weaken isolation. A repository's own `.agent.toml` comes with
+    the code, so it may not make them (a cloned project must not switch the sandbox off)."""
+    sandbox = data.get("sandbox") or {}
+    web = data.get("web_fetch") or {}
+    found = []
+    if sandbox.get("backend") == "none":
+        found.append('sandbox.backend = "none"')
+    if sandbox.get("policy") == "network":
+        found.append('sandbox.policy = "network"')
+    if sandbox.get("read_paths"):
+        found.append("sandbox.read_paths")
+    found += [f"web_fetch.{key}" for key in ("enabled", "allow_domains", "allow_private") if web.get(key)]
+    return found
