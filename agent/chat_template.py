@@ -89,6 +89,7 @@ class ChatTemplate:
             raise ChatTemplateError(f"the model's chat template does not compile: {exc}") from exc
         probed = self._probe()
         self.native = probed is not None
+        self.parallel_calls = not self.native or self._renders_two_calls()
         self.format: ToolCallFormat = get_format(tool_format) if tool_format else probed or HermesFormat()
 
     def render(
@@ -143,7 +144,26 @@ class ChatTemplate:
             return None  # the template ignores `tools`: the model never sees them
         return format_of_rendered_call(text)
 
+    def _renders_two_calls(self) -> bool:
+        """Whether the template keeps a second call in one reply (Llama 3.1's takes one, or raises)."""
+        tool = ToolSpec(name=PROBE_TOOL, description=PROBE_DESCRIPTION, parameters=PROBE_SCHEMA)
+        calls = [
+            ToolCall(id=f"call0000{i}", name=PROBE_TOOL, arguments={PROBE_KEY: value})
+            for i, value in enumerate((PROBE_VALUE, SECOND_PROBE_VALUE))
+        ]
+        conversation = [
+            Message.user("Use the tool twice."),
+            Message(role="assistant", content="", tool_calls=calls),
+            *(Message.tool_result(call, "done") for call in calls),
+        ]
+        try:
+            text = self._render([_native(m) for m in conversation], [tool.openai()], True)
+        except ChatTemplateError:
+            return False
+        return SECOND_PROBE_VALUE in text
 
+
+SECOND_PROBE_VALUE = "second probe value"
 PROBE_TOOL, PROBE_KEY, PROBE_VALUE = "probe_tool", "probe_key", "probe value"
 PROBE_DESCRIPTION = "Probe tool: finds the template's tool-call format."
 PROBE_SCHEMA = {"type": "object", "properties": {PROBE_KEY: {"type": "string"}}}

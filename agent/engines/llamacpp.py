@@ -24,6 +24,7 @@ from typing import Any
 from agent.chat_template import ChatTemplate, ChatTemplateError
 from agent.constrain import ConstraintError, TokenMasker, llguidance_available
 from agent.engine import ChatOptions, EngineError
+from agent.engines.token_reuse import reuse_cached_tokens
 from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort, Turn, thinking_variables
 from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, UsageEvent
 from agent.formats.base import failed
@@ -148,6 +149,8 @@ class LlamaCppEngine:
         self.thinking_budget = THINKING_BUDGET[thinking]
         self.use_llguidance = llguidance_available()
         self._masker: TokenMasker | None = None
+        self._pieces: dict[int, bytes] = {}
+        self._blank_tokens: list[int] | None = None
         bos = int(llama.token_bos())
         self._bos = [bos] if bos >= 0 and llama._model.add_bos_token() else []
         try:
@@ -155,6 +158,8 @@ class LlamaCppEngine:
         except ChatTemplateError as exc:
             raise EngineError(f"{exc}; the GGUF's tokenizer.chat_template is unusable") from exc
         self.format = self.template.format
+        if not self.template.parallel_calls:  # the template keeps one call per reply
+            self.max_calls_per_turn = 1
 
     def _template_from_metadata(
         self, tool_format: str | None, thinking: ThinkingEffort | None
@@ -208,6 +213,21 @@ class LlamaCppEngine:
 
     def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
         return len(self._prompt_tokens(self._render_text(messages, tools)))
+
+    def _piece(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            piece = self._pieces[token] = bytes(self._llama._model.detokenize([token], special=True))
+        return piece
+
+    def _with_cached_tokens(self, tokens: list[int]) -> list[int]:
+        """`tokens`, keeping the KV cache's own split of any text the cache already holds."""
+        return reuse_cached_tokens(
+            tokens,
+            self._llama._input_ids.tolist(),
+            self._piece,
+            lambda data: list(self._llama.tokenize(data, add_bos=False, special=True)),
+        )
 
     def _reusable_prefix(self, tokens: Sequence[int]) -> int:
         """Prompt tokens llama.cpp will not evaluate again (mirrors `Llama.generate`'s prefix rule)."""
@@ -287,7 +307,8 @@ class LlamaCppEngine:
         out = turn.new_pass()
         thinking_tokens = text_tokens = 0
         cut = False
-        with closing(self._decode(tokens, turn.remaining(), None, options, out)) as pieces:
+        constraint = {"logits_processor": [self._no_blank_start()]} if thinking_open else None
+        with closing(self._decode(tokens, turn.remaining(), constraint, options, out)) as pieces:
             for piece in pieces:
                 in_thinking = splitter.in_thinking
                 yield from _deltas(splitter.feed(piece))
@@ -310,6 +331,33 @@ class LlamaCppEngine:
         turn.thinking = (turn.thinking + splitter.thinking).strip()
         turn.content = (turn.content + splitter.text).strip()
         return splitter.in_call, cut
+
+    def _no_blank_start(self) -> Any:
+        """A logits processor that keeps the first token from being whitespace only.
+
+        Templates strip the reasoning they render back (`<think>{{ reasoning.strip() }}`), so a
+        reply that opens its reasoning with a newline would never match its own next prompt and
+        all of it would be evaluated again.
+        """
+        import numpy as np
+
+        if self._blank_tokens is None:
+            model = self._llama._model
+            self._blank_tokens = [
+                token
+                for token in range(int(self._llama.n_vocab()))
+                if (piece := model.token_to_piece(token, special=True).rstrip(b"\0")) and not piece.strip()
+            ]
+        blank = np.array(self._blank_tokens, dtype=np.int64)
+        first = [True]
+
+        def processor(input_ids: Any, scores: Any) -> Any:
+            if first[0]:
+                first[0] = False
+                scores[blank] = -np.inf
+            return scores
+
+        return processor
 
     # ---- calls ---------------------------------------------------------------------------------
 
@@ -425,6 +473,7 @@ class LlamaCppEngine:
         out: Pass,
     ) -> Generator[str, None, None]:
         """Stream the text of each generated token until EOS or `limit`; the caller may stop early."""
+        tokens = self._with_cached_tokens(tokens)
         out.cached = self._reusable_prefix(tokens)
         out.prefilled = len(tokens) - out.cached
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -26,6 +26,28 @@ _FUNCTION = re.compile(r"^\s*<function=([^>\n]*)>(.*?)(</function>\s*)?$", re.DO
 _PARAMETER = re.compile(r"<parameter=([^>\n]*)>\n?(.*?)\n?(?:</parameter>|(?=</function>))", re.DOTALL)
 
 
+def _strict_parameters(inner: str) -> dict[str, object] | None:
+    """Parameters in the canonical layout, each value up to the first `\n</parameter>`, else None.
+
+    This is the call grammar's own reading, so every constrained call parses back exactly;
+    sloppier text falls through to the lenient reading.
+    """
+    rest = inner.removeprefix("\n")
+    arguments: dict[str, object] = {}
+    while rest.startswith("<parameter="):
+        close = rest.find(">\n")
+        key = rest[len("<parameter=") : close] if close != -1 else ""
+        if not key or key != key.strip() or "\n" in key or key in arguments:
+            return None
+        rest = rest[close + 2 :]
+        end = rest.find(PARAMETER_END)
+        if end == -1:
+            return None
+        arguments[key] = rest[:end]
+        rest = rest[end + len(PARAMETER_END) :].removeprefix("\n")
+    return arguments if not rest.strip() else None
+
+
 def _function_name(body: str) -> str:
     match = re.search(r"<function=([^>\n]*)>", body)
     return match.group(1).strip() if match else ""
@@ -115,6 +137,9 @@ class Qwen3CoderFormat(ToolCallFormat):
         name, inner = match.group(1).strip(), match.group(2) + (match.group(3) or "")
         if not name:
             return failed(call_id, "", body, "the <function=...> tag names no tool")
+        strict = _strict_parameters(match.group(2))
+        if strict is not None:  # the canonical layout (what the call grammar produces)
+            return ToolCall(id=call_id, name=name, arguments=strict)
         params = _PARAMETER.findall(inner)
         leftover = _PARAMETER.sub("", inner).replace(FUNCTION_END, "").strip()
         if leftover:
