@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig, ConfigError, load_config
+from agent.context.cli import add_context_parser, run_context
 from agent.engine import EngineError
 from agent.model_resolution import ModelNotFound
 from agent.workspace import WorkspaceError, open_repo
@@ -52,6 +53,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     sessions = sub.add_parser("sessions", help="list recorded sessions, or show one")
     sessions.add_argument("show", nargs="?", metavar="ID", help="print this session's transcript")
+    add_context_parser(sub)
     _add_models(sub)
     return parser
 
@@ -165,7 +167,13 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"fix": cmd_fix, "apply": cmd_apply, "tool": cmd_tool, "sessions": cmd_sessions}
+COMMANDS = {
+    "fix": cmd_fix,
+    "apply": cmd_apply,
+    "tool": cmd_tool,
+    "sessions": cmd_sessions,
+    "context": run_context,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -33,7 +33,9 @@ class AgentConfig(BaseModel):
     plan: bool = True
     test_command: str | None = None
     command_timeout: float = 300.0
-    context_budget: int = 4000  # tokens of repository context in the first prompt
+    # Tokens of repository context in the first prompt; None or "auto": min(200K, the model's
+    # context minus room for the conversation). Relevance decides how much of it is used.
+    context_budget: int | Literal["auto"] | None = None
 
 
 def user_config_path(env: Mapping[str, str] = os.environ) -> Path:

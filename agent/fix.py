@@ -14,7 +14,8 @@ from pathlib import Path
 import git
 
 from agent.config import AgentConfig
-from agent.context import pack_context
+from agent.context import build_pack, resolve_budget
+from agent.context.locate import cache_dir
 from agent.engine import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted
 from agent.loop import AgentLoop, Budgets, LoopState
@@ -120,8 +121,7 @@ class FixRun:
                 sandbox=self.sandbox.mode,
             )
         )
-        budget = min(self.config.context_budget, self.engine.context_length // 2 - 1024)
-        context = pack_context(workspace.path, request.task, max(budget, 0), _count_text(self.engine))
+        context = self._context(workspace, request)
         loop = AgentLoop(
             self.engine,
             toolbox,
@@ -137,6 +137,14 @@ class FixRun:
             state = LoopState(messages=[], stop_reason="engine_error", notices=[str(exc)])
         self._final_verification(state, workspace, loop)
         return self._report(state, workspace, request, started)
+
+    def _context(self, workspace: Workspace, request: FixRequest) -> str:
+        """The repository context for the first prompt, parses cached in the user's git dir."""
+        budget = resolve_budget(self.config.context_budget, self.engine.context_length)
+        cache = cache_dir(request.repo)
+        pack = build_pack(workspace.path, request.task, budget, _count_text(self.engine), cache_dir=cache)
+        self.emit(Notice(level="info", message=pack.manifest.summary()))
+        return pack.text
 
     @staticmethod
     def _final_verification(state: LoopState, workspace: Workspace, loop: AgentLoop) -> None:
