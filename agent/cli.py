@@ -11,6 +11,7 @@ from typing import Any
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.context.cli import add_context_parser, run_context
 from agent.engine import EngineError
+from agent.loop import ContextTooSmall
 from agent.model_resolution import ModelNotFound
 from agent.workspace import WorkspaceError, open_repo
 
@@ -24,6 +25,14 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--server-model", help="model name to ask the server for")
     group.add_argument("--ctx", type=int, dest="n_ctx", help="context window in tokens (embedded engine)")
     group.add_argument("--threads", type=int, help="CPU threads for the embedded engine")
+    group.add_argument(
+        "--thinking", choices=["off", "high", "max"], help="thinking effort (models that think)"
+    )
+    group.add_argument("--experts", type=int, dest="experts_used", help="MoE experts used per token")
+    group.add_argument(
+        "--kv-type", choices=["f16", "q8_0", "q4_0"], dest="kv_cache_type", help="KV cache type"
+    )
+    group.add_argument("--parallel", type=int, help="sequences decoded together (servers)")
     group.add_argument("--script", type=Path, help="replay a scripted engine (tests and demos)")
 
 
@@ -73,6 +82,10 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "server_model",
         "n_ctx",
         "threads",
+        "thinking",
+        "experts_used",
+        "kv_cache_type",
+        "parallel",
         "test_command",
         "max_steps",
         "max_minutes",
@@ -187,9 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         if handler is None:
             from agent.models.cli import run_models
 
-            return run_models(args)
+            return run_models(args, model_dirs=load_config(args.repo, {}).model_dirs)
         return handler(args)
-    except (ConfigError, WorkspaceError, ModelNotFound) as exc:
+    except (ConfigError, WorkspaceError, ModelNotFound, ContextTooSmall) as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except EngineError as exc:

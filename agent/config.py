@@ -8,7 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
+
+from agent.formats import ToolFormatName
+from agent.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
 
 PROJECT_CONFIG = ".agent.toml"
 
@@ -36,6 +39,22 @@ class AgentConfig(BaseModel):
     # Tokens of repository context in the first prompt; None or "auto": min(200K, the model's
     # context minus room for the conversation). Relevance decides how much of it is used.
     context_budget: int | Literal["auto"] | None = None
+    # model knobs (agent/knobs.py); per model in [models."<glob>"] tables
+    thinking: Thinking | None = None  # off | high | max; None: the model's default
+    experts_used: int | None = None  # MoE experts per token (a GGUF metadata override)
+    kv_cache_type: KvCacheType | None = None  # f16 | q8_0 | q4_0; None: f16 unless it does not fit
+    parallel: int = 1  # sequences decoded together (llama-server -np; the embedded engine runs one)
+    models: dict[str, ModelKnobs] = {}
+    model_dirs: list[str] = []  # folders `agent models list` searches for GGUF files
+    fit_check: bool = True  # estimate memory before loading; refuse a model that cannot fit
+    # the model's tool-call wire format (agent/formats); None: found from its chat template
+    tool_format: ToolFormatName | None = None
+    _flags: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def knobs_for(self, *names: str) -> ResolvedKnobs:
+        """The knobs for a model known by `names` (file name, catalogue name): flags > table > top."""
+        top = ModelKnobs.model_validate({k: getattr(self, k) for k in KNOB_KEYS})
+        return resolve_knobs(top, set(self.model_fields_set), self.models, set(self._flags), list(names))
 
 
 def user_config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -67,8 +86,11 @@ def load_config(
         except ValidationError as exc:
             raise ConfigError(f"invalid config file {path}:\n{exc}") from exc
         merged.update(data)
-    merged.update({k: v for k, v in overrides.items() if v is not None})
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    merged.update(flags)
     try:
-        return AgentConfig.model_validate(merged)
+        config = AgentConfig.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(f"invalid setting:\n{exc}") from exc
+    config._flags = frozenset(flags)
+    return config

@@ -1,9 +1,9 @@
 """Fast grammar-constrained decoding for llama-cpp-python with llguidance token masks.
 
 llama-cpp-python's GBNF sampler checks the grammar against the whole vocabulary for every token
-(the 270M model drops from ~65 to ~15 tok/s). llguidance computes the same mask from the same
-grammar in well under a millisecond; it plugs in as a logits processor. When llguidance is not
-installed, the engine falls back to GBNF.
+(the 270M model drops from ~65 to ~15 tok/s). llguidance computes the mask for the same language
+(written in its Lark dialect) in well under a millisecond; it plugs in as a logits processor.
+When llguidance is not installed or refuses a grammar, the engine falls back to GBNF.
 """
 
 from __future__ import annotations
@@ -40,17 +40,17 @@ class TokenMasker:
             warnings.simplefilter("ignore", DeprecationWarning)
             self.tokenizer = lltokenizer_from_vocab(vocab)
 
-    def processor(self, gbnf: str) -> GrammarProcessor:
-        return GrammarProcessor(self, gbnf)
+    def processor(self, lark: str) -> GrammarProcessor:
+        return GrammarProcessor(self, lark)
 
 
 class GrammarProcessor:
     """A llama-cpp-python logits processor that masks every token the grammar forbids."""
 
-    def __init__(self, masker: TokenMasker, gbnf: str) -> None:
+    def __init__(self, masker: TokenMasker, lark: str) -> None:
         import llguidance
 
-        grammar = llguidance.grammar_from("gbnf", gbnf)
+        grammar = llguidance.grammar_from("lark", lark)
         self.matcher = llguidance.LLMatcher(masker.tokenizer, grammar, log_level=0)
         if self.matcher.is_error():
             raise ConstraintError(f"grammar rejected by llguidance: {self.matcher.get_error()}")

@@ -1,19 +1,20 @@
-"""GBNF grammars for tool calls, built from the tools' JSON schemas.
+"""Grammars for tool calls, built from the tools' JSON schemas, in two syntaxes: GBNF for
+llama.cpp's own sampler and Lark for llguidance (the fast path).
 
-The grammar produces exactly the canonical call text (`json.dumps` spacing, schema key order), so
+A grammar produces exactly the canonical call text (`json.dumps` spacing, schema key order), so
 what the model generates under it and what the chat template re-renders later are the same bytes:
-the KV cache stays reusable across turns. Strings cannot hold raw control characters (newlines
-must be escaped), so a call is always valid JSON.
+the KV cache stays reusable across turns. JSON strings cannot hold raw control characters
+(newlines must be escaped), so a JSON call is always valid JSON. Raw text values (GLM,
+Qwen3-Coder) run up to their closing tag: a right-recursive automaton in GBNF, one lazy regex
+lexeme in Lark.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-from agent.messages import ToolSpec
 
 PRIMITIVES = {
     "char": r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])',
@@ -30,26 +31,86 @@ PRIMITIVES = {
 }
 
 
-def _literal(text: str) -> str:
+# Rules that become single lexemes (regexes) for llguidance; bounded strings ("string-M-N") too.
+TERMINALS = frozenset({"char", "string", "integer", "posint", "natural", "number", "boolean", "null"})
+_GBNF_TOKEN = re.compile(r'\s*("(?:[^"\\]|\\.)*"|\[(?:[^\]\\]|\\.)*\]|[A-Za-z0-9-]+|\{\d*,?\d*\}|[()|?*+])')
+_REGEX_META = set(".^$*+?()[]{}|\\/")
+
+
+@dataclass(frozen=True)
+class Grammar:
+    gbnf: str  # llama.cpp's GBNF
+    lark: str  # llguidance's Lark dialect
+
+
+def literal(text: str) -> str:
     return json.dumps(text)  # a GBNF string literal uses the same escapes as JSON
+
+
+def _class_char(char: str) -> str:
+    """One character inside a GBNF character class `[...]`."""
+    if char in "\\]^-[":
+        return "\\" + char
+    if char == "\n":
+        return "\\n"
+    if char == "\t":
+        return "\\t"
+    if char == "\r":
+        return "\\r"
+    return char
+
+
+def _rule_name(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9-]", "-", name)
+
+
+def _is_terminal(name: str) -> bool:
+    return name in TERMINALS or name.startswith("string-")
+
+
+def _lark_name(name: str) -> str:
+    lark = name.replace("-", "_")
+    return lark.upper() if _is_terminal(name) else lark.lower()
+
+
+def _lark_body(body: str) -> str:
+    """A GBNF rule body (as this module writes them) in llguidance's Lark syntax."""
+    out = []
+    for token in _GBNF_TOKEN.findall(body):
+        if token.startswith('"'):
+            out.append(json.dumps(json.loads(token), ensure_ascii=False))
+        elif token.startswith("["):
+            out.append("/" + token.replace("/", "\\/") + "/")
+        elif re.fullmatch(r"[A-Za-z0-9-]+", token):
+            out.append(_lark_name(token))
+        else:
+            out.append(token)
+    return " ".join(out)
+
+
+def _regex_text(text: str) -> str:
+    """`text` matched literally by a Lark `/.../` regex."""
+    return "".join("\\n" if c == "\n" else "\\" + c if c in _REGEX_META else c for c in text)
 
 
 class GrammarBuilder:
     def __init__(self) -> None:
         self.rules: dict[str, str] = {}
+        self.raw: dict[str, str] = {}  # raw_until rule name -> its terminator
+        self._raw_states: dict[str, str] = {}  # the automaton behind each (GBNF only)
 
     def rule(self, name: str, body: str) -> str:
-        name = re.sub(r"[^a-zA-Z0-9-]", "-", name)
+        name = _rule_name(name)
         self.rules[name] = body
         return name
 
     def value(self, schema: dict[str, Any], name: str) -> str:
         if "enum" in schema:
             return self.rule(
-                name, " | ".join(_literal(json.dumps(v, ensure_ascii=False)) for v in schema["enum"])
+                name, " | ".join(literal(json.dumps(v, ensure_ascii=False)) for v in schema["enum"])
             )
         if "const" in schema:
-            return self.rule(name, _literal(json.dumps(schema["const"], ensure_ascii=False)))
+            return self.rule(name, literal(json.dumps(schema["const"], ensure_ascii=False)))
         options = schema.get("anyOf") or schema.get("oneOf")
         if options:
             alts = [self.value(option, f"{name}-{i}") for i, option in enumerate(options)]
@@ -77,46 +138,86 @@ class GrammarBuilder:
         )
 
     def object(self, schema: dict[str, Any], name: str) -> str:
-        props = list(schema.get("properties", {}).items())
+        pairs = [
+            (key, f"{literal(literal(key) + ': ')} {self.value(sub, f'{name}-{key}')}")
+            for key, sub in schema.get("properties", {}).items()
+        ]
         required = set(schema.get("required", []))
-        pairs = [f"{_literal(_literal(key) + ': ')} {self.value(sub, f'{name}-{key}')}" for key, sub in props]
+        inner, may_be_empty = self.fields(name, pairs, required, separator=", ", end='"}"')
+        if not inner:
+            return self.rule(name, '"{}"')
+        return self.rule(name, f'"{{" {inner}' + (' | "{}"' if may_be_empty else ""))
 
-        def tail(i: int, first: bool) -> str:
-            if i == len(props):
-                return ""
-            rule_name = f"{name}-t{i}{'f' if first else 'r'}"
+    def fields(
+        self, name: str, pairs: list[tuple[str, str]], required: set[str], separator: str, end: str
+    ) -> tuple[str, bool]:
+        """A rule for a non-empty run of `pairs` in order (each optional unless required, joined by
+        `separator`) followed by `end`, and whether the run may also be empty ("" when there are
+        no pairs; the caller then writes `end` itself).
+
+        Two properties keep llguidance (which lexes greedily, without backtracking, and turns
+        rules made only of literals into single lexemes) on track: no rule matches the empty
+        string, and `end` sits inside every rule, so no lexeme can stop short of it.
+        """
+        n = len(pairs)
+        if n == 0:
+            return "", True
+        required_from = [any(key in required for key, _ in pairs[i:]) for i in range(n + 1)]
+
+        def run(i: int, first: bool) -> str:  # a non-empty run of the pairs from i on, then `end`
+            rule_name = _rule_name(f"{name}-t{i}{'f' if first else 'r'}")
             if rule_name in self.rules:
                 return rule_name
-            sep = "" if first else '", " '
-            rest = tail(i + 1, False)
-            present = f"{sep}{pairs[i]} {rest}".strip()
-            if props[i][0] in required:
-                body = present
-            else:
-                skip = tail(i + 1, first) or '""'
-                body = f"({present}) | {skip}"
-            return self.rule(rule_name, body)
+            item = pairs[i][1] if first or not separator else f"{literal(separator)} {pairs[i][1]}"
+            alternatives = []
+            if i + 1 < n:
+                alternatives.append(f"{item} {run(i + 1, False)}")
+            if not required_from[i + 1]:
+                alternatives.append(f"{item} {end}")  # pair i is the last one given
+            if pairs[i][0] not in required and i + 1 < n:
+                alternatives.append(run(i + 1, first))  # pair i left out
+            return self.rule(rule_name, " | ".join(f"({a})" for a in alternatives))
 
-        inner = tail(0, True)
-        return self.rule(name, f'"{{" {inner} "}}"' if inner else '"{}"')
+        return run(0, True), not required_from[0]
 
-    def render(self, root: str) -> str:
+    def raw_until(self, terminator: str) -> str:
+        """Free text up to and including the first `terminator` (which the text cannot contain).
+
+        A right-recursive automaton over how much of the terminator the text's tail matches, one
+        character per step, with disjoint choices at every step (so a lexer that never backtracks
+        cannot take a wrong turn). It assumes the terminator's first character does not occur
+        again in it (true of closing tags such as `</arg_value>`), so a mismatch restarts at
+        state 0 or 1.
+        """
+        if not terminator or terminator[0] in terminator[1:]:
+            raise ValueError(f"unsupported terminator {terminator!r}")
+        base = "raw-" + re.sub(r"[^a-zA-Z0-9]", "", terminator)
+        if f"{base}-0" in self.raw:
+            return f"{base}-0"
+        self.raw[f"{base}-0"] = terminator
+        first, last = terminator[0], len(terminator) - 1
+        for k, char in enumerate(terminator):
+            advance = literal(char) if k == last else f"{literal(char)} {base}-{k + 1}"
+            alternatives = [advance]
+            if k > 0:
+                alternatives.append(f"{literal(first)} {base}-1")
+            excluded = "".join(_class_char(c) for c in sorted({char, first}))
+            alternatives.append(f"[^{excluded}] {base}-0")
+            self._raw_states[f"{base}-{k}"] = " | ".join(alternatives)
+        return f"{base}-0"
+
+    def render(self, root: str) -> Grammar:
+        return Grammar(gbnf=self._gbnf(root), lark=self._lark(root))
+
+    def _gbnf(self, root: str) -> str:
         lines = [f"root ::= {root}"]
-        lines += [f"{name} ::= {body}" for name, body in self.rules.items()]
+        lines += [f"{name} ::= {body}" for name, body in {**self.rules, **self._raw_states}.items()]
         lines += [f"{name} ::= {body}" for name, body in PRIMITIVES.items() if name not in self.rules]
         return "\n".join(lines) + "\n"
 
-
-def tool_call_grammar(tools: Sequence[ToolSpec], only: str | None = None) -> str:
-    """`{"name": "<tool>", "arguments": {...}}` for one of `tools` (or just the tool `only`)."""
-    builder = GrammarBuilder()
-    alternatives = []
-    for spec in tools:
-        if only is not None and spec.name != only:
-            continue
-        args = builder.value({**spec.parameters, "type": "object"}, f"args-{spec.name}")
-        head = _literal('{"name": ' + json.dumps(spec.name) + ', "arguments": ')
-        alternatives.append(builder.rule(f"call-{spec.name}", f'{head} {args} "}}"'))
-    if not alternatives:
-        raise ValueError(f"no tool named {only!r}")
-    return builder.render(" | ".join(alternatives))
+    def _lark(self, root: str) -> str:
+        lines = ["%llguidance {}", f"start: {_lark_body(root)}"]
+        rules = {**PRIMITIVES, **self.rules}
+        lines += [f"{_lark_name(name)}: {_lark_body(body)}" for name, body in rules.items()]
+        lines += [f"{_lark_name(n)}[lazy]: /(?s:.*){_regex_text(t)}/" for n, t in self.raw.items()]
+        return "\n".join(lines) + "\n"

@@ -61,6 +61,10 @@ class Budgets(BaseModel):
     turn_max_tokens: int = 768
 
 
+class ContextTooSmall(Exception):
+    """The model's context cannot hold the system prompt, the tool schemas and the task."""
+
+
 class StopRun(Exception):
     """Ends the act loop; `reason` goes into the report."""
 
@@ -90,6 +94,7 @@ class LoopState:
 
 
 EDITING_TOOLS = frozenset({"edit_file", "create_file", "shell"})
+ELIDED = "elided to fit the context window; call the tool again if you need them]"
 
 
 class AgentLoop:
@@ -116,6 +121,7 @@ class AgentLoop:
     def run(self, task: str, context: str) -> LoopState:
         self._started = time.monotonic()
         state = LoopState(messages=self._initial_messages(task, context), task=task)
+        self._check_fits(state)
         try:
             if self.budgets.plan:
                 self._plan(state)
@@ -178,21 +184,35 @@ class AgentLoop:
         )
         return done
 
+    def _check_fits(self, state: LoopState) -> None:
+        """Refuse to start when the first prompt plus one reply cannot fit the context window."""
+        needed = self.engine.count_tokens(state.messages, self.specs) + self.budgets.turn_max_tokens
+        if needed > self.engine.context_length:
+            raise ContextTooSmall(
+                f"the system prompt, the {len(self.specs)} tool schemas and the task need {needed} tokens "
+                f"with room for one reply, but the model's context window is {self.engine.context_length}: "
+                f"raise --ctx to at least {needed} (or shorten the task)"
+            )
+
     def _fit_context(self, state: LoopState, reserve: int) -> None:
-        """Never truncate silently: elide the oldest tool outputs until the prompt fits."""
+        """Never truncate silently: the oldest tool outputs are cut to their first line until the
+        prompt fits (the task, the plan and the latest exchange are always kept), and it is said."""
         limit = self.engine.context_length - reserve
         if self.engine.count_tokens(state.messages, self.specs) <= limit:
             return
         elided = 0
         for message in state.messages[2:-2]:
-            if message.role == "tool" and not message.content.startswith("[elided"):
-                message.content = "[elided to fit the context window; call the tool again if needed]"
+            if message.role == "tool" and not message.content.endswith(ELIDED):
+                first, _, rest = message.content.partition("\n")
+                message.content = f"{first[:200]}\n[{rest.count(chr(10)) + 1} lines {ELIDED}"
                 elided += 1
                 if self.engine.count_tokens(state.messages, self.specs) <= limit:
                     break
         if self.engine.count_tokens(state.messages, self.specs) > limit:
             raise StopRun("context_full", "the conversation no longer fits the model's context window")
-        self._notice(state, f"context compacted: {elided} older tool outputs elided to fit the window")
+        self._notice(
+            state, f"context compacted: {elided} older tool outputs cut to their first line to fit the window"
+        )
 
     def _no_tool_call(self, state: LoopState) -> None:
         state.idle_turns += 1

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from agent.chat_template import ChatTemplate, ChatTemplateError, tools_block
+from agent.chat_template import ChatTemplate, ChatTemplateError
+from agent.formats.hermes import HermesFormat
 from agent.messages import Message, ToolCall, ToolSpec
-from agent.toolcalls import render_call
 
 READ = ToolSpec(
     name="read_file",
@@ -41,11 +41,11 @@ def conversation() -> list[Message]:
 
 def test_chatml_fallback_puts_tools_in_the_system_message_and_calls_in_the_text() -> None:
     template = ChatTemplate(None)
-    assert not template.supports_tools
+    assert not template.native
     prompt = template.render(conversation(), [READ])
     assert prompt.startswith("<|im_start|>system\nYou fix bugs.\n\n# Tools\n")
     assert json.dumps(READ.parameters, separators=(",", ":")) in prompt  # one compact line per tool
-    assert f"<|im_start|>assistant\nReading.\n{render_call(CALL)}<|im_end|>" in prompt
+    assert f"<|im_start|>assistant\nReading.\n{HermesFormat().render_call(CALL)}<|im_end|>" in prompt
     # the tool result and the next user message merge into one user turn
     assert "<|im_start|>user\n<tool_response>\nx = 1\n</tool_response>\nNow fix it.<|im_end|>" in prompt
     assert prompt.endswith("<|im_start|>assistant\n")
@@ -53,7 +53,7 @@ def test_chatml_fallback_puts_tools_in_the_system_message_and_calls_in_the_text(
 
 def test_tools_get_a_system_message_when_the_conversation_has_none() -> None:
     prompt = ChatTemplate(None).render([Message.user("hi")], [READ])
-    assert prompt.startswith("<|im_start|>system\n" + tools_block([READ]) + "<|im_end|>")
+    assert prompt.startswith("<|im_start|>system\n" + HermesFormat().tools_block([READ]) + "<|im_end|>")
 
 
 def test_no_tools_no_tool_block() -> None:
@@ -63,7 +63,7 @@ def test_no_tools_no_tool_block() -> None:
 
 def test_native_template_gets_openai_shaped_messages_with_dict_arguments() -> None:
     template = ChatTemplate(NATIVE)
-    assert template.supports_tools
+    assert template.native
     prompt = template.render(conversation(), [READ])
     assert json.dumps(READ.openai(), ensure_ascii=False) in prompt
     assert '[assistant]Reading.<tool_call>{"path": "a.py"}read_file</tool_call>' in prompt  # a dict

@@ -225,7 +225,8 @@ def test_stack_frames_and_paths_in_the_issue(tmp_path: Path, count: Count) -> No
 def test_budget_resolution_and_parsing() -> None:
     assert resolve_budget(None, 16384) == 8192
     assert resolve_budget("auto", 1_000_000) == 200_000
-    assert resolve_budget(50_000, 32768) == 30720  # capped to what the window can hold
+    assert resolve_budget(None, 4096) == 1024  # a small window keeps room for the conversation
+    assert resolve_budget(50_000, 32768) == 29696  # capped to what the window can hold
     assert resolve_budget(6000, 32768) == 6000
     assert [parse_tokens(t) for t in ("8000", "32k", "0.2M", " 12 K ")] == [8000, 32000, 200_000, 12000]
     with pytest.raises(ValueError, match="not a token count"):

@@ -15,8 +15,8 @@ from agent.chat_template import ChatTemplate
 from agent.engine import ChatOptions, EngineError, final
 from agent.engines.llamacpp import LlamaCppEngine, load_llama, physical_cores, usable_cpus
 from agent.events import ChatDone, TextDelta, ToolCallEvent, UsageEvent
+from agent.formats.hermes import HermesFormat
 from agent.messages import Message, ToolCall, ToolSpec
-from agent.toolcalls import render_call
 
 pytestmark = pytest.mark.model
 
@@ -74,7 +74,7 @@ def test_threads_follow_the_hardware(engine: LlamaCppEngine) -> None:
 
 
 def test_prompt_starts_with_bos_once(engine: LlamaCppEngine) -> None:
-    tokens = engine._render(conversation(), [])
+    tokens = engine._prompt_tokens(engine._render_text(conversation(), []))
     bos = engine._llama.token_bos()
     assert tokens[0] == bos and tokens[1] != bos
 
@@ -126,7 +126,9 @@ def test_the_model_may_make_several_calls_in_a_row(engine: LlamaCppEngine) -> No
     """A plain prompt of past calls makes the base model continue the pattern: call after call."""
     plain = LlamaCppEngine(engine._llama, "plain", template=ChatTemplate("{{ messages[-1]['content'] }}"))
     shots = [f"{n}.py" for n in "abcdef"]
-    history = "\n".join(render_call(ToolCall(id="x", name="read_file", arguments={"path": p})) for p in shots)
+    history = "\n".join(
+        HermesFormat().render_call(ToolCall(id="x", name="read_file", arguments={"path": p})) for p in shots
+    )
     done = final(plain.chat([Message.user(history + "\n")], [READ], ChatOptions(max_tokens=200)))
     calls = done.message.tool_calls
     assert 2 <= len(calls) <= plain.max_calls_per_turn

@@ -29,6 +29,7 @@ from agent.models.catalogue import CatalogueEntry, HubSource, PyPIPartsSource
 from agent.models.cli import add_models_parser, run_models
 from agent.models.download import download
 from agent.models.progress import StderrProgress, no_progress
+from tests.gguf_synth import write_header
 
 PART_SIZES = (3000, 5000, 2000)
 ROOT = Path(__file__).resolve().parents[1]
@@ -376,7 +377,7 @@ def test_pull_downloads_from_the_hub_when_no_parts_are_installed(
 
 def test_models_list_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "mine.gguf").write_bytes(b"GGUF")
+    write_header(tmp_path / "models" / "mine.gguf", "llama", lambda w: None, [])
     parser = argparse.ArgumentParser()
     add_models_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["models", "list", "--json"])

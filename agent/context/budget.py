@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 MAX_BUDGET = 200_000
-MIN_RESERVE = 2048
+MIN_RESERVE = 3072  # the system prompt and tool schemas (~1.5K), a reply, and a tool result or two
 MAX_RESERVE = 32_768
 _TOKENS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
 

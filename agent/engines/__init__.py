@@ -7,9 +7,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agent.config import AgentConfig
-from agent.engine import Engine
+from agent.engine import Engine, EngineError
 from agent.model_resolution import resolve_model
 
 Say = Callable[[str], None]
@@ -42,6 +43,8 @@ def _build_openai(config: AgentConfig) -> Engine:
         model=config.server_model,
         api_key=os.environ.get(config.api_key_env),
         context_length=config.n_ctx,
+        thinking=config.knobs_for(config.server_model).thinking,
+        tool_format=config.tool_format,
     )
 
 
@@ -52,8 +55,40 @@ def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
     if resolved.warning:
         say(f"warning: {resolved.warning}")
     size_gb = resolved.path.stat().st_size / 1e9
+    kwargs = load_settings(config, resolved.path, say)
     say(f"loading {resolved.path.name} ({size_gb:.2f} GB, from {resolved.source}) ...")
     started = time.monotonic()
-    llama = load_llama(resolved.path, n_ctx=config.n_ctx, n_threads=config.threads)
+    llama = load_llama(resolved.path, **kwargs)
     say(f"model loaded in {time.monotonic() - started:.1f}s")
-    return LlamaCppEngine(llama=llama, model_name=resolved.path.name)
+    thinking = config.knobs_for(resolved.path.name, config.model or "").thinking
+    return LlamaCppEngine(
+        llama=llama, model_name=resolved.path.name, thinking=thinking, tool_format=config.tool_format
+    )
+
+
+def load_settings(config: AgentConfig, path: Path, say: Say) -> dict[str, Any]:
+    """The memory check and recommended settings (agent.models.load_plan) as load_llama arguments."""
+    knobs = config.knobs_for(path.name, config.model or "")
+    plain = {"n_ctx": knobs.n_ctx or config.n_ctx, "n_threads": knobs.threads}
+    if not config.fit_check:
+        return plain
+    from agent.models.gguf_file import GGUFError
+    from agent.models.load_plan import ModelDoesNotFit, plan_load
+
+    try:
+        plan = plan_load(path, knobs, default_ctx=config.n_ctx, gpu_offload=_gpu_offload())
+    except ModelDoesNotFit as exc:
+        raise EngineError(str(exc)) from exc
+    except GGUFError as exc:
+        say(f"warning: {exc}; loading without a memory check")
+        return plain
+    say(plan.summary)
+    return plan.load_kwargs()
+
+
+def _gpu_offload() -> bool:
+    try:
+        import llama_cpp
+    except ImportError:
+        return False
+    return bool(llama_cpp.llama_supports_gpu_offload())

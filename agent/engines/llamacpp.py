@@ -2,10 +2,12 @@
 
 Prompts are rendered with the model's own chat template and tokenized here, so llama.cpp's
 prefix reuse (`Llama.generate` keeps the KV cache of the longest common token prefix) applies
-every turn. Tool calls use lazy constrained decoding: text is generated freely (full speed) until
-the model opens a call (or, when a call is required, until its short reasoning ends); only the
-call itself is generated under a grammar derived from the tools' schemas, so its arguments are
-always valid JSON of the right shape. After a call the model may open another one or end its turn.
+every turn. Tool calls use lazy constrained decoding in the model's own wire format: text (and
+reasoning) is generated freely, at full speed, until the model opens a call (or, when a call is
+required, until its short reasoning ends); only the call itself is generated under a grammar
+derived from the tools' schemas, so it is always well formed. The text before a call and the call
+are put in the template's canonical form first, so the next turn's prompt extends this one's.
+After a call the model may open another one or end its turn.
 """
 
 from __future__ import annotations
@@ -16,28 +18,29 @@ import time
 import warnings
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent.chat_template import ChatTemplate, ChatTemplateError
 from agent.constrain import ConstraintError, TokenMasker, llguidance_available
 from agent.engine import ChatOptions, EngineError
-from agent.events import ChatDone, EngineEvent, TextDelta, ToolCallEvent, Usage, UsageEvent
-from agent.grammar import tool_call_grammar
+from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort, Turn, thinking_variables
+from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, UsageEvent
+from agent.formats.base import failed
+from agent.formats.stream import THINK_OPEN, ReplySplitter
+from agent.grammar import Grammar
 from agent.messages import Message, ToolCall, ToolSpec
-from agent.toolcalls import OPEN, StreamSplitter, call_id, parse_call_body, render_calls
 
 # Tokens a call may always use, even when the reasoning before it spent the turn's budget.
 CALL_MIN_TOKENS = 256
-# Where a call starts: the format's tag, or a bare JSON call (small models often drop the tag);
-# from there the call is generated again under the grammar, in the canonical format.
-CALL_OPENERS = (OPEN, '{"name":', "```json")
 # Turn-end markers some models print as plain text (e.g. a base model imitating ChatML).
 TURN_END_TEXT = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|endoftext|>", "<|end|>", "<|user|>")
 # After a call: tokens the model gets to open another call before its turn is taken as over.
 FOLLOW_TOKENS = 12
 MAX_CALLS_PER_TURN = 4
+# Stand-ins rendered through the template to find where the next call's body or text goes.
+SENTINEL_TOOL = "sentinel_tool_7f3a"
+SENTINEL_TEXT = "\u2063sentinel\u2063"
 
 
 # ---- loading -------------------------------------------------------------------------------
@@ -63,12 +66,27 @@ def physical_cores(cpus: set[int]) -> int:
 
 
 def load_llama(
-    path: Path | str, n_ctx: int = 16384, n_threads: int | None = None, verbose: bool = False
+    path: Path | str,
+    n_ctx: int = 16384,
+    n_threads: int | None = None,
+    verbose: bool = False,
+    *,
+    n_threads_batch: int | None = None,
+    n_batch: int = 512,
+    n_ubatch: int = 512,
+    n_gpu_layers: int = 0,
+    flash_attn: bool = False,
+    type_k: int | None = None,
+    type_v: int | None = None,
+    kv_overrides: dict[str, bool | int | float | str] | None = None,
 ) -> Any:
     """Load a GGUF with llama-cpp-python; failures become an `EngineError` naming the fix.
 
     Decoding uses one thread per physical core (llama-cpp-python's default, half the CPUs, is a
     single thread on a 2-CPU machine); prompt evaluation uses every CPU this process may run on.
+    The keyword arguments are what `agent.models.load_plan.LoadPlan.load_kwargs` recommends: a
+    quantised V cache (`type_v`) needs `flash_attn=True`; `kv_overrides` carries GGUF metadata
+    overrides such as `{"<arch>.expert_used_count": N}`.
     """
     try:
         from llama_cpp import Llama
@@ -83,8 +101,14 @@ def load_llama(
             model_path=str(path),
             n_ctx=n_ctx,
             n_threads=n_threads or physical_cores(cpus),
-            n_threads_batch=n_threads or len(cpus),
-            n_batch=512,
+            n_threads_batch=n_threads_batch or n_threads or len(cpus),
+            n_batch=n_batch,
+            n_ubatch=n_ubatch,
+            n_gpu_layers=n_gpu_layers,
+            flash_attn=flash_attn,
+            type_k=type_k,
+            type_v=type_v,
+            kv_overrides=kv_overrides or None,
             logits_all=False,
             verbose=verbose,
         )
@@ -104,69 +128,7 @@ def _load_fix(path: Path, n_ctx: int, exc: Exception) -> str:
     )
 
 
-# ---- one chat turn ---------------------------------------------------------------------------
-
-
-@dataclass
-class _Pass:
-    """One decoding request: the tokens it produced, their text, and why it stopped."""
-
-    ids: list[int] = field(default_factory=list)
-    text: str = ""
-    stop: str = "length"  # "eos" | "length" | "call" | "stop"
-    prefilled: int = 0
-    cached: int = 0
-    prefill_seconds: float = 0.0
-    decode_seconds: float = 0.0
-
-
-@dataclass
-class _Turn:
-    prompt: list[int]
-    budget: int
-    passes: list[_Pass] = field(default_factory=list)
-    content: str = ""  # the free text before the first call
-    calls: list[ToolCall] = field(default_factory=list)
-
-    def new_pass(self) -> _Pass:
-        self.passes.append(_Pass())
-        return self.passes[-1]
-
-    def remaining(self) -> int:
-        return self.budget - sum(len(p.ids) for p in self.passes)
-
-    def text_so_far(self) -> str:
-        """The assistant's text exactly as the chat template renders it afterwards."""
-        lead = self.content + "\n" if self.content and self.calls else self.content
-        return lead + render_calls(self.calls)
-
-    def usage(self) -> Usage:
-        passes = self.passes
-        return Usage(
-            prompt_tokens=len(self.prompt),
-            prefilled_tokens=sum(p.prefilled for p in passes),
-            cached_tokens=passes[0].cached if passes else 0,
-            generated_tokens=sum(len(p.ids) for p in passes),
-            prefill_seconds=round(sum(p.prefill_seconds for p in passes), 4),
-            decode_seconds=round(sum(p.decode_seconds for p in passes), 4),
-        )
-
-
-@dataclass(frozen=True)
-class _CallPolicy:
-    allowed: bool  # calls may be made at all
-    forced: bool  # a call must be made ("required" or a tool name)
-    only: str | None  # the one tool allowed
-
-    @classmethod
-    def of(cls, tools: Sequence[ToolSpec], choice: str) -> _CallPolicy:
-        if not tools or choice == "none":
-            return cls(False, False, None)
-        if choice in ("auto", "required"):
-            return cls(True, choice == "required", None)
-        if choice not in {t.name for t in tools}:
-            raise EngineError(f"tool_choice names {choice!r}, which is not one of the tools offered")
-        return cls(True, True, choice)
+# ---- the engine ------------------------------------------------------------------------------
 
 
 class LlamaCppEngine:
@@ -176,21 +138,27 @@ class LlamaCppEngine:
         model_name: str,
         template: ChatTemplate | None = None,
         pre_call_max_tokens: int = 64,
+        tool_format: str | None = None,
+        thinking: ThinkingEffort | None = None,
     ) -> None:
         self._llama = llama
         self._model_name = model_name
         self.pre_call_max_tokens = pre_call_max_tokens  # reasoning allowed before a required call
         self.max_calls_per_turn = MAX_CALLS_PER_TURN
+        self.thinking_budget = THINKING_BUDGET[thinking]
         self.use_llguidance = llguidance_available()
         self._masker: TokenMasker | None = None
         bos = int(llama.token_bos())
         self._bos = [bos] if bos >= 0 and llama._model.add_bos_token() else []
         try:
-            self.template = template or self._template_from_metadata()
+            self.template = template or self._template_from_metadata(tool_format, thinking)
         except ChatTemplateError as exc:
             raise EngineError(f"{exc}; the GGUF's tokenizer.chat_template is unusable") from exc
+        self.format = self.template.format
 
-    def _template_from_metadata(self) -> ChatTemplate:
+    def _template_from_metadata(
+        self, tool_format: str | None, thinking: ThinkingEffort | None
+    ) -> ChatTemplate:
         def token_text(token_id: int) -> str:
             if token_id < 0:
                 return ""
@@ -200,6 +168,8 @@ class LlamaCppEngine:
             self._llama.metadata.get("tokenizer.chat_template"),
             bos_token=token_text(self._llama.token_bos()),
             eos_token=token_text(self._llama.token_eos()),
+            tool_format=tool_format,
+            variables=thinking_variables(thinking),
         )
 
     @property
@@ -219,16 +189,21 @@ class LlamaCppEngine:
     def _tokenize(self, text: str) -> list[int]:
         return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def _render(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[int]:
-        """The prompt's tokens; BOS added when the model wants one and the template did not write it."""
+    def _render_text(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], generation: bool = True
+    ) -> str:
         try:
-            tokens = self._tokenize(self.template.render(messages, tools))
+            return self.template.render(messages, tools, add_generation_prompt=generation)
         except ChatTemplateError as exc:
             raise EngineError(str(exc)) from exc
+
+    def _prompt_tokens(self, text: str) -> list[int]:
+        """The prompt's tokens; BOS added when the model wants one and the template did not write it."""
+        tokens = self._tokenize(text)
         return tokens if tokens[: len(self._bos)] == self._bos else self._bos + tokens
 
     def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
-        return len(self._render(messages, tools))
+        return len(self._prompt_tokens(self._render_text(messages, tools)))
 
     def _reusable_prefix(self, tokens: Sequence[int]) -> int:
         """Prompt tokens llama.cpp will not evaluate again (mirrors `Llama.generate`'s prefix rule)."""
@@ -248,20 +223,27 @@ class LlamaCppEngine:
     def chat(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
     ) -> Iterator[EngineEvent]:
-        policy = _CallPolicy.of(tools, options.tool_choice)
-        prompt = self._render(messages, tools)
-        turn = _Turn(prompt, self._budget(len(prompt), options.max_tokens))
+        policy = CallPolicy.of(tools, options.tool_choice)
+        prompt_text = self._render_text(messages, tools)
+        prompt = self._prompt_tokens(prompt_text)
+        turn = Turn(
+            messages=messages,
+            tools=tools,
+            prompt_text=prompt_text,
+            prompt=prompt,
+            budget=self._budget(len(prompt), options.max_tokens),
+            thinking_open=_opens_thinking(prompt_text),
+        )
         if options.seed is not None:
             self._llama.set_seed(options.seed)
         opened = yield from self._free_text(turn, policy, options)
         if policy.allowed and (opened or policy.forced):
-            yield from self._calls(turn, tools, policy, options)
+            yield from self._calls(turn, policy, options)
         usage = turn.usage()
         yield UsageEvent(usage=usage)
-        message = Message(role="assistant", content=turn.content, tool_calls=turn.calls)
         free_stop = turn.passes[0].stop if turn.passes else "stop"
         finish = "tool_calls" if turn.calls else ("length" if free_stop == "length" else "stop")
-        yield ChatDone(message=message, usage=usage, finish_reason=finish)
+        yield ChatDone(message=turn.message(), usage=usage, finish_reason=finish)
 
     def _budget(self, prompt_tokens: int, max_tokens: int) -> int:
         room = self.context_length - prompt_tokens
@@ -270,40 +252,63 @@ class LlamaCppEngine:
                 f"the prompt ({prompt_tokens} tokens) does not fit the context window "
                 f"({self.context_length}); raise --ctx or shorten the task"
             )
-        return min(max_tokens, room)
+        return min(max_tokens + (self.thinking_budget or 0), room)
+
+    # ---- free text and reasoning ---------------------------------------------------------------
 
     def _free_text(
-        self, turn: _Turn, policy: _CallPolicy, options: ChatOptions
-    ) -> Generator[TextDelta, None, bool]:
-        """Unconstrained text up to a call opener, a turn end or the limit; True if a call opened."""
-        limit = min(turn.budget, self.pre_call_max_tokens) if policy.forced else turn.budget
-        if limit <= 0:  # straight to the required call
-            return False
-        openers = CALL_OPENERS if policy.allowed else (OPEN,)
-        splitter = StreamSplitter(stops=(*TURN_END_TEXT, *options.stop), opens=openers)
+        self, turn: Turn, policy: CallPolicy, options: ChatOptions
+    ) -> Generator[EngineEvent, None, bool]:
+        """Reasoning and text up to a call opener, a turn end or a limit; True if a call opened."""
+        opened, cut = yield from self._free_pass(turn, turn.prompt, turn.thinking_open, policy, options)
+        if cut and not policy.forced and turn.remaining() > 0:  # reasoning closed for it: now the answer
+            prefix = turn.prompt + self._tokenize(self._continuation(turn, next_call=False))
+            opened, _ = yield from self._free_pass(turn, prefix, False, policy, options)
+        return opened
+
+    def _free_pass(
+        self, turn: Turn, tokens: list[int], thinking_open: bool, policy: CallPolicy, options: ChatOptions
+    ) -> Generator[EngineEvent, None, tuple[bool, bool]]:
+        """One unconstrained pass; (a call opened, the reasoning budget ran out)."""
+        text_limit = min(turn.remaining(), self.pre_call_max_tokens) if policy.forced else turn.remaining()
+        if text_limit <= 0:  # straight to the required call
+            return False, False
+        triggers = self.format.triggers if policy.allowed else ()
+        splitter = ReplySplitter(triggers, stops=(*TURN_END_TEXT, *options.stop), thinking_open=thinking_open)
         out = turn.new_pass()
-        shown: list[str] = []
-        with closing(self._decode(turn.prompt, limit, None, options, out)) as pieces:
+        thinking_tokens = text_tokens = 0
+        cut = False
+        with closing(self._decode(tokens, turn.remaining(), None, options, out)) as pieces:
             for piece in pieces:
-                if text := splitter.feed(piece):
-                    shown.append(text)
-                    yield TextDelta(text=text)
+                in_thinking = splitter.in_thinking
+                yield from _deltas(splitter.feed(piece))
                 if splitter.done:
                     out.stop = "call" if splitter.in_call else "stop"
                     break
-        if tail := splitter.flush():
-            shown.append(tail)
-            yield TextDelta(text=tail)
-        turn.content = "".join(shown).strip()
-        return splitter.in_call
+                thinking_tokens += in_thinking
+                text_tokens += not in_thinking
+                if (
+                    in_thinking
+                    and self.thinking_budget is not None
+                    and thinking_tokens >= self.thinking_budget
+                ):
+                    out.stop, cut = "thinking_budget", True
+                    break
+                if text_tokens >= text_limit:
+                    out.stop = "length"
+                    break
+        yield from _deltas(splitter.flush())
+        turn.thinking = (turn.thinking + splitter.thinking).strip()
+        turn.content = (turn.content + splitter.text).strip()
+        return splitter.in_call, cut
 
-    def _calls(
-        self, turn: _Turn, tools: Sequence[ToolSpec], policy: _CallPolicy, options: ChatOptions
-    ) -> Iterator[ToolCallEvent]:
+    # ---- calls ---------------------------------------------------------------------------------
+
+    def _calls(self, turn: Turn, policy: CallPolicy, options: ChatOptions) -> Iterator[ToolCallEvent]:
         """Constrained calls, one after the other while the model keeps opening new ones."""
-        gbnf = tool_call_grammar(tools, only=policy.only)
+        grammar = self.format.body_grammar(turn.tools, only=policy.only)
         while True:
-            call = self._constrained_call(turn, gbnf, options)
+            call = self._constrained_call(turn, grammar, options)
             turn.calls.append(call)
             yield ToolCallEvent(call=call)
             if call.parse_error or len(turn.calls) >= self.max_calls_per_turn or turn.remaining() <= 0:
@@ -311,51 +316,96 @@ class LlamaCppEngine:
             if not self._opens_another(turn, options):
                 return
 
-    def _constrained_call(self, turn: _Turn, gbnf: str, options: ChatOptions) -> ToolCall:
-        """Generate `{"name": ..., "arguments": ...}` under the tools' grammar, after the text so far."""
-        sep = "\n" if turn.content or turn.calls else ""
-        prefix = turn.prompt + self._tokenize(turn.text_so_far() + sep + OPEN + "\n")
+    def _constrained_call(self, turn: Turn, grammar: Grammar, options: ChatOptions) -> ToolCall:
+        """One call under the tools' grammar, after the turn's text in the template's own form."""
+        prefix = turn.prompt + self._tokenize(self._continuation(turn, next_call=True))
         out = turn.new_pass()
         limit = max(1, min(max(turn.remaining(), CALL_MIN_TOKENS), self.context_length - len(prefix)))
-        with closing(self._decode(prefix, limit, self._constraint(gbnf), options, out)) as pieces:
+        with closing(self._decode(prefix, limit, self._constraint(grammar), options, out)) as pieces:
             for _ in pieces:
                 pass
-        call = parse_call_body(out.text, call_id(len(turn.calls)))
+        index = len(turn.calls)
+        parsed = self.format.parse_calls(self.format.opener + out.text, turn.tools, first_index=index).calls
+        call = (
+            parsed[0] if parsed else failed(self.format.call_id(index), "", out.text, "no call was produced")
+        )
         if out.stop == "length":
             error = "the tool call was cut off by the token limit; send shorter arguments"
             call = call.model_copy(update={"parse_error": error, "raw_arguments": out.text})
         return call
 
-    def _opens_another(self, turn: _Turn, options: ChatOptions) -> bool:
-        """After `</tool_call>`: does the model open another call (rather than end its turn)?"""
-        prefix = turn.prompt + self._tokenize(turn.text_so_far())
+    def _opens_another(self, turn: Turn, options: ChatOptions) -> bool:
+        """After a call: does the model open another call (rather than end its turn)?"""
+        text = self._continuation(turn, next_call=True)
+        prefix = turn.prompt + self._tokenize(text[: len(text) - len(self.format.opener)])
         out = turn.new_pass()
         limit = min(FOLLOW_TOKENS, turn.remaining())
+        triggers = self.format.triggers
         with closing(self._decode(prefix, limit, None, options, out)) as pieces:
             for _ in pieces:
                 head = out.text.lstrip()
-                if any(head.startswith(o) for o in CALL_OPENERS):
+                if any(head.startswith(t) for t in triggers):
                     out.stop = "call"
                     return True
-                if head and not any(o.startswith(head) for o in CALL_OPENERS):
+                if head and not any(t.startswith(head) for t in triggers):
                     out.stop = "stop"  # anything else after a call ends the turn (and is dropped)
                     return False
         return False
 
-    def _constraint(self, gbnf: str) -> dict[str, Any]:
-        """`generate` keyword arguments that enforce `gbnf`: llguidance masks, else llama.cpp GBNF."""
+    def _continuation(self, turn: Turn, next_call: bool) -> str:
+        """The template's own text of the reply so far, up to where more text (or the next call's body) goes.
+
+        Found by rendering the conversation with a stand-in text (or call) through the template;
+        a template whose rendering does not extend the generation prompt gets a plain join.
+        """
+        if next_call:
+            sentinel = ToolCall(id=self.format.call_id(len(turn.calls)), name=SENTINEL_TOOL, arguments={})
+            message = turn.message(extra_calls=[sentinel])
+        else:
+            message = turn.message(extra_content=SENTINEL_TEXT)
+        full = self._render_text([*turn.messages, message], turn.tools, generation=False)
+        if full.startswith(turn.prompt_text):
+            suffix = full[len(turn.prompt_text) :]
+            if not next_call and (at := suffix.find(SENTINEL_TEXT)) != -1:
+                return suffix[:at]
+            at = suffix.find(SENTINEL_TOOL)
+            opener_at = suffix.rfind(self.format.opener, 0, at) if at != -1 else -1
+            if next_call and opener_at != -1:
+                return suffix[: opener_at + len(self.format.opener)]
+        return self._plain_continuation(turn, next_call)
+
+    def _plain_continuation(self, turn: Turn, next_call: bool) -> str:
+        reasoning = ""
+        if turn.thinking:
+            reasoning = (
+                f"{turn.thinking}</think>\n" if turn.thinking_open else f"<think>{turn.thinking}</think>\n"
+            )
+        elif turn.thinking_open:
+            reasoning = "</think>\n"
+        parts = [p for p in (turn.content, self.format.render_calls(turn.calls)) if p]
+        text = reasoning + "\n".join(parts)
+        return (
+            f"{text}\n{self.format.opener}"
+            if next_call and parts
+            else text + (self.format.opener if next_call else "")
+        )
+
+    # ---- decoding ------------------------------------------------------------------------------
+
+    def _constraint(self, grammar: Grammar) -> dict[str, Any]:
+        """`generate` keyword arguments that enforce `grammar`: llguidance masks, else llama.cpp GBNF."""
         if self.use_llguidance:
             try:
                 if self._masker is None:
                     with warnings.catch_warnings():  # its vocabulary walk uses deprecated calls
                         warnings.simplefilter("ignore", DeprecationWarning)
                         self._masker = TokenMasker(self._llama)
-                return {"logits_processor": [self._masker.processor(gbnf)]}
+                return {"logits_processor": [self._masker.processor(grammar.lark)]}
             except ConstraintError:
                 pass  # llguidance refused this grammar: llama.cpp's own sampler takes it
         from llama_cpp import LlamaGrammar
 
-        return {"grammar": LlamaGrammar.from_string(gbnf, verbose=False)}
+        return {"grammar": LlamaGrammar.from_string(grammar.gbnf, verbose=False)}
 
     def _decode(
         self,
@@ -363,7 +413,7 @@ class LlamaCppEngine:
         limit: int,
         constraint: dict[str, Any] | None,
         options: ChatOptions,
-        out: _Pass,
+        out: Pass,
     ) -> Generator[str, None, None]:
         """Stream the text of each generated token until EOS or `limit`; the caller may stop early."""
         out.cached = self._reusable_prefix(tokens)
@@ -405,3 +455,14 @@ class LlamaCppEngine:
 
         vocab = self._llama._model.vocab
         return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+
+
+def _opens_thinking(prompt_text: str) -> bool:
+    """The generation prompt ends inside an opened `<think>` (GLM-4.7/5, Qwen3 thinking)."""
+    tail = prompt_text.rstrip()
+    return tail.endswith(THINK_OPEN)
+
+
+def _deltas(pieces: list[tuple[str, str]]) -> Iterator[EngineEvent]:
+    for kind, piece in pieces:
+        yield ThinkingDelta(text=piece) if kind == "thinking" else TextDelta(text=piece)

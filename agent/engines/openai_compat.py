@@ -20,13 +20,18 @@ from urllib.parse import urlsplit
 import httpx
 
 from agent.engine import ChatOptions, EngineError
+from agent.engines.turn import ThinkingEffort, thinking_variables
 from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage, UsageEvent
+from agent.formats import ToolCallFormat, get_format, parse_any
+from agent.formats.stream import StreamSplitter
+from agent.jsonrepair import JSONRepairError, loads_lenient
 from agent.messages import Message, ToolCall, ToolSpec
-from agent.toolcalls import OPEN, JSONRepairError, StreamSplitter, call_id, loads_lenient, parse_tool_calls
 
 _VERSION_SEGMENT = re.compile(r"^v\d+[a-z0-9]*$")
 # Request keys only some servers know; dropped (and remembered) when a server rejects them.
-OPTIONAL_KEYS = ("cache_prompt", "stream_options")
+OPTIONAL_KEYS = ("cache_prompt", "stream_options", "chat_template_kwargs")
+# Tags that start a call left in the content: the text from there on is not streamed to the user.
+CALL_TAGS = ("<tool_call>", "<function=", "[TOOL_CALLS]", "<|python_tag|>")
 CHARS_PER_TOKEN_ESTIMATE = 3  # conservative for code, so an estimated prompt does not overflow
 MESSAGE_OVERHEAD_TOKENS = 8  # role markers the server's template adds around each message
 
@@ -39,6 +44,8 @@ def api_root(base_url: str) -> str:
 
 def _wire_message(message: Message) -> dict[str, Any]:
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.thinking:  # servers that keep reasoning in the prompt read it back from here
+        wire["reasoning_content"] = message.thinking
     if message.tool_calls:
         wire["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json()}}
@@ -82,7 +89,7 @@ class _CallAccumulator:
 
     @staticmethod
     def _call(position: int, index: int, part: dict[str, str]) -> ToolCall:
-        cid, name, raw = part["id"] or call_id(position), part["name"], part["args"]
+        cid, name, raw = part["id"] or f"call_{position}", part["name"], part["args"]
         try:
             arguments = loads_lenient(raw) if raw.strip() else {}
         except JSONRepairError as exc:
@@ -106,7 +113,7 @@ class _Stream:
     pieces: int = 0  # content / tool-call deltas: about one token each on llama.cpp-based servers
     usage: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, Any] = field(default_factory=dict)  # llama-server's own counters
-    splitter: StreamSplitter = field(default_factory=StreamSplitter)
+    splitter: StreamSplitter = field(default_factory=lambda: StreamSplitter(opens=CALL_TAGS))
     calls: _CallAccumulator = field(default_factory=_CallAccumulator)
 
     def feed(self, event: dict[str, Any]) -> Iterator[EngineEvent]:
@@ -167,8 +174,14 @@ class OpenAICompatEngine:
         model: str = "",
         api_key: str | None = None,
         context_length: int = 32768,
+        tool_format: str | None = None,
+        thinking: ThinkingEffort | None = None,
     ) -> None:
+        """`tool_format` names the wire format of calls the server leaves in the text (else sniffed);
+        `thinking` sets the effort through `chat_template_kwargs` (vLLM, SGLang, llama-server)."""
         self._client = client
+        self.tool_format: ToolCallFormat | None = get_format(tool_format) if tool_format else None
+        self._template_kwargs = thinking_variables(thinking) if thinking else {}
         self._root = api_root(base_url)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._model = model
@@ -264,6 +277,8 @@ class OpenAICompatEngine:
             "max_tokens": options.max_tokens,
             "cache_prompt": True,  # llama.cpp servers keep the prompt's prefix in the KV cache
         }
+        if self._template_kwargs:
+            payload["chat_template_kwargs"] = self._template_kwargs
         if options.seed is not None:
             payload["seed"] = options.seed
         if options.stop:
@@ -299,8 +314,9 @@ class OpenAICompatEngine:
         if rest := stream.splitter.flush():
             yield TextDelta(text=rest)
         text, calls = stream.text, stream.calls.calls()
-        if not calls and OPEN in text and tools and options.tool_choice != "none":
-            text, calls = parse_tool_calls(text)  # the server left Hermes-style calls in the text
+        if not calls and tools and options.tool_choice != "none":  # the server left calls in the text
+            reply = self.tool_format.parse(text, tools) if self.tool_format else parse_any(text, tools)
+            text, calls = reply.content, reply.calls
         for call in calls:
             yield ToolCallEvent(call=call)
         no_server_count = not stream.usage and not stream.timings

@@ -3,8 +3,8 @@
 A script is a JSON list; each item is one assistant turn, either
   {"text": "...", "tool_calls": [{"name": "read_file", "arguments": {"path": "x.py"}}]}
 where `arguments` may also be a string (sent to the loop as-is: bad JSON stays bad), or
-  {"raw": "<model output in the Hermes wire format>"}
-which is parsed exactly like a local model's output, so malformed output can be replayed.
+  {"raw": "<model output in a model family's wire format (Hermes, GLM, Qwen3-Coder...)>"}
+which is parsed exactly like a served model's output, so malformed output can be replayed.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict
 
 from agent.engine import ChatOptions, EngineError
 from agent.events import ChatDone, EngineEvent, TextDelta, ToolCallEvent, Usage, UsageEvent
+from agent.formats import parse_any
 from agent.messages import Message, ToolCall, ToolSpec
-from agent.toolcalls import parse_tool_calls
 
 
 class ScriptedCall(BaseModel):
@@ -63,8 +63,11 @@ def _to_call(scripted: ScriptedCall) -> ToolCall:
 class ScriptedEngine:
     """Replays `turns` in order; when the script runs out it answers with plain text."""
 
-    def __init__(self, turns: Sequence[ScriptedTurn], model_name: str = "script") -> None:
+    def __init__(
+        self, turns: Sequence[ScriptedTurn], model_name: str = "script", context_length: int = 1_000_000
+    ) -> None:
         self._turns = list(turns)
+        self._context_length = context_length
         self._next = 0
         self._calls_made = 0
         self._model = model_name
@@ -87,7 +90,7 @@ class ScriptedEngine:
 
     @property
     def context_length(self) -> int:
-        return 1_000_000
+        return self._context_length
 
     def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
         chars = sum(len(m.content) + len(m.thinking) for m in messages)
@@ -100,7 +103,7 @@ class ScriptedEngine:
             self._turns[self._next] if self._next < len(self._turns) else ScriptedTurn(text="(end of script)")
         )
         self._next += 1
-        text, calls = self._materialise(turn)
+        text, calls = self._materialise(turn, tools)
         if options.tool_choice == "none":
             calls = []
         if text:
@@ -115,9 +118,10 @@ class ScriptedEngine:
         message = Message(role="assistant", content=text, tool_calls=calls)
         yield ChatDone(message=message, usage=usage, finish_reason="tool_calls" if calls else "stop")
 
-    def _materialise(self, turn: ScriptedTurn) -> tuple[str, list[ToolCall]]:
+    def _materialise(self, turn: ScriptedTurn, tools: Sequence[ToolSpec]) -> tuple[str, list[ToolCall]]:
         if turn.raw is not None:
-            text, calls = parse_tool_calls(turn.raw)
+            reply = parse_any(turn.raw, tools)
+            text, calls = reply.content, reply.calls
         else:
             text, calls = turn.text, [_to_call(scripted) for scripted in turn.tool_calls]
         numbered = []

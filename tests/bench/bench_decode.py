@@ -106,7 +106,7 @@ def main() -> int:
         args.model = Path(assemble())
     llama = load_llama(args.model, n_ctx=2048)
     engine = LlamaCppEngine(llama, args.model.name, template=PLAIN)
-    tokens = engine._render(STORY, [])
+    tokens = engine._prompt_tokens(engine._render_text(STORY, []))
     n = args.tokens
     rows: dict[str, Measure] = {
         "bare create_completion (free text)": lambda: bare_completion(llama, tokens, n),

@@ -7,16 +7,17 @@ from typing import Any
 
 import pytest
 
+from agent.formats.hermes import CLOSE, OPEN, HermesFormat
+from agent.formats.stream import StreamSplitter
 from agent.messages import ToolCall
-from agent.toolcalls import (
-    CLOSE,
-    OPEN,
-    StreamSplitter,
-    call_id,
-    parse_tool_calls,
-    render_call,
-    render_calls,
-)
+
+HERMES = HermesFormat()
+render_call, render_calls, call_id = HERMES.render_call, HERMES.render_calls, HERMES.call_id
+
+
+def parse_tool_calls(text: str, first_id: int = 0) -> tuple[str, list[ToolCall]]:
+    reply = HERMES.parse_calls(text, [], first_index=first_id)
+    return reply.content, reply.calls
 
 
 def tagged(body: str) -> str:
@@ -120,14 +121,14 @@ def test_several_calls_render_and_parse_back_in_order() -> None:
 
 
 def test_splitter_holds_back_a_split_tag_and_stops_at_the_call() -> None:
-    splitter = StreamSplitter()
+    splitter = StreamSplitter(opens=[OPEN])
     shown = [splitter.feed(chunk) for chunk in ["Let me ", "read <to", "ol_call>", '{"name"']]
     assert "".join(shown) == "Let me read "
     assert splitter.in_call and splitter.opener == OPEN and splitter.flush() == ""
 
 
 def test_splitter_releases_text_that_was_not_a_tag() -> None:
-    splitter = StreamSplitter(stops=["<|im_end|>"])
+    splitter = StreamSplitter(stops=["<|im_end|>"], opens=[OPEN])
     assert splitter.feed("a <t") == "a "
     assert splitter.feed("able>") == "<table>"
     assert splitter.feed("done<|im_") == "done"
@@ -135,7 +136,7 @@ def test_splitter_releases_text_that_was_not_a_tag() -> None:
 
 
 def test_splitter_flushes_a_held_back_tail_at_the_end() -> None:
-    splitter = StreamSplitter()
+    splitter = StreamSplitter(opens=[OPEN])
     assert splitter.feed("x <tool") == "x "
     assert splitter.flush() == "<tool"
 
@@ -148,6 +149,6 @@ def test_splitter_watches_several_openers() -> None:
 
 def test_splitter_token_by_token_equals_the_text_before_the_call() -> None:
     text = "Plan: read <b>a.py</b> first.\n<tool_call>\n{}"
-    splitter = StreamSplitter()
+    splitter = StreamSplitter(opens=[OPEN])
     shown = "".join(splitter.feed(ch) for ch in text) + splitter.flush()
     assert shown == text[: text.index(OPEN)]
