@@ -36,9 +36,13 @@ from agent.context.sources import Sources
 
 CountTokens = Callable[[str], int]
 DEFAULT_RATIO = 3.2  # characters per token before calibration
-SAFETY = 1.05  # estimates are inflated this much (one exact count is then usually enough)
-CALIBRATION_CHARS = 12_000
+SAFETY = 1.05  # estimates from a sample are inflated this much
+SAMPLED_SAFETY = 1.02  # from slices of a rendered pack
+MEASURED_SAFETY = 1.01  # and from a whole pack's own ratio, this much
+CALIBRATION_CHARS = 40_000
+CALIBRATION_CHUNKS = 40
 MAX_ROUNDS = 6
+FULL_ENOUGH = 0.92  # a budget-bound pack this full is not selected again
 
 
 class PackOptions(BaseModel):
@@ -63,6 +67,8 @@ class _Tokens:
         self.calls = 0
         self.chars = 0
         self.ratio = DEFAULT_RATIO
+        self.safety = SAFETY
+        self.measured = False
 
     def count(self, text: str) -> int:
         self.calls += 1
@@ -73,8 +79,21 @@ class _Tokens:
         if len(sample) >= 200:
             self.ratio = len(sample) / max(1, self.count(sample))
 
+    def sample(self, text: str, slices: int = 6, size: int = 6000) -> None:
+        """Calibrate on slices spread through a rendered pack (cheaper than counting all of it)."""
+        if len(text) <= slices * size:
+            return
+        step = len(text) // slices
+        parts = [text[i * step : i * step + size] for i in range(slices)]
+        self.ratio = sum(map(len, parts)) / max(1, sum(self.count(p) for p in parts))
+        self.safety = SAMPLED_SAFETY
+
+    def measure(self, text: str, tokens: int) -> None:
+        """The ratio of a whole rendered pack: the best estimate for the next selection."""
+        self.ratio, self.safety, self.measured = len(text) / max(tokens, 1), MEASURED_SAFETY, True
+
     def estimate(self, chars: int) -> int:
-        return math.ceil(chars / self.ratio * SAFETY)
+        return math.ceil(chars / self.ratio * self.safety)
 
 
 class _Plan:
@@ -97,7 +116,7 @@ class Packer:
     def _calibrate(self) -> None:
         lexical = self.index.lexical
         sample: list[str] = []
-        for chunk in self.ranking.chunk_score.argsort()[::-1][:8]:
+        for chunk in self.ranking.chunk_score.argsort()[::-1][:CALIBRATION_CHUNKS]:
             file = self.index.files[int(lexical.chunk_file[chunk])]
             sample.append(
                 self.sources.text(file.path, file.record.chunks[int(lexical.chunk_local[chunk])].ranges)
@@ -171,22 +190,26 @@ class Packer:
         header_reserve = 160
         content = budget - header_reserve - self._map_allowance(budget)
         best: tuple[_Plan, int] | None = None
-        for _ in range(MAX_ROUNDS):
+        for round_ in range(MAX_ROUNDS):
             plan = self.plan(budget, max(content, 0))
+            if round_ == 0 and plan.bound:  # big pack: check the estimate on slices before counting
+                self.tokens.sample(plan.text)
+                estimated = self.tokens.estimate(len(plan.text))
+                if estimated > budget or estimated < FULL_ENOUGH * budget:
+                    plan = self.plan(budget, max(content, 0))
             total = self.tokens.count(plan.text) if plan.text else 0
             if total <= budget:
                 best = (plan, total)
-                if not plan.bound or total >= 0.9 * budget or len(plan.text) < 200:
+                full_enough = total >= FULL_ENOUGH * budget or len(plan.text) < 200
+                if not plan.bound or full_enough or self.tokens.measured:
                     break
-                self.tokens.ratio = len(plan.text) / max(total, 1)  # room left: refill once, measured
-                content = int(content + (budget - total) * 0.9)
+                self.tokens.measure(plan.text, total)  # room left: select once more, measured
                 continue
             if best is not None:
                 break
-            self.tokens.ratio = min(self.tokens.ratio, len(plan.text) / total)  # measured on this pack
-            content -= int((total - budget) * 1.1) + 16
-            if content <= 0:
-                content = 0
+            if self.tokens.measured:  # measured and still over: give up some room
+                content -= int((total - budget) * 1.2) + 32
+            self.tokens.measure(plan.text, total)
         if best is None:
             empty = _Plan([], [], "", False)
             return empty, 0
