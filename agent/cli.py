@@ -11,6 +11,7 @@ from typing import Any
 
 from agent.batch.cli import add_batch_parsers
 from agent.config import AgentConfig, ConfigError, load_config
+from agent.context.cli import add_context_parser, run_context
 from agent.engine import EngineError
 from agent.exitcodes import (
     EXIT_ENGINE,
@@ -90,6 +91,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("show", nargs="?", metavar="ID", help="print this session's transcript")
     add_batch_parsers(sub, _add_engine_flags)
     add_sandbox_parser(sub)
+    add_context_parser(sub)
     _add_models(sub)
     from agent.mcp.cli import add_mcp_parser
 
@@ -294,6 +296,7 @@ COMMANDS = {
     "batch": cmd_batch,
     "eval": cmd_batch,
     "sandbox": cmd_sandbox,
+    "context": run_context,
 }
 
 

@@ -6,7 +6,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
@@ -39,7 +39,9 @@ class AgentConfig(BaseModel):
     plan: bool = True
     test_command: str | None = None
     command_timeout: float = 300.0
-    context_budget: int = 4000  # tokens of repository context in the first prompt
+    # Tokens of repository context in the first prompt; None or "auto": min(200K, the model's
+    # context minus room for the conversation). Relevance decides how much of it is used.
+    context_budget: int | Literal["auto"] | None = None
     instructions_budget: int = 2000  # of those, at most this many for AGENTS.md (agent/instruction_prompt.py)
     mcp_servers: dict[str, McpServerConfig] = {}  # `agent mcp add`; user and project entries both apply
     mcp_tools_budget: int = 3000  # tokens of MCP tool schemas offered to the model

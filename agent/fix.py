@@ -15,7 +15,8 @@ from typing import Literal
 import git
 
 from agent.config import AgentConfig
-from agent.context import pack_context
+from agent.context import build_pack, resolve_budget
+from agent.context.locate import cache_dir
 from agent.engine import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted
 from agent.loop import AgentLoop, Budgets, LoopState
@@ -132,7 +133,7 @@ class FixRun:
             )
         )
         self._prepare(workspace.path)
-        budget = max(min(self.config.context_budget, self.engine.context_length // 2 - 1024), 0)
+        budget = resolve_budget(self.config.context_budget, self.engine.context_length)
         wrap = command_wrapper(self.sandbox)
         tools = tools_for(self.engine.tool_format, configured_tools(self.config.web_fetch))
         setup = prepare_run(workspace.path, self.config, self.engine, self.emit, budget, wrap, tools=tools)
@@ -153,7 +154,7 @@ class FixRun:
             writable=self.config.sandbox.policy != "read-only",
         )
         pack_budget = max(budget - setup.block.tokens, 0)
-        context = pack_context(workspace.path, request.task, pack_budget, _count_text(self.engine))
+        context = self._context(workspace, request, pack_budget)
         loop = AgentLoop(
             self.engine,
             setup.toolset,
@@ -181,6 +182,13 @@ class FixRun:
         level: Literal["info", "warning"] = "info" if result.ok else "warning"
         tail = "" if result.ok else f"\n{result.output[-2000:]}"
         self.emit(Notice(level=level, message=f"setup `{command}`: {status} in {result.seconds:.1f}s{tail}"))
+
+    def _context(self, workspace: Workspace, request: FixRequest, budget: int) -> str:
+        """The repository context for the first prompt, parses cached in the user's git dir."""
+        cache = cache_dir(request.repo)
+        pack = build_pack(workspace.path, request.task, budget, _count_text(self.engine), cache_dir=cache)
+        self.emit(Notice(level="info", message=pack.manifest.summary()))
+        return pack.text
 
     @staticmethod
     def _final_verification(state: LoopState, workspace: Workspace, loop: AgentLoop) -> None:

@@ -45,6 +45,7 @@ def test_tools_for_swaps_the_edit_tools_in_place() -> None:
     assert box.names == [
         "read_file",
         "search",
+        "find_symbol",
         "list_files",
         "apply_patch",
         "create_file",

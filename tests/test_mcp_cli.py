@@ -172,7 +172,7 @@ def test_agent_mcp_serve_driven_by_the_sdk_client(tmp_path: Path) -> None:
     assert read.structured_content["total_lines"] == 4
 
     pack = got["pack"].content[0].text
-    assert "Run the tests with" in pack and "--- stats.py" in pack and "def median" in pack
+    assert "Run the tests with" in pack and "### stats.py" in pack and "def median" in pack
     assert got["pack"].structured_content["instructions"]["files"][0]["path"] == "AGENTS.md"
 
     bad = got["bad"]

@@ -65,6 +65,7 @@ def test_default_tools_and_their_schemas() -> None:
     assert box.names == [
         "read_file",
         "search",
+        "find_symbol",
         "list_files",
         "edit_file",
         "create_file",
@@ -101,7 +102,7 @@ def test_unknown_tool_lists_the_real_ones(box: Toolbox, ctx: ToolContext) -> Non
     out = outcome(box, ctx, "open_file", {"path": "x"})
     assert out.error == "unknown_tool" and not out.result.ok
     assert out.result.output == (
-        "unknown tool 'open_file'. Available tools: read_file, search, list_files, edit_file, "
+        "unknown tool 'open_file'. Available tools: read_file, search, find_symbol, list_files, edit_file, "
         "create_file, run_tests, shell, finish, note"
     )
 

@@ -15,7 +15,7 @@ import jsonschema
 from pydantic import BaseModel, ValidationError
 
 from agent.messages import ToolCall, ToolSpec
-from tools import create_file, edit_file, finish, list_files, read_file, run_tests, search, shell
+from tools import create_file, edit_file, find_symbol, finish, list_files, read_file, run_tests, search, shell
 from tools.base import SchemaTool, Tool, ToolContext, ToolError, ToolResult
 from tools.web_config import WebFetchConfig
 
@@ -184,10 +184,11 @@ class Toolbox:
 
 
 def default_tools() -> list[Tool]:
-    """The eight tools, in the order the model sees them: look, change, check, finish."""
+    """The nine tools, in the order the model sees them: look, change, check, finish."""
     return [
         read_file.TOOL,
         search.TOOL,
+        find_symbol.TOOL,
         list_files.TOOL,
         edit_file.TOOL,
         create_file.TOOL,

@@ -14,7 +14,7 @@ BINARY_SNIFF_BYTES = 8192
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox"})
 
 
-def _git_listing(root: Path) -> list[str] | None:
+def git_listing(root: Path) -> list[str] | None:
     try:
         proc = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
@@ -54,7 +54,7 @@ def repo_files(root: Path) -> list[str]:
     Deleted files and symlinks leading outside the repository are left out.
     """
     real_root = root.resolve()
-    listed = _git_listing(root)
+    listed = git_listing(root)
     names = listed if listed is not None else _walk(root)
     return sorted({rel for rel in names if _inside(real_root, root / rel)})
 
