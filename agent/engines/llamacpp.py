@@ -76,7 +76,7 @@ def load_llama(
     n_batch: int = 512,
     n_ubatch: int = 512,
     n_gpu_layers: int = 0,
-    flash_attn: bool = False,
+    flash_attn: bool = True,
     type_k: int | None = None,
     type_v: int | None = None,
     kv_overrides: dict[str, bool | int | float | str] | None = None,

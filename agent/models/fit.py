@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from agent.models.estimate import KV_TYPES, KvCache, Weights, compute_buffer, kv_cache, pad, weights
+from agent.models.estimate import KV_TYPES, KvCache, Weights, compute_buffer, kv_cache, weights
 from agent.models.gguf_file import GGUFModel
 from agent.models.hardware import GB, Hardware
 from agent.models.shape import ModelShape, model_shape
@@ -171,9 +171,11 @@ class _Sizer:
 
 
 def flash_attention(shape: ModelShape, n_ctx: int, kv_type: str) -> bool:
-    """On for a quantised cache (llama.cpp needs it for a quantised V) and for long contexts,
-    where the attention-score buffer without it grows with n_ctx × n_ubatch × heads."""
-    return kv_type != "f16" or pad(n_ctx) > 32768
+    """On: llama.cpp needs it for a quantised V cache, without it the attention-score buffer grows
+    with n_ctx × n_ubatch × heads, and on CPU it is faster once the conversation grows (measured
+    on 2 cores, 270M model, a 840-token turn at 17K tokens of context: 9.4 s without, 4.7 s with;
+    no difference on a short prompt)."""
+    return True
 
 
 def _max_ctx(sizer: _Sizer, kv_type: str, cap: int) -> int:

