@@ -61,7 +61,10 @@ class Budgets(BaseModel):
     max_steps: int = 30
     max_seconds: float = 1800.0
     max_tokens: int = 2_000_000  # prefilled + generated, over the whole run
-    max_repeats: int = 3  # identical consecutive tool calls before the run stops
+    max_repeats: int = 4  # identical consecutive tool calls before the run stops
+    # After a repeated call the next turn samples at this temperature: a greedy model given the
+    # same context makes the same call again, whatever the nudge says.
+    unstick_temperature: float = 0.7
     max_idle_turns: int = 3  # consecutive turns without any tool call
     plan: bool = True
     plan_max_tokens: int = 160
@@ -170,7 +173,12 @@ class AgentLoop:
     def _step(self, state: LoopState) -> None:
         state.steps += 1
         self.emit(StepStarted(step=state.steps))
-        done = self._chat(state, ChatOptions(tool_choice="required", max_tokens=self.budgets.turn_max_tokens))
+        options = ChatOptions(tool_choice="required", max_tokens=self.budgets.turn_max_tokens)
+        if state.repeats >= 1:
+            options = options.model_copy(
+                update={"temperature": self.budgets.unstick_temperature, "seed": state.steps}
+            )
+        done = self._chat(state, options)
         if done.finish_reason == "interrupted":  # the partial text is kept, its calls never ran
             if done.message.content:
                 state.messages.append(done.message)

@@ -338,3 +338,11 @@ def test_every_edit_is_journaled_and_undone_step_by_step(ctx: ToolContext, tmp_p
     assert text(ctx, "util.py") == UTIL
     with pytest.raises(UndoError, match="nothing left to undo"):
         ctx.edits.undo(ctx.root)
+
+
+def test_an_edit_made_twice_says_it_is_already_applied(ctx: ToolContext) -> None:
+    edit = {"path": "app.py", "old_text": "handle.write(text)", "new_text": "handle.write(text.strip())"}
+    assert call(ctx, "edit_file", **edit).error is None
+    again = call(ctx, "edit_file", **edit)
+    assert again.error is not None and "already there (line 12)" in again.result.output
+    assert text(ctx, "app.py").count("handle.write(text.strip())") == 1

@@ -186,6 +186,26 @@ def test_repeated_identical_calls_stop_the_run(user_repo: Path) -> None:
     assert report.stop_reason == "repeated_call"
 
 
+class RecordingEngine(ScriptedEngine):
+    """Keeps the sampling temperature of every turn it is asked for."""
+
+    def __init__(self, items: list[ScriptedTurn]) -> None:
+        super().__init__(items)
+        self.temperatures: list[float] = []
+
+    def chat(self, messages, tools, options):  # type: ignore[no-untyped-def]
+        self.temperatures.append(options.temperature)
+        return super().chat(messages, tools, options)
+
+
+def test_after_a_repeated_call_the_next_turn_samples_instead_of_decoding_greedily(user_repo: Path) -> None:
+    engine = RecordingEngine(turns(PLAN, READ, READ, READ, READ))
+    report, _ = run_fix(user_repo, engine)
+    assert report.stop_reason == "repeated_call"
+    # plan, first read, then the repeats: from the second identical call on, turns are sampled
+    assert engine.temperatures[:3] == [0.0, 0.0, 0.0] and engine.temperatures[3:] == [0.7, 0.7]
+
+
 class InterruptingEngine(ScriptedEngine):
     """Raises KeyboardInterrupt (the user's Ctrl-C) on its n-th reply."""
 

@@ -426,3 +426,16 @@ def test_edit_file_refuses_an_ambiguous_shifted_block(tmp_path: Path) -> None:
     out = call(ctx, "edit_file", path="m.py", old_text="        return 1", new_text="        return 2")
     assert out.error == "tool_error"
     assert "return 2" not in (root / "m.py").read_text()
+
+
+def test_run_tests_keeps_the_expression_of_a_whole_pytest_command(tmp_path: Path) -> None:
+    from tools.run_tests import keyword_expression
+
+    assert keyword_expression("pytest -k 'test_even'") == "test_even"
+    assert keyword_expression("python -m pytest tests -k 'even and not odd'") == "even and not odd"
+    assert keyword_expression("pytest") is None and keyword_expression("  ") is None
+    assert keyword_expression("even and not odd") == "even and not odd"
+    root = median_repo(tmp_path / "m")
+    ctx = ToolContext(root=root, sandbox=BubblewrapSandbox(), command_timeout=60)
+    out = call(ctx, "run_tests", paths=["test_stats.py"], keyword="pytest -k 'test_odd'")
+    assert out.result.ok and (out.result.data["passed"], out.result.data["failed"]) == (1, 0)

@@ -66,10 +66,33 @@ def ambiguous(lines: list[str], candidates: list[Match], query: Query) -> Ambigu
     )
 
 
+def already_applied(lines: list[str], new: list[str]) -> int | None:
+    """Where the replacement text already stands (indentation aside), if it is non-blank."""
+    wanted = [line.strip() for line in new]
+    while wanted and not wanted[0]:
+        wanted.pop(0)
+    while wanted and not wanted[-1]:
+        wanted.pop()
+    if sum(len(line) for line in wanted) < 16:  # too little text to say it is this change
+        return None
+    stripped = [line.strip() for line in lines]
+    for start in range(len(stripped) - len(wanted) + 1):
+        if stripped[start : start + len(wanted)] == wanted:
+            return start
+    return None
+
+
 def not_found(lines: list[str], query: Query, scored: list[tuple[float, int]]) -> NoMatch:
     """The refusal when no rung found one place: the closest lines, and a rival if there is one."""
     if not query.explain:
         return NoMatch(f"{query.what} not found in {query.path}")
+    applied = already_applied(lines, query.new)
+    if applied is not None:
+        return NoMatch(
+            f"{query.what} not found in {query.path}, but the new text is already there (line "
+            f"{applied + 1}): this change was made before. Nothing was changed. Run the tests, or "
+            "make a different change.\n" + show(lines, applied, applied + max(1, len(query.new)))
+        )
     head = (
         f"{query.what} not found in {query.path}; copy the lines exactly from read_file, without line numbers"
     )

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sandbox.output import cap_text
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
@@ -35,6 +35,27 @@ class Args(ToolArgs):
         default_factory=list, description="test files or node ids like 'tests/test_x.py::test_y'; empty = all"
     )
     keyword: str | None = Field(None, description="only tests whose name matches this pytest -k expression")
+
+    @field_validator("keyword")
+    @classmethod
+    def _expression_only(cls, value: str | None) -> str | None:
+        """Small models write the whole command (`pytest -k 'test_x'`): keep the -k expression."""
+        return keyword_expression(value)
+
+
+def keyword_expression(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return text
+    if "-k" in words[:-1]:
+        return words[words.index("-k") + 1]
+    if words and words[0] in ("pytest", "py.test", "python", "python3"):
+        return None  # a command with no expression: run the selected paths
+    return text
 
 
 def _configures_pytest(root: Path) -> bool:
