@@ -139,6 +139,8 @@ class Packer:
         tests = int(opts.test_share * content)
         used, bound = selector.fill("source", content - tests, budget)
         if selector.picks:
+            used += selector.fill_chunks(selector.callees(), "source", content - tests - used, budget)
+        if selector.picks:
             selector.fill("test", min(tests, content - used), budget, files=selector.related_tests())
         picks = selector.selection().picks
         entries = self._map(picks, self._map_allowance(budget))

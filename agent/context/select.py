@@ -3,13 +3,15 @@
 Candidates are chunks in score order above a relevance floor (so a small repository does not
 get padded with unrelated code just because there is room). A file small next to the budget
 comes in full; otherwise its chunks come in as whole definitions, with the first line of each
-enclosing class for orientation; a file mostly selected anyway is promoted to full. Test files
+enclosing class for orientation; a file mostly selected anyway is promoted to full. The
+definitions the chosen code calls (in other source files) come next, above the floor or not. Test files
 related to the chosen source (by name, or by referring to the chosen definitions) follow in
 their own share of the budget.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -25,6 +27,9 @@ from agent.context.tags import CONTAINERS
 Estimate = Callable[[int], int]  # characters -> estimated tokens
 MERGE_GAP = 2  # ranges this close are shown as one (cheaper than a gap marker)
 MAX_SKIPS = 40  # candidates in a row that did not fit: the budget is full
+CALLEE_LIMIT = 24  # definitions the chosen code uses, brought in besides the ranked ones
+CALLEE_MAX_DEFINERS = 3  # a name defined in more files than this does not say which one is meant
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -182,6 +187,53 @@ class Selector:
                 ]
             parent = outer.parent
         return best
+
+    def callees(self, limit: int = CALLEE_LIMIT) -> list[int]:
+        """Chunks defining names the chosen source code uses, in other source files, best first.
+
+        The code a chosen function calls is what a reader opens next (the bug is often there, in
+        a helper the issue never names), whatever its own score; names defined in many files say
+        nothing and are skipped.
+        """
+        used: set[str] = set()
+        for pick in self.picks.values():
+            if pick.role != "source":
+                continue
+            file = self.index.files[pick.file]
+            if pick.full:
+                used |= file.record.refs.keys()
+            else:
+                text = self.sources.text(file.path, ranges_of(self.index, pick))
+                used |= set(_IDENTIFIER.findall(text))
+        wanted: set[tuple[int, int]] = set()
+        for name in used:
+            places = self.index.definitions.get(name, [])
+            files = {fi for fi, _ in places}
+            if len(name) < 3 or not places or len(files) > CALLEE_MAX_DEFINERS:
+                continue
+            for fi, si in places:
+                definer = self.picks.get(fi)
+                if not self.index.files[fi].test and not (definer is not None and definer.full):
+                    wanted.add((fi, si))
+        lexical = self.index.lexical
+        in_files = np.flatnonzero(np.isin(lexical.chunk_file, sorted({fi for fi, _ in wanted})))
+        chunks = []
+        for chunk in in_files.tolist():
+            fi, local = int(lexical.chunk_file[chunk]), int(lexical.chunk_local[chunk])
+            if (fi, self.index.files[fi].record.chunks[local].symbol) in wanted:
+                chunks.append(chunk)
+        scores = self.ranking.chunk_score
+        chunks.sort(key=lambda c: -float(scores[c]) if scores.size else 0.0)
+        return chunks[:limit]
+
+    def fill_chunks(self, chunks: list[int], role: str, allowance: int, total_budget: int) -> int:
+        """Take these chunks, in order, while they fit in `allowance`; tokens used."""
+        used = 0
+        for chunk in chunks:
+            gained = self._take(chunk, role, allowance - used, total_budget)
+            if gained is not None:
+                used += gained
+        return used
 
     def related_tests(self) -> set[int]:
         """Test files named after a chosen source file, or referring to its chosen definitions."""
