@@ -250,3 +250,38 @@ def test_cli_prints_the_pack_the_manifest_and_stats(
     assert main([*base, "--stats"]) == 0
     assert "dates.py" in capsys.readouterr().out
     assert (repo / ".git" / ".agent" / "cache" / "context" / "records.pkl").is_file()
+
+
+def test_the_helpers_the_chosen_code_calls_come_along(tmp_path: Path, count: Count) -> None:
+    settings = textwrap.dedent(
+        """
+        import os
+
+        from appconf.convert import to_flag, to_port
+
+
+        class Settings:
+            debug = False
+            port = 8000
+
+            @classmethod
+            def from_env(cls, env=None):
+                env = dict(os.environ if env is None else env)
+                s = cls()
+                if "DEBUG" in env:
+                    s.debug = to_flag(env["DEBUG"])
+                if "PORT" in env:
+                    s.port = to_port(env["PORT"])
+                return s
+        """
+    )
+    convert = "def to_flag(text):\n    return bool(text)\n\n\ndef to_port(text):\n    return int(text)\n"
+    files = {"appconf/settings.py": settings, "appconf/convert.py": convert}
+    for i in range(6):  # unrelated code that shares the issue's words
+        files[f"appconf/extra_{i}.py"] = module(f"env{i}", 4, "settings")
+    root = make_repo(tmp_path / "repo", files)
+    pack = build_pack(root, "Settings.from_env() turns DEBUG=false into debug=True", 8000, count)
+    modes = {entry.path: entry.mode for entry in pack.manifest.files}
+    assert modes.get("appconf/settings.py") == "full"
+    assert "appconf/convert.py" in modes and modes["appconf/convert.py"] != "map"
+    assert "return bool(text)" in pack.text
