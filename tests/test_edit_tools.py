@@ -346,3 +346,18 @@ def test_an_edit_made_twice_says_it_is_already_applied(ctx: ToolContext) -> None
     again = call(ctx, "edit_file", **edit)
     assert again.error is not None and "already there (line 12)" in again.result.output
     assert text(ctx, "app.py").count("handle.write(text.strip())") == 1
+
+
+def test_old_text_in_the_other_quote_style_still_matches_its_one_place(ctx: ToolContext) -> None:
+    (ctx.root / "conf.py").write_text('def load(env):\n    debug = flag(env["DEBUG"])\n    return debug\n')
+    out = call(
+        ctx,
+        "edit_file",
+        path="conf.py",
+        old_text="debug = flag(env['DEBUG'])",
+        new_text="debug = flag(env['DEBUG'].lower())",
+    )
+    assert out.error is None and "same quote" in out.result.output
+    assert (
+        text(ctx, "conf.py") == "def load(env):\n    debug = flag(env['DEBUG'].lower())\n    return debug\n"
+    )

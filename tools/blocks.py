@@ -29,7 +29,7 @@ class Match:
     start: int  # first file line replaced (0-based)
     end: int  # one past the last
     lines: list[str]  # what goes there
-    rung: str  # exact | whitespace | elision | fuzzy
+    rung: str  # exact | whitespace | quotes | elision | fuzzy
     note: str = ""  # for the model, when the match was not exact
 
 
@@ -86,6 +86,21 @@ def exact_candidates(lines: list[str], old: list[str]) -> list[Match]:
 def whitespace_candidates(lines: list[str], old: list[str]) -> list[tuple[int, Reindent]]:
     found = []
     for s in windows(lines, old, lambda a, b: key(a) == key(b)):
+        reindent = Reindent.fit(list(zip(old, lines[s : s + len(old)], strict=True)))
+        if reindent is not None:
+            found.append((s, reindent))
+    return found
+
+
+def quote_key(line: str) -> str:
+    """`key`, with single and double quotes taken as the same character."""
+    return key(line).replace("'", '"')
+
+
+def quote_candidates(lines: list[str], old: list[str]) -> list[tuple[int, Reindent]]:
+    """Whole-line matches that differ only in quote style (and whitespace): `env['X']` for `env["X"]`."""
+    found = []
+    for s in windows(lines, old, lambda a, b: quote_key(a) == quote_key(b)):
         reindent = Reindent.fit(list(zip(old, lines[s : s + len(old)], strict=True)))
         if reindent is not None:
             found.append((s, reindent))

@@ -23,6 +23,7 @@ from tools.blocks import (
     NoMatch,
     Query,
     exact_candidates,
+    quote_candidates,
     show,
     trim_blank_edges,
     whitespace_candidates,
@@ -140,6 +141,16 @@ def _find(lines: list[str], query: Query) -> Match:
         if match is None:
             raise ambiguous(lines, loose, trimmed)
         return match
+    if any("'" in line or '"' in line for line in old):
+        quoted = [
+            Match(s, s + len(old), merge(lines[s : s + len(old)], old, new, r), "quotes", QUOTES_NOTE)
+            for s, r in quote_candidates(lines, old)
+        ]
+        if quoted:
+            match = choose(quoted, trimmed)
+            if match is None:
+                raise ambiguous(lines, quoted, trimmed)
+            return match
     if marker_positions(old):  # a block with left-out lines is never matched fuzzily
         elided = elision_match(lines, old, new, trimmed)
         match = choose(elided, trimmed) if elided else None
@@ -152,6 +163,9 @@ def _find(lines: list[str], query: Query) -> Match:
     if fuzzy is not None:
         return fuzzy
     raise not_found(lines, trimmed, scored)
+
+
+QUOTES_NOTE = "matched taking ' and \" as the same quote; your new text was used as written"
 
 
 def _ws_note(reindent: Reindent) -> str:
