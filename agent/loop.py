@@ -61,7 +61,7 @@ class Budgets(BaseModel):
     max_steps: int = 30
     max_seconds: float = 1800.0
     max_tokens: int = 2_000_000  # prefilled + generated, over the whole run
-    max_repeats: int = 4  # identical consecutive tool calls before the run stops
+    max_repeats: int = 4  # times one call may be made with no change to the code in between
     # After a repeated call the next turn samples at this temperature: a greedy model given the
     # same context makes the same call again, whatever the nudge says.
     unstick_temperature: float = 0.7
@@ -98,7 +98,9 @@ class LoopState:
     last_tests: dict[str, Any] | None = None
     changed_since_tests: bool = False
     finish_refusals: int = 0
-    last_signature: str = ""
+    # calls made since the code last changed (signature -> times): a model going round in a
+    # cycle (edit A, test, edit A, test...) repeats itself as surely as one making one call again
+    seen: dict[str, int] = field(default_factory=dict)
     repeats: int = 0
     idle_turns: int = 0
     notices: list[str] = field(default_factory=list)
@@ -275,6 +277,7 @@ class AgentLoop:
         self._record(state, call, outcome)
         if outcome.error is None and call.name in EDITING_TOOLS:
             state.changed_since_tests = True
+            state.seen.clear()  # the code changed: the same test run now means something new
         if call.name == "run_tests" and outcome.error is None:
             state.last_tests = outcome.result.data
             state.changed_since_tests = False
@@ -307,12 +310,13 @@ class AgentLoop:
 
     def _check_repeat(self, state: LoopState, call: ToolCall) -> None:
         signature = call.name + json.dumps(call.arguments, sort_keys=True) + (call.raw_arguments or "")
-        state.repeats = state.repeats + 1 if signature == state.last_signature else 0
-        state.last_signature = signature
+        state.repeats = state.seen.get(signature, 0)
+        state.seen[signature] = state.repeats + 1
         if state.repeats + 1 >= self.budgets.max_repeats:
             raise StopRun(
                 "repeated_call",
-                f"the model made the same `{call.name}` call {state.repeats + 1} times in a row",
+                f"the model made the same `{call.name}` call {state.repeats + 1} times "
+                "without changing the code in between",
             )
 
     def _finish(self, state: LoopState, call: ToolCall) -> None:

@@ -186,6 +186,12 @@ def test_repeated_identical_calls_stop_the_run(user_repo: Path) -> None:
     assert report.stop_reason == "repeated_call"
 
 
+def test_a_cycle_of_calls_with_no_change_in_between_stops_the_run(user_repo: Path) -> None:
+    report, events = run_fix(user_repo, ScriptedEngine(turns(PLAN, READ, TEST, READ, TEST, READ, TEST, READ)))
+    assert report.stop_reason == "repeated_call"
+    assert any("without changing the code" in getattr(e, "message", "") for e in events)
+
+
 class RecordingEngine(ScriptedEngine):
     """Keeps the sampling temperature of every turn it is asked for."""
 
