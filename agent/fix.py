@@ -193,7 +193,10 @@ class FixRun:
     @staticmethod
     def _final_verification(state: LoopState, workspace: Workspace, loop: AgentLoop) -> None:
         """Whatever the loop ended with, the report states the tests' result on the final tree."""
-        if not workspace.changed_files() or (state.last_tests is not None and not state.changed_since_tests):
+        last = state.last_tests
+        if not workspace.changed_files() or (
+            last is not None and last.get("whole_suite", True) and not state.changed_since_tests
+        ):
             return
         loop.verify(state, "final_verify")
 

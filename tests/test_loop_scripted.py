@@ -186,6 +186,28 @@ def test_repeated_identical_calls_stop_the_run(user_repo: Path) -> None:
     assert report.stop_reason == "repeated_call"
 
 
+def test_a_passing_subset_of_the_tests_does_not_let_a_wrong_fix_finish(user_repo: Path) -> None:
+    harmless = ScriptedTurn(
+        tool_calls=[
+            {
+                "name": "edit_file",
+                "arguments": {
+                    "path": "stats.py",
+                    "old_text": "    return s[len(s) // 2]\n",
+                    "new_text": "    middle = s[len(s) // 2]\n    return middle\n",
+                },
+            }
+        ]
+    )
+    only_odd = ScriptedTurn(
+        tool_calls=[{"name": "run_tests", "arguments": {"paths": ["test_stats.py::test_odd"]}}]
+    )
+    report, events = run_fix(user_repo, ScriptedEngine(turns(PLAN, harmless, only_odd, FINISH)), max_steps=3)
+    refusals = [e for e in events if isinstance(e, ToolFinished) and e.name == "finish" and not e.ok]
+    assert refusals and "tests fail" in refusals[0].output  # the loop ran the whole suite itself
+    assert report.status == "not_resolved" and report.tests is not None and not report.tests.ok
+
+
 def test_a_cycle_of_calls_with_no_change_in_between_stops_the_run(user_repo: Path) -> None:
     report, events = run_fix(user_repo, ScriptedEngine(turns(PLAN, READ, TEST, READ, TEST, READ, TEST, READ)))
     assert report.stop_reason == "repeated_call"

@@ -163,6 +163,7 @@ class RunTests:
         data["limits_hit"] = result.limits_hit
         whole_suite = not args.paths and not args.keyword
         data["no_tests"] = whole_suite and result.exit_code == NO_TESTS_COLLECTED
+        data["whole_suite"] = whole_suite
         if data["counts_known"]:
             data["ok"] = result.ok and data["passed"] >= 1
         else:
