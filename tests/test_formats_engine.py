@@ -97,7 +97,7 @@ def test_a_rendered_call_parses_back(name: str, call: ToolCall) -> None:
 
 @pytest.fixture(scope="module")
 def llama(gemma_path: Path) -> Any:
-    return load_llama(gemma_path, n_ctx=4096)
+    return load_llama(gemma_path, n_ctx=8192)  # a base model may think up to its budget every turn
 
 
 @pytest.mark.model
@@ -146,8 +146,8 @@ def test_turn_after_turn_every_call_validates_and_the_cache_is_reused(llama: Any
         if turn:  # only what came after the last reply is evaluated again (+ turn-end markers),
             # and each pass inside the turn (a call, the look for another) a few tokens at its seam
             new = done.usage.prompt_tokens - replied
-            seams = 6 * 2 * len(calls)
-            assert done.usage.prefilled_tokens <= new + 8 + seams, (turn, done.usage.prefilled_tokens, new)
+            seams = 8 * (1 + 2 * len(calls))  # the text pass, then per call: the call, the look for more
+            assert done.usage.prefilled_tokens <= new + seams, (turn, done.usage.prefilled_tokens, new)
         messages.append(done.message)
         replied = len(engine._prompt_tokens(engine._render_text(messages, TOOLS, generation=False)))
         messages += [Message.tool_result(c, f"result of {c.name}: ok") for c in calls]

@@ -473,7 +473,13 @@ class LlamaCppEngine:
         out: Pass,
     ) -> Generator[str, None, None]:
         """Stream the text of each generated token until EOS or `limit`; the caller may stop early."""
-        tokens = self._with_cached_tokens(tokens)
+        spliced = self._with_cached_tokens(tokens)
+        if len(spliced) + min(limit, 1) <= self.context_length:  # the cache's split may be longer
+            tokens = spliced
+        limit = min(limit, self.context_length - len(tokens))
+        if limit <= 0:
+            out.stop = "length"
+            return
         out.cached = self._reusable_prefix(tokens)
         out.prefilled = len(tokens) - out.cached
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
