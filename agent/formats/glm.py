@@ -20,6 +20,7 @@ from agent.messages import ToolCall, ToolSpec
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
 KEY_OPEN, KEY_CLOSE = "<arg_key>", "</arg_key>"
 VALUE_OPEN, VALUE_CLOSE = "<arg_value>", "</arg_value>"
+_NEXT_PAIR = re.compile(r"<arg_key>[^<]*</arg_key>\s*<arg_value>")
 _PAIR = re.compile(r"<arg_key>(.*?)</arg_key>\s*<arg_value>(.*?)</arg_value>", re.DOTALL)
 
 
@@ -86,11 +87,14 @@ class GLMFormat(ToolCallFormat):
         if not name or any(c in name for c in "<>{}\n \"'"):
             return failed(call_id, "", body, f"the call must start with the tool name, then {KEY_OPEN}")
         rest = body[body.index(name) + len(name) :]
-        pairs = _PAIR.findall(rest)
-        leftover = _PAIR.sub("", rest).strip()
+        strict = _strict_pairs(rest) if ending != "interrupted" else None
+        pairs = strict if strict is not None else _PAIR.findall(rest)
+        leftover = _PAIR.sub("", rest).strip() if strict is None else ""
         problem = ""
         if ending == "interrupted":
             problem = INTERRUPTED
+        elif strict is not None:
+            pass  # the call grammar's own layout: each value runs to its first closing tag
         elif leftover:
             cut = ending == "end" and (
                 rest.count(KEY_OPEN) > len(pairs) or rest.count(VALUE_OPEN) > len(pairs)
@@ -114,3 +118,27 @@ class GLMFormat(ToolCallFormat):
                 return failed(call_id, name, body, f"argument {key.strip()!r} is given twice")
             arguments[key.strip()] = value
         return ToolCall(id=call_id, name=name, arguments=arguments)
+
+
+def _strict_pairs(rest: str) -> list[tuple[str, str]] | None:
+    """`<arg_key>K</arg_key><arg_value>V</arg_value>` pairs read as the call grammar writes them
+    (each value up to its first closing tag, so tag-like text inside a value is kept), else None."""
+    pairs: list[tuple[str, str]] = []
+    text = rest.lstrip("\n")
+    while text.startswith(KEY_OPEN):
+        key_end = text.find(KEY_CLOSE)
+        if key_end == -1:
+            return None
+        key = text[len(KEY_OPEN) : key_end]
+        text = text[key_end + len(KEY_CLOSE) :].lstrip("\n")
+        if not text.startswith(VALUE_OPEN) or not key or key in {k for k, _ in pairs}:
+            return None
+        value_end = text.find(VALUE_CLOSE)
+        if value_end == -1:
+            return None
+        value = text[len(VALUE_OPEN) : value_end]
+        if _NEXT_PAIR.search(value):  # a whole next pair inside: this value was never closed
+            return None
+        pairs.append((key, value))
+        text = text[value_end + len(VALUE_CLOSE) :].lstrip("\n")
+    return pairs if not text.strip() and pairs else None
