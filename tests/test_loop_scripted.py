@@ -221,7 +221,9 @@ class RecordingEngine(ScriptedEngine):
         super().__init__(items)
         self.temperatures: list[float] = []
 
-    def chat(self, messages, tools, options):  # type: ignore[no-untyped-def]
+    def chat(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
+    ) -> Iterator[EngineEvent]:
         self.temperatures.append(options.temperature)
         return super().chat(messages, tools, options)
 
