@@ -128,7 +128,7 @@ class ChatTemplate:
 
     def _probe(self) -> ToolCallFormat | None:
         """The format the template renders a call in, or None when it renders no tools itself."""
-        tool = ToolSpec(name=PROBE_TOOL, description=PROBE_DESCRIPTION, parameters=PROBE_SCHEMA)
+        tool = _probe_tool()
         call = ToolCall(id="call00000", name=PROBE_TOOL, arguments={PROBE_KEY: PROBE_VALUE})
         conversation = [
             Message.system("You are a helpful assistant."),
@@ -146,7 +146,7 @@ class ChatTemplate:
 
     def _renders_two_calls(self) -> bool:
         """Whether the template keeps a second call in one reply (Llama 3.1's takes one, or raises)."""
-        tool = ToolSpec(name=PROBE_TOOL, description=PROBE_DESCRIPTION, parameters=PROBE_SCHEMA)
+        tool = _probe_tool()
         calls = [
             ToolCall(id=f"call0000{i}", name=PROBE_TOOL, arguments={PROBE_KEY: value})
             for i, value in enumerate((PROBE_VALUE, SECOND_PROBE_VALUE))
@@ -161,6 +161,10 @@ class ChatTemplate:
         except ChatTemplateError:
             return False
         return SECOND_PROBE_VALUE in text
+
+
+def _probe_tool() -> ToolSpec:
+    return ToolSpec(name=PROBE_TOOL, description=PROBE_DESCRIPTION, parameters=PROBE_SCHEMA)
 
 
 SECOND_PROBE_VALUE = "second probe value"

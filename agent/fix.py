@@ -193,10 +193,7 @@ class FixRun:
     @staticmethod
     def _final_verification(state: LoopState, workspace: Workspace, loop: AgentLoop) -> None:
         """Whatever the loop ended with, the report states the tests' result on the final tree."""
-        last = state.last_tests
-        if not workspace.changed_files() or (
-            last is not None and last.get("whole_suite", True) and not state.changed_since_tests
-        ):
+        if not workspace.changed_files() or state.tests_stand():
             return
         loop.verify(state, "final_verify")
 

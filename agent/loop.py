@@ -105,6 +105,11 @@ class LoopState:
     idle_turns: int = 0
     notices: list[str] = field(default_factory=list)
 
+    def tests_stand(self) -> bool:
+        """The last test run covered the whole suite and nothing changed since."""
+        last = self.last_tests
+        return last is not None and bool(last.get("whole_suite", True)) and not self.changed_since_tests
+
 
 EDITING_TOOLS = frozenset({"edit_file", "create_file", "apply_patch", "replace_lines", "shell"})
 ELIDED = "elided to fit the context window; call the tool again if you need them]"
@@ -335,9 +340,8 @@ class AgentLoop:
         """Why `finish` cannot be accepted yet, or None. Verifies with the tests first."""
         if not self.has_changes():  # a fix needs a change; a stuck model ends on repeats or budgets
             return prompts.render("finish_no_change", task=state.task)
-        tests_so_far = state.last_tests or {}
-        if state.changed_since_tests or not tests_so_far or not tests_so_far.get("whole_suite", True):
-            self._verify(state)  # a passing subset (-k one test) does not show the change breaks nothing
+        if not state.tests_stand():  # a passing subset (-k one test) does not show nothing broke
+            self._verify(state)
         tests = state.last_tests or {}
         if tests.get("ok") or tests.get("no_tests"):
             return None

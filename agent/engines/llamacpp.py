@@ -24,7 +24,7 @@ from typing import Any
 from agent.chat_template import ChatTemplate, ChatTemplateError
 from agent.constrain import ConstraintError, TokenMasker, llguidance_available
 from agent.engine import ChatOptions, EngineError
-from agent.engines.token_reuse import reuse_cached_tokens
+from agent.engines.token_reuse import common_prefix, reuse_cached_tokens
 from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort, Turn, thinking_variables
 from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, UsageEvent
 from agent.formats.base import failed
@@ -232,11 +232,7 @@ class LlamaCppEngine:
     def _reusable_prefix(self, tokens: Sequence[int]) -> int:
         """Prompt tokens llama.cpp will not evaluate again (mirrors `Llama.generate`'s prefix rule)."""
         current = self._llama._input_ids
-        common = 0
-        for a, b in zip(current, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
+        common = common_prefix(current, tokens)
         if common < len(tokens):
             return common
         exact = len(current) == len(tokens) and not getattr(self._llama, "_requires_eval", True)
