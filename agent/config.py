@@ -36,6 +36,7 @@ class AgentConfig(BaseModel):
     max_steps: int = 30
     max_minutes: float = 30.0
     max_tokens: int = 2_000_000
+    max_attempts: int = 3  # a stuck attempt is set aside and the task started again (agent/loop.py)
     plan: bool = True
     test_command: str | None = None
     command_timeout: float = 300.0

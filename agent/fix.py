@@ -50,6 +50,7 @@ def budgets_from(config: AgentConfig) -> Budgets:
         max_steps=config.max_steps,
         max_seconds=config.max_minutes * 60,
         max_tokens=config.max_tokens,
+        max_attempts=config.max_attempts,
         plan=config.plan,
     )
 
@@ -145,12 +146,13 @@ class FixRun:
         return self._report(state, workspace, request, started, setup.test_command)
 
     def _loop_in(self, workspace: Workspace, request: FixRequest, setup: RunSetup, budget: int) -> LoopState:
+        journal = EditJournal(journal_path(session_dir(request.repo), self.session_id))
         ctx = ToolContext(
             root=workspace.path,
             sandbox=self.sandbox,
             test_command=setup.test_command,
             command_timeout=self.config.command_timeout,
-            edits=EditJournal(journal_path(session_dir(request.repo), self.session_id)),
+            edits=journal,
             writable=self.config.sandbox.policy != "read-only",
         )
         pack_budget = max(budget - setup.block.tokens, 0)
@@ -163,6 +165,7 @@ class FixRun:
             budgets_from(self.config),
             has_changes=lambda: bool(workspace.changed_files()),
             steering=self.steering,
+            set_aside=lambda: workspace.set_aside(journal),
         )
         try:
             state = loop.run(request.task, context, instructions=setup.block.text)
@@ -239,6 +242,7 @@ class FixRun:
             diff=diff,
             tests=tests,
             steps=state.steps,
+            attempts=state.attempt,
             tool_calls=state.tool_calls,
             model_errors=state.errors,
             usage=state.usage,

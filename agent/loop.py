@@ -66,6 +66,10 @@ class Budgets(BaseModel):
     # same context makes the same call again, whatever the nudge says.
     unstick_temperature: float = 0.7
     max_idle_turns: int = 3  # consecutive turns without any tool call
+    # A stuck attempt (repeats, no calls) is set aside and the task started again from the plan,
+    # told what that attempt changed and how the tests failed; later attempts are sampled.
+    max_attempts: int = 3
+    attempt_min_seconds: float = 60.0  # a new attempt needs at least this much time left
     plan: bool = True
     plan_max_tokens: int = 160
     turn_max_tokens: int = 768
@@ -103,7 +107,15 @@ class LoopState:
     seen: dict[str, int] = field(default_factory=dict)
     repeats: int = 0
     idle_turns: int = 0
+    attempt: int = 1
     notices: list[str] = field(default_factory=list)
+
+    def new_attempt(self, opening: list[Message]) -> None:
+        """Back to the conversation as it stood after the plan; the counters of one attempt reset."""
+        self.messages = list(opening)
+        self.attempt += 1
+        self.last_tests, self.changed_since_tests, self.finish_refusals = None, False, 0
+        self.seen, self.repeats, self.idle_turns, self.stop_reason = {}, 0, 0, ""
 
     def tests_stand(self) -> bool:
         """The last test run covered the whole suite and nothing changed since."""
@@ -111,6 +123,13 @@ class LoopState:
         return last is not None and bool(last.get("whole_suite", True)) and not self.changed_since_tests
 
 
+# stop reasons after which another attempt may help, as the next attempt is told them
+RETRY_REASONS = {
+    "repeated_call": "went round in circles, repeating calls",
+    "no_progress": "stopped calling tools",
+}
+ATTEMPT_DIFF_CHARS = 1500
+ATTEMPT_TESTS_CHARS = 1200
 EDITING_TOOLS = frozenset({"edit_file", "create_file", "apply_patch", "replace_lines", "shell"})
 ELIDED = "elided to fit the context window; call the tool again if you need them]"
 
@@ -125,7 +144,10 @@ class AgentLoop:
         budgets: Budgets,
         has_changes: Callable[[], bool],
         steering: Steering | None = None,
+        set_aside: Callable[[], str] | None = None,
     ) -> None:
+        """`set_aside`: puts the tree back as it was and returns the diff it removed; without it
+        there is one attempt."""
         self.engine = engine
         self.toolset = toolset
         self.ctx = ctx
@@ -133,6 +155,7 @@ class AgentLoop:
         self.budgets = budgets
         self.has_changes = has_changes
         self.steering = steering
+        self.set_aside = set_aside
         self.specs = toolset.specs()
         self._started = 0.0
 
@@ -146,15 +169,60 @@ class AgentLoop:
         try:
             if self.budgets.plan:
                 self._plan(state)
-            while True:
-                self._check_budgets(state)
-                self._steer(state)
-                self._step(state)
         except StopRun as stop:
-            state.stop_reason = stop.reason
-            if str(stop) != stop.reason:
-                self._notice(state, str(stop), "warning")
-        return state
+            self._stopped(state, stop)
+            return state
+        opening = list(state.messages)  # what every attempt starts from (the KV cache keeps it)
+        while True:
+            try:
+                while True:
+                    self._check_budgets(state)
+                    self._steer(state)
+                    self._step(state)
+            except StopRun as stop:
+                self._stopped(state, stop)
+            if not self._try_again(state, opening):
+                return state
+
+    def _stopped(self, state: LoopState, stop: StopRun) -> None:
+        state.stop_reason = stop.reason
+        if str(stop) != stop.reason:
+            self._notice(state, str(stop), "warning")
+
+    def _try_again(self, state: LoopState, opening: list[Message]) -> bool:
+        """After a stuck attempt: set its change aside and start again from the plan, told what it
+        did and how the tests failed (the next attempt is sampled, not greedy)."""
+        budgets = self.budgets
+        left = budgets.max_seconds - (time.monotonic() - self._started)
+        if (
+            self.set_aside is None
+            or state.stop_reason not in RETRY_REASONS
+            or state.attempt >= budgets.max_attempts
+            or left < budgets.attempt_min_seconds
+            or budgets.max_steps - state.steps < 3
+        ):
+            return False
+        if self.has_changes() and not state.tests_stand():  # how that change fares, for the next attempt
+            self.verify(state, f"attempt_{state.attempt}_verify")
+        diff = self.set_aside()
+        tests = self._last_test_output(state) if state.last_tests and not state.last_tests.get("ok") else ""
+        reason = state.stop_reason
+        note = prompts.render(
+            "new_attempt",
+            attempt=state.attempt,
+            reason=RETRY_REASONS[reason],
+            diff=_clip(diff, ATTEMPT_DIFF_CHARS),
+            tests=_clip(tests, ATTEMPT_TESTS_CHARS, tail=True),
+        )
+        last = opening[-1]
+        state.new_attempt([*opening[:-1], last.model_copy(update={"content": f"{note}\n\n{last.content}"})])
+        self._notice(
+            state,
+            f"attempt {state.attempt} of {budgets.max_attempts}: the last one {RETRY_REASONS[reason]}; "
+            f"its change ({len(diff.splitlines())} diff lines) was set aside and the task started again",
+            "warning",
+        )
+        return True
 
     def _initial_messages(self, task: str, context: str, instructions: str = "") -> list[Message]:
         system = prompts.render("system", tools=[s.name for s in self.specs])
@@ -181,7 +249,7 @@ class AgentLoop:
         state.steps += 1
         self.emit(StepStarted(step=state.steps))
         options = ChatOptions(tool_choice="required", max_tokens=self.budgets.turn_max_tokens)
-        if state.repeats >= 1:
+        if state.repeats >= 1 or state.attempt > 1:
             options = options.model_copy(
                 update={"temperature": self.budgets.unstick_temperature, "seed": state.steps}
             )
@@ -284,7 +352,7 @@ class AgentLoop:
             state.changed_since_tests = True
             state.seen.clear()  # the code changed: the same test run now means something new
         if call.name == "run_tests" and outcome.error is None:
-            state.last_tests = outcome.result.data
+            state.last_tests = {**outcome.result.data, "output": outcome.result.output}
             state.changed_since_tests = False
 
     def _record(self, state: LoopState, call: ToolCall, outcome: Outcome) -> None:
@@ -423,3 +491,19 @@ def _cut_short(stream: Iterator[EngineEvent], shown: list[str]) -> ChatDone:
         close()
     message = Message(role="assistant", content="".join(shown).strip())
     return ChatDone(message=message, usage=Usage(), finish_reason="interrupted")
+
+
+def _clip(text: str, limit: int, tail: bool = False) -> str:
+    """At most `limit` characters of `text`, whole lines, saying how much was left out."""
+    if len(text) <= limit:
+        return text.strip("\n")
+    lines = text.strip("\n").splitlines()
+    kept: list[str] = []
+    size = 0
+    for line in reversed(lines) if tail else lines:
+        if size + len(line) + 1 > limit:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    cut = f"[{len(lines) - len(kept)} lines left out]"
+    return "\n".join([cut, *reversed(kept)] if tail else [*kept, cut])

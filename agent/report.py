@@ -52,6 +52,7 @@ class RunReport(BaseModel):
     diff: str = ""
     tests: TestSummary = TestSummary()
     steps: int = 0
+    attempts: int = 1  # attempts made: a stuck one is set aside and the task started again
     tool_calls: int = 0
     model_errors: dict[str, int] = {}
     usage: Usage = Usage()
@@ -115,7 +116,9 @@ def render_text(report: RunReport, diff_lines: int = 80) -> str:
     errors = sum(report.model_errors.values())
     detail = ", ".join(f"{k}={v}" for k, v in sorted(report.model_errors.items()))
     lines.append(
-        f"steps: {report.steps}, tool calls: {report.tool_calls}, model errors: {errors}"
+        f"steps: {report.steps}"
+        + (f" in {report.attempts} attempts" if report.attempts > 1 else "")
+        + f", tool calls: {report.tool_calls}, model errors: {errors}"
         + (f" ({detail})" if detail else "")
     )
     lines.append(_usage_line(report.usage))

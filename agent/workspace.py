@@ -15,6 +15,8 @@ from pathlib import Path
 
 import git
 
+from tools.journal import EditJournal
+
 AGENT_AUTHOR = git.Actor("local-agent", "agent@localhost")
 
 
@@ -94,6 +96,32 @@ class Workspace:
         out = str(tree.git.diff("--cached", "--name-only", self.base_commit))
         return [line for line in out.splitlines() if line]
 
+    def set_aside(self, journal: EditJournal | None = None) -> str:
+        """Put every changed file back as it is at the base commit; returns the diff set aside.
+
+        Each text file put back is journaled (tool `new_attempt`), so `agent undo` can bring the
+        set-aside version back."""
+        diff = self.diff()
+        base = self.tree.commit(self.base_commit).tree
+        for path in self.changed_files():
+            target = self.path / path
+            now = target.read_bytes() if target.is_file() else None
+            try:
+                original: bytes | None = base[path].data_stream.read()
+            except KeyError:
+                original = None  # the attempt created it
+            if original is None:
+                target.unlink(missing_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(original)
+            before, after = _text(now), _text(original)
+            readable = (before is not None or now is None) and (after is not None or original is None)
+            if journal is not None and readable:  # a binary file is put back, not journaled
+                journal.record("new_attempt", path, before, after)
+        self.tree.git.add("-A")
+        return diff
+
     def commit(self, message: str) -> str | None:
         """Commit everything in the worktree on the agent's branch; None when nothing changed."""
         tree = self.tree
@@ -168,3 +196,13 @@ def live_diff(worktree: Path, base_commit: str) -> str:
         tree.git.read_tree(base_commit, env=env)
         tree.git.add("-A", env=env)
         return str(tree.git.diff("--cached", base_commit, env=env))
+
+
+def _text(data: bytes | None) -> str | None:
+    """`data` as text; None when it is missing or not UTF-8."""
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -68,8 +68,9 @@ def user_repo(tmp_path: Path) -> Path:
 
 
 def run_fix(repo: Path, engine, task: str = "median of an even-length list is wrong", **kw):
+    """One attempt unless the test is about attempts: a stuck script would otherwise start over."""
     events: list[RunEvent] = []
-    config = AgentConfig(**{"max_steps": 12, **kw})
+    config = AgentConfig(**{"max_steps": 12, "max_attempts": 1, **kw})
     run = FixRun(engine, BubblewrapSandbox(), config, events.append)
     report = run.run(FixRequest(task=task, repo=git.Repo(repo)))
     return report, events
@@ -332,3 +333,59 @@ def test_the_setup_step_prepares_the_environment_the_tests_then_use(user_repo: P
     assert report.status == "resolved" and report.tests.ok
     outputs = [e.output for e in events if isinstance(e, ToolFinished)]
     assert any("prepared-tool" in o for o in outputs)
+
+
+class ConversationEngine(RecordingEngine):
+    """Also keeps the conversation of every turn it is asked for."""
+
+    def __init__(self, items: list[ScriptedTurn]) -> None:
+        super().__init__(items)
+        self.conversations: list[list[Message]] = []
+
+    def chat(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
+    ) -> Iterator[EngineEvent]:
+        self.conversations.append([m.model_copy(deep=True) for m in messages])
+        return super().chat(messages, tools, options)
+
+
+WRONG_EDIT = ScriptedTurn(
+    tool_calls=[
+        {
+            "name": "edit_file",
+            "arguments": {
+                "path": "stats.py",
+                "old_text": "    return s[len(s) // 2]\n",
+                "new_text": "    middle = s[len(s) // 2]\n    return middle\n",
+            },
+        }
+    ]
+)
+
+
+def test_a_stuck_attempt_is_set_aside_and_the_next_one_starts_from_the_plan(user_repo: Path) -> None:
+    before = snapshot(user_repo)
+    stuck = [WRONG_EDIT, TEST, READ, TEST, READ, TEST, READ, TEST]  # the 4th identical test run: stuck
+    engine = ConversationEngine(turns(PLAN, *stuck, EDIT, TEST, FINISH))
+    report, events = run_fix(user_repo, engine, max_steps=20, max_attempts=3)
+    assert report.status == "resolved" and report.attempts == 2 and report.stop_reason == "finished"
+    assert "middle = s" not in report.diff and "(s[mid - 1] + s[mid]) / 2" in report.diff
+    first, retry = engine.conversations[1], engine.conversations[1 + len(stuck)]
+    # the same opening (system, task, plan) so the KV cache keeps it; the act message says what failed
+    assert [m.content for m in retry[:3]] == [m.content for m in first[:3]] and len(retry) == 4
+    note = retry[3].content
+    assert note.startswith("[Attempt 1 did not fix the issue") and note.endswith(first[3].content)
+    assert "+    middle = s[len(s) // 2]" in note and "test_even" in note
+    assert engine.temperatures[1 : 1 + len(stuck)] == [0.0] * 4 + [0.7] * 4  # after a repeat: sampled
+    assert engine.temperatures[1 + len(stuck) :] == [0.7] * 3  # a new attempt is sampled throughout
+    assert any("attempt 2 of 3" in getattr(e, "message", "") for e in events)
+    journal = Path(report.trajectory_path or "").with_suffix(".edits").read_text()
+    assert '"tool":"new_attempt"' in journal.replace(" ", "")  # `agent undo` can bring it back
+    assert snapshot(user_repo) == before
+
+
+def test_a_run_that_used_up_its_steps_is_not_started_again(user_repo: Path) -> None:
+    engine = ConversationEngine(turns(PLAN, WRONG_EDIT, TEST, READ, TEST))
+    report, _ = run_fix(user_repo, engine, max_steps=4, max_attempts=3)
+    assert report.stop_reason == "max_steps" and report.attempts == 1
+    assert report.status == "not_resolved" and "middle = s" in report.diff

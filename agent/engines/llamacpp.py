@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.chat_template import ChatTemplate, ChatTemplateError
-from agent.constrain import ConstraintError, TokenMasker, llguidance_available
+from agent.constrain import ConstraintError, GrammarProcessor, TokenMasker, llguidance_available
 from agent.engine import ChatOptions, EngineError
 from agent.engines.token_reuse import common_prefix, reuse_cached_tokens
 from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort, Turn, thinking_variables
@@ -374,7 +374,8 @@ class LlamaCppEngine:
         prefix = turn.prompt + self._tokenize(self._continuation(turn, next_call=True))
         out = turn.new_pass()
         limit = max(1, min(max(turn.remaining(), CALL_MIN_TOKENS), self.context_length - len(prefix)))
-        with closing(self._decode(prefix, limit, self._constraint(grammar), options, out)) as pieces:
+        constraint = self._constraint(grammar)
+        with closing(self._decode(prefix, limit, constraint, options, out)) as pieces:
             for _ in pieces:
                 pass
         index = len(turn.calls)
@@ -385,6 +386,13 @@ class LlamaCppEngine:
         if out.stop == "length":
             error = "the tool call was cut off by the token limit; send shorter arguments"
             call = call.model_copy(update={"parse_error": error, "raw_arguments": out.text})
+        left = [
+            p.error
+            for p in constraint.get("logits_processor", [])
+            if isinstance(p, GrammarProcessor) and p.error
+        ]
+        if left and not call.parse_error:  # an engine bug, never the model's: say so rather than guess
+            call = call.model_copy(update={"parse_error": left[0], "raw_arguments": out.text})
         return call
 
     def _opens_another(self, turn: Turn, options: ChatOptions) -> bool:

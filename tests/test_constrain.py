@@ -1,0 +1,66 @@
+"""The llguidance logits processor against a real vocabulary whose call tags are added tokens.
+
+Qwen2.5's vocabulary holds `<tool_call>` and `</tool_call>` as single added tokens: llguidance's
+mask allows `</tool_call>` where the grammar has that text, but its matcher refuses the token
+itself. The processor must follow the model through it (and through any call it writes), and when
+the model does leave the grammar it must end the generation, not let it run on unconstrained.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agent.constrain import TokenMasker
+from agent.formats import get_format
+from agent.models import pull
+from tests.test_formats_engine import CALLS, TOOLS
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def qwen() -> Any:
+    import llama_cpp
+
+    return llama_cpp.Llama(
+        model_path=str(pull("qwen2.5-coder-0.5b", use_hub=False)), vocab_only=True, verbose=False
+    )
+
+
+@pytest.fixture(scope="module")
+def masker(qwen: Any) -> TokenMasker:
+    return TokenMasker(qwen)
+
+
+def allowed(processor: Any, ids: list[int], n_vocab: int) -> set[int]:
+    scores = processor(ids, np.zeros(n_vocab, dtype=np.float32))
+    return {int(t) for t in np.nonzero(scores > -np.inf)[0]}
+
+
+def test_a_call_closed_by_the_added_token_is_followed_to_its_end(qwen: Any, masker: TokenMasker) -> None:
+    fmt = get_format("hermes")
+    close = qwen.tokenize(b"</tool_call>", add_bos=False, special=True)
+    assert len(close) == 1 and masker.tokenizer.is_special_token(close[0])  # the case under test
+    for call in CALLS:
+        body = fmt.render_call(call)[len(fmt.opener) :]
+        tokens = qwen.tokenize(body.encode(), add_bos=False, special=True)  # as the next prompt has it
+        assert close[0] in tokens
+        processor = masker.processor(fmt.body_grammar(TOOLS).lark)
+        prompt = [1, 2, 3]
+        for at, token in enumerate(tokens):
+            assert token in allowed(processor, prompt + tokens[:at], masker.n_vocab), (call.name, at)
+        assert allowed(processor, prompt + tokens, masker.n_vocab) <= set(masker.eos_tokens)
+        assert processor.error is None and processor.accepting
+
+
+def test_leaving_the_grammar_ends_the_generation(qwen: Any, masker: TokenMasker) -> None:
+    processor = masker.processor(get_format("hermes").body_grammar(TOOLS).lark)
+    prompt = [1, 2, 3]
+    allowed(processor, prompt, masker.n_vocab)
+    stray = qwen.tokenize(b"hello", add_bos=False, special=False)
+    assert set(allowed(processor, prompt + stray, masker.n_vocab)) == set(masker.eos_tokens)
+    assert processor.error and "left the grammar" in processor.error
+    assert masker.eos_tokens and 151645 in masker.eos_tokens  # <|im_end|>
