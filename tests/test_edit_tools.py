@@ -361,3 +361,25 @@ def test_old_text_in_the_other_quote_style_still_matches_its_one_place(ctx: Tool
     assert (
         text(ctx, "conf.py") == "def load(env):\n    debug = flag(env['DEBUG'].lower())\n    return debug\n"
     )
+
+
+def test_a_python_edit_that_uses_a_name_nothing_defines_says_so_and_stays_applied(ctx: ToolContext) -> None:
+    out = call(ctx, "edit_file", path="app.py", old_text="return len(text)", new_text="return len(txt)")
+    assert out.error is None and text(ctx, "app.py").endswith("    return len(txt)\n")
+    assert "note: undefined name 'txt' (line 13): new with this edit" in out.result.output
+    # a problem the file already had is not the edit's doing, and a fixed one is not reported
+    again = call(ctx, "edit_file", path="app.py", old_text="os\n", new_text="os\nimport sys\n")
+    assert again.error is None and "undefined" not in again.result.output
+    fixed = call(ctx, "edit_file", path="app.py", old_text="return len(txt)", new_text="return len(text)")
+    assert fixed.error is None and "undefined" not in fixed.result.output
+    js = call(ctx, "edit_file", path="web/main.js", old_text="return a;", new_text="return b;")
+    assert js.error is None and "undefined" not in js.result.output  # Python only
+
+
+def test_the_undefined_name_note_covers_every_editing_tool(ctx: ToolContext) -> None:
+    patch = "--- a/util.py\n+++ b/util.py\n@@ -1,2 +1,2 @@\n def double(x):\n-    return x * 2\n"
+    patch += "+    return y * 2\n"
+    out = call(ctx, "apply_patch", patch=patch)
+    assert out.error is None and "undefined name 'y' (line 2)" in out.result.output
+    made = call(ctx, "create_file", path="new_mod.py", content="def f():\n    return missing\n")
+    assert made.error is None and "undefined name 'missing' (line 2)" in made.result.output

@@ -2,7 +2,8 @@
 
 `commit` takes the new text of one or more files, refuses the lot if any file that parsed before
 would not parse after (the model gets the error with numbered context), writes them all or none,
-and records each change in the edit journal. `describe` shows the model the changed lines with
+and records each change in the edit journal; a Python name the change uses but nothing defines is
+noted (tools/lint.py). `describe` shows the model the changed lines with
 their new numbers and the file's new hash, so its view of the file stays in sync.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from tools.base import ToolContext, ToolError
 from tools.blocks import number
+from tools.lint import new_problems
 from tools.read_file import readable_file
 from tools.syntax import describe_problem, edit_breaks_syntax
 from tools.textfile import TextFile, read_disk_text, short_hash
@@ -86,6 +88,10 @@ def commit(ctx: ToolContext, tool: str, changes: list[FileChange]) -> None:
         raise ToolError(f"cannot write {change.rel}: {exc.strerror or exc}; nothing was changed") from exc
     for change in changes:
         ctx.edits.record(tool, change.rel, change.before, change.after)
+        change.notes.extend(
+            f"{problem}: new with this edit, it fails there when run; define or import it before it is used"
+            for problem in new_problems(change.rel, change.before, change.after)
+        )
 
 
 def _put(path: Path, text: str | None) -> None:

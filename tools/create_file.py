@@ -45,7 +45,8 @@ class CreateFile:
         commit(ctx, self.name, [change])
         verb = "replaced" if before is not None else "created"
         return ToolResult(
-            output=f"{verb} {rel} ({len(content.splitlines())} lines, hash {short_hash(content)})",
+            output=f"{verb} {rel} ({len(content.splitlines())} lines, hash {short_hash(content)})"
+            + "".join(f"\nnote: {note}" for note in change.notes),
             data={"path": rel, "created": before is None},
         )
 
