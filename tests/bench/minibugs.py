@@ -29,7 +29,10 @@ def minibugs_dir() -> Path:
 
 def load_tasks(root: Path | None = None) -> list[MiniBug]:
     root = root or minibugs_dir()
-    return [MiniBug.model_validate_json(p.read_text()) for p in sorted(root.glob("*/task.json"))]
+    tasks = [MiniBug.model_validate_json(p.read_text()) for p in sorted(root.glob("*/task.json"))]
+    if not tasks:  # a benchmark of nothing would print an empty table and look like a result
+        raise SystemExit(f"no minibugs tasks under {root}: set MINIBUGS_DIR to the minibugs folder")
+    return tasks
 
 
 def materialize(task: MiniBug, dest: Path, root: Path | None = None) -> Path:
