@@ -383,3 +383,21 @@ def test_the_undefined_name_note_covers_every_editing_tool(ctx: ToolContext) -> 
     assert out.error is None and "undefined name 'y' (line 2)" in out.result.output
     made = call(ctx, "create_file", path="new_mod.py", content="def f():\n    return missing\n")
     assert made.error is None and "undefined name 'missing' (line 2)" in made.result.output
+
+
+def test_an_edit_that_changes_nothing_says_where_the_text_is_or_that_it_is_not_there(
+    ctx: ToolContext,
+) -> None:
+    same = call(ctx, "edit_file", path="app.py", old_text="return len(text)", new_text="return len(text)")
+    assert same.error is not None and "in app.py already (line 13)" in same.result.output
+    assert "13|     return len(text)" in same.result.output
+    absent = call(ctx, "edit_file", path="app.py", old_text="return size", new_text="return size")
+    assert absent.error is not None and "not in app.py either" in absent.result.output
+    assert text(ctx, "app.py") == APP
+
+
+def test_old_text_that_is_the_file_name_points_at_create_file(ctx: ToolContext) -> None:
+    for old in ("app.py", "### app.py", "app.py\n"):
+        out = call(ctx, "edit_file", path="app.py", old_text=old, new_text="app.py\n\nimport os\n")
+        assert out.error is not None and "create_file with overwrite=true" in out.result.output
+    assert text(ctx, "app.py") == APP

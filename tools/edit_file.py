@@ -96,6 +96,25 @@ def _ladder_edit(target: Target, old: str, new: str, shown: str) -> tuple[TextFi
     return updated, (match.start, match.start + len(match.lines)), match
 
 
+def _same_text(target: Target, old: str, shown: str) -> str:
+    """Why an edit whose old and new text are the same changes nothing, and what to send instead."""
+    text = target.file.lf_text()
+    at = text.find(old.strip("\n"))
+    if at == -1:
+        return (
+            f"old_text and new_text are the same, and old_text is not in {shown} either. Copy old_text "
+            "from the file as it is now (read_file shows it) and write the fixed code in new_text. "
+            "Nothing was changed."
+        )
+    line = text.count("\n", 0, at)
+    return (
+        f"old_text and new_text are the same, so nothing would change: that text is in {shown} "
+        f"already (line {line + 1}). new_text must be the code as it should read after the fix; if the "
+        "tests still fail, the fault is elsewhere: read the failure again.\n"
+        f"{show(target.file.lines, line, line + 1)}"
+    )
+
+
 class EditFile:
     name = "edit_file"
     description = "Replace old_text (copied exactly from the file, whole lines) with new_text."
@@ -106,8 +125,14 @@ class EditFile:
         old, new = normalise_newlines(args.old_text), normalise_newlines(args.new_text)
         if not old.strip():
             raise ToolError("old_text is empty; to write a whole file use create_file with overwrite=true")
+        if old.strip().strip("`#: ") in {args.path, target.rel, target.path.name}:
+            raise ToolError(
+                f"old_text is the file's name, not its text. To rewrite all of {args.path} use create_file "
+                "with overwrite=true and the whole new file as content; to change part of it, copy those "
+                "lines into old_text. Nothing was changed."
+            )
         if old == new:
-            raise ToolError("old_text and new_text are the same; nothing to change")
+            raise ToolError(_same_text(target, old, args.path))
         marker = new_only_marker(split_lines(old), split_lines(new))
         if marker is not None:
             raise ToolError(truncation_refusal(marker, "new_text"))
