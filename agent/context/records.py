@@ -89,10 +89,10 @@ def _windows(lines: list[str], tokenizer: Tokenizer) -> tuple[tuple[Chunk, ...],
     chunks, terms = [], []
     for first in range(0, len(lines), TEXT_WINDOW):
         block = (first + 1, min(first + TEXT_WINDOW, len(lines)))
-        words = tokenizer.terms("\n".join(lines[block[0] - 1 : block[1]]))
+        words = tokenizer.joined("\n".join(lines[block[0] - 1 : block[1]]))
         if words:
             chunks.append(Chunk((block,), -1))
-            terms.append(" ".join(words))
+            terms.append(words)
     return tuple(chunks), tuple(terms)
 
 
@@ -114,10 +114,10 @@ def _chunks(
             continue
         text = "\n".join("\n".join(lines[a - 1 : b]) for a, b in ranges)
         extra = symbols[symbol].qualname if symbol >= 0 else ""
-        words = tokenizer.terms(f"{extra}\n{text}")
+        words = tokenizer.joined(f"{extra}\n{text}")
         if words:
             chunks.append(Chunk(ranges, symbol))
-            terms.append(" ".join(words))
+            terms.append(words)
     return tuple(chunks), tuple(terms)
 
 

@@ -66,7 +66,7 @@ class _Def(NamedTuple):
     kind: str
     name: str
     scope: tuple[str, ...]  # qualifiers written in the definition itself (Go receiver, C++ ns::A::)
-    signature: str
+    signed: tuple[Any, Any]  # the nodes its signature is read from, once it is known to be kept
 
 
 @cache
@@ -96,12 +96,17 @@ def extract(grammar: str, source: bytes) -> Tags:
     import tree_sitter
 
     root = parser.parse(source).root_node
-    defs = [_definition(kind, nodes, source) for kind, nodes in _def_matches(tree_sitter, definitions, root)]
-    refs: Counter[str] = Counter()
+    defs = [_definition(kind, nodes) for kind, nodes in _def_matches(tree_sitter, definitions, root)]
+    named: Counter[bytes] = Counter()  # counted as bytes, decoded once per distinct name
     for nodes in tree_sitter.QueryCursor(references).captures(root).values():
-        refs.update(_text(node) for node in nodes)
+        named.update(node.text or b"" for node in nodes)
+    refs: Counter[str] = Counter()
+    for name, times in named.items():
+        refs[name.decode("utf-8", errors="replace")] += times
     return Tags(
-        symbols=_nest([d for d in defs if d is not None]), refs=dict(refs), syntax_errors=root.has_error
+        symbols=_nest([d for d in defs if d is not None], source),
+        refs=dict(refs),
+        syntax_errors=root.has_error,
     )
 
 
@@ -118,7 +123,7 @@ def _text(node: Any) -> str:
     return bytes(node.text or b"").decode("utf-8", errors="replace")
 
 
-def _definition(kind: str, captures: dict[str, list[Any]], source: bytes) -> _Def | None:
+def _definition(kind: str, captures: dict[str, list[Any]]) -> _Def | None:
     node = captures[f"definition.{kind}"][0]
     scope: tuple[str, ...] = ()
     if "name" in captures:
@@ -141,7 +146,7 @@ def _definition(kind: str, captures: dict[str, list[Any]], source: bytes) -> _De
         kind=kind,
         name=name,
         scope=scope,
-        signature=_signature(node if outer.type == "decorated_definition" else outer, node, source),
+        signed=(node if outer.type == "decorated_definition" else outer, node),
     )
 
 
@@ -187,7 +192,7 @@ def _signature(outer: Any, node: Any, source: bytes) -> str:
     return text if len(text) <= MAX_SIGNATURE else text[: MAX_SIGNATURE - 3] + "..."
 
 
-def _nest(defs: list[_Def]) -> tuple[Symbol, ...]:
+def _nest(defs: list[_Def], source: bytes) -> tuple[Symbol, ...]:
     """Symbols in source order with parents and qualified names; locals of functions dropped.
 
     Only containers (classes, impls, modules) adopt what they enclose; a definition inside a
@@ -215,7 +220,16 @@ def _nest(defs: list[_Def]) -> tuple[Symbol, ...]:
         scope = ".".join(d.scope) + "." if d.scope else ""
         qualname = prefix + scope + d.name
         symbols.append(
-            Symbol(d.name, qualname, kind, d.start_line, d.end_line, d.head_line, d.signature, parent)
+            Symbol(
+                d.name,
+                qualname,
+                kind,
+                d.start_line,
+                d.end_line,
+                d.head_line,
+                _signature(*d.signed, source),
+                parent,
+            )
         )
         stack.append((d, len(symbols) - 1))
     return tuple(symbols)

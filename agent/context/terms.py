@@ -31,6 +31,7 @@ class Tokenizer:
 
     def __init__(self) -> None:
         self._memo: dict[str, tuple[str, ...]] = {}
+        self._joined: dict[str, str] = {}
 
     def terms(self, text: str) -> list[str]:
         """Terms with their repetitions (BM25 counts them), grouped by word rather than in order."""
@@ -42,6 +43,21 @@ class Tokenizer:
                 split = memo[word] = word_terms(word)
             out.extend(split * count)
         return out
+
+    def joined(self, text: str) -> str:
+        """The same terms, space-separated (what a chunk's record keeps), in the text's own order.
+
+        Built with one join over memoised per-word strings: the parse of a big repository spends
+        much of its time here."""
+        memo = self._joined
+        parts = []
+        for word in IDENTIFIER.findall(text):
+            split = memo.get(word)
+            if split is None:
+                split = memo[word] = " ".join(word_terms(word))
+            if split:
+                parts.append(split)
+        return " ".join(parts)
 
 
 def _normal(word: str) -> str:
