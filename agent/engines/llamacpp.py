@@ -24,6 +24,7 @@ from typing import Any
 from agent.chat_template import ChatTemplate, ChatTemplateError
 from agent.constrain import ConstraintError, GrammarProcessor, TokenMasker, llguidance_available
 from agent.engine import ChatOptions, EngineError
+from agent.engines.repetition import repeating_period
 from agent.engines.token_reuse import common_prefix, reuse_cached_tokens
 from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort, Turn, thinking_variables
 from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, UsageEvent
@@ -34,6 +35,7 @@ from agent.messages import Message, ToolCall, ToolSpec
 
 # Tokens a call may always use, even when the reasoning before it spent the turn's budget.
 CALL_MIN_TOKENS = 256
+LOOP_CHECK_EVERY = 8  # tokens between checks of a call's tail for a loop (agent/engines/repetition.py)
 # Turn-end markers some models print as plain text (e.g. a base model imitating ChatML).
 TURN_END_TEXT = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|endoftext|>", "<|end|>", "<|user|>")
 # After a call: tokens the model gets to open another call before its turn is taken as over.
@@ -251,8 +253,10 @@ class LlamaCppEngine:
             tools=tools,
             prompt_text=prompt_text,
             prompt=prompt,
-            budget=self._budget(len(prompt), options.max_tokens),
+            budget=options.max_tokens,
             thinking_open=_opens_thinking(prompt_text),
+            room=self._room(len(prompt)),
+            thinking_allowance=self.thinking_budget if self.thinking_budget is not None else 1 << 30,
         )
         if options.seed is not None:
             self._llama.set_seed(options.seed)
@@ -265,14 +269,14 @@ class LlamaCppEngine:
         finish = "tool_calls" if turn.calls else ("length" if free_stop == "length" else "stop")
         yield ChatDone(message=turn.message(), usage=usage, finish_reason=finish)
 
-    def _budget(self, prompt_tokens: int, max_tokens: int) -> int:
+    def _room(self, prompt_tokens: int) -> int:
         room = self.context_length - prompt_tokens
         if room < 32:
             raise EngineError(
                 f"the prompt ({prompt_tokens} tokens) does not fit the context window "
                 f"({self.context_length}); raise --ctx or shorten the task"
             )
-        return min(max_tokens + (self.thinking_budget or 0), room)
+        return room
 
     # ---- free text and reasoning ---------------------------------------------------------------
 
@@ -304,7 +308,7 @@ class LlamaCppEngine:
         thinking_tokens = text_tokens = 0
         cut = False
         constraint = {"logits_processor": [self._no_blank_start()]} if thinking_open else None
-        with closing(self._decode(tokens, turn.remaining(), constraint, options, out)) as pieces:
+        with closing(self._decode(tokens, turn.most(), constraint, options, out)) as pieces:
             for piece in pieces:
                 in_thinking = splitter.in_thinking
                 yield from _deltas(splitter.feed(piece))
@@ -312,6 +316,7 @@ class LlamaCppEngine:
                     out.stop = "call" if splitter.in_call else "stop"
                     break
                 thinking_tokens += in_thinking
+                turn.thinking_tokens += in_thinking
                 text_tokens += not in_thinking
                 if (
                     in_thinking
@@ -375,9 +380,12 @@ class LlamaCppEngine:
         out = turn.new_pass()
         limit = max(1, min(max(turn.remaining(), CALL_MIN_TOKENS), self.context_length - len(prefix)))
         constraint = self._constraint(grammar)
+        period = 0
         with closing(self._decode(prefix, limit, constraint, options, out)) as pieces:
             for _ in pieces:
-                pass
+                if len(out.ids) % LOOP_CHECK_EVERY == 0 and (period := repeating_period(out.ids)):
+                    out.stop = "repetition"
+                    break
         index = len(turn.calls)
         parsed = self.format.parse_calls(self.format.opener + out.text, turn.tools, first_index=index).calls
         call = (
@@ -386,6 +394,15 @@ class LlamaCppEngine:
         if out.stop == "length":
             error = "the tool call was cut off by the token limit; send shorter arguments"
             call = call.model_copy(update={"parse_error": error, "raw_arguments": out.text})
+        if period:
+            pattern = self._llama.detokenize(out.ids[-period:], special=True).decode(
+                "utf-8", errors="replace"
+            )
+            error = (
+                f"the tool call was stopped after {len(out.ids)} tokens: it repeated {pattern.strip()!r} "
+                "over and over. Send the call again, writing each part once"
+            )
+            call = call.model_copy(update={"parse_error": error, "raw_arguments": out.text[:2000]})
         left = [
             p.error
             for p in constraint.get("logits_processor", [])

@@ -46,8 +46,11 @@ class Turn:
     tools: Sequence[ToolSpec]
     prompt_text: str
     prompt: list[int]
-    budget: int
+    budget: int  # tokens for the visible reply (text and calls)
     thinking_open: bool = False  # the generation prompt opened the reasoning
+    room: int = 1 << 30  # what the context window has left after the prompt
+    thinking_allowance: int = 0  # reasoning tokens allowed on top of `budget`
+    thinking_tokens: int = 0  # reasoning tokens generated so far
     passes: list[Pass] = field(default_factory=list)
     thinking: str = ""
     content: str = ""  # the free text before the first call
@@ -58,7 +61,17 @@ class Turn:
         return self.passes[-1]
 
     def remaining(self) -> int:
-        return self.budget - sum(len(p.ids) for p in self.passes)
+        """Tokens the turn may still generate: reasoning is paid from its own allowance, as far
+        as the model really reasons (a model that does not think gets no extra room for a call
+        that runs on)."""
+        used = sum(len(p.ids) for p in self.passes)
+        limit = min(self.room, self.budget + min(self.thinking_tokens, self.thinking_allowance))
+        return limit - used
+
+    def most(self) -> int:
+        """The most a pass that may reason can still generate (its own checks stop it sooner)."""
+        used = sum(len(p.ids) for p in self.passes)
+        return min(self.room, self.budget + self.thinking_allowance) - used
 
     def message(self, extra_content: str = "", extra_calls: Sequence[ToolCall] = ()) -> Message:
         return Message(
