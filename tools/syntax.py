@@ -12,43 +12,12 @@ from __future__ import annotations
 import ast
 import warnings
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from tools.blocks import number
+from tools.languages import grammar_for
 
 CONTEXT_LINES = 3
-
-LANGUAGES = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".hpp": "cpp",
-    ".cs": "csharp",
-    ".rb": "ruby",
-    ".php": "php",
-    ".kt": "kotlin",
-    ".swift": "swift",
-    ".lua": "lua",
-    ".scala": "scala",
-    ".sh": "bash",
-    ".json": "json",
-    ".toml": "toml",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-}
 
 
 @dataclass(frozen=True)
@@ -58,7 +27,7 @@ class SyntaxProblem:
 
 
 def language_for(path: str) -> str | None:
-    return LANGUAGES.get(PurePosixPath(path).suffix.lower())
+    return grammar_for(path)
 
 
 def _first_error_node(node: Any) -> Any | None:

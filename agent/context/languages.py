@@ -1,5 +1,6 @@
 """What kind of file a path is: its tree-sitter language, and whether it is a test, a doc or generated.
 
+Grammars come from the one extension table in tools/languages.py (the syntax check uses it too).
 Queries for definitions and references live next to this module as `queries/<language>.scm`
 (package data); a language without a query file is still listed and searchable as text.
 """
@@ -11,30 +12,6 @@ from functools import cache
 from importlib import resources
 from pathlib import PurePosixPath
 
-# Extension -> tree-sitter-language-pack grammar name (and query file name).
-GRAMMARS: dict[str, str] = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".cxx": "cpp",
-    ".hh": "cpp",
-    ".hpp": "cpp",
-    ".hxx": "cpp",
-}
 QUERY_FILE = {"tsx": "typescript"}  # grammars that share another's node names
 
 DOC_SUFFIXES = frozenset({".md", ".rst", ".txt", ".adoc", ".html", ".htm"})
@@ -60,10 +37,6 @@ _TEST_DIR = re.compile(r"(^|/)(tests?|testing|__tests__|spec)/")
 _TEST_NAME = re.compile(
     r"(^test_.*\.py$|.*_test\.(py|go)$|^conftest\.py$|.*\.(test|spec)\.[jt]sx?$|.*Tests?\.java$|.*_test\.(cc|cpp|c)$)"
 )
-
-
-def grammar_for(path: str) -> str | None:
-    return GRAMMARS.get(PurePosixPath(path).suffix.lower())
 
 
 def is_test_path(path: str) -> bool:
