@@ -6,6 +6,7 @@ worktree and the branch, leaving the repository exactly as it was.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -166,6 +167,7 @@ class FixRun:
             has_changes=lambda: bool(workspace.changed_files()),
             steering=self.steering,
             set_aside=lambda: workspace.set_aside(journal),
+            code_version=lambda: hashlib.blake2b(workspace.diff().encode(), digest_size=12).hexdigest(),
         )
         try:
             state = loop.run(request.task, context, instructions=setup.block.text)

@@ -105,6 +105,9 @@ class LoopState:
     # calls made since the code last changed (signature -> times): a model going round in a
     # cycle (edit A, test, edit A, test...) repeats itself as surely as one making one call again
     seen: dict[str, int] = field(default_factory=dict)
+    # each version of the code this attempt made (by content) -> the calls seen on it
+    versions: dict[str, dict[str, int]] = field(default_factory=dict)
+    revisits: int = 0  # edits that put the code back to a version it had before
     repeats: int = 0
     idle_turns: int = 0
     attempt: int = 1
@@ -116,6 +119,7 @@ class LoopState:
         self.attempt += 1
         self.last_tests, self.changed_since_tests, self.finish_refusals = None, False, 0
         self.seen, self.repeats, self.idle_turns, self.stop_reason = {}, 0, 0, ""
+        self.versions, self.revisits = {}, 0
 
     def tests_stand(self) -> bool:
         """The last test run covered the whole suite and nothing changed since."""
@@ -145,9 +149,11 @@ class AgentLoop:
         has_changes: Callable[[], bool],
         steering: Steering | None = None,
         set_aside: Callable[[], str] | None = None,
+        code_version: Callable[[], str] | None = None,
     ) -> None:
         """`set_aside`: puts the tree back as it was and returns the diff it removed; without it
-        there is one attempt."""
+        there is one attempt. `code_version`: a key of the code's current content (edits that go
+        back and forth between two versions are caught by it)."""
         self.engine = engine
         self.toolset = toolset
         self.ctx = ctx
@@ -156,6 +162,7 @@ class AgentLoop:
         self.has_changes = has_changes
         self.steering = steering
         self.set_aside = set_aside
+        self.code_version = code_version
         self.specs = toolset.specs()
         self._started = 0.0
 
@@ -174,6 +181,8 @@ class AgentLoop:
             return state
         opening = list(state.messages)  # what every attempt starts from (the KV cache keeps it)
         while True:
+            if self.code_version is not None:  # the code as the attempt starts is a version too
+                state.versions[self.code_version()] = state.seen
             try:
                 while True:
                     self._check_budgets(state)
@@ -347,15 +356,36 @@ class AgentLoop:
             self._finish(state, call)
             return
         outcome = self.toolset.call(call, self.ctx)
-        self._record(state, call, outcome)
+        revisited = False
         if outcome.error is None and call.name in EDITING_TOOLS:
             state.changed_since_tests = True
-            state.seen.clear()  # the code changed: the same test run now means something new
+            revisited = self._code_changed(state)
+        self._record(state, call, outcome, revisited)
+        if revisited and state.revisits >= self.budgets.max_repeats:
+            raise StopRun(
+                "repeated_call",
+                f"the edits put the code back to a version it had before {state.revisits} times",
+            )
         if call.name == "run_tests" and outcome.error is None:
             state.last_tests = {**outcome.result.data, "output": outcome.result.output}
             state.changed_since_tests = False
 
-    def _record(self, state: LoopState, call: ToolCall, outcome: Outcome) -> None:
+    def _code_changed(self, state: LoopState) -> bool:
+        """After an edit: a new version of the code starts with no calls seen; a version the
+        attempt had before gets back the calls made on it (running the same tests on it again is
+        a repeat). True when the code went back to an earlier version."""
+        version = self.code_version() if self.code_version is not None else None
+        if version is not None and version in state.versions:
+            state.seen = state.versions[version]
+            state.revisits += 1
+            state.repeats = max(state.repeats, 1)  # the next turn is sampled
+            return True
+        state.seen = {}  # the code changed: the same test run now means something new
+        if version is not None:
+            state.versions[version] = state.seen
+        return False
+
+    def _record(self, state: LoopState, call: ToolCall, outcome: Outcome, revisited: bool = False) -> None:
         self._emit_finished(call, outcome)
         result = outcome.result
         kind = action_kind(call.name, result.ok and outcome.error is None, result.data)
@@ -364,7 +394,9 @@ class AgentLoop:
         if outcome.error is not None:
             self._model_error(state, outcome.error, result.output)
         text = result.output
-        if state.repeats >= 1:
+        if revisited:
+            text = prompts.render("code_revisited") + "\n" + text
+        elif state.repeats >= 1:
             text = prompts.render("repeated_call") + "\n" + text
         state.messages.append(Message.tool_result(call, text))
 

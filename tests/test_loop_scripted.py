@@ -389,3 +389,31 @@ def test_a_run_that_used_up_its_steps_is_not_started_again(user_repo: Path) -> N
     report, _ = run_fix(user_repo, engine, max_steps=4, max_attempts=3)
     assert report.stop_reason == "max_steps" and report.attempts == 1
     assert report.status == "not_resolved" and "middle = s" in report.diff
+
+
+UNDO_WRONG_EDIT = ScriptedTurn(
+    tool_calls=[
+        {
+            "name": "edit_file",
+            "arguments": {
+                "path": "stats.py",
+                "old_text": "    middle = s[len(s) // 2]\n    return middle\n",
+                "new_text": "    return s[len(s) // 2]\n",
+            },
+        }
+    ]
+)
+
+
+def test_edits_that_go_back_and_forth_between_two_versions_are_a_repeat(user_repo: Path) -> None:
+    cycle = [WRONG_EDIT, TEST, UNDO_WRONG_EDIT, TEST]
+    engine = ConversationEngine(turns(PLAN, *cycle * 3))
+    report, events = run_fix(user_repo, engine, max_steps=20)
+    assert report.stop_reason == "repeated_call" and report.steps == 9  # the 4th return to a version
+    assert any(
+        "put the code back to a version it had before 4 times" in getattr(e, "message", "") for e in events
+    )
+    # the first return (step 3) is told so, and the turn after it is sampled
+    told = [m.content for m in engine.conversations[4] if m.role == "tool"][-1]
+    assert told.startswith("[This edit put the code back exactly as it was earlier")
+    assert engine.temperatures[1:5] == [0.0, 0.0, 0.0, 0.7]
