@@ -401,3 +401,10 @@ def test_old_text_that_is_the_file_name_points_at_create_file(ctx: ToolContext) 
         out = call(ctx, "edit_file", path="app.py", old_text=old, new_text="app.py\n\nimport os\n")
         assert out.error is not None and "create_file with overwrite=true" in out.result.output
     assert text(ctx, "app.py") == APP
+
+
+def test_an_edit_that_leaves_the_file_as_it_is_is_refused(ctx: ToolContext) -> None:
+    # old and new text differ only where the whitespace ladder makes them equal
+    out = call(ctx, "edit_file", path="app.py", old_text="return len(text)  ", new_text="return len(text)")
+    assert out.error is not None and "exactly as it is" in out.result.output
+    assert text(ctx, "app.py") == APP and len(ctx.edits) == 0

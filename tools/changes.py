@@ -70,6 +70,12 @@ def change_of(target: Target, updated: TextFile, regions: list[tuple[int, int]])
 
 def commit(ctx: ToolContext, tool: str, changes: list[FileChange]) -> None:
     """Check every change, then write them all (or none) and record them in the journal."""
+    if changes and all(change.before == change.after for change in changes):
+        shown = ", ".join(change.rel for change in changes)
+        raise ToolError(
+            f"the edit would leave {shown} exactly as it is: nothing changed. new_text must be the code "
+            "as it should read after the fix; if the tests still fail, the fault is elsewhere."
+        )
     parsers = ctx.cache.setdefault("syntax_parsers", {})
     for change in changes:
         if change.after is None:
