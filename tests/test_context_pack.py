@@ -285,3 +285,23 @@ def test_the_helpers_the_chosen_code_calls_come_along(tmp_path: Path, count: Cou
     assert modes.get("appconf/settings.py") == "full"
     assert "appconf/convert.py" in modes and modes["appconf/convert.py"] != "map"
     assert "return bool(text)" in pack.text
+
+
+def test_the_bm25_index_scores_as_bm25s_does_from_its_own_tokens() -> None:
+    import bm25s
+    import numpy as np
+
+    from agent.context.lexical import _bm25
+
+    docs = [
+        "parse_date parse date timezone",
+        "format_date format date date",
+        "",
+        "median even length median",
+        "timezone offset utc parse",
+    ]
+    ours = _bm25(docs)
+    reference = bm25s.BM25(k1=1.2, b=0.75)
+    reference.index([d.split() or [""] for d in docs], show_progress=False)
+    for query in (["date"], ["parse", "timezone"], ["median", "utc", "date"]):
+        assert np.allclose(ours.get_scores(query), reference.get_scores(query)), query

@@ -8,7 +8,9 @@ index pickles as plain numpy arrays, so a warm run loads it instead of rebuildin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +23,16 @@ if TYPE_CHECKING:
     from agent.context.index import IndexedFile
 
 
-def _bm25(corpus: list[list[str]]) -> Any:
+def _bm25(docs: Iterable[str]) -> Any:
+    """BM25 over space-separated terms. The term ids are made here in one pass per document
+    (`map` over a counting dict, in C) and handed to bm25s with their vocabulary: its own string
+    path walks every term twice in Python, a second or more on a big repository."""
     import bm25s
 
+    vocab: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+    ids = [list(map(vocab.__getitem__, doc.split() or [""])) for doc in docs]
     retriever = bm25s.BM25(k1=1.2, b=0.75)
-    retriever.index([doc or [""] for doc in corpus], show_progress=False)
+    retriever.index((ids, dict(vocab)), show_progress=False)
     return retriever
 
 
@@ -58,17 +65,16 @@ class LexicalIndex:
 
 def build_lexical(files: list[IndexedFile], terms: list[Terms]) -> LexicalIndex:
     """`terms[i]` holds the space-separated terms of each chunk of `files[i]`."""
-    corpus: list[list[str]] = []
+    corpus: list[str] = []
     owner: list[int] = []
     local: list[int] = []
     for fi, file_terms in enumerate(terms):
-        for ci, chunk_terms in enumerate(file_terms):
-            corpus.append(chunk_terms.split())
-            owner.append(fi)
-            local.append(ci)
+        corpus.extend(file_terms)
+        owner.extend([fi] * len(file_terms))
+        local.extend(range(len(file_terms)))
     return LexicalIndex(
         chunk_file=np.asarray(owner, dtype=np.int32),
         chunk_local=np.asarray(local, dtype=np.int32),
         chunks=_bm25(corpus) if corpus else None,
-        paths=_bm25([path_terms(f.path) for f in files]) if files else None,
+        paths=_bm25([" ".join(path_terms(f.path)) for f in files]) if files else None,
     )
