@@ -111,6 +111,7 @@ class LoopState:
     repeats: int = 0
     idle_turns: int = 0
     attempt: int = 1
+    step_seconds: list[float] = field(default_factory=list)  # how long each step took (budget checks)
     notices: list[str] = field(default_factory=list)
 
     def new_attempt(self, opening: list[Message]) -> None:
@@ -187,7 +188,9 @@ class AgentLoop:
                 while True:
                     self._check_budgets(state)
                     self._steer(state)
+                    began = time.monotonic()
                     self._step(state)
+                    state.step_seconds.append(time.monotonic() - began)
             except StopRun as stop:
                 self._stopped(state, stop)
             if not self._try_again(state, opening):
@@ -501,8 +504,16 @@ class AgentLoop:
     def _check_budgets(self, state: LoopState) -> None:
         if state.steps >= self.budgets.max_steps:
             raise StopRun("max_steps", f"step budget of {self.budgets.max_steps} used up")
-        if time.monotonic() - self._started > self.budgets.max_seconds:
+        left = self.budgets.max_seconds - (time.monotonic() - self._started)
+        if left <= 0:
             raise StopRun("max_time", f"time budget of {self.budgets.max_seconds:.0f}s used up")
+        recent = state.step_seconds[-5:]
+        if recent and left < sum(recent) / len(recent):  # a step started now would end past the budget
+            raise StopRun(
+                "max_time",
+                f"time budget of {self.budgets.max_seconds:.0f}s nearly used up: {left:.0f}s left, "
+                f"a step takes {sum(recent) / len(recent):.0f}s",
+            )
         spent = state.usage.prefilled_tokens + state.usage.generated_tokens
         if spent > self.budgets.max_tokens:
             raise StopRun("max_tokens", f"token budget of {self.budgets.max_tokens} used up")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -417,3 +418,31 @@ def test_edits_that_go_back_and_forth_between_two_versions_are_a_repeat(user_rep
     told = [m.content for m in engine.conversations[4] if m.role == "tool"][-1]
     assert told.startswith("[This edit put the code back exactly as it was earlier")
     assert engine.temperatures[1:5] == [0.0, 0.0, 0.0, 0.7]
+
+
+class SlowEngine(ScriptedEngine):
+    """Takes `seconds` for every reply, as a model on a slow CPU does."""
+
+    def __init__(self, items: list[ScriptedTurn], seconds: float) -> None:
+        super().__init__(items)
+        self.seconds = seconds
+
+    def chat(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
+    ) -> Iterator[EngineEvent]:
+        time.sleep(self.seconds)
+        return super().chat(messages, tools, options)
+
+
+def test_no_step_is_started_that_would_end_past_the_time_budget(user_repo: Path) -> None:
+    reads = [
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "stats.py", "start_line": n}}]}
+        for n in range(1, 6)
+    ]
+    engine = SlowEngine(turns(PLAN, *reads), seconds=0.5)
+    started = time.monotonic()
+    report, events = run_fix(user_repo, engine, max_minutes=1.8 / 60)
+    # plan 0.5 s + 2 steps of ~0.5 s leave ~0.3 s: too little for another step, so none is started
+    assert report.stop_reason == "max_time" and report.steps in (1, 2)
+    assert any("nearly used up" in getattr(e, "message", "") for e in events), report.notices
+    assert time.monotonic() - started < 1.8 + 5  # the loop within its budget (+ worktree setup, report)
