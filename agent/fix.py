@@ -168,6 +168,7 @@ class FixRun:
             steering=self.steering,
             set_aside=lambda: workspace.set_aside(journal),
             code_version=lambda: hashlib.blake2b(workspace.diff().encode(), digest_size=12).hexdigest(),
+            restore=lambda diff: workspace.restore(diff, journal),
         )
         try:
             state = loop.run(request.task, context, instructions=setup.block.text)

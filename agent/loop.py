@@ -88,6 +88,22 @@ class StopRun(Exception):
 
 
 @dataclass
+class SetAside:
+    """An attempt's change, put aside when the attempt got stuck, and its tests (None: not run)."""
+
+    attempt: int
+    diff: str
+    tests: dict[str, Any] | None
+
+
+def _failing(tests: dict[str, Any] | None) -> float:
+    """Failing and erroring tests of a run; a run that did not happen counts worst."""
+    if tests is None:
+        return float("inf")
+    return float(int(tests.get("failed") or 0) + int(tests.get("errors") or 0))
+
+
+@dataclass
 class LoopState:
     messages: list[Message]
     task: str = ""
@@ -111,6 +127,7 @@ class LoopState:
     repeats: int = 0
     idle_turns: int = 0
     attempt: int = 1
+    set_aside: list[SetAside] = field(default_factory=list)  # the changes of earlier attempts
     step_seconds: list[float] = field(default_factory=list)  # how long each step took (budget checks)
     notices: list[str] = field(default_factory=list)
 
@@ -151,10 +168,12 @@ class AgentLoop:
         steering: Steering | None = None,
         set_aside: Callable[[], str] | None = None,
         code_version: Callable[[], str] | None = None,
+        restore: Callable[[str], None] | None = None,
     ) -> None:
         """`set_aside`: puts the tree back as it was and returns the diff it removed; without it
         there is one attempt. `code_version`: a key of the code's current content (edits that go
-        back and forth between two versions are caught by it)."""
+        back and forth between two versions are caught by it). `restore`: applies a diff set aside
+        before (the best attempt's change is what the run leaves)."""
         self.engine = engine
         self.toolset = toolset
         self.ctx = ctx
@@ -164,6 +183,7 @@ class AgentLoop:
         self.steering = steering
         self.set_aside = set_aside
         self.code_version = code_version
+        self.restore = restore
         self.specs = toolset.specs()
         self._started = 0.0
 
@@ -194,6 +214,7 @@ class AgentLoop:
             except StopRun as stop:
                 self._stopped(state, stop)
             if not self._try_again(state, opening):
+                self._keep_best(state)
                 return state
 
     def _stopped(self, state: LoopState, stop: StopRun) -> None:
@@ -216,7 +237,10 @@ class AgentLoop:
             return False
         if self.has_changes() and not state.tests_stand():  # how that change fares, for the next attempt
             self.verify(state, f"attempt_{state.attempt}_verify")
+        standing = state.last_tests if state.tests_stand() else None
         diff = self.set_aside()
+        if diff:
+            state.set_aside.append(SetAside(state.attempt, diff, standing))
         tests = self._last_test_output(state) if state.last_tests and not state.last_tests.get("ok") else ""
         reason = state.stop_reason
         note = prompts.render(
@@ -235,6 +259,26 @@ class AgentLoop:
             "warning",
         )
         return True
+
+    def _keep_best(self, state: LoopState) -> None:
+        """When the last attempt did not fix it, the change left on the tree is the best attempt's:
+        the fewest failing tests where they ran, and any change over none (a person reviews it)."""
+        if not state.set_aside or self.set_aside is None or self.restore is None:
+            return
+        standing = state.last_tests if state.tests_stand() else None
+        if standing is not None and standing.get("ok"):
+            return
+        best = min(state.set_aside, key=lambda a: _failing(a.tests))
+        if self.has_changes() and _failing(standing) <= _failing(best.tests):
+            return
+        self.set_aside()
+        self.restore(best.diff)
+        state.last_tests, state.changed_since_tests = best.tests, best.tests is None
+        tests = best.tests or {}
+        said = f"{tests.get('failed', 0)} failing tests" if best.tests is not None else "tests not run on it"
+        self._notice(
+            state, f"kept the change of attempt {best.attempt} ({said}): the best of {state.attempt}"
+        )
 
     def _initial_messages(self, task: str, context: str, instructions: str = "") -> list[Message]:
         system = prompts.render("system", tools=[s.name for s in self.specs])

@@ -122,6 +122,26 @@ class Workspace:
         self.tree.git.add("-A")
         return diff
 
+    def restore(self, diff: str, journal: EditJournal | None = None) -> None:
+        """Apply a diff `set_aside` returned to the tree as it is at the base commit; each text
+        file it changes is journaled (tool `restore_attempt`)."""
+        with tempfile.NamedTemporaryFile("w", suffix=".patch", delete=False, encoding="utf-8") as handle:
+            handle.write(diff)
+        try:
+            self.tree.git.apply("--binary", "--whitespace=nowarn", handle.name)
+        finally:
+            Path(handle.name).unlink(missing_ok=True)
+        base = self.tree.commit(self.base_commit).tree
+        for path in self.changed_files():
+            target = self.path / path
+            try:
+                original: bytes | None = base[path].data_stream.read()
+            except KeyError:
+                original = None
+            before, after = _text(original), _text(target.read_bytes() if target.is_file() else None)
+            if journal is not None and (before is not None or original is None):
+                journal.record("restore_attempt", path, before, after)
+
     def commit(self, message: str) -> str | None:
         """Commit everything in the worktree on the agent's branch; None when nothing changed."""
         tree = self.tree

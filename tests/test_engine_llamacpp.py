@@ -173,8 +173,9 @@ def test_twenty_turns_every_call_validates_and_each_turn_prefills_only_what_is_n
         calls = done.message.tool_calls
         assert calls, f"turn {turn}: no call"
         for call in calls:
-            if call.parse_error and "cut off by the token limit" in call.parse_error:
-                continue  # a base model may ramble inside a string until the limit: reported, not broken
+            rambled = ("cut off by the token limit", "over and over")  # the limit, or the loop guard
+            if call.parse_error and any(reason in call.parse_error for reason in rambled):
+                continue  # a base model may ramble inside a string: reported, not broken
             assert call.parse_error is None, (turn, call.parse_error)
             jsonschema.validate(call.arguments, SCHEMAS[call.name])
         if turn:

@@ -446,3 +446,14 @@ def test_no_step_is_started_that_would_end_past_the_time_budget(user_repo: Path)
     assert report.stop_reason == "max_time" and report.steps in (1, 2)
     assert any("nearly used up" in getattr(e, "message", "") for e in events), report.notices
     assert time.monotonic() - started < 1.8 + 5  # the loop within its budget (+ worktree setup, report)
+
+
+def test_when_no_attempt_fixes_it_the_best_attempts_change_is_what_the_run_leaves(user_repo: Path) -> None:
+    stuck = [WRONG_EDIT, TEST, READ, TEST, READ, TEST, READ, TEST]  # attempt 1: a change, then stuck
+    engine = ConversationEngine(turns(PLAN, *stuck))  # attempt 2: the script is over, no calls
+    report, events = run_fix(user_repo, engine, max_steps=20, max_attempts=2)
+    assert report.attempts == 2 and report.status == "not_resolved"
+    assert "+    middle = s[len(s) // 2]" in report.diff  # attempt 1's change, not attempt 2's nothing
+    assert any("kept the change of attempt 1 (1 failing tests)" in getattr(e, "message", "") for e in events)
+    journal = Path(report.trajectory_path or "").with_suffix(".edits").read_text()
+    assert '"tool":"restore_attempt"' in journal.replace(" ", "")
