@@ -137,7 +137,11 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "max_steps",
         "max_minutes",
     )
-    return load_config(repo_root, {**{k: getattr(args, k, None) for k in keys}, **sandbox_overrides(args)})
+    config = load_config(repo_root, {**{k: getattr(args, k, None) for k in keys}, **sandbox_overrides(args)})
+    extra = getattr(args, "sandbox_read", None) or []
+    if extra:  # `--sandbox-read` adds to the configured read_paths
+        config.sandbox.read_paths = [*config.sandbox.read_paths, *(str(Path(p).resolve()) for p in extra)]
+    return config
 
 
 def cmd_fix(args: argparse.Namespace) -> int:

@@ -36,6 +36,13 @@ def add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
         "--sandbox", dest="sandbox_backend", choices=("bubblewrap", "none"), help="isolation backend"
     )
     group.add_argument("--policy", dest="sandbox_policy", choices=POLICIES, help="what commands may do")
+    group.add_argument(
+        "--sandbox-read",
+        dest="sandbox_read",
+        action="append",
+        metavar="PATH",
+        help="a host path commands may read, added to [sandbox] read_paths (repeatable)",
+    )
 
 
 def sandbox_overrides(args: argparse.Namespace) -> dict[str, Any]:

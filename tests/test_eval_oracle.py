@@ -31,6 +31,7 @@ def test_oracle_resolves_real_tasks(tmp_path: Path) -> None:
         assert result["resolved"] and result["failed_tests"] == []
         assert result["report"]["tests"]["ran"]  # the agent's own run_tests ran in the task's venv
         assert ".task/venv/bin/python -m pytest" in result["report"]["tests"]["command"]
+        assert result["report"]["tests"]["exit_code"] != 127  # the task's venv is readable in the sandbox
         edits = [
             json.loads(line)
             for line in (out / "tasks" / task / "events.jsonl").read_text().splitlines()

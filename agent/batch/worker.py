@@ -99,6 +99,9 @@ def fix_argv(task: Task, settings: RunSettings, workdir: Path, test_command: str
     argv += ["--issue-file", str(issue), *settings.agent_args]
     if test_command:
         argv += ["--test-cmd", test_command]
+    venv = workdir / "repo" / ".task" / "venv"
+    if venv.is_dir():  # the task's test venv lies in the checkout the sandbox hides: let commands read it
+        argv += ["--sandbox-read", str(venv)]
     if settings.oracle:
         gold = task.source.gold(task.spec, workdir / "repo")
         argv += ["--script", str(write_oracle_script(workdir / "oracle.json", workdir / "repo", gold))]
