@@ -210,3 +210,16 @@ def test_given_schema_tools_are_validated_against_exactly_that_schema(ctx: ToolC
     assert outcome(box, ctx, "given", {"n": 4}).error == "schema"
     assert outcome(box, ctx, "given", {"n": 1, "m": 1}).error == "schema"
     assert given.seen == [{"n": 2}]
+
+
+def test_an_argument_that_repeats_its_own_description_is_refused(
+    box: Toolbox, ctx: ToolContext, note: Note
+) -> None:
+    out = outcome(box, ctx, "note", {"title": "An argument that happens to be called title."})
+    assert out.error == "schema" and "title is the parameter's description, not a value" in out.result.output
+    assert not note.runs
+    spec = {s.name: s for s in box.specs()}["edit_file"].parameters["properties"]
+    copied = {key: spec[key]["description"] for key in ("path", "old_text", "new_text")}
+    refused = outcome(box, ctx, "edit_file", copied)  # what the 0.5B model sent, word for word
+    assert refused.error == "schema" and "path is the parameter's description" in refused.result.output
+    assert outcome(box, ctx, "note", {"title": "an argument"}).error is None  # a value that only starts so

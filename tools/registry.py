@@ -170,6 +170,15 @@ class Toolbox:
             lines = [f"invalid arguments for {call.name}:"]
             lines += [f"- {_schema_message(e)}" for e in errors[:MAX_SCHEMA_ERRORS]]
             return _failure("schema", "\n".join([*lines, self._usage[call.name]]))
+        echoed = _echoed_descriptions(call.arguments, tool.parameters)
+        if echoed:
+            return _failure(
+                "schema",
+                f"invalid arguments for {call.name}: "
+                + "; ".join(f"{key} is the parameter's description, not a value" for key in echoed)
+                + ". Put the real value there (a path from the repository context, text copied from "
+                f"the file). {self._usage[call.name]}",
+            )
         return self._run(tool, call, ctx)
 
     def _run(self, tool: SchemaTool, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
@@ -181,6 +190,18 @@ class Toolbox:
             return _failure("schema", f"invalid arguments for {call.name}: {exc}\n{self._usage[call.name]}")
         except Exception as exc:  # a tool bug must not end the run; the model and the report see it
             return _failure("tool_crash", f"tool crashed: {call.name} raised {type(exc).__name__}: {exc}")
+
+
+def _echoed_descriptions(arguments: dict[str, Any], parameters: dict[str, Any]) -> list[str]:
+    """String arguments that repeat their own schema description (a small model copies the schema
+    it was shown: `"path": "file path relative to the repository root"`)."""
+    properties = parameters.get("properties", {})
+    echoed = []
+    for key, value in arguments.items():
+        description = str(properties.get(key, {}).get("description", "")).strip().rstrip(".").lower()
+        if isinstance(value, str) and description and value.strip().rstrip(".").lower() == description:
+            echoed.append(key)
+    return echoed
 
 
 def default_tools() -> list[Tool]:
