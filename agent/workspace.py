@@ -102,14 +102,10 @@ class Workspace:
         Each text file put back is journaled (tool `new_attempt`), so `agent undo` can bring the
         set-aside version back."""
         diff = self.diff()
-        base = self.tree.commit(self.base_commit).tree
         for path in self.changed_files():
             target = self.path / path
             now = target.read_bytes() if target.is_file() else None
-            try:
-                original: bytes | None = base[path].data_stream.read()
-            except KeyError:
-                original = None  # the attempt created it
+            original = self._base_bytes(path)  # None: the attempt created it
             if original is None:
                 target.unlink(missing_ok=True)
             else:
@@ -122,6 +118,13 @@ class Workspace:
         self.tree.git.add("-A")
         return diff
 
+    def _base_bytes(self, path: str) -> bytes | None:
+        """The file's bytes at the base commit; None when it is not there."""
+        try:
+            return bytes(self.tree.commit(self.base_commit).tree[path].data_stream.read())
+        except KeyError:
+            return None
+
     def restore(self, diff: str, journal: EditJournal | None = None) -> None:
         """Apply a diff `set_aside` returned to the tree as it is at the base commit; each text
         file it changes is journaled (tool `restore_attempt`)."""
@@ -131,13 +134,9 @@ class Workspace:
             self.tree.git.apply("--binary", "--whitespace=nowarn", handle.name)
         finally:
             Path(handle.name).unlink(missing_ok=True)
-        base = self.tree.commit(self.base_commit).tree
         for path in self.changed_files():
             target = self.path / path
-            try:
-                original: bytes | None = base[path].data_stream.read()
-            except KeyError:
-                original = None
+            original = self._base_bytes(path)
             before, after = _text(original), _text(target.read_bytes() if target.is_file() else None)
             if journal is not None and (before is not None or original is None):
                 journal.record("restore_attempt", path, before, after)

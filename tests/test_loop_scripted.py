@@ -50,6 +50,19 @@ EDIT = ScriptedTurn(
     ],
 )
 TEST = ScriptedTurn(tool_calls=[{"name": "run_tests", "arguments": {}}])
+# a change that keeps the bug: the even case still fails
+WRONG_EDIT = ScriptedTurn(
+    tool_calls=[
+        {
+            "name": "edit_file",
+            "arguments": {
+                "path": "stats.py",
+                "old_text": "    return s[len(s) // 2]\n",
+                "new_text": "    middle = s[len(s) // 2]\n    return middle\n",
+            },
+        }
+    ]
+)
 FINISH = ScriptedTurn(
     tool_calls=[{"name": "finish", "arguments": {"summary": "median averages the middle pair"}}]
 )
@@ -189,22 +202,12 @@ def test_repeated_identical_calls_stop_the_run(user_repo: Path) -> None:
 
 
 def test_a_passing_subset_of_the_tests_does_not_let_a_wrong_fix_finish(user_repo: Path) -> None:
-    harmless = ScriptedTurn(
-        tool_calls=[
-            {
-                "name": "edit_file",
-                "arguments": {
-                    "path": "stats.py",
-                    "old_text": "    return s[len(s) // 2]\n",
-                    "new_text": "    middle = s[len(s) // 2]\n    return middle\n",
-                },
-            }
-        ]
-    )
     only_odd = ScriptedTurn(
         tool_calls=[{"name": "run_tests", "arguments": {"paths": ["test_stats.py::test_odd"]}}]
     )
-    report, events = run_fix(user_repo, ScriptedEngine(turns(PLAN, harmless, only_odd, FINISH)), max_steps=3)
+    report, events = run_fix(
+        user_repo, ScriptedEngine(turns(PLAN, WRONG_EDIT, only_odd, FINISH)), max_steps=3
+    )
     refusals = [e for e in events if isinstance(e, ToolFinished) and e.name == "finish" and not e.ok]
     assert refusals and "tests fail" in refusals[0].output  # the loop ran the whole suite itself
     assert report.status == "not_resolved" and report.tests is not None and not report.tests.ok
@@ -348,20 +351,6 @@ class ConversationEngine(RecordingEngine):
     ) -> Iterator[EngineEvent]:
         self.conversations.append([m.model_copy(deep=True) for m in messages])
         return super().chat(messages, tools, options)
-
-
-WRONG_EDIT = ScriptedTurn(
-    tool_calls=[
-        {
-            "name": "edit_file",
-            "arguments": {
-                "path": "stats.py",
-                "old_text": "    return s[len(s) // 2]\n",
-                "new_text": "    middle = s[len(s) // 2]\n    return middle\n",
-            },
-        }
-    ]
-)
 
 
 def test_a_stuck_attempt_is_set_aside_and_the_next_one_starts_from_the_plan(user_repo: Path) -> None:
