@@ -7,6 +7,10 @@ the KV cache stays reusable across turns. JSON strings cannot hold raw control c
 (newlines must be escaped), so a JSON call is always valid JSON. Raw text values (GLM,
 Qwen3-Coder) run up to their closing tag: a right-recursive automaton in GBNF, one lazy regex
 lexeme in Lark.
+
+A string schema may carry `x-lines-of` (a file's text, set by tools/grounding.py): the value is
+then consecutive whole lines of that text, or one line without its indentation (Lark only:
+llguidance's substring lexeme over the lines' JSON-escaped chunks; GBNF takes any string).
 """
 
 from __future__ import annotations
@@ -93,9 +97,30 @@ def _regex_text(text: str) -> str:
     return "".join("\\n" if c == "\n" else "\\" + c if c in _REGEX_META else c for c in text)
 
 
+LINES_OF = "x-lines-of"
+
+
+def line_chunks(text: str) -> list[str]:
+    """`text` in JSON-escaped pieces a quoted substring of it may start or end on: each line's
+    indentation, its content, and its newline."""
+    chunks: list[str] = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        content = body.lstrip(" \t")
+        if indent := body[: len(body) - len(content)]:
+            chunks.append(json.dumps(indent)[1:-1])
+        if content:
+            chunks.append(json.dumps(content, ensure_ascii=False)[1:-1])
+        if line != body:
+            chunks.append("\\n")
+    return chunks
+
+
 class GrammarBuilder:
     def __init__(self) -> None:
         self.rules: dict[str, str] = {}
+        self.substrings: dict[str, list[str]] = {}  # Lark terminal -> chunks (see `lines_of`)
+        self._lark_rules: dict[str, str] = {}  # rules whose Lark body is not their GBNF one
         self.raw: dict[str, str] = {}  # raw_until rule name -> its terminator
         self._raw_states: dict[str, str] = {}  # the automaton behind each (GBNF only)
 
@@ -130,6 +155,8 @@ class GrammarBuilder:
             if minimum is None or minimum < 0:
                 return "integer"
             return "posint" if minimum >= 1 else "natural"
+        if kind == "string" and isinstance(schema.get(LINES_OF), str):
+            return self.lines_of(schema[LINES_OF], name)
         if kind == "string" and "maxLength" in schema:  # bounded: a weak model cannot ramble on
             low, high = int(schema.get("minLength", 0)), int(schema["maxLength"])
             return self.rule(f"string-{low}-{high}", f'"\\"" char{{{low},{high}}} "\\""')
@@ -180,6 +207,15 @@ class GrammarBuilder:
 
         return run(0, True), not required_from[0]
 
+    def lines_of(self, text: str, name: str) -> str:
+        """A JSON string holding consecutive pieces of `text` (`line_chunks`): in Lark one
+        substring lexeme; GBNF has no such thing and takes any string."""
+        name = self.rule(name, "string")
+        terminal = f"LINES_{len(self.substrings)}"
+        self.substrings[terminal] = line_chunks(text)
+        self._lark_rules[name] = f'"\\"" {terminal} "\\""'
+        return name
+
     def raw_until(self, terminator: str) -> str:
         """Free text up to and including the first `terminator` (which the text cannot contain).
 
@@ -218,6 +254,13 @@ class GrammarBuilder:
     def _lark(self, root: str) -> str:
         lines = ["%llguidance {}", f"start: {_lark_body(root)}"]
         rules = {**PRIMITIVES, **self.rules}
-        lines += [f"{_lark_name(name)}: {_lark_body(body)}" for name, body in rules.items()]
+        lines += [
+            f"{_lark_name(name)}: {self._lark_rules.get(name) or _lark_body(body)}"
+            for name, body in rules.items()
+        ]
+        lines += [
+            f"{terminal}: %regex {json.dumps({'substring_chunks': chunks}, ensure_ascii=False)}"
+            for terminal, chunks in self.substrings.items()
+        ]
         lines += [f"{_lark_name(n)}[lazy]: /(?s:.*){_regex_text(t)}/" for n, t in self.raw.items()]
         return "\n".join(lines) + "\n"

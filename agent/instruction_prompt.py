@@ -189,6 +189,9 @@ class NestedInstructions:
     def specs(self) -> list[ToolSpec]:
         return list(self.inner.specs())
 
+    def grounded_specs(self, ctx: ToolContext) -> list[ToolSpec]:
+        return list(self.inner.grounded_specs(ctx))
+
     def call(self, call: ToolCall, ctx: ToolContext) -> Any:
         outcome = self.inner.call(call, ctx)
         path = call.arguments.get("path") if call.name in PATH_TOOLS else None

@@ -54,6 +54,9 @@ class Outcome(Protocol):
 class Toolset(Protocol):
     def specs(self) -> list[ToolSpec]: ...
 
+    # `specs()` narrowed for the call grammar to the repository as it is (tools/grounding.py)
+    def grounded_specs(self, ctx: ToolContext) -> list[ToolSpec]: ...
+
     def call(self, call: ToolCall, ctx: ToolContext) -> Any: ...  # returns an `Outcome`
 
 
@@ -328,7 +331,7 @@ class AgentLoop:
     def _chat(self, state: LoopState, options: ChatOptions) -> ChatDone:
         self._fit_context(state, options.max_tokens)
         done: ChatDone | None = None
-        stream = self.engine.chat(state.messages, self.specs, options)
+        stream = self.engine.chat(state.messages, self.toolset.grounded_specs(self.ctx), options)
         shown: list[str] = []
         for event in stream:
             if self.steering is not None and self.steering.interrupted:

@@ -50,6 +50,13 @@ class ToolSpec(BaseModel):
     name: str
     description: str
     parameters: dict[str, Any]
+    # A narrower schema the call grammar enforces (tools/grounding.py: paths limited to the
+    # repository's files, old text to a file's lines). Never shown to the model, never saved.
+    grammar: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
+
+    @property
+    def grammar_schema(self) -> dict[str, Any]:
+        return self.grammar or self.parameters
 
     def openai(self) -> dict[str, Any]:
         return {

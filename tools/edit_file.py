@@ -10,6 +10,7 @@ ambiguous is refused with the candidates shown; it never guesses.
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -17,6 +18,7 @@ from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.blocks import Match, Query, exact_candidates, show
 from tools.changes import Target, change_of, commit, describe, open_target
 from tools.elision import new_only_marker, truncation_refusal
+from tools.grounding import Ground
 from tools.matching import find_block
 from tools.reindent import conform
 from tools.textfile import TextFile, normalise_newlines, split_lines
@@ -119,6 +121,10 @@ class EditFile:
     name = "edit_file"
     description = "Replace old_text (copied exactly from the file, whole lines) with new_text."
     args_model = Args
+    grounds: ClassVar[dict[str, Ground]] = {
+        "path": Ground.FILE,
+        "old_text": Ground.LINES,
+    }  # tools/grounding.py
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
         target = open_target(ctx, args.path)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
+from typing import ClassVar
 
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.grounding import Ground
 from tools.repo_files import close_names, repo_files
 
 MAX_ENTRIES = 300
@@ -42,6 +44,7 @@ class ListFiles:
     name = "list_files"
     description = "List the repository's files under a directory (ignored files are skipped)."
     args_model = Args
+    grounds: ClassVar[dict[str, Ground]] = {"path": Ground.DIRECTORY}  # tools/grounding.py
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
         files = files_under(ctx, args.path)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.grounding import Ground
 from tools.repo_files import close_names, is_binary, repo_files
 from tools.textfile import hash_bytes
 
@@ -62,6 +64,7 @@ class ReadFile:
     name = "read_file"
     description = "Show a file's lines with line numbers. Use start_line/end_line for long files."
     args_model = Args
+    grounds: ClassVar[dict[str, Ground]] = {"path": Ground.FILE}  # tools/grounding.py
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
         path = readable_file(ctx, args.path)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from agent.messages import ToolCall, ToolSpec
 from tools import create_file, edit_file, find_symbol, finish, list_files, read_file, run_tests, search, shell
 from tools.base import SchemaTool, Tool, ToolContext, ToolError, ToolResult
+from tools.grounding import Ground, RepoView, grounded_schema
 from tools.web_config import WebFetchConfig
 
 ERROR_CATEGORIES = ("unknown_tool", "parse_error", "schema", "tool_error", "tool_crash")
@@ -69,6 +70,7 @@ class ModelTool:
         self.name = tool.name
         self.description = tool.description
         self.parameters = schema_for(tool)
+        self.grounds: dict[str, Ground] = dict(getattr(tool, "grounds", {}))
 
     def call(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
         return self.tool.run(self.tool.args_model.model_validate(arguments), ctx)
@@ -147,6 +149,19 @@ class Toolbox:
 
     def specs(self) -> list[ToolSpec]:
         return [spec.model_copy(deep=True) for spec in self._specs]
+
+    def grounded_specs(self, ctx: ToolContext) -> list[ToolSpec]:
+        """`specs()` with each tool's grounded arguments narrowed, for the call grammar only
+        (tools/grounding.py): the repository as it is now, the files edited so far first."""
+        repo = RepoView(ctx.root)
+        edited = list(dict.fromkeys(record.path for record in reversed(list(ctx.edits))))
+        specs = []
+        for spec in self.specs():
+            grounds = getattr(self._tools[spec.name], "grounds", None)
+            if grounds:
+                spec.grammar = grounded_schema(spec.parameters, grounds, repo, first=edited)
+            specs.append(spec)
+        return specs
 
     def call(self, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
         started = time.monotonic()

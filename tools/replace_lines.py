@@ -8,12 +8,15 @@ its result shows the new one with the renumbered lines).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.blocks import key
 from tools.changes import change_of, commit, describe, open_target
 from tools.edit_file import strip_line_numbers
+from tools.grounding import Ground
 from tools.textfile import normalise_newlines, short_hash, split_lines
 
 
@@ -48,6 +51,7 @@ class ReplaceLines:
     name = "replace_lines"
     description = "Replace lines start_line..end_line with new_text. hash: from read_file's header."
     args_model = Args
+    grounds: ClassVar[dict[str, Ground]] = {"path": Ground.FILE}  # tools/grounding.py
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
         target = open_target(ctx, args.path)

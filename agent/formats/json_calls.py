@@ -96,7 +96,7 @@ def json_call_rules(
     for spec in tools:
         if only is not None and spec.name != only:
             continue
-        args = builder.value({**spec.parameters, "type": "object"}, f"args-{spec.name}")
+        args = builder.value({**spec.grammar_schema, "type": "object"}, f"args-{spec.name}")
         head = '{"name": ' + json.dumps(spec.name) + f', "{arguments_key}": '
         if not head.startswith(written):
             raise ValueError(f"{written!r} does not start a call")

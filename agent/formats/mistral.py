@@ -47,7 +47,7 @@ class MistralFormat(ToolCallFormat):
         alternatives = []
         for spec in tools:
             if only is None or spec.name == only:
-                args = builder.value({**spec.parameters, "type": "object"}, f"args-{spec.name}")
+                args = builder.value({**spec.grammar_schema, "type": "object"}, f"args-{spec.name}")
                 alternatives.append(builder.rule(f"call-{spec.name}", f"{literal(spec.name + ARGS)} {args}"))
         if not alternatives:
             raise ValueError(f"no tool named {only!r}")

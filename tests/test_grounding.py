@@ -1,0 +1,192 @@
+"""Grounded arguments: the call grammar, built for a real repository, under llguidance with the
+real Qwen2.5 vocabulary, lets through exactly the calls that name existing files and lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agent.constrain import TokenMasker
+from agent.formats import get_format
+from agent.messages import ToolCall, ToolSpec
+from agent.models import pull
+from sandbox.subprocess_sandbox import SubprocessSandbox
+from tools.base import ToolContext
+from tools.edit_formats import tools_for
+from tools.grounding import Ground, GroundingLimits, RepoView, grounded_schema
+from tools.registry import Toolbox, default_tools
+
+PARSE = '''"""Parsing helpers."""
+
+
+def parse_bool(text: str) -> bool:
+    return bool(text)
+
+
+def parse_int(text: str) -> int:
+    return int(text.strip())
+'''
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "parse.py").write_text(PARSE)
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_parse.py").write_text("from pkg.parse import parse_bool\n")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    return tmp_path
+
+
+@pytest.fixture
+def ctx(repo: Path) -> ToolContext:
+    return ToolContext(root=repo, sandbox=SubprocessSandbox())
+
+
+@pytest.fixture
+def toolbox() -> Toolbox:
+    return Toolbox(tools_for("qwen2.5", default_tools()))
+
+
+def spec(specs: list[ToolSpec], name: str) -> ToolSpec:
+    return next(s for s in specs if s.name == name)
+
+
+def test_edit_file_is_narrowed_per_file_and_nothing_the_model_sees_changes(
+    toolbox: Toolbox, ctx: ToolContext
+) -> None:
+    plain, grounded = toolbox.specs(), toolbox.grounded_specs(ctx)
+    edit = spec(grounded, "edit_file")
+    assert edit.grammar is not None
+    paths = [alt["properties"]["path"]["const"] for alt in edit.grammar["anyOf"]]
+    assert paths == ["pkg/__init__.py", "pkg/parse.py", "tests/test_parse.py"]
+    by_path = {alt["properties"]["path"]["const"]: alt for alt in edit.grammar["anyOf"]}
+    assert by_path["pkg/parse.py"]["properties"]["old_text"]["x-lines-of"] == PARSE
+    assert spec(grounded, "read_file").grammar["properties"]["path"]["enum"] == paths  # type: ignore[index]
+    directories = spec(grounded, "list_files").grammar["properties"]["path"]["enum"]  # type: ignore[index]
+    assert directories == [".", "pkg", "tests"]
+    assert spec(grounded, "shell").grammar is None  # nothing to ground
+    # the prompt is rendered from what the model sees: identical, and the texts are never saved
+    assert [s.openai() for s in grounded] == [s.openai() for s in plain]
+    assert "grammar" not in edit.model_dump() and "x-lines-of" not in edit.model_dump_json()
+
+
+def test_the_grammar_follows_the_files_as_they_change(toolbox: Toolbox, ctx: ToolContext) -> None:
+    (ctx.root / "pkg" / "parse.py").write_text(PARSE.replace("bool(text)", "text.lower() == 'true'"))
+    (ctx.root / "pkg" / "new.py").write_text("X = 1\n")  # untracked, not ignored: a repository file
+    edit = spec(toolbox.grounded_specs(ctx), "edit_file")
+    assert edit.grammar is not None
+    by_path = {alt["properties"]["path"]["const"]: alt for alt in edit.grammar["anyOf"]}
+    assert "text.lower() == 'true'" in by_path["pkg/parse.py"]["properties"]["old_text"]["x-lines-of"]
+    assert by_path["pkg/new.py"]["properties"]["old_text"]["x-lines-of"] == "X = 1\n"
+
+
+def test_limits_keep_paths_grounded_and_let_texts_go(repo: Path) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"path": {"type": "string"}, "old_text": {"type": "string"}},
+        "required": ["path", "old_text"],
+    }
+    grounds = {"path": Ground.FILE, "old_text": Ground.LINES}
+    small = RepoView(repo, GroundingLimits(max_total_chars=len(PARSE)))
+    narrowed = grounded_schema(schema, grounds, small, first=["pkg/parse.py"])
+    assert narrowed is not None
+    alternatives = narrowed["anyOf"]
+    assert [a["properties"]["path"].get("const") for a in alternatives[:-1]] == [
+        "pkg/__init__.py",  # empty: it fits too
+        "pkg/parse.py",
+    ]
+    rest = alternatives[-1]["properties"]
+    assert rest["path"]["enum"] == ["tests/test_parse.py"]
+    assert rest["old_text"] == {"type": "string"}  # not grounded: any text
+    too_many = RepoView(repo, GroundingLimits(max_paths=2))
+    assert grounded_schema(schema, grounds, too_many) is None  # paths are free strings again
+    (repo / "blob.bin").write_bytes(b"\0\1\2")
+    assert RepoView(repo).text("blob.bin") is None
+
+
+@pytest.fixture(scope="module")
+def qwen() -> Any:
+    import llama_cpp
+
+    return llama_cpp.Llama(
+        model_path=str(pull("qwen2.5-coder-0.5b", use_hub=False)), vocab_only=True, verbose=False
+    )
+
+
+@pytest.fixture(scope="module")
+def masker(qwen: Any) -> TokenMasker:
+    return TokenMasker(qwen)  # it reads the vocabulary `qwen` holds: both live for the module
+
+
+def follows(masker: TokenMasker, lark: str, text: str) -> int:
+    """How many tokens of `text` the grammar lets through, one at a time as in sampling."""
+    processor = masker.processor(lark)
+    tokens = masker.tokenizer.tokenize_str(text)
+    prompt = [1, 2, 3]
+    for at, token in enumerate(tokens):
+        scores = processor(prompt + tokens[:at], np.zeros(masker.n_vocab, dtype=np.float32))
+        if scores[token] == -np.inf:
+            return at
+    return len(tokens)
+
+
+def call_body(name: str, arguments: dict[str, Any]) -> str:
+    fmt = get_format("hermes")
+    body = fmt.render_call(ToolCall(id="c", name=name, arguments=arguments))[len(fmt.opener) :]
+    return body[: -len("</tool_call>")]  # the closing tag is an added token: test_constrain's case
+
+
+@pytest.mark.model
+def test_the_model_can_only_name_existing_files_and_lines(
+    toolbox: Toolbox, ctx: ToolContext, masker: TokenMasker
+) -> None:
+    lark = get_format("hermes").body_grammar(toolbox.grounded_specs(ctx)).lark
+    path = "pkg/parse.py"
+    allowed = [
+        call_body("edit_file", {"path": path, "old_text": "    return bool(text)", "new_text": "x"}),
+        call_body("edit_file", {"path": path, "old_text": "return bool(text)\n", "new_text": "x"}),
+        call_body(
+            "edit_file",
+            {
+                "path": path,
+                "old_text": "def parse_int(text: str) -> int:\n    return int(text.strip())",
+                "new_text": "",
+            },
+        ),
+        call_body("read_file", {"path": "tests/test_parse.py"}),
+        call_body("list_files", {"path": "pkg"}),
+    ]
+    for body in allowed:
+        assert follows(masker, lark, body) == len(masker.tokenizer.tokenize_str(body)), body
+    refused = {
+        "text not in the file": call_body(
+            "edit_file", {"path": path, "old_text": "return bool(value)", "new_text": "x"}
+        ),
+        "half a line": call_body("edit_file", {"path": path, "old_text": "bool(text)", "new_text": "x"}),
+        "another file's lines": call_body(
+            "edit_file", {"path": "pkg/__init__.py", "old_text": "def parse_int", "new_text": "x"}
+        ),
+        "no such file": call_body("read_file", {"path": "pkg/parser.py"}),
+        "the description": call_body("read_file", {"path": "file path relative to the repository root"}),
+        "a file as a directory": call_body("list_files", {"path": "pkg/parse.py"}),
+    }
+    for why, body in refused.items():
+        assert follows(masker, lark, body) < len(masker.tokenizer.tokenize_str(body)), why
+
+
+def test_the_gbnf_fallback_takes_any_old_text(toolbox: Toolbox, ctx: ToolContext) -> None:
+    """llama.cpp's own grammar has no substring rule: the grounded paths stay, the text is free."""
+    from llama_cpp import LlamaGrammar
+
+    gbnf = get_format("hermes").body_grammar(toolbox.grounded_specs(ctx)).gbnf
+    assert '"\\"pkg/parse.py\\""' in gbnf
+    LlamaGrammar.from_string(gbnf, verbose=False)  # compiles
+    assert json.dumps("x-lines-of") not in gbnf
