@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +176,10 @@ class FixRun:
         except EngineError as exc:
             self.emit(Notice(level="error", message=str(exc)))
             state = LoopState(messages=[], stop_reason="engine_error", notices=[str(exc)])
+        except Exception as exc:  # a bug of ours: the run still ends with a report, the work is kept
+            message = f"internal error, please report it: {type(exc).__name__}: {exc}"
+            self.emit(Notice(level="error", message=f"{message}\n{traceback.format_exc()[-4000:]}"))
+            state = LoopState(messages=[], stop_reason="internal_error", notices=[message])
         self._final_verification(state, workspace, loop)
         return state
 
@@ -220,7 +225,7 @@ class FixRun:
             else None
         )
         patch = str(workspace.write_patch(self.session_id)) if files else None
-        if state.stop_reason == "engine_error":
+        if state.stop_reason in ("engine_error", "internal_error"):
             status = "error"
         elif not files:
             status = "no_change"

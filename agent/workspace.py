@@ -120,10 +120,15 @@ class Workspace:
 
     def _base_bytes(self, path: str) -> bytes | None:
         """The file's bytes at the base commit; None when it is not there."""
-        try:
-            return bytes(self.tree.commit(self.base_commit).tree[path].data_stream.read())
-        except KeyError:
+        # One `git show` per file: GitPython's shared `cat-file --batch` stream broke mid-run
+        # ("read of closed file") when an earlier object's stream was not read to its end.
+        if not self.tree.git.ls_tree("--name-only", self.base_commit, "--", path):
             return None
+        return bytes(
+            self.tree.git.show(
+                f"{self.base_commit}:{path}", stdout_as_string=False, strip_newline_in_stdout=False
+            )
+        )
 
     def restore(self, diff: str, journal: EditJournal | None = None) -> None:
         """Apply a diff `set_aside` returned to the tree as it is at the base commit; each text

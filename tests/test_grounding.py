@@ -108,6 +108,10 @@ def test_limits_keep_paths_grounded_and_let_texts_go(repo: Path) -> None:
     assert rest["old_text"] == {"type": "string"}  # not grounded: any text
     too_many = RepoView(repo, GroundingLimits(max_paths=2))
     assert grounded_schema(schema, grounds, too_many) is None  # paths are free strings again
+    empty = repo / "empty"
+    empty.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=empty, check=True)
+    assert grounded_schema(schema, grounds, RepoView(empty)) is None  # no file to name yet
     (repo / "blob.bin").write_bytes(b"\0\1\2")
     assert RepoView(repo).text("blob.bin") is None
 

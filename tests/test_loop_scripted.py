@@ -18,7 +18,7 @@ from agent.events import EngineEvent, ModelError, RunEvent, RunFinished, ToolFin
 from agent.fix import FixRequest, FixRun
 from agent.messages import Message, ToolSpec
 from agent.session import read_trajectory
-from agent.workspace import apply_branch
+from agent.workspace import Workspace, apply_branch
 from sandbox.bubblewrap import BubblewrapSandbox
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
@@ -371,6 +371,27 @@ def test_a_stuck_attempt_is_set_aside_and_the_next_one_starts_from_the_plan(user
     assert any("attempt 2 of 3" in getattr(e, "message", "") for e in events)
     journal = Path(report.trajectory_path or "").with_suffix(".edits").read_text()
     assert '"tool":"new_attempt"' in journal.replace(" ", "")  # `agent undo` can bring it back
+    assert snapshot(user_repo) == before
+
+
+def test_a_bug_of_ours_mid_run_ends_with_an_error_report_and_keeps_the_work(
+    user_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stop 18's benchmark: setting an attempt aside raised inside GitPython and the process died
+    with a traceback; a run must end with a report whatever breaks."""
+    before = snapshot(user_repo)
+
+    def broken(self: Workspace, journal: object = None) -> str:
+        raise RuntimeError("read of closed file")
+
+    monkeypatch.setattr(Workspace, "set_aside", broken)
+    stuck = [WRONG_EDIT, TEST, READ, TEST, READ, TEST, READ, TEST]
+    engine = ConversationEngine(turns(PLAN, *stuck, EDIT, TEST, FINISH))
+    report, _ = run_fix(user_repo, engine, max_steps=20, max_attempts=3)
+    assert report.status == "error" and report.stop_reason == "internal_error"
+    assert any("internal error, please report it: RuntimeError" in n for n in report.notices)
+    assert "middle = s" in report.diff and report.branch  # the attempt's change is kept, verified
+    assert report.tests.ran and not report.tests.ok
     assert snapshot(user_repo) == before
 
 

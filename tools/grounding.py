@@ -91,8 +91,8 @@ def grounded_schema(
     """
     properties = schema.get("properties", {})
     grounds = {key: ground for key, ground in grounds.items() if key in properties}
-    if not grounds or len(repo.files) > repo.limits.max_paths:
-        return None
+    if not grounds or not repo.files or len(repo.files) > repo.limits.max_paths:
+        return None  # an empty repository: nothing to name yet
     narrowed = copy.deepcopy(schema)
     props = narrowed["properties"]
     lines_key = next((key for key, ground in grounds.items() if ground is Ground.LINES), None)
