@@ -62,6 +62,13 @@ def _build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--test-cmd", dest="test_command", help="command that runs the tests")
     fix.add_argument("--max-steps", type=int, dest="max_steps")
     fix.add_argument("--max-minutes", type=float, dest="max_minutes")
+    fix.add_argument(
+        "--edit-tests",
+        action="store_const",
+        const=True,
+        dest="edit_tests",
+        help="let the agent change existing test files (by default they are the fix's specification)",
+    )
     fix.add_argument("--json", action="store_true", help="stream events as JSON lines on stdout, report last")
     fix.add_argument("--verbose", "-v", action="store_true", help="show token usage and thinking")
     add_pr_flags(fix, with_open=True)
@@ -136,6 +143,7 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "test_command",
         "max_steps",
         "max_minutes",
+        "edit_tests",
     )
     config = load_config(repo_root, {**{k: getattr(args, k, None) for k in keys}, **sandbox_overrides(args)})
     extra = getattr(args, "sandbox_read", None) or []

@@ -21,15 +21,16 @@ from agent.context import build_pack, resolve_budget
 from agent.context.locate import cache_dir
 from agent.engine import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted
-from agent.loop import AgentLoop, Budgets, LoopState
+from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState
 from agent.messages import Message
 from agent.report import RunReport, TestSummary, report_dict
 from agent.run_setup import RunSetup, command_wrapper, prepare_run
 from agent.session import Trajectory, new_session_id
 from agent.steering import Steering
 from agent.undo import journal_path
-from agent.workspace import Workspace, agent_dir, apply_branch
+from agent.workspace import Workspace, WorkspaceError, agent_dir, apply_branch
 from sandbox.base import Sandbox
+from sandbox.bubblewrap import SandboxUnavailable
 from sandbox.select import run_setup
 from tools.base import ToolContext
 from tools.edit_formats import tools_for
@@ -156,6 +157,7 @@ class FixRun:
             command_timeout=self.config.command_timeout,
             edits=journal,
             writable=self.config.sandbox.policy != "read-only",
+            protect_tests=not self.config.edit_tests,
         )
         pack_budget = max(budget - setup.block.tokens, 0)
         context = self._context(workspace, request, pack_budget)
@@ -176,6 +178,8 @@ class FixRun:
         except EngineError as exc:
             self.emit(Notice(level="error", message=str(exc)))
             state = LoopState(messages=[], stop_reason="engine_error", notices=[str(exc)])
+        except (ContextTooSmall, WorkspaceError, SandboxUnavailable):
+            raise  # the user's to fix: the command line says how
         except Exception as exc:  # a bug of ours: the run still ends with a report, the work is kept
             message = f"internal error, please report it: {type(exc).__name__}: {exc}"
             self.emit(Notice(level="error", message=f"{message}\n{traceback.format_exc()[-4000:]}"))

@@ -155,6 +155,7 @@ RETRY_REASONS = {
 }
 ATTEMPT_DIFF_CHARS = 1500
 ATTEMPT_TESTS_CHARS = 1200
+NO_CHANGE_TESTS_CHARS = 1500
 EDITING_TOOLS = frozenset({"edit_file", "create_file", "apply_patch", "replace_lines", "shell"})
 ELIDED = "elided to fit the context window; call the tool again if you need them]"
 
@@ -406,6 +407,13 @@ class AgentLoop:
             self._finish(state, call)
             return
         outcome = self.toolset.call(call, self.ctx)
+        if outcome.error is not None and outcome.result.data.get("unchanged") and state.changed_since_tests:
+            # an edit that changes nothing, right after one that did: the model thinks its change
+            # is done. What it needs is how the tests fare on it, not a turn spent on the refusal.
+            self._verify(state)
+            outcome.result.output += "\n" + prompts.render(
+                "tests_now", output=_clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
+            )
         revisited = False
         if outcome.error is None and call.name in EDITING_TOOLS:
             state.changed_since_tests = True

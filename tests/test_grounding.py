@@ -194,3 +194,30 @@ def test_the_gbnf_fallback_takes_any_old_text(toolbox: Toolbox, ctx: ToolContext
     assert '"\\"pkg/parse.py\\""' in gbnf
     LlamaGrammar.from_string(gbnf, verbose=False)  # compiles
     assert json.dumps("x-lines-of") not in gbnf
+
+
+def test_existing_tests_are_protected_in_the_grammar_and_in_the_tools(toolbox: Toolbox, repo: Path) -> None:
+    ctx = ToolContext(root=repo, sandbox=SubprocessSandbox(), protect_tests=True)
+    specs = toolbox.grounded_specs(ctx)
+    edit = spec(specs, "edit_file").grammar
+    assert edit is not None
+    assert [alt["properties"]["path"]["const"] for alt in edit["anyOf"]] == [
+        "pkg/__init__.py",
+        "pkg/parse.py",
+    ]
+    assert "tests/test_parse.py" in spec(specs, "read_file").grammar["properties"]["path"]["enum"]  # type: ignore[index]
+    change = {
+        "path": "tests/test_parse.py",
+        "old_text": "from pkg.parse import parse_bool",
+        "new_text": "x = 1",
+    }
+    refused = toolbox.call(ToolCall(id="1", name="edit_file", arguments=change), ctx)
+    assert refused.error == "tool_error" and "one of the repository's tests" in refused.result.output
+    assert (repo / "tests" / "test_parse.py").read_text() == "from pkg.parse import parse_bool\n"
+    overwrite = {"path": "tests/test_parse.py", "content": "x = 1\n", "overwrite": True}
+    assert toolbox.call(ToolCall(id="2", name="create_file", arguments=overwrite), ctx).error == "tool_error"
+    new_test = {"path": "tests/test_more.py", "content": "def test_x():\n    assert True\n"}
+    assert toolbox.call(ToolCall(id="3", name="create_file", arguments=new_test), ctx).error is None
+    free = ToolContext(root=repo, sandbox=SubprocessSandbox())  # --edit-tests
+    assert toolbox.call(ToolCall(id="4", name="edit_file", arguments=change), free).error is None
+    assert (repo / "tests" / "test_parse.py").read_text() == "x = 1\n"

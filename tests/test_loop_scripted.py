@@ -467,3 +467,32 @@ def test_when_no_attempt_fixes_it_the_best_attempts_change_is_what_the_run_leave
     assert any("kept the change of attempt 1 (1 failing tests)" in getattr(e, "message", "") for e in events)
     journal = Path(report.trajectory_path or "").with_suffix(".edits").read_text()
     assert '"tool":"restore_attempt"' in journal.replace(" ", "")
+
+
+NOOP_EDIT = ScriptedTurn(  # the last edit's new text sent again as both old and new text
+    tool_calls=[
+        {
+            "name": "edit_file",
+            "arguments": {
+                "path": "stats.py",
+                "old_text": "    middle = s[len(s) // 2]\n    return middle\n",
+                "new_text": "    middle = s[len(s) // 2]\n    return middle\n",
+            },
+        }
+    ]
+)
+
+
+def test_an_edit_that_changes_nothing_after_a_change_gets_the_tests_result(user_repo: Path) -> None:
+    """The 1.5B and 0.5B models re-send their last edit as a no-op when they think it is done:
+    the refusal comes with the tests run on the code as it is, once per change."""
+    script = [PLAN, WRONG_EDIT, NOOP_EDIT, NOOP_EDIT, UNDO_WRONG_EDIT, EDIT, TEST, FINISH]
+    engine = ConversationEngine(turns(*script))
+    report, events = run_fix(user_repo, engine, max_steps=12)
+    assert report.status == "resolved" and report.stop_reason == "finished"
+    first, second = engine.conversations[3][-1].content, engine.conversations[4][-1].content
+    assert "old_text and new_text are the same" in first
+    assert "The tests, run on the code as it is now:" in first and "test_even" in first
+    assert "The tests, run on the code as it is now:" not in second  # nothing changed since
+    runs = [e for e in events if isinstance(e, ToolFinished) and e.name == "run_tests"]
+    assert len(runs) == 2  # after the first no-op, and the model's own run (finish needs no other)

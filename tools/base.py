@@ -39,6 +39,14 @@ class ToolError(Exception):
     """
 
 
+class NoChange(ToolError):
+    """An edit that would leave the code exactly as it is (the new text is the old text).
+
+    A small model sends one right after an edit it believes finished; the loop answers it with
+    the tests' result on the code as it is (agent/loop.py), not only with the refusal.
+    """
+
+
 def command_env_for(root: Path) -> dict[str, str]:
     """Extra environment for commands: the worktree's code is imported before any installed copy."""
     paths = [str(root / "src")] if (root / "src").is_dir() else []
@@ -57,6 +65,15 @@ class ToolContext:
     edits: EditJournal = field(default_factory=EditJournal)  # every file change, in order
     cache: dict[str, Any] = field(default_factory=dict)  # per-run memo (e.g. the test interpreter)
     writable: bool = True  # False under the read-only sandbox policy: file tools refuse to write
+    # `agent fix` keeps the repository's existing tests as they are (they say what the fixed code
+    # must do); new test files may be written. `--edit-tests` turns this off.
+    protect_tests: bool = False
+
+    def protected(self, rel: str) -> bool:
+        """An existing test file the tools may not change in this run."""
+        from agent.context.languages import is_test_path
+
+        return self.protect_tests and is_test_path(rel) and (self.root / rel).is_file()
 
     def sandbox_for(self, tool: str) -> Sandbox:
         """The sandbox, told which tool runs the command (an approval layer shows it)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.base import ToolContext, ToolError
+from tools.base import NoChange, ToolContext, ToolError
 from tools.blocks import number
 from tools.lint import new_problems
 from tools.read_file import readable_file
@@ -72,10 +72,16 @@ def commit(ctx: ToolContext, tool: str, changes: list[FileChange]) -> None:
     """Check every change, then write them all (or none) and record them in the journal."""
     if changes and all(change.before == change.after for change in changes):
         shown = ", ".join(change.rel for change in changes)
-        raise ToolError(
+        raise NoChange(
             f"the edit would leave {shown} exactly as it is: nothing changed. new_text must be the code "
             "as it should read after the fix; if the tests still fail, the fault is elsewhere."
         )
+    for change in changes:
+        if change.before is not None and ctx.protected(change.rel):
+            raise ToolError(
+                f"{change.rel} is one of the repository's tests: they say what the fixed code must do, "
+                "so they stay as they are and the fix goes in the code they test. Nothing was changed."
+            )
     parsers = ctx.cache.setdefault("syntax_parsers", {})
     for change in changes:
         if change.after is None:

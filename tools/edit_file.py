@@ -10,11 +10,11 @@ ambiguous is refused with the candidates shown; it never guesses.
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import ClassVar, NoReturn
 
 from pydantic import Field
 
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import NoChange, ToolArgs, ToolContext, ToolError, ToolResult
 from tools.blocks import Match, Query, exact_candidates, show
 from tools.changes import Target, change_of, commit, describe, open_target
 from tools.elision import new_only_marker, truncation_refusal
@@ -98,18 +98,18 @@ def _ladder_edit(target: Target, old: str, new: str, shown: str) -> tuple[TextFi
     return updated, (match.start, match.start + len(match.lines)), match
 
 
-def _same_text(target: Target, old: str, shown: str) -> str:
-    """Why an edit whose old and new text are the same changes nothing, and what to send instead."""
+def _same_text(target: Target, old: str, shown: str) -> NoReturn:
+    """Refuse an edit whose old and new text are the same: why nothing changes, what to send instead."""
     text = target.file.lf_text()
     at = text.find(old.strip("\n"))
     if at == -1:
-        return (
+        raise ToolError(
             f"old_text and new_text are the same, and old_text is not in {shown} either. Copy old_text "
             "from the file as it is now (read_file shows it) and write the fixed code in new_text. "
             "Nothing was changed."
         )
     line = text.count("\n", 0, at)
-    return (
+    raise NoChange(
         f"old_text and new_text are the same, so nothing would change: that text is in {shown} "
         f"already (line {line + 1}). new_text must be the code as it should read after the fix; if the "
         "tests still fail, the fault is elsewhere: read the failure again.\n"
@@ -121,10 +121,7 @@ class EditFile:
     name = "edit_file"
     description = "Replace old_text (copied exactly from the file, whole lines) with new_text."
     args_model = Args
-    grounds: ClassVar[dict[str, Ground]] = {
-        "path": Ground.FILE,
-        "old_text": Ground.LINES,
-    }  # tools/grounding.py
+    grounds: ClassVar[dict[str, Ground]] = {"path": Ground.EDITABLE, "old_text": Ground.LINES}
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
         target = open_target(ctx, args.path)
@@ -138,7 +135,7 @@ class EditFile:
                 "lines into old_text. Nothing was changed."
             )
         if old == new:
-            raise ToolError(_same_text(target, old, args.path))
+            _same_text(target, old, args.path)
         marker = new_only_marker(split_lines(old), split_lines(new))
         if marker is not None:
             raise ToolError(truncation_refusal(marker, "new_text"))

@@ -15,7 +15,7 @@ is not, and past `max_paths` files paths are free strings again.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from tools.repo_files import repo_files
 
 class Ground(StrEnum):
     FILE = "file"  # a file of the repository
+    EDITABLE = "editable"  # a file of the repository the tools may change (ToolContext.protected)
     DIRECTORY = "directory"  # a directory of the repository ("." included)
     LINES = "lines"  # consecutive whole lines of the file named by the "path" argument
 
@@ -41,10 +42,16 @@ class GroundingLimits(BaseModel):
 class RepoView:
     """The repository's files and their texts, read once per view (one model turn)."""
 
-    def __init__(self, root: Path, limits: GroundingLimits | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        limits: GroundingLimits | None = None,
+        protected: Callable[[str], bool] = lambda rel: False,
+    ) -> None:
         self.root = root
         self.limits = limits or GroundingLimits()
         self.files = repo_files(root)
+        self.editable = [rel for rel in self.files if not protected(rel)]
         self._texts: dict[str, str | None] = {}
 
     def directories(self) -> list[str]:
@@ -93,17 +100,19 @@ def grounded_schema(
     grounds = {key: ground for key, ground in grounds.items() if key in properties}
     if not grounds or not repo.files or len(repo.files) > repo.limits.max_paths:
         return None  # an empty repository: nothing to name yet
+    choices = {Ground.FILE: repo.files, Ground.EDITABLE: repo.editable}
     narrowed = copy.deepcopy(schema)
     props = narrowed["properties"]
-    lines_key = next((key for key, ground in grounds.items() if ground is Ground.LINES), None)
     for key, ground in grounds.items():
-        if ground is Ground.FILE:
-            props[key] = _one_of_paths(props[key], repo.files)
+        if ground in choices:
+            props[key] = _one_of_paths(props[key], choices[ground])
         elif ground is Ground.DIRECTORY:
             props[key] = _one_of_paths(props[key], repo.directories())
-    if lines_key is None or grounds.get("path") is not Ground.FILE:
+    lines_key = next((key for key, ground in grounds.items() if ground is Ground.LINES), None)
+    files = choices.get(grounds.get("path", Ground.LINES))
+    if lines_key is None or not files:
         return narrowed
-    return _per_file(narrowed, lines_key, repo, first)
+    return _per_file(narrowed, lines_key, files, repo, first)
 
 
 def _one_of_paths(prop: dict[str, Any], paths: list[str]) -> dict[str, Any]:
@@ -118,11 +127,12 @@ def _one_of_paths(prop: dict[str, Any], paths: list[str]) -> dict[str, Any]:
     return {**narrowed, "enum": paths}
 
 
-def _per_file(schema: dict[str, Any], lines_key: str, repo: RepoView, first: Sequence[str]) -> dict[str, Any]:
-    """One alternative per file whose text fits: `path` that file, `lines_key` its lines; the other
-    files share one alternative with `lines_key` free."""
-    order = [rel for rel in first if rel in repo.files]
-    order += [rel for rel in repo.files if rel not in set(order)]
+def _per_file(
+    schema: dict[str, Any], lines_key: str, files: list[str], repo: RepoView, first: Sequence[str]
+) -> dict[str, Any]:
+    """One alternative per file (of `files`) whose text fits: `path` that file, `lines_key` its
+    lines; the other files share one alternative with `lines_key` free."""
+    order = list(dict.fromkeys([*(rel for rel in first if rel in set(files)), *files]))
     left = repo.limits.max_total_chars
     texts: dict[str, str] = {}
     for rel in order:
@@ -131,22 +141,19 @@ def _per_file(schema: dict[str, Any], lines_key: str, repo: RepoView, first: Seq
             texts[rel] = text
             left -= len(text)
     props = schema["properties"]
-    alternatives = []
-    for rel in repo.files:
-        if rel in texts:
-            alternatives.append(
-                {
-                    **schema,
-                    "properties": {
-                        **props,
-                        "path": {"const": rel},
-                        lines_key: {"type": "string", LINES_OF: texts[rel]},
-                    },
-                }
-            )
-    rest = [rel for rel in repo.files if rel not in texts]
+    alternatives = [
+        {
+            **schema,
+            "properties": {
+                **props,
+                "path": {"const": rel},
+                lines_key: {"type": "string", LINES_OF: texts[rel]},
+            },
+        }
+        for rel in files
+        if rel in texts
+    ]
+    rest = [rel for rel in files if rel not in texts]
     if rest:
         alternatives.append({**schema, "properties": {**props, "path": {"enum": rest}}})
-    if not alternatives:
-        return schema
     return {"type": "object", "anyOf": alternatives}

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent.messages import ToolCall, ToolSpec
 from tools import create_file, edit_file, find_symbol, finish, list_files, read_file, run_tests, search, shell
-from tools.base import SchemaTool, Tool, ToolContext, ToolError, ToolResult
+from tools.base import NoChange, SchemaTool, Tool, ToolContext, ToolError, ToolResult
 from tools.grounding import Ground, RepoView, grounded_schema
 from tools.web_config import WebFetchConfig
 
@@ -153,7 +153,7 @@ class Toolbox:
     def grounded_specs(self, ctx: ToolContext) -> list[ToolSpec]:
         """`specs()` with each tool's grounded arguments narrowed, for the call grammar only
         (tools/grounding.py): the repository as it is now, the files edited so far first."""
-        repo = RepoView(ctx.root)
+        repo = RepoView(ctx.root, protected=ctx.protected)
         edited = list(dict.fromkeys(record.path for record in reversed(list(ctx.edits))))
         specs = []
         for spec in self.specs():
@@ -199,6 +199,10 @@ class Toolbox:
     def _run(self, tool: SchemaTool, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
         try:
             return ToolOutcome(result=tool.call(call.arguments, ctx))
+        except NoChange as exc:
+            outcome = _failure("tool_error", f"error: {exc}")
+            outcome.result.data["unchanged"] = True
+            return outcome
         except ToolError as exc:
             return _failure("tool_error", f"error: {exc}")
         except ValidationError as exc:  # a constraint the JSON schema cannot express

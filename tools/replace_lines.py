@@ -51,7 +51,7 @@ class ReplaceLines:
     name = "replace_lines"
     description = "Replace lines start_line..end_line with new_text. hash: from read_file's header."
     args_model = Args
-    grounds: ClassVar[dict[str, Ground]] = {"path": Ground.FILE}  # tools/grounding.py
+    grounds: ClassVar[dict[str, Ground]] = {"path": Ground.EDITABLE}  # tools/grounding.py
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
         target = open_target(ctx, args.path)
