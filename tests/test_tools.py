@@ -231,6 +231,43 @@ def test_edit_file_ambiguous_match_lists_the_lines(ctx: ToolContext) -> None:
     assert (ctx.root / "pkg/core.py").read_text() == CORE
 
 
+def test_an_ambiguous_edit_shows_each_place_with_the_line_that_tells_them_apart(ctx: ToolContext) -> None:
+    """The 1.5B model sent `if qty <= 0:` (in add and in remove) four times over: each place is
+    shown with the line above it, which is what it needs to copy to make old_text unique."""
+    source = (
+        "class Stock:\n"
+        "    def add(self, qty):\n"
+        "        if qty <= 0:\n"
+        "            raise ValueError(qty)\n"
+        "\n"
+        "    def remove(self, qty):\n"
+        "        if qty <= 0:\n"
+        "            raise ValueError(qty)\n"
+    )
+    (ctx.root / "pkg" / "stock.py").write_text(source)
+    out = call(
+        ctx,
+        "edit_file",
+        path="pkg/stock.py",
+        old_text="        if qty <= 0:\n",
+        new_text="        if qty < 1:\n",
+    )
+    assert out.error == "tool_error" and "occurs 2 times in pkg/stock.py (lines 3, 7)" in out.result.output
+    assert "2|     def add(self, qty):\n3|         if qty <= 0:" in out.result.output
+    assert "6|     def remove(self, qty):\n7|         if qty <= 0:" in out.result.output
+    fixed = call(
+        ctx,
+        "edit_file",
+        path="pkg/stock.py",
+        old_text="    def remove(self, qty):\n        if qty <= 0:\n",
+        new_text="    def remove(self, qty):\n        if qty < 1:\n",
+    )
+    assert fixed.error is None
+    assert (ctx.root / "pkg" / "stock.py").read_text() == source.replace(
+        "remove(self, qty):\n        if qty <= 0:", "remove(self, qty):\n        if qty < 1:"
+    )
+
+
 def test_edit_file_tolerates_copied_line_numbers_and_trailing_spaces(ctx: ToolContext) -> None:
     out = call(
         ctx, "edit_file", path="pkg/core.py", old_text="2|     return a + b", new_text="2|     return b + a"

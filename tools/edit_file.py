@@ -23,6 +23,7 @@ from tools.matching import find_block
 from tools.reindent import conform
 from tools.textfile import TextFile, normalise_newlines, split_lines
 
+MAX_PLACES_SHOWN = 4
 _LINE_PREFIX = re.compile(r"^\s*\d+\| ?")
 
 
@@ -82,12 +83,17 @@ def _substring_edit(
     if len(starts) == 1 and not _inside_indentation(text, starts[0], old, new):
         return exact_replacement(target.file, old, new, starts[0])
     if len(starts) > 1 and len(exact_candidates(target.file.lines, split_lines(old))) != 1:
-        places = ", ".join(str(text.count("\n", 0, s) + 1) for s in starts[:8])
-        first = text.count("\n", 0, starts[0])
+        rows = [text.count("\n", 0, s) for s in starts]
+        places = ", ".join(str(row + 1) for row in rows[:8])
+        spans = old.rstrip("\n").count("\n") + 1
+        # each place with the line above it: copying that line into old_text makes it unique
+        where = "\n...\n".join(
+            show(target.file.lines, max(row - 1, 0), row + spans) for row in rows[:MAX_PLACES_SHOWN]
+        )
         raise ToolError(
-            f"old_text occurs {len(starts)} times in {shown} (lines {places}); include more surrounding "
-            "lines to make it unique. Nothing was changed.\n"
-            f"first:\n{show(target.file.lines, first, first + 1)}"
+            f"old_text occurs {len(starts)} times in {shown} (lines {places}); include the line above "
+            "(or below) the place you mean in old_text, so it matches that place only. "
+            f"Nothing was changed.\n{where}"
         )
     return None  # not there as typed (or one whole-line block among partial hits): the ladder decides
 
