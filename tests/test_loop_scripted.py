@@ -485,14 +485,14 @@ NOOP_EDIT = ScriptedTurn(  # the last edit's new text sent again as both old and
 
 def test_an_edit_that_changes_nothing_after_a_change_gets_the_tests_result(user_repo: Path) -> None:
     """The 1.5B and 0.5B models re-send their last edit as a no-op when they think it is done:
-    the refusal comes with the tests run on the code as it is, once per change."""
-    script = [PLAN, WRONG_EDIT, NOOP_EDIT, NOOP_EDIT, UNDO_WRONG_EDIT, EDIT, TEST, FINISH]
+    the refusal comes with the tests run on the code as it is; sent again, the attempt is stuck."""
+    script = [PLAN, WRONG_EDIT, NOOP_EDIT, NOOP_EDIT, EDIT, TEST, FINISH]
     engine = ConversationEngine(turns(*script))
-    report, events = run_fix(user_repo, engine, max_steps=12)
-    assert report.status == "resolved" and report.stop_reason == "finished"
-    first, second = engine.conversations[3][-1].content, engine.conversations[4][-1].content
-    assert "old_text and new_text are the same" in first
-    assert "The tests, run on the code as it is now:" in first and "test_even" in first
-    assert "The tests, run on the code as it is now:" not in second  # nothing changed since
-    runs = [e for e in events if isinstance(e, ToolFinished) and e.name == "run_tests"]
-    assert len(runs) == 2  # after the first no-op, and the model's own run (finish needs no other)
+    report, events = run_fix(user_repo, engine, max_steps=12, max_attempts=2)
+    assert report.status == "resolved" and report.stop_reason == "finished" and report.attempts == 2
+    refusal = engine.conversations[3][-1].content
+    assert "old_text and new_text are the same" in refusal
+    assert "The tests, run on the code as it is now:" in refusal and "test_even" in refusal
+    notices = [getattr(e, "message", "") for e in events]
+    assert any("changes nothing twice" in n for n in notices)
+    assert engine.conversations[4][3].content.startswith("[Attempt 1 did not fix the issue")
