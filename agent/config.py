@@ -36,7 +36,7 @@ class AgentConfig(BaseModel):
     max_steps: int = 30
     max_minutes: float = 30.0
     max_tokens: int = 2_000_000
-    max_attempts: int = 3  # a stuck attempt is set aside and the task started again (agent/loop.py)
+    max_attempts: int = 5  # a stuck attempt is set aside and the task started again (agent/loop.py)
     edit_tests: bool = False  # let the model change the repository's existing test files
     plan: bool = True
     test_command: str | None = None

@@ -71,7 +71,7 @@ class Budgets(BaseModel):
     max_idle_turns: int = 3  # consecutive turns without any tool call
     # A stuck attempt (repeats, no calls) is set aside and the task started again from the plan,
     # told what that attempt changed and how the tests failed; later attempts are sampled.
-    max_attempts: int = 3
+    max_attempts: int = 5
     attempt_min_seconds: float = 60.0  # a new attempt needs at least this much time left
     plan: bool = True
     plan_max_tokens: int = 160
