@@ -407,14 +407,15 @@ class AgentLoop:
             self._finish(state, call)
             return
         outcome = self.toolset.call(call, self.ctx)
-        if outcome.error is not None and outcome.result.data.get("unchanged") and state.repeats >= 1:
+        unchanged = outcome.error is not None and bool(outcome.result.data.get("unchanged"))
+        if unchanged and state.repeats >= 1:
             # the same edit that changes nothing, sent again: the model takes its change for done
             # and has nothing else to try on it (the models sent it three or four times running)
             self._record(state, call, outcome)
             raise StopRun(
                 "repeated_call", f"the model sent the same `{call.name}` that changes nothing twice"
             )
-        if outcome.error is not None and outcome.result.data.get("unchanged") and state.changed_since_tests:
+        if unchanged and state.changed_since_tests:
             # an edit that changes nothing, right after one that did: the model thinks its change
             # is done. What it needs is how the tests fare on it, not a turn spent on the refusal.
             self._verify(state)

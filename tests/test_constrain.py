@@ -15,24 +15,9 @@ import pytest
 
 from agent.constrain import TokenMasker
 from agent.formats import get_format
-from agent.models import pull
 from tests.test_formats_engine import CALLS, TOOLS
 
 pytestmark = pytest.mark.model
-
-
-@pytest.fixture(scope="module")
-def qwen() -> Any:
-    import llama_cpp
-
-    return llama_cpp.Llama(
-        model_path=str(pull("qwen2.5-coder-0.5b", use_hub=False)), vocab_only=True, verbose=False
-    )
-
-
-@pytest.fixture(scope="module")
-def masker(qwen: Any) -> TokenMasker:
-    return TokenMasker(qwen)
 
 
 def allowed(processor: Any, ids: list[int], n_vocab: int) -> set[int]:

@@ -14,7 +14,6 @@ import pytest
 from agent.constrain import TokenMasker
 from agent.formats import get_format
 from agent.messages import ToolCall, ToolSpec
-from agent.models import pull
 from sandbox.subprocess_sandbox import SubprocessSandbox
 from tools.base import ToolContext
 from tools.edit_formats import tools_for
@@ -114,20 +113,6 @@ def test_limits_keep_paths_grounded_and_let_texts_go(repo: Path) -> None:
     assert grounded_schema(schema, grounds, RepoView(empty)) is None  # no file to name yet
     (repo / "blob.bin").write_bytes(b"\0\1\2")
     assert RepoView(repo).text("blob.bin") is None
-
-
-@pytest.fixture(scope="module")
-def qwen() -> Any:
-    import llama_cpp
-
-    return llama_cpp.Llama(
-        model_path=str(pull("qwen2.5-coder-0.5b", use_hub=False)), vocab_only=True, verbose=False
-    )
-
-
-@pytest.fixture(scope="module")
-def masker(qwen: Any) -> TokenMasker:
-    return TokenMasker(qwen)  # it reads the vocabulary `qwen` holds: both live for the module
 
 
 def follows(masker: TokenMasker, lark: str, text: str) -> int:

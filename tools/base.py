@@ -70,10 +70,11 @@ class ToolContext:
     protect_tests: bool = False
 
     def protected(self, rel: str) -> bool:
-        """An existing test file the tools may not change in this run."""
+        """A test file the tools may not change in this run, if it exists (callers know whether it
+        does: a new test file may be written)."""
         from agent.context.languages import is_test_path
 
-        return self.protect_tests and is_test_path(rel) and (self.root / rel).is_file()
+        return self.protect_tests and is_test_path(rel)
 
     def sandbox_for(self, tool: str) -> Sandbox:
         """The sandbox, told which tool runs the command (an approval layer shows it)."""

@@ -132,7 +132,8 @@ def _per_file(
 ) -> dict[str, Any]:
     """One alternative per file (of `files`) whose text fits: `path` that file, `lines_key` its
     lines; the other files share one alternative with `lines_key` free."""
-    order = list(dict.fromkeys([*(rel for rel in first if rel in set(files)), *files]))
+    known = set(files)
+    order = list(dict.fromkeys([*(rel for rel in first if rel in known), *files]))
     left = repo.limits.max_total_chars
     texts: dict[str, str] = {}
     for rel in order:
