@@ -27,6 +27,8 @@ PRIMITIVES = {
     "posint": r"[1-9] [0-9]{0,8}",
     "natural": r'"0" | [1-9] [0-9]{0,8}',
     "number": r'integer ("." [0-9]{1,8})? ([eE] [-+]? [0-9]{1,2})?',
+    "nonneg": r'natural ("." [0-9]{1,8})?',  # minimum 0
+    "posnumber": r'posint ("." [0-9]{1,8})? | "0." [0-9]{0,7} [1-9]',  # exclusiveMinimum 0
     "boolean": r'"true" | "false"',
     "null": r'"null"',
     "value": r"object | array | string | number | boolean | null",
@@ -36,7 +38,9 @@ PRIMITIVES = {
 
 
 # Rules that become single lexemes (regexes) for llguidance; bounded strings ("string-M-N") too.
-TERMINALS = frozenset({"char", "string", "integer", "posint", "natural", "number", "boolean", "null"})
+TERMINALS = frozenset(
+    {"char", "string", "integer", "posint", "natural", "number", "nonneg", "posnumber", "boolean", "null"}
+)
 _GBNF_TOKEN = re.compile(r'\s*("(?:[^"\\]|\\.)*"|\[(?:[^\]\\]|\\.)*\]|[A-Za-z0-9-]+|\{\d*,?\d*\}|[()|?*+])')
 _REGEX_META = set(".^$*+?()[]{}|\\/")
 
@@ -155,6 +159,10 @@ class GrammarBuilder:
             if minimum is None or minimum < 0:
                 return "integer"
             return "posint" if minimum >= 1 else "natural"
+        if kind == "number" and schema.get("exclusiveMinimum") == 0:  # `gt=0`: a timeout
+            return "posnumber"
+        if kind == "number" and schema.get("minimum") == 0:
+            return "nonneg"
         if kind == "string" and isinstance(schema.get(LINES_OF), str):
             return self.lines_of(schema[LINES_OF], name)
         if kind == "string" and "maxLength" in schema:  # bounded: a weak model cannot ramble on

@@ -49,3 +49,25 @@ def test_leaving_the_grammar_ends_the_generation(qwen: Any, masker: TokenMasker)
     assert set(allowed(processor, prompt + stray, masker.n_vocab)) == set(masker.eos_tokens)
     assert processor.error and "left the grammar" in processor.error
     assert masker.eos_tokens and 151645 in masker.eos_tokens  # <|im_end|>
+
+
+def test_a_positive_number_argument_cannot_be_zero_or_negative(qwen: Any, masker: TokenMasker) -> None:
+    """shell's `timeout` is `gt=0`: the e2e run with the 0.5B model sent 0, which then failed
+    validation. The grammar takes 30, 0.5 and 2.25, never 0, 0.0 or -1."""
+    from tools.registry import Toolbox, default_tools
+
+    fmt = get_format("hermes")
+    lark = fmt.body_grammar(Toolbox(default_tools()).specs(), only="shell").lark
+    head = '\n{"name": "shell", "arguments": {"command": "ls", "timeout": '
+
+    def takes(value: str) -> bool:
+        processor = masker.processor(lark)
+        tokens = qwen.tokenize((head + value + "}}\n").encode(), add_bos=False, special=True)
+        prompt = [1, 2, 3]
+        return all(
+            token in allowed(processor, prompt + tokens[:at], masker.n_vocab)
+            for at, token in enumerate(tokens)
+        )
+
+    assert takes("30") and takes("0.5") and takes("2.25")
+    assert not takes("0") and not takes("0.0") and not takes("-1")
