@@ -249,6 +249,37 @@ def test_an_edit_that_breaks_python_is_not_applied(ctx: ToolContext) -> None:
     assert text(ctx, "util.py") == UTIL and list(ctx.edits) == []
 
 
+def test_a_dropped_closing_parenthesis_is_named(ctx: ToolContext) -> None:
+    """Python says only 'invalid syntax' here; the 1.5B model sent the same broken line three times."""
+    out = call(
+        ctx,
+        "edit_file",
+        path="util.py",
+        old_text="    return x * 2",
+        new_text='    raise ValueError(f"bad {x!r} (not a number)" from None',
+    )
+    assert out.error == "tool_error" and "invalid syntax" in out.result.output
+    assert "line 2 opens brackets it does not close: ')' is missing" in out.result.output
+    balanced = call(ctx, "edit_file", path="util.py", old_text="    return x * 2", new_text="    return x *")
+    assert "does not close" not in balanced.result.output
+
+
+def test_numbers_in_place_of_indentation_are_dropped_when_the_result_parses(ctx: ToolContext) -> None:
+    """The 1.5B model wrote `    1  1  1  s.debug = ...` for a 12-space line, three times running."""
+    source = "def load(env):\n    if env:\n        return 1\n    return 0\n"
+    (ctx.root / "conf.py").write_text(source)
+    old = "if env:\n        return 1\n"
+    out = call(ctx, "edit_file", path="conf.py", old_text=old, new_text="if env:\n    1  1  return 2\n")
+    assert out.error is None, out.result.output
+    assert text(ctx, "conf.py") == "def load(env):\n    if env:\n        return 2\n    return 0\n"
+    assert "numbers your new_text had in place of indentation were dropped" in out.result.output
+    # a number that starts real code is left alone: the edit is applied as written
+    plain = call(
+        ctx, "edit_file", path="conf.py", old_text="    return 0\n", new_text="    return 0  # 1 2\n"
+    )
+    assert plain.error is None and "numbers" not in plain.result.output
+
+
 def test_a_missing_indented_block_is_caught(ctx: ToolContext) -> None:
     out = call(
         ctx,
@@ -309,6 +340,31 @@ def test_edit_file_reindents_a_multi_line_block_that_starts_inside_the_indentati
     )
     assert out.error is None, out.result.output
     assert text(ctx, "util.py") == "def double(x):\n    if x is None:\n        return 0\n    return x * 2\n"
+
+
+def test_edit_file_takes_a_block_whose_first_line_alone_lost_its_indentation(ctx: ToolContext) -> None:
+    """The call grammar lets old_text start inside the first line's indentation; the lines after it
+    keep the file's, and so do new lines as deep as those. The ladder's map (0 -> 4 for the first
+    line, 8 -> 8 for the rest) used to put a nested line at 10 columns, and with a garbled new
+    line it answered 'not found, 100% similar' for text that is there."""
+    source = (
+        "class Settings:\n    @classmethod\n    def load(cls, env):\n        s = cls()\n        return s\n"
+    )
+    (ctx.root / "conf.py").write_text(source)
+    old = "def load(cls, env):\n        s = cls()\n        return s\n"
+    (ctx.root / "conf2.py").write_text(source)
+    garbled = call(
+        ctx, "edit_file", path="conf2.py", old_text=old, new_text="def load(cls, env):\n     1  s = cls()\n"
+    )
+    assert garbled.error is None and "in place of indentation were dropped" in garbled.result.output
+    assert text(ctx, "conf2.py").endswith("    def load(cls, env):\n        s = cls()\n")
+    new = "def load(cls, env):\n        s = cls()\n        if env:\n            s.x = 1\n        return s\n"
+    out = call(ctx, "edit_file", path="conf.py", old_text=old, new_text=new)
+    assert out.error is None, out.result.output
+    assert text(ctx, "conf.py") == (
+        "class Settings:\n    @classmethod\n    def load(cls, env):\n        s = cls()\n"
+        "        if env:\n            s.x = 1\n        return s\n"
+    )
 
 
 # ---- the journal --------------------------------------------------------------------------------

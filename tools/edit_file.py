@@ -4,7 +4,9 @@ old_text found exactly once, character for character, is replaced as given. Othe
 prefixes copied from read_file are dropped and the matching ladder (tools/matching.py) looks for
 the lines: up to whitespace and indentation (the replacement re-indented), with `...` standing for
 left-out lines, or with a misremembered line when the place is still unmistakable. Anything
-ambiguous is refused with the candidates shown; it never guesses.
+ambiguous is refused with the candidates shown; it never guesses. An edit that would not parse
+only because new lines carry numbers in place of their indentation gets the old lines'
+indentation instead, when the file then parses.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import ClassVar, NoReturn
 from pydantic import Field
 
 from tools.base import NoChange, ToolArgs, ToolContext, ToolError, ToolResult
-from tools.blocks import Match, Query, exact_candidates, show
+from tools.blocks import Match, NoMatch, Query, exact_candidates, show
 from tools.changes import Target, change_of, commit, describe, open_target
 from tools.elision import new_only_marker, truncation_refusal
 from tools.grounding import Ground
@@ -68,11 +70,27 @@ def exact_replacement(file: TextFile, old: str, new: str, at: int) -> tuple[Text
     return result, (start, len(updated) - after)
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
 def _inside_indentation(text: str, at: int, old: str, new: str) -> bool:
-    """A hit that starts inside a line's indentation, for more than one line: the model's lines
-    are indented differently from the file's, so the ladder must re-indent them."""
+    """A hit that starts inside a line's indentation, where the model's new lines are indented
+    from its first line rather than as the file is: the ladder must re-indent them.
+
+    Old lines after the first are in the file as typed, so new lines indented at least as deep as
+    those are in the file's own frame and go in as typed (the call grammar lets old_text's first
+    line start inside its indentation; the ladder's map, 0 -> 4 for that line and 8 -> 8 for the
+    rest, moved a body written at 8 columns to 6)."""
     prefix = text[text.rfind("\n", 0, at) + 1 : at]
-    return bool(prefix) and not prefix.strip() and ("\n" in old.rstrip("\n") or "\n" in new.rstrip("\n"))
+    if not prefix or prefix.strip() or "\n" not in new.rstrip("\n"):
+        return False
+    old_rest = [line for line in old.rstrip("\n").split("\n")[1:] if line.strip()]
+    new_rest = [line for line in new.rstrip("\n").split("\n")[1:] if line.strip()]
+    if not old_rest:  # one old line: the new lines can only be relative to it
+        return True
+    floor = min(_indent(line) for line in old_rest)
+    return any(_indent(line) < floor for line in new_rest)
 
 
 def _substring_edit(
@@ -123,6 +141,40 @@ def _same_text(target: Target, old: str, shown: str) -> NoReturn:
     )
 
 
+_NUMBER_RUN = re.compile(r"^[ \t]*(?:\d+[ \t]+)+(?=\S)")
+NUMBERS_NOTE = (
+    "the numbers your new_text had in place of indentation were dropped; it is indented as the file's line"
+)
+
+
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def drop_number_runs(old: str, new: str) -> str | None:
+    """new_text with runs of numbers in place of a line's indentation (`    1  1  1  s.debug = ...`,
+    the 1.5B model's garbled line-number habit) replaced by the indentation that line has in
+    old_text, else by that of the old line in its place; None when there is neither. The edit is
+    then kept only if the file parses."""
+    old_lines = old.split("\n")
+    indent = {line.strip(): _indent_of(line) for line in old_lines if line.strip()}
+    lines = new.split("\n")
+    changed = False
+    for i, line in enumerate(lines):
+        run = _NUMBER_RUN.match(line)
+        if run is None:
+            continue
+        text = line[run.end() :].strip()
+        if text in indent:  # an old line, unchanged
+            lines[i] = indent[text] + text
+        elif i < len(old_lines) and old_lines[i].strip():  # a changed line: the old line in its place
+            lines[i] = _indent_of(old_lines[i]) + text
+        else:
+            return None
+        changed = True
+    return "\n".join(lines) if changed else None
+
+
 class EditFile:
     name = "edit_file"
     description = "Replace old_text (copied exactly from the file, whole lines) with new_text."
@@ -145,21 +197,44 @@ class EditFile:
         marker = new_only_marker(split_lines(old), split_lines(new))
         if marker is not None:
             raise ToolError(truncation_refusal(marker, "new_text"))
+        try:
+            return self._apply(target, old, new, args.path, ctx)
+        except ToolError as exc:
+            repaired = drop_number_runs(old, new)
+            if repaired is None or "syntax error" not in str(exc):
+                raise
+            try:  # the same edit without the numbers the model wrote for indentation, if it parses
+                result = self._apply(target, old, repaired, args.path, ctx, NUMBERS_NOTE)
+            except ToolError:
+                raise exc from None
+            return result
+
+    def _apply(
+        self, target: Target, old: str, new: str, shown: str, ctx: ToolContext, extra_note: str = ""
+    ) -> ToolResult:
         note = ""
-        found = _substring_edit(target, old, new, args.path)
+        found = _substring_edit(target, old, new, shown)
         if found is None:
             stripped_old, stripped_new = strip_line_numbers(old), strip_line_numbers(new)
             if stripped_old != old:
                 old, new = stripped_old, stripped_new
-                found = _substring_edit(target, old, new, args.path)
+                found = _substring_edit(target, old, new, shown)
         if found is None:
-            updated, region, match = _ladder_edit(target, old, new, args.path)
-            note = match.note
+            try:
+                updated, region, match = _ladder_edit(target, old, new, shown)
+                note = match.note
+            except NoMatch:
+                # there exactly once, starting inside the first line's indentation, with the lines
+                # after it as the file has them (the call grammar lets the first line start there):
+                # no one indentation map fits both, yet the place is certain; replace it as typed
+                starts = occurrences(target.file.lf_text(), old)
+                if len(starts) != 1:
+                    raise
+                updated, region = exact_replacement(target.file, old, new, starts[0])
         else:
             updated, region = found
         change = change_of(target, updated, [region])
-        if note:
-            change.notes.append(note)
+        change.notes += [n for n in (note, extra_note) if n]
         commit(ctx, self.name, [change])
         return ToolResult(output=describe(change), data={"path": target.rel, "line": region[0] + 1})
 

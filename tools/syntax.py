@@ -10,6 +10,7 @@ the edit, or whose language we do not know, is not checked.
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -58,13 +59,39 @@ def tree_sitter_problem(text: str, language: str, parsers: dict[str, Any]) -> Sy
     return SyntaxProblem(line, f"cannot parse {snippet[0][:40]!r}" if snippet else "syntax error")
 
 
+_STRING = re.compile(r"""[rbfuRBFU]{0,2}("[^"\\]*(?:\\.[^"\\]*)*"|'[^'\\]*(?:\\.[^'\\]*)*')""")
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def unclosed_brackets(line: str) -> str:
+    """The brackets `line` opens and does not close, in closing order ("" when balanced); string
+    literals and a trailing comment are left out. The models often drop a closing parenthesis,
+    and Python says only 'invalid syntax' about `raise E(f"..." from None`."""
+    code = _STRING.sub('""', line).split("#", 1)[0]
+    stack: list[str] = []
+    for char in code:
+        if char in _PAIRS:
+            stack.append(_PAIRS[char])
+        elif char in _PAIRS.values():
+            if not stack or stack[-1] != char:
+                return ""  # closes what another line opened: not a line-local slip
+            stack.pop()
+    return "".join(reversed(stack))
+
+
 def python_problem(text: str) -> SyntaxProblem | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes is not our business
             ast.parse(text)
     except SyntaxError as exc:
-        return SyntaxProblem(exc.lineno or 1, exc.msg)
+        line = exc.lineno or 1
+        message = exc.msg
+        lines = text.splitlines()
+        missing = unclosed_brackets(lines[line - 1]) if 0 < line <= len(lines) else ""
+        if missing and "never closed" not in message:
+            message += f" (line {line} opens brackets it does not close: {missing!r} is missing)"
+        return SyntaxProblem(line, message)
     except (ValueError, RecursionError, MemoryError):  # null bytes, absurd nesting: not a verdict
         return None
     return None
