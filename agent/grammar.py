@@ -104,9 +104,21 @@ def _regex_text(text: str) -> str:
 LINES_OF = "x-lines-of"
 
 
+# a JSON escape sequence, or a run of text without one
+_PIECE = re.compile(r"\\u[0-9a-fA-F]{4}|\\.|[^\\]+", re.DOTALL)
+
+
 def line_chunks(text: str) -> list[str]:
     """`text` in JSON-escaped pieces a quoted substring of it may start or end on: each line's
-    indentation, its content, and its newline."""
+    indentation, its content cut around each escape sequence (kept whole), and its newline.
+
+    Inside a piece llguidance forces the rest of it, and a forced run is allowed only as
+    llguidance tokenizes it on its own, which is not always how the model does in context: with
+    whole lines, the model's `\\"]` in `env[\\"DEBUG\\"])` was refused, and the 1.5B model, pushed
+    through other tokens, went on to write garbled code. Cut at the escapes, 1 line in 1,000 of
+    this repository is still tokenized differently (an added token's text, a run of backslashes);
+    cut at every word, the grammar of a large repository takes 2.8 s to compile instead of 0.5 s.
+    """
     chunks: list[str] = []
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
@@ -114,7 +126,7 @@ def line_chunks(text: str) -> list[str]:
         if indent := body[: len(body) - len(content)]:
             chunks.append(json.dumps(indent)[1:-1])
         if content:
-            chunks.append(json.dumps(content, ensure_ascii=False)[1:-1])
+            chunks += _PIECE.findall(json.dumps(content, ensure_ascii=False)[1:-1])
         if line != body:
             chunks.append("\\n")
     return chunks
