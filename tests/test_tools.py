@@ -347,6 +347,24 @@ def test_run_tests_no_tests_ran_is_a_failure(tmp_path: Path) -> None:
     assert out.result.data["passed"] == 0 and out.result.data["no_tests"] is False
 
 
+def test_run_tests_given_a_source_file_runs_its_tests(tmp_path: Path) -> None:
+    """The models ask for the file they changed; pytest collects nothing from it (exit code 5)."""
+    root = median_repo(tmp_path / "m")
+    ctx = ToolContext(root=root, sandbox=BubblewrapSandbox(), command_timeout=60)
+    out = call(ctx, "run_tests", paths=["stats.py"])
+    assert out.result.output.startswith(
+        "note: stats.py is not a test file: ran the tests named after it, test_stats.py\nTESTS FAILED"
+    )
+    assert (out.result.data["passed"], out.result.data["failed"]) == (1, 1)
+    assert "test_stats.py" in out.result.data["command"] and "stats.py " not in out.result.data["command"]
+    readme = call(ctx, "run_tests", paths=["README.md"])
+    assert readme.result.output.startswith(
+        "note: README.md is not a test file and no test file is named after it: left out\n"
+        "note: no test file was left to run, so the whole suite ran\n"
+    )
+    assert readme.result.data["whole_suite"] is True and readme.result.data["failed"] == 1
+
+
 def test_run_tests_path_errors_and_missing_suite(tmp_path: Path, ctx: ToolContext) -> None:
     out = call(ctx, "run_tests")
     assert not out.result.ok and out.result.data == {"no_tests": True, "ok": False}

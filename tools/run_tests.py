@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -117,6 +117,36 @@ def _check_paths(ctx: ToolContext, paths: list[str]) -> None:
             raise ToolError(f"test path not found: {file_part}.{hint}")
 
 
+def tests_of(source: str, files: list[str]) -> list[str]:
+    """The test files named after a source file: test_x.py, x_test.py/.go, x.test.js, x.spec.ts..."""
+    from agent.context.languages import is_test_path  # (agent.context is heavy to import)
+
+    stem = PurePosixPath(source).stem
+    names = {f"test_{stem}", f"{stem}_test", f"{stem}.test", f"{stem}.spec", f"{stem}Test", f"{stem}Tests"}
+    return [f for f in files if is_test_path(f) and PurePosixPath(f).stem in names]
+
+
+def selected_tests(ctx: ToolContext, paths: list[str]) -> tuple[list[str], list[str]]:
+    """The given paths with each source file replaced by its tests (or dropped when it has none):
+    small models ask run_tests for the file they changed, and pytest collects nothing from it."""
+    from agent.context.languages import is_test_path
+
+    selected: list[str] = []
+    notes: list[str] = []
+    for given in paths:
+        file_part = given.split("::", 1)[0]
+        if is_test_path(file_part) or not ctx.resolve(file_part).is_file():
+            selected.append(given)
+            continue
+        found = tests_of(file_part, repo_files(ctx.root))
+        selected += [f for f in found if f not in selected]
+        if found:
+            notes.append(f"{file_part} is not a test file: ran the tests named after it, {', '.join(found)}")
+        else:
+            notes.append(f"{file_part} is not a test file and no test file is named after it: left out")
+    return selected, notes
+
+
 def build_command(args: Args, ctx: ToolContext) -> str | None:
     """The shell command to run, or None when there is no test suite to run."""
     _check_paths(ctx, args.paths)
@@ -153,6 +183,11 @@ class RunTests:
     args_model = Args
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
+        paths, notes = selected_tests(ctx, args.paths)
+        if notes:
+            args = args.model_copy(update={"paths": paths})
+            if not paths and not args.keyword:
+                notes.append("no test file was left to run, so the whole suite ran")
         command = build_command(args, ctx)
         if command is None:
             message = "no test suite found (no pytest files or config); set test_command in .agent.toml"
@@ -169,6 +204,8 @@ class RunTests:
         else:
             data["ok"] = result.ok and bool(ctx.test_command)
         output = f"{verdict(data, ctx.command_timeout)}\n\n{cap_text(result.output, ctx.output_limit)}"
+        if notes:
+            output = "\n".join(f"note: {note}" for note in notes) + "\n" + output
         return ToolResult(output=output, ok=data["ok"], data=data)
 
 
