@@ -50,6 +50,8 @@ def _build_openai(config: AgentConfig) -> Engine:
 
 def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
     from agent.engines.llamacpp import LlamaCppEngine, load_llama
+    from agent.engines.prefix_cache import PrefixCache
+    from agent.models.cache import model_cache_dir
 
     resolved = resolve_model(None, config.model)
     if resolved.warning:
@@ -61,8 +63,13 @@ def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
     llama = load_llama(resolved.path, **kwargs)
     say(f"model loaded in {time.monotonic() - started:.1f}s")
     thinking = config.knobs_for(resolved.path.name, config.model or "").thinking
+    prefix_cache = PrefixCache(model_cache_dir() / "prompt-cache", llama) if config.prompt_cache else None
     return LlamaCppEngine(
-        llama=llama, model_name=resolved.path.name, thinking=thinking, tool_format=config.tool_format
+        llama=llama,
+        model_name=resolved.path.name,
+        thinking=thinking,
+        tool_format=config.tool_format,
+        prefix_cache=prefix_cache,
     )
 
 
