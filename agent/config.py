@@ -31,6 +31,9 @@ class AgentConfig(BaseModel):
     server_model: str = ""  # model name to request from the server ("" = the server's first)
     api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the server's API key
     n_ctx: int = 16384
+    # keep the KV state of the system prompt and tool schemas on disk between sessions
+    # (agent/engines/prefix_cache.py): the 1.5B model spent 45 s of every run prefilling them
+    prompt_cache: bool = True
     threads: int | None = None
     temperature: float = 0.0
     max_steps: int = 30
@@ -38,6 +41,8 @@ class AgentConfig(BaseModel):
     max_tokens: int = 2_000_000
     max_attempts: int = 5  # a stuck attempt is set aside and the task started again (agent/loop.py)
     edit_tests: bool = False  # let the model change the repository's existing test files
+    test_after_edit: bool = True  # the loop runs the tests after each edit (off for slow suites)
+    undo_regressions: bool = False  # with it: an edit that makes more tests fail is undone at once
     plan: bool = True
     test_command: str | None = None
     command_timeout: float = 300.0

@@ -54,6 +54,8 @@ def budgets_from(config: AgentConfig) -> Budgets:
         max_seconds=config.max_minutes * 60,
         max_tokens=config.max_tokens,
         max_attempts=config.max_attempts,
+        test_after_edit=config.test_after_edit,
+        undo_regressions=config.undo_regressions,
         plan=config.plan,
     )
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 import prompts
+from agent.context.languages import is_test_path
 from agent.engine import ChatOptions, Engine
 from agent.events import (
     ChatDone,
@@ -41,6 +42,7 @@ from agent.messages import Message, ToolCall, ToolSpec
 from agent.planning import action_kind, parse_plan, tick
 from agent.steering import Steering
 from tools.base import ToolContext, ToolResult
+from tools.journal import UndoError
 
 Emit = Callable[[RunEvent], None]
 
@@ -73,6 +75,16 @@ class Budgets(BaseModel):
     # told what that attempt changed and how the tests failed; later attempts are sampled.
     max_attempts: int = 5
     attempt_min_seconds: float = 60.0  # a new attempt needs at least this much time left
+    # After each edit the loop runs the tests itself and hands their result back with the edit's
+    # (the models spent every other turn calling run_tests, ~15 s a turn on a CPU)
+    test_after_edit: bool = True
+    # An attempt whose edits, tested one by one, leave as many tests failing as its best so far
+    # this many times in a row is stuck too (the models kept piling changes onto a wrong fix)
+    max_stale_edits: int = 3
+    # With tests after edits: an edit that makes more of them fail than the best so far is undone
+    # at once (the models built every next edit on the one that broke more). Off by default: a
+    # fix in several steps may break more before it mends (the eval oracle's tomlkit task did)
+    undo_regressions: bool = False
     plan: bool = True
     plan_max_tokens: int = 160
     turn_max_tokens: int = 768
@@ -100,10 +112,24 @@ class SetAside:
 
 
 def _failing(tests: dict[str, Any] | None) -> float:
-    """Failing and erroring tests of a run; a run that did not happen counts worst."""
+    """Failing and erroring tests of a run; a run that did not happen, or failed with nothing
+    counted (it timed out, the command broke), counts worst."""
     if tests is None:
         return float("inf")
-    return float(int(tests.get("failed") or 0) + int(tests.get("errors") or 0))
+    failing = int(tests.get("failed") or 0) + int(tests.get("errors") or 0)
+    if not failing and not tests.get("ok") and not tests.get("no_tests"):
+        return float("inf")
+    return float(failing)
+
+
+def _ran_tests(data: dict[str, Any]) -> bool:
+    """A test run that collected and ran at least one test."""
+    counted = sum(int(data.get(key) or 0) for key in ("passed", "failed", "errors"))
+    return not data.get("no_tests") and counted > 0
+
+
+def _how_many(count: float) -> str:
+    return str(int(count)) if count != float("inf") else "no count (the tests did not run through)"
 
 
 @dataclass
@@ -127,6 +153,10 @@ class LoopState:
     # each version of the code this attempt made (by content) -> the calls seen on it
     versions: dict[str, dict[str, int]] = field(default_factory=dict)
     revisits: int = 0  # edits that put the code back to a version it had before
+    test_args: dict[str, Any] = field(default_factory=dict)  # the model's last run_tests arguments
+    best_failing: dict[str, float] = field(default_factory=dict)  # per test selection, this attempt
+    stale_edits: int = 0  # edits in a row whose tests did no better than the attempt's best
+    baseline: dict[str, Any] | None = None  # the tests on the code as it was before any change
     repeats: int = 0
     idle_turns: int = 0
     attempt: int = 1
@@ -141,6 +171,10 @@ class LoopState:
         self.last_tests, self.changed_since_tests, self.finish_refusals = None, False, 0
         self.seen, self.repeats, self.idle_turns, self.stop_reason = {}, 0, 0, ""
         self.versions, self.revisits = {}, 0
+        self.test_args, self.best_failing, self.stale_edits = {}, {}, 0
+        if self.baseline is not None:  # the tree is back as it was: the baseline stands again
+            self.last_tests = self.baseline
+            self.best_failing[ALL_TESTS] = _failing(self.baseline)
 
     def tests_stand(self) -> bool:
         """The last test run covered the whole suite and nothing changed since."""
@@ -152,12 +186,16 @@ class LoopState:
 RETRY_REASONS = {
     "repeated_call": "went round in circles, repeating calls",
     "no_progress": "stopped calling tools",
+    "no_improvement": "kept making edits that did not make fewer tests fail",
 }
 ATTEMPT_DIFF_CHARS = 1500
 ATTEMPT_TESTS_CHARS = 1200
 NO_CHANGE_TESTS_CHARS = 1500
 EDITING_TOOLS = frozenset({"edit_file", "create_file", "apply_patch", "replace_lines", "shell"})
+FILE_EDITORS = EDITING_TOOLS - {"shell"}  # tools that only change files: the tests run after them
 ELIDED = "elided to fit the context window; call the tool again if you need them]"
+ALL_TESTS = json.dumps({})  # the test selection of a whole-suite run
+BASELINE_TESTS_CHARS = 1200
 
 
 class AgentLoop:
@@ -196,7 +234,9 @@ class AgentLoop:
     def run(self, task: str, context: str, instructions: str = "") -> LoopState:
         """`instructions`: the project's AGENTS.md block (agent/instruction_prompt.py), or ""."""
         self._started = time.monotonic()
-        state = LoopState(messages=self._initial_messages(task, context, instructions), task=task)
+        state = LoopState(messages=[], task=task)
+        tests = self._baseline(state)
+        state.messages = self._initial_messages(task, context, instructions, tests)
         self._check_fits(state)
         try:
             if self.budgets.plan:
@@ -284,8 +324,28 @@ class AgentLoop:
             state, f"kept the change of attempt {best.attempt} ({said}): the best of {state.attempt}"
         )
 
-    def _initial_messages(self, task: str, context: str, instructions: str = "") -> list[Message]:
-        system = prompts.render("system", tools=[s.name for s in self.specs])
+    def _baseline(self, state: LoopState) -> str:
+        """The tests on the code as it is, before any change: what the task prompt says of them."""
+        if not self.budgets.test_after_edit:
+            return ""
+        self.verify(state, "baseline")
+        state.baseline = state.last_tests
+        tests = state.baseline or {}
+        state.best_failing[ALL_TESTS] = _failing(tests)
+        return prompts.render(
+            "tests_before",
+            ok=bool(tests.get("ok")),
+            no_tests=bool(tests.get("no_tests")),
+            passed=int(tests.get("passed") or 0),
+            output=_clip(self._last_test_output(state), BASELINE_TESTS_CHARS, tail=True),
+        )
+
+    def _initial_messages(
+        self, task: str, context: str, instructions: str = "", tests: str = ""
+    ) -> list[Message]:
+        system = prompts.render(
+            "system", tools=[s.name for s in self.specs], test_after_edit=self.budgets.test_after_edit
+        )
         user = prompts.render(
             "task",
             task=task,
@@ -293,6 +353,7 @@ class AgentLoop:
             plan=self.budgets.plan,
             instructions=instructions,
             test_command=self.ctx.test_command,
+            tests=tests,
         )
         return [Message.system(system), Message.user(user)]
 
@@ -406,6 +467,8 @@ class AgentLoop:
         if call.name == "finish" and not call.parse_error:
             self._finish(state, call)
             return
+        pending = len(self.ctx.edits.pending())
+        before = (state.last_tests, state.changed_since_tests)
         outcome = self.toolset.call(call, self.ctx)
         unchanged = outcome.error is not None and bool(outcome.result.data.get("unchanged"))
         if unchanged and state.repeats >= 1:
@@ -423,7 +486,8 @@ class AgentLoop:
                 "tests_now", output=_clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
             )
         revisited = False
-        if outcome.error is None and call.name in EDITING_TOOLS:
+        edited = outcome.error is None and call.name in EDITING_TOOLS
+        if edited:
             state.changed_since_tests = True
             revisited = self._code_changed(state)
         self._record(state, call, outcome, revisited)
@@ -435,6 +499,68 @@ class AgentLoop:
         if call.name == "run_tests" and outcome.error is None:
             state.last_tests = {**outcome.result.data, "output": outcome.result.output}
             state.changed_since_tests = False
+        if call.name == "run_tests" and _ran_tests(outcome.result.data):
+            state.test_args = dict(call.arguments)  # a selection that found no test is not kept
+        if edited and call.name in FILE_EDITORS and self.budgets.test_after_edit:
+            self._test_after_edit(state, call, len(self.ctx.edits.pending()) - pending, before)
+
+    def _test_after_edit(
+        self, state: LoopState, call: ToolCall, edits: int, before: tuple[dict[str, Any] | None, bool]
+    ) -> None:
+        """Run the tests the model last chose (all of them at first) on its edit and add their
+        result to the edit's; undo an edit that made more of them fail; end the attempt when edit
+        after edit does no better."""
+        self.verify(state, f"tests_{state.steps}_{call.id}", state.test_args)
+        output = _clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
+        tests = state.last_tests or {}
+        selection = json.dumps(state.test_args, sort_keys=True)
+        failing, best = _failing(tests), state.best_failing.get(selection, float("inf"))
+        last = state.messages[-1]
+        if self._tests_only(edits):  # a new test that fails shows the bug: neither worse nor stale
+            text = prompts.render("tests_now", output=output)
+            state.messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
+            return
+        if failing > best and self.budgets.undo_regressions and self._undo(state, edits, before):
+            note = prompts.render(
+                "edit_undone", before=_how_many(best), after=_how_many(failing), output=output
+            )
+            state.messages[-1] = last.model_copy(update={"content": note})
+            after = _how_many(failing)  # best is a count: it is lower
+            self._notice(state, f"undid the {call.name} that made more tests fail ({int(best)} -> {after})")
+        else:
+            text = prompts.render("tests_now", output=output)
+            state.messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
+            if tests.get("ok"):
+                return
+            if failing < best:
+                state.best_failing[selection], state.stale_edits = failing, 0
+                return
+        state.stale_edits += 1
+        if state.stale_edits >= self.budgets.max_stale_edits:
+            raise StopRun(
+                "no_improvement",
+                f"{state.stale_edits} edits in a row left as many tests failing as before",
+            )
+
+    def _tests_only(self, edits: int) -> bool:
+        """The last call's `edits` file changes were all to test files."""
+        records = self.ctx.edits.pending()[-edits:] if edits >= 1 else []
+        return bool(records) and all(is_test_path(r.path) for r in records)
+
+    def _undo(self, state: LoopState, edits: int, before: tuple[dict[str, Any] | None, bool]) -> bool:
+        """Revert the last call's `edits` file changes; the code and its tests are as they were."""
+        if edits < 1:
+            return False
+        try:
+            self.ctx.edits.undo(self.ctx.root, edits)
+        except UndoError as exc:  # changed behind the journal's back: leave it, say so
+            self._notice(state, f"could not undo an edit that made more tests fail: {exc}", "warning")
+            return False
+        state.last_tests, state.changed_since_tests = before
+        version = self.code_version() if self.code_version is not None else None
+        if version is not None:  # back on a version seen before, without counting a revisit
+            state.seen = state.versions.setdefault(version, {})
+        return True
 
     def _code_changed(self, state: LoopState) -> bool:
         """After an edit: a new version of the code starts with no calls seen; a version the
@@ -505,20 +631,26 @@ class AgentLoop:
     def _finish_refusal(self, state: LoopState) -> str | None:
         """Why `finish` cannot be accepted yet, or None. Verifies with the tests first."""
         if not self.has_changes():  # a fix needs a change; a stuck model ends on repeats or budgets
-            return prompts.render("finish_no_change", task=state.task)
+            return prompts.render(
+                "finish_no_change", task=state.task, test_after_edit=self.budgets.test_after_edit
+            )
         if not state.tests_stand():  # a passing subset (-k one test) does not show nothing broke
             self._verify(state)
         tests = state.last_tests or {}
         if tests.get("ok") or tests.get("no_tests"):
             return None
-        return prompts.render("finish_tests_fail", output=self._last_test_output(state))
+        return prompts.render(
+            "finish_tests_fail",
+            output=self._last_test_output(state),
+            test_after_edit=self.budgets.test_after_edit,
+        )
 
     def _verify(self, state: LoopState) -> None:
         self.verify(state, f"verify_{state.steps}")
 
-    def verify(self, state: LoopState, call_id: str) -> None:
+    def verify(self, state: LoopState, call_id: str, arguments: dict[str, Any] | None = None) -> None:
         """The verify step: the loop runs the tests itself (also after the run, for the report)."""
-        call = ToolCall(id=call_id, name="run_tests", arguments={})
+        call = ToolCall(id=call_id, name="run_tests", arguments=dict(arguments or {}))
         self.emit(ToolStarted(call=call))
         outcome = self.toolset.call(call, self.ctx)
         self._emit_finished(call, outcome)

@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from agent.events import ToolStarted
+from agent.events import ModelText, ToolStarted
 from agent.headless import report_from_stream
 from agent.models import pull
 from agent.session import read_trajectory
@@ -65,10 +65,15 @@ def test_agent_fix_with_the_small_instruct_model(tmp_path: Path) -> None:
     assert report["usage"]["cached_tokens"] > 0  # the KV cache was reused across turns
 
     schemas = {spec.name: spec.parameters for spec in Toolbox(default_tools()).specs()}
-    calls = [e.call for e in read_trajectory(Path(report["trajectory_path"])) if isinstance(e, ToolStarted)]
+    events = read_trajectory(Path(report["trajectory_path"]))
+    calls = [e.call for e in events if isinstance(e, ToolStarted)]
     model_calls = [c for c in calls if not c.id.startswith(("verify_", "final_verify"))]
     assert model_calls, "the model made no tool call"
     for call in model_calls:
         assert call.parse_error is None, call
         jsonschema.validate(call.arguments, schemas[call.name])
+    # the plan is a few lines; before each call the model gets one line that says something (a
+    # heading before it aside): it restated the whole plan
+    texts = [e.text for e in events if isinstance(e, ModelText)]
+    assert len(texts) >= 2 and all(text.count("\n") <= 2 for text in texts[1:]), texts
     assert snapshot(repo) == before

@@ -70,5 +70,7 @@ def tokenizer():
 @pytest.mark.parametrize("family", sorted(FAMILY_TOOLS))
 def test_tools_and_system_prompt_fit_the_budget(family: str, tokenizer) -> None:
     box = Toolbox(tools_for(family, default_tools()))
-    text = prompts.render("system", tools=box.names) + json.dumps([spec.model_dump() for spec in box.specs()])
+    text = prompts.render("system", tools=box.names, test_after_edit=True) + json.dumps(
+        [spec.model_dump() for spec in box.specs()]
+    )
     assert len(tokenizer.tokenize(text.encode(), add_bos=False)) <= PROMPT_BUDGET

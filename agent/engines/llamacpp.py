@@ -24,6 +24,7 @@ from typing import Any
 from agent.chat_template import ChatTemplate, ChatTemplateError
 from agent.constrain import ConstraintError, GrammarProcessor, TokenMasker, llguidance_available
 from agent.engine import ChatOptions, EngineError
+from agent.engines.prefix_cache import PrefixCache
 from agent.engines.repetition import repeating_period
 from agent.engines.token_reuse import common_prefix, reuse_cached_tokens
 from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort, Turn, thinking_variables
@@ -37,7 +38,15 @@ from agent.messages import Message, ToolCall, ToolSpec
 CALL_MIN_TOKENS = 256
 LOOP_CHECK_EVERY = 8  # tokens between checks of a call's tail for a loop (agent/engines/repetition.py)
 # Turn-end markers some models print as plain text (e.g. a base model imitating ChatML).
-TURN_END_TEXT = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|endoftext|>", "<|end|>", "<|user|>")
+TURN_END_TEXT = (
+    "<|im_end|>",
+    "<|im_start|>",
+    "<end_of_turn>",
+    "<|eot_id|>",
+    "<|endoftext|>",
+    "<|end|>",
+    "<|user|>",
+)
 # After a call: tokens the model gets to open another call before its turn is taken as over.
 FOLLOW_TOKENS = 12
 MAX_CALLS_PER_TURN = 4
@@ -143,8 +152,15 @@ class LlamaCppEngine:
         pre_call_max_tokens: int = 64,
         tool_format: str | None = None,
         thinking: ThinkingEffort | None = None,
+        prefix_cache: PrefixCache | None = None,
     ) -> None:
+        """`prefix_cache`: where the KV state of the prompt's opening (system prompt and tools)
+        is kept between sessions (agent/engines/prefix_cache.py); None: prefilled every session."""
         self._llama = llama
+        self.prefix_cache = prefix_cache
+        self._opening_checked = False
+        self.opening_restored = 0  # opening tokens loaded from the prefix cache (0: none)
+        self._warm_prefill: tuple[int, float] | None = None  # prefilled before the first pass
         self._model_name = model_name
         self.pre_call_max_tokens = pre_call_max_tokens  # reasoning allowed before a required call
         self.max_calls_per_turn = MAX_CALLS_PER_TURN
@@ -248,6 +264,9 @@ class LlamaCppEngine:
         policy = CallPolicy.of(tools, options.tool_choice)
         prompt_text = self._render_text(messages, tools)
         prompt = self._prompt_tokens(prompt_text)
+        if self.prefix_cache is not None and not self._opening_checked:
+            self._opening_checked = True
+            self._warm_opening(messages, tools, prompt)
         turn = Turn(
             messages=messages,
             tools=tools,
@@ -268,6 +287,23 @@ class LlamaCppEngine:
         free_stop = turn.passes[0].stop if turn.passes else "stop"
         finish = "tool_calls" if turn.calls else ("length" if free_stop == "length" else "stop")
         yield ChatDone(message=turn.message(), usage=usage, finish_reason=finish)
+
+    def _warm_opening(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], prompt: list[int]
+    ) -> None:
+        """Before the session's first prefill: the KV state of the system message (with the tools
+        the template renders into it) from the prefix cache, or prefilled now and saved there."""
+        if self.prefix_cache is None or not messages or messages[0].role != "system":
+            return
+        alone = self._prompt_tokens(self._render_text(messages[:1], tools, generation=False))
+        opening = prompt[: common_prefix(alone, prompt)]
+        if common_prefix(self._llama._input_ids, opening) == len(opening):
+            return  # this session's KV cache holds it already
+        self.opening_restored = self.prefix_cache.restore(opening)
+        if not self.opening_restored:
+            started = time.monotonic()
+            self.prefix_cache.save(opening)
+            self._warm_prefill = (len(opening), time.monotonic() - started)  # the turn's own prefill
 
     def _room(self, prompt_tokens: int) -> int:
         room = self.context_length - prompt_tokens
@@ -328,6 +364,9 @@ class LlamaCppEngine:
                 if text_tokens >= text_limit:
                     out.stop = "length"
                     break
+                if policy.forced and not in_thinking and _said_a_line(splitter.text):
+                    out.stop = "length"  # one line of reasoning before a required call (models
+                    break  # asked for one sentence restated their whole plan, at ~6 tok/s)
         yield from _deltas(splitter.flush())
         turn.thinking = (turn.thinking + splitter.thinking).strip()
         turn.content = (turn.content + splitter.text).strip()
@@ -503,6 +542,13 @@ class LlamaCppEngine:
             return
         out.cached = self._reusable_prefix(tokens)
         out.prefilled = len(tokens) - out.cached
+        if self._warm_prefill is not None:  # the opening, prefilled (and saved) just before
+            count, seconds = self._warm_prefill
+            self._warm_prefill = None
+            out.cached, out.prefilled = out.cached - count, out.prefilled + count
+            warm_seconds = seconds
+        else:
+            warm_seconds = 0.0
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         is_end = self._end_check()
         started = time.monotonic()
@@ -532,7 +578,7 @@ class LlamaCppEngine:
         finally:
             generator.close()
             ended = time.monotonic()
-            out.prefill_seconds = (first_at or ended) - started
+            out.prefill_seconds = (first_at or ended) - started + warm_seconds
             out.decode_seconds = ended - (first_at or ended)
 
     def _end_check(self) -> Any:
@@ -540,6 +586,12 @@ class LlamaCppEngine:
 
         vocab = self._llama._model.vocab
         return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+
+
+def _said_a_line(text: str) -> bool:
+    """The text holds a finished line that says something (a heading, `### Plan`, does not)."""
+    *done, _ = text.split("\n")  # the last piece is not finished yet
+    return any(len(line.strip()) >= 24 and any(m in line for m in ".:?!") for line in done)
 
 
 def _opens_thinking(prompt_text: str) -> bool:

@@ -151,6 +151,8 @@ def main() -> int:
     parser.add_argument("--peer-only", action="store_true", help="run only the peer")
     args = parser.parse_args()
     tasks = [t for t in load_tasks() if not args.tasks or t.id in args.tasks]
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     for model in args.models:
         for task in tasks if not args.peer_only else []:
