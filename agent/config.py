@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from agent.formats import ToolFormatName
 from agent.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
@@ -43,6 +43,9 @@ class AgentConfig(BaseModel):
     edit_tests: bool = False  # let the model change the repository's existing test files
     test_after_edit: bool = True  # the loop runs the tests after each edit (off for slow suites)
     undo_regressions: bool = False  # with it: an edit that makes more tests fail is undone at once
+    # with tests after edits: an edit that leaves tests failing is tried against up to this many
+    # edits drawn for the same turn in all, and the one with the fewest failing goes on (1: off)
+    edit_samples: int = Field(default=4, ge=1, le=16)
     plan: bool = True
     test_command: str | None = None
     command_timeout: float = 300.0

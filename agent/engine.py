@@ -38,6 +38,9 @@ class Engine(Protocol):
     @property
     def tool_format(self) -> str: ...  # the model's tool-call wire format (agent.formats), or "json"
 
+    @property
+    def samples(self) -> bool: ...  # another draw at a temperature can differ (a replay's cannot)
+
     def chat(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
     ) -> Iterator[EngineEvent]: ...

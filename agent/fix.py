@@ -56,6 +56,7 @@ def budgets_from(config: AgentConfig) -> Budgets:
         max_attempts=config.max_attempts,
         test_after_edit=config.test_after_edit,
         undo_regressions=config.undo_regressions,
+        edit_samples=config.edit_samples,
         plan=config.plan,
     )
 

@@ -85,6 +85,11 @@ class Budgets(BaseModel):
     # at once (the models built every next edit on the one that broke more). Off by default: a
     # fix in several steps may break more before it mends (the eval oracle's tomlkit task did)
     undo_regressions: bool = False
+    # With tests after edits and failing tests to fix: an edit that does not make them pass is
+    # tried against other edits sampled for the same turn, up to this many in all, and the one
+    # that leaves the fewest failing goes on (the models' first edit of a turn was often a near
+    # miss that a second draw got right; a draw costs a call, not a turn). 1: no sampling.
+    edit_samples: int = 4
     plan: bool = True
     plan_max_tokens: int = 160
     turn_max_tokens: int = 768
@@ -128,8 +133,25 @@ def _ran_tests(data: dict[str, Any]) -> bool:
     return not data.get("no_tests") and counted > 0
 
 
+def _test_data(outcome: Outcome) -> dict[str, Any]:
+    """A run_tests outcome as the loop keeps it: its data and its output."""
+    return {**outcome.result.data, "output": outcome.result.output}
+
+
 def _how_many(count: float) -> str:
     return str(int(count)) if count != float("inf") else "no count (the tests did not run through)"
+
+
+@dataclass
+class Trial:
+    """An edit tried on the tree and its tests, before the loop settles on one (`edit_samples`)."""
+
+    done: ChatDone
+    failing: float
+    tests: Outcome | None = None  # the run_tests on it; None: the edit did not apply (or only to tests)
+    outcome: Outcome | None = None  # set while the edit is still on the tree (it could not be undone)
+    edits: int = 0  # the file changes it made
+    tests_only: bool = False  # all of them to test files
 
 
 @dataclass
@@ -374,19 +396,104 @@ class AgentLoop:
             options = options.model_copy(
                 update={"temperature": self.budgets.unstick_temperature, "seed": state.steps}
             )
+        began = time.monotonic()
         done = self._chat(state, options)
         if done.finish_reason == "interrupted":  # the partial text is kept, its calls never ran
             if done.message.content:
                 state.messages.append(done.message)
             self._pause(state, done.message.content)
             return
+        trial: Trial | None = None
+        if self._samples_edits(state, done):
+            trial = self._sample_edits(state, options, done, time.monotonic() - began)
+            done = trial.done
         state.messages.append(done.message)
         if not done.message.tool_calls:
             self._no_tool_call(state)
             return
         state.idle_turns = 0
         for call in done.message.tool_calls:
-            self._run_call(state, call)
+            self._run_call(state, call, trial)
+
+    # ---- edit sampling -----------------------------------------------------------------------
+
+    def _samples_edits(self, state: LoopState, done: ChatDone) -> bool:
+        """The turn is one file edit, and there are failing tests it can be measured on."""
+        calls = done.message.tool_calls
+        baseline = state.baseline
+        return (
+            self.budgets.edit_samples > 1
+            and self.engine.samples
+            and self.budgets.test_after_edit
+            and baseline is not None
+            and _ran_tests(baseline)
+            and not baseline.get("ok")
+            and done.finish_reason != "interrupted"
+            and len(calls) == 1
+            and calls[0].name in FILE_EDITORS
+            and calls[0].parse_error is None
+        )
+
+    def _sample_edits(self, state: LoopState, options: ChatOptions, done: ChatDone, seconds: float) -> Trial:
+        """Try the turn's edit on the tree with the tests; while it does not make them pass, draw
+        other replies to the same turn (sampled, the prompt's KV cache reused) and try those. The
+        tree is left as it was; the trial with the fewest failing tests is the turn's reply."""
+        budgets = self.budgets
+        trials = [self._trial(state, done)]
+        while len(trials) < budgets.edit_samples and trials[-1].outcome is None and not trials[0].tests_only:
+            if any(t.tests is not None and t.tests.result.data.get("ok") for t in trials):
+                break
+            if self._time_left() < 2 * seconds:  # a draw and the turn after it must still fit
+                break
+            sample = len(trials) + 1
+            self._notice(
+                state,
+                f"edit {len(trials)} of this turn left {_how_many(trials[-1].failing)} tests failing: "
+                f"drawing another ({sample} of {budgets.edit_samples})",
+            )
+            drawn = options.model_copy(
+                update={"temperature": budgets.unstick_temperature, "seed": 1000 * state.steps + sample}
+            )
+            began = time.monotonic()
+            reply = self._chat(state, drawn)
+            seconds = max(seconds, time.monotonic() - began)
+            if not self._samples_edits(state, reply):  # not an edit this time: not a candidate
+                trials.append(Trial(done=reply, failing=float("inf")))
+                continue
+            trials.append(self._trial(state, reply))
+        held = next((t for t in trials if t.outcome is not None), None)
+        chosen = held or min(trials, key=lambda t: t.failing)  # the earliest on a tie
+        if len(trials) > 1:
+            counts = ", ".join(_how_many(t.failing) for t in trials)
+            self._notice(
+                state,
+                f"tried {len(trials)} edits for this turn (failing tests: {counts}); "
+                f"going on with edit {trials.index(chosen) + 1}",
+            )
+        return chosen
+
+    def _trial(self, state: LoopState, done: ChatDone) -> Trial:
+        """Apply the reply's edit, run the tests the model last chose on it, and undo it."""
+        call = done.message.tool_calls[0]
+        pending = len(self.ctx.edits.pending())
+        outcome = self.toolset.call(call, self.ctx)
+        edits = len(self.ctx.edits.pending()) - pending
+        if outcome.error is not None or edits < 1:
+            return Trial(done=done, failing=float("inf"))
+        trial = Trial(done=done, failing=float("inf"), edits=edits, tests_only=self._tests_only(edits))
+        if not trial.tests_only:  # a new test fails by design: nothing to compare it on
+            run = ToolCall(id="trial_tests", name="run_tests", arguments=dict(state.test_args))
+            trial.tests = self.toolset.call(run, self.ctx)
+            trial.failing = _failing(_test_data(trial.tests))
+        try:
+            self.ctx.edits.undo(self.ctx.root, edits)
+        except UndoError as exc:  # changed behind the journal's back: this edit stays and goes on
+            self._notice(state, f"could not take back a trial edit: {exc}; keeping it", "warning")
+            trial.outcome = outcome
+        return trial
+
+    def _time_left(self) -> float:
+        return self.budgets.max_seconds - (time.monotonic() - self._started)
 
     # ---- model turns -----------------------------------------------------------------------
 
@@ -460,7 +567,9 @@ class AgentLoop:
 
     # ---- tool calls ------------------------------------------------------------------------
 
-    def _run_call(self, state: LoopState, call: ToolCall) -> None:
+    def _run_call(self, state: LoopState, call: ToolCall, trial: Trial | None = None) -> None:
+        """`trial`: the call was tried already (`_sample_edits`): its tests stand for it, and if
+        the trial edit could not be taken back, its outcome does too."""
         self._check_repeat(state, call)
         state.tool_calls += 1
         self.emit(ToolStarted(call=call))
@@ -469,7 +578,10 @@ class AgentLoop:
             return
         pending = len(self.ctx.edits.pending())
         before = (state.last_tests, state.changed_since_tests)
-        outcome = self.toolset.call(call, self.ctx)
+        held = trial.outcome if trial is not None else None
+        outcome = held if held is not None else self.toolset.call(call, self.ctx)
+        if held is not None and trial is not None:
+            pending -= trial.edits  # its edits are on the journal already
         unchanged = outcome.error is not None and bool(outcome.result.data.get("unchanged"))
         if unchanged and state.repeats >= 1:
             # the same edit that changes nothing, sent again: the model takes its change for done
@@ -502,15 +614,21 @@ class AgentLoop:
         if call.name == "run_tests" and _ran_tests(outcome.result.data):
             state.test_args = dict(call.arguments)  # a selection that found no test is not kept
         if edited and call.name in FILE_EDITORS and self.budgets.test_after_edit:
-            self._test_after_edit(state, call, len(self.ctx.edits.pending()) - pending, before)
+            tested = trial.tests if trial is not None else None
+            self._test_after_edit(state, call, len(self.ctx.edits.pending()) - pending, before, tested)
 
     def _test_after_edit(
-        self, state: LoopState, call: ToolCall, edits: int, before: tuple[dict[str, Any] | None, bool]
+        self,
+        state: LoopState,
+        call: ToolCall,
+        edits: int,
+        before: tuple[dict[str, Any] | None, bool],
+        tested: Outcome | None = None,
     ) -> None:
         """Run the tests the model last chose (all of them at first) on its edit and add their
         result to the edit's; undo an edit that made more of them fail; end the attempt when edit
-        after edit does no better."""
-        self.verify(state, f"tests_{state.steps}_{call.id}", state.test_args)
+        after edit does no better. `tested`: their run on this very edit, made when it was tried."""
+        self.verify(state, f"tests_{state.steps}_{call.id}", state.test_args, tested)
         output = _clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
         tests = state.last_tests or {}
         selection = json.dumps(state.test_args, sort_keys=True)
@@ -648,13 +766,20 @@ class AgentLoop:
     def _verify(self, state: LoopState) -> None:
         self.verify(state, f"verify_{state.steps}")
 
-    def verify(self, state: LoopState, call_id: str, arguments: dict[str, Any] | None = None) -> None:
-        """The verify step: the loop runs the tests itself (also after the run, for the report)."""
+    def verify(
+        self,
+        state: LoopState,
+        call_id: str,
+        arguments: dict[str, Any] | None = None,
+        tested: Outcome | None = None,
+    ) -> None:
+        """The verify step: the loop runs the tests itself (also after the run, for the report).
+        `tested`: a run of these tests on the code as it is now, reported instead of a new one."""
         call = ToolCall(id=call_id, name="run_tests", arguments=dict(arguments or {}))
         self.emit(ToolStarted(call=call))
-        outcome = self.toolset.call(call, self.ctx)
+        outcome = tested if tested is not None else self.toolset.call(call, self.ctx)
         self._emit_finished(call, outcome)
-        state.last_tests = {**outcome.result.data, "output": outcome.result.output}
+        state.last_tests = _test_data(outcome)
         state.changed_since_tests = False
 
     @staticmethod

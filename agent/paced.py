@@ -51,6 +51,10 @@ class PacedEngine:
     def tool_format(self) -> str:
         return self.inner.tool_format
 
+    @property
+    def samples(self) -> bool:
+        return self.inner.samples
+
     def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
         return self.inner.count_tokens(messages, tools)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from agent.engines.llamacpp import BUDGET_STOPS
 from agent.events import ToolStarted
 from agent.headless import report_from_stream
 from agent.models import pull
@@ -70,7 +71,12 @@ def test_agent_fix_with_the_small_instruct_model(tmp_path: Path) -> None:
     calls = [e.call for e in events if isinstance(e, ToolStarted)]
     model_calls = [c for c in calls if not c.id.startswith(("verify_", "final_verify"))]
     assert model_calls, "the model made no tool call"
-    for call in model_calls:
+    budget_stops = [c for c in model_calls if c.parse_error and c.parse_error.startswith(BUDGET_STOPS)]
+    assert len(budget_stops) < len(model_calls), model_calls  # rambling in a string is reported,
+    for call in model_calls:  # never broken: every other call is well formed
+        if call in budget_stops:
+            assert call.arguments == {}, call  # and nothing of a cut-off call is run
+            continue
         assert call.parse_error is None, call
         jsonschema.validate(call.arguments, schemas[call.name])
     # the plan is a few lines; before each call the model gets one line that says something (a

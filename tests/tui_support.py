@@ -64,6 +64,7 @@ class RecordingEngine:
     model = property(lambda self: self.inner.model)
     context_length = property(lambda self: self.inner.context_length)
     tool_format = property(lambda self: self.inner.tool_format)
+    samples = property(lambda self: self.inner.samples)
 
     def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
         return self.inner.count_tokens(messages, tools)

@@ -30,7 +30,7 @@ from agent.engines.token_reuse import common_prefix, reuse_cached_tokens
 from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort, Turn, thinking_variables
 from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, UsageEvent
 from agent.formats.base import failed
-from agent.formats.stream import THINK_OPEN, ReplySplitter
+from agent.formats.stream import THINK_CLOSE, THINK_OPEN, ReplySplitter
 from agent.grammar import Grammar
 from agent.messages import Message, ToolCall, ToolSpec
 
@@ -50,6 +50,11 @@ TURN_END_TEXT = (
 # After a call: tokens the model gets to open another call before its turn is taken as over.
 FOLLOW_TOKENS = 12
 MAX_CALLS_PER_TURN = 4
+# How a call stopped by a budget begins its error: a small model rambling inside a string is
+# reported to it (and shown), never run and never taken for a malformed call.
+CUT_OFF = "the tool call was cut off by the token limit"
+LOOPED = "the tool call was stopped"
+BUDGET_STOPS = (CUT_OFF, LOOPED)
 # Stand-ins rendered through the template to find where the next call's body or text goes.
 SENTINEL_TOOL = "sentinel_tool_7f3a"
 SENTINEL_TEXT = "\u2063sentinel\u2063"
@@ -169,6 +174,7 @@ class LlamaCppEngine:
         self._masker: TokenMasker | None = None
         self._pieces: dict[int, bytes] = {}
         self._blank_tokens: list[int] | None = None
+        self._closing_tokens: list[int] = []
         bos = int(llama.token_bos())
         self._bos = [bos] if bos >= 0 and llama._model.add_bos_token() else []
         try:
@@ -210,6 +216,10 @@ class LlamaCppEngine:
     @property
     def tool_format(self) -> str:
         return self.format.name
+
+    @property
+    def samples(self) -> bool:
+        return True
 
     # ---- tokens ------------------------------------------------------------------------------
 
@@ -319,17 +329,26 @@ class LlamaCppEngine:
     def _free_text(
         self, turn: Turn, policy: CallPolicy, options: ChatOptions
     ) -> Generator[EngineEvent, None, bool]:
-        """Reasoning and text up to a call opener, a turn end or a limit; True if a call opened."""
-        opened, cut = yield from self._free_pass(turn, turn.prompt, turn.thinking_open, policy, options)
-        if cut and not policy.forced and turn.remaining() > 0:  # reasoning closed for it: now the answer
+        """Reasoning and text up to a call opener, a turn end or a limit; True if a call opened.
+
+        Where the reasoning ends (the model closed it, or its budget ran out) the pass stops and
+        the answer goes on from the template's own rendering of the reasoning: the bytes the model
+        wrote around its closing tag (a newline after it, a space before it) are not what the
+        template writes back into the next prompt, and everything after the first byte that
+        differs would be evaluated again there, turn after turn.
+        """
+        opened, ended = yield from self._free_pass(turn, turn.prompt, turn.thinking_open, policy, options)
+        answer = ended == "closed" or (ended == "budget" and not policy.forced)
+        if answer and turn.remaining() > 0:  # on from the reasoning as the template writes it
             prefix = turn.prompt + self._tokenize(self._continuation(turn, next_call=False))
             opened, _ = yield from self._free_pass(turn, prefix, False, policy, options)
         return opened
 
     def _free_pass(
         self, turn: Turn, tokens: list[int], thinking_open: bool, policy: CallPolicy, options: ChatOptions
-    ) -> Generator[EngineEvent, None, tuple[bool, bool]]:
-        """One unconstrained pass; (a call opened, the reasoning budget ran out).
+    ) -> Generator[EngineEvent, None, tuple[bool, str]]:
+        """One unconstrained pass; (a call opened, how the reasoning ended: "closed" by the
+        model, its "budget" ran out, or "" when the pass ended otherwise).
 
         Visible text is held to `max_tokens` (to the short pre-call allowance when a call is
         required); reasoning has its own budget on top.
@@ -337,19 +356,22 @@ class LlamaCppEngine:
         text_allowance = self.pre_call_max_tokens if policy.forced else options.max_tokens
         text_limit = min(turn.remaining(), text_allowance)
         if text_limit <= 0:  # straight to the required call
-            return False, False
+            return False, ""
         triggers = self.format.triggers if policy.allowed else ()
         splitter = ReplySplitter(triggers, stops=(*TURN_END_TEXT, *options.stop), thinking_open=thinking_open)
         out = turn.new_pass()
         thinking_tokens = text_tokens = 0
-        cut = False
-        constraint = {"logits_processor": [self._no_blank_start()]} if thinking_open else None
+        ended = ""
+        constraint = {"logits_processor": [self._no_blank_start(closing=thinking_open)]}
         with closing(self._decode(tokens, turn.most(), constraint, options, out)) as pieces:
             for piece in pieces:
                 in_thinking = splitter.in_thinking
                 yield from _deltas(splitter.feed(piece))
                 if splitter.done:
                     out.stop = "call" if splitter.in_call else "stop"
+                    break
+                if splitter.thought:
+                    out.stop, ended = "thought", "closed"
                     break
                 thinking_tokens += in_thinking
                 turn.thinking_tokens += in_thinking
@@ -359,7 +381,7 @@ class LlamaCppEngine:
                     and self.thinking_budget is not None
                     and thinking_tokens >= self.thinking_budget
                 ):
-                    out.stop, cut = "thinking_budget", True
+                    out.stop, ended = "thinking_budget", "budget"
                     break
                 if text_tokens >= text_limit:
                     out.stop = "length"
@@ -370,25 +392,28 @@ class LlamaCppEngine:
         yield from _deltas(splitter.flush())
         turn.thinking = (turn.thinking + splitter.thinking).strip()
         turn.content = (turn.content + splitter.text).strip()
-        return splitter.in_call, cut
+        return splitter.in_call, ended
 
-    def _no_blank_start(self) -> Any:
-        """A logits processor that keeps the first token from being whitespace only.
+    def _no_blank_start(self, closing: bool) -> Any:
+        """A logits processor that keeps the pass's first token from being whitespace only, and
+        (`closing`: the pass opens the reasoning) from being the start of its closing tag.
 
-        Templates strip the reasoning they render back (`<think>{{ reasoning.strip() }}`), so a
-        reply that opens its reasoning with a newline would never match its own next prompt and
-        all of it would be evaluated again.
+        Templates strip what they render back (`<think>{{ reasoning.strip() }}`, the content
+        likewise), so a reply that opens with a newline would never match its own next prompt and
+        all of it would be evaluated again; and they render an empty reasoning as no `<think>` at
+        all (GLM-4.7/5: `<|assistant|></think>`), while the generation prompt opened one.
         """
         import numpy as np
 
         if self._blank_tokens is None:
             model = self._llama._model
-            self._blank_tokens = [
-                token
+            pieces = [
+                (token, model.token_to_piece(token, special=True).rstrip(b"\0"))
                 for token in range(int(self._llama.n_vocab()))
-                if (piece := model.token_to_piece(token, special=True).rstrip(b"\0")) and not piece.strip()
             ]
-        blank = np.array(self._blank_tokens, dtype=np.int64)
+            self._blank_tokens = [token for token, piece in pieces if piece and not piece.strip()]
+            self._closing_tokens = [token for token, piece in pieces if piece and _starts_closing(piece)]
+        blank = np.array(self._blank_tokens + (self._closing_tokens if closing else []), dtype=np.int64)
         first = [True]
 
         def processor(input_ids: Any, scores: Any) -> Any:
@@ -431,14 +456,14 @@ class LlamaCppEngine:
             parsed[0] if parsed else failed(self.format.call_id(index), "", out.text, "no call was produced")
         )
         if out.stop == "length":
-            error = "the tool call was cut off by the token limit; send shorter arguments"
+            error = f"{CUT_OFF}; send shorter arguments"
             call = call.model_copy(update={"parse_error": error, "raw_arguments": out.text})
         if period:
             pattern = self._llama.detokenize(out.ids[-period:], special=True).decode(
                 "utf-8", errors="replace"
             )
             error = (
-                f"the tool call was stopped after {len(out.ids)} tokens: it repeated {pattern.strip()!r} "
+                f"{LOOPED} after {len(out.ids)} tokens: it repeated {pattern.strip()!r} "
                 "over and over. Send the call again, writing each part once"
             )
             call = call.model_copy(update={"parse_error": error, "raw_arguments": out.text[:2000]})
@@ -586,6 +611,12 @@ class LlamaCppEngine:
 
         vocab = self._llama._model.vocab
         return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+
+
+def _starts_closing(piece: bytes) -> bool:
+    """The token's text is the reasoning's closing tag, or how it begins."""
+    close = THINK_CLOSE.encode()
+    return close.startswith(piece) or piece.startswith(close)
 
 
 def _said_a_line(text: str) -> bool:

@@ -205,6 +205,10 @@ class OpenAICompatEngine:
         return self._context_length
 
     @property
+    def samples(self) -> bool:
+        return True
+
+    @property
     def tool_format(self) -> str:
         """The configured format; unknown otherwise (the server parses calls itself): "json"."""
         return self.tool_format_parser.name if self.tool_format_parser else "json"

@@ -93,6 +93,10 @@ class ScriptedEngine:
         return self._context_length
 
     @property
+    def samples(self) -> bool:
+        return False  # a replay answers the same whatever the temperature: no draws from it
+
+    @property
     def tool_format(self) -> str:
         return "hermes"  # `raw` turns are parsed in whichever format they use
 

@@ -33,7 +33,7 @@ class Pass:
 
     ids: list[int] = field(default_factory=list)
     text: str = ""
-    stop: str = "length"  # "eos" | "length" | "call" | "stop" | "thinking_budget"
+    stop: str = "length"  # "eos" | "length" | "call" | "stop" | "thought" | "thinking_budget"
     prefilled: int = 0
     cached: int = 0
     prefill_seconds: float = 0.0

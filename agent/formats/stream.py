@@ -84,6 +84,7 @@ class ReplySplitter:
         self._text = StreamSplitter(stops=self._stops, opens=self._triggers)
         self.thinking = ""
         self.text = ""
+        self.thought = False  # the reasoning was closed by its tag (the text goes on after it)
 
     @property
     def done(self) -> bool:
@@ -140,6 +141,7 @@ class ReplySplitter:
                     self._state = "done"
                     return
                 self._state, chunk = "text", self._thinking.rest.lstrip("\n")
+                self.thought = True
             else:
                 return
         if self._state == "text":
