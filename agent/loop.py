@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 import prompts
 from agent.context.languages import is_test_path
+from agent.cosmetic import only_cosmetic
 from agent.engine import ChatOptions, Engine
 from agent.events import (
     ChatDone,
@@ -42,7 +43,7 @@ from agent.messages import Message, ToolCall, ToolSpec
 from agent.planning import action_kind, parse_plan, tick
 from agent.steering import Steering
 from tools.base import ToolContext, ToolResult
-from tools.journal import UndoError
+from tools.journal import EditRecord, UndoError
 
 Emit = Callable[[RunEvent], None]
 
@@ -138,6 +139,29 @@ def _test_data(outcome: Outcome) -> dict[str, Any]:
     return {**outcome.result.data, "output": outcome.result.output}
 
 
+def _covers(state: LoopState, arguments: dict[str, Any]) -> bool:
+    """A run_tests selection the loop may use for its own runs after edits: one that holds every
+    test that failed before any change. (The 1.5B model once ran `-k 'not <the failing test>'`,
+    and every edit after it was then shown as passing.) A keyword could leave any of them out."""
+    failing = [str(t) for t in (state.baseline or {}).get("failing", [])]
+    if not failing:
+        return True
+    if arguments.get("keyword"):
+        return False
+    paths = [str(p).rstrip("/") for p in arguments.get("paths") or []]
+    if not paths:
+        return True
+
+    def held(test: str) -> bool:
+        file = test.split("::", 1)[0]
+        return any(
+            test == p or test.startswith((p + "::", p + "[")) or file == p or file.startswith(p + "/")
+            for p in paths
+        )
+
+    return all(held(test) for test in failing)
+
+
 def _how_many(count: float) -> str:
     return str(int(count)) if count != float("inf") else "no count (the tests did not run through)"
 
@@ -152,6 +176,13 @@ class Trial:
     outcome: Outcome | None = None  # set while the edit is still on the tree (it could not be undone)
     edits: int = 0  # the file changes it made
     tests_only: bool = False  # all of them to test files
+    cosmetic: bool = False  # comments and layout only: the code is as it was (tests not run)
+
+    def told(self) -> str:
+        """How it fared, for the run's log."""
+        if self.cosmetic:
+            return "comments only"
+        return "no count" if self.failing == float("inf") else f"{int(self.failing)} failing"
 
 
 @dataclass
@@ -448,7 +479,7 @@ class AgentLoop:
             sample = len(trials) + 1
             self._notice(
                 state,
-                f"edit {len(trials)} of this turn left {_how_many(trials[-1].failing)} tests failing: "
+                f"edit {len(trials)} of this turn: {trials[-1].told()}; "
                 f"drawing another ({sample} of {budgets.edit_samples})",
             )
             drawn = options.model_copy(
@@ -462,12 +493,12 @@ class AgentLoop:
                 continue
             trials.append(self._trial(state, reply))
         held = next((t for t in trials if t.outcome is not None), None)
-        chosen = held or min(trials, key=lambda t: t.failing)  # the earliest on a tie
+        chosen = held or min(trials, key=lambda t: (t.failing, t.cosmetic))  # the earliest on a tie
         if len(trials) > 1:
-            counts = ", ".join(_how_many(t.failing) for t in trials)
+            counts = ", ".join(t.told() for t in trials)
             self._notice(
                 state,
-                f"tried {len(trials)} edits for this turn (failing tests: {counts}); "
+                f"tried {len(trials)} edits for this turn (tests: {counts}); "
                 f"going on with edit {trials.index(chosen) + 1}",
             )
         return chosen
@@ -481,7 +512,8 @@ class AgentLoop:
         if outcome.error is not None or edits < 1:
             return Trial(done=done, failing=float("inf"))
         trial = Trial(done=done, failing=float("inf"), edits=edits, tests_only=self._tests_only(edits))
-        if not trial.tests_only:  # a new test fails by design: nothing to compare it on
+        trial.cosmetic = only_cosmetic(self._last_edits(edits))
+        if not (trial.tests_only or trial.cosmetic):  # a new test fails by design: nothing to compare
             run = ToolCall(id="trial_tests", name="run_tests", arguments=dict(state.test_args))
             trial.tests = self.toolset.call(run, self.ctx)
             trial.failing = _failing(_test_data(trial.tests))
@@ -611,7 +643,7 @@ class AgentLoop:
         if call.name == "run_tests" and outcome.error is None:
             state.last_tests = {**outcome.result.data, "output": outcome.result.output}
             state.changed_since_tests = False
-        if call.name == "run_tests" and _ran_tests(outcome.result.data):
+        if call.name == "run_tests" and _ran_tests(outcome.result.data) and _covers(state, call.arguments):
             state.test_args = dict(call.arguments)  # a selection that found no test is not kept
         if edited and call.name in FILE_EDITORS and self.budgets.test_after_edit:
             tested = trial.tests if trial is not None else None
@@ -647,6 +679,8 @@ class AgentLoop:
             self._notice(state, f"undid the {call.name} that made more tests fail ({int(best)} -> {after})")
         else:
             text = prompts.render("tests_now", output=output)
+            if not tests.get("ok") and only_cosmetic(self._last_edits(edits)):
+                text = prompts.render("edit_cosmetic") + "\n" + text
             state.messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
             if tests.get("ok"):
                 return
@@ -660,9 +694,13 @@ class AgentLoop:
                 f"{state.stale_edits} edits in a row left as many tests failing as before",
             )
 
+    def _last_edits(self, edits: int) -> list[EditRecord]:
+        """The last call's `edits` file changes."""
+        return self.ctx.edits.pending()[-edits:] if edits >= 1 else []
+
     def _tests_only(self, edits: int) -> bool:
         """The last call's `edits` file changes were all to test files."""
-        records = self.ctx.edits.pending()[-edits:] if edits >= 1 else []
+        records = self._last_edits(edits)
         return bool(records) and all(is_test_path(r.path) for r in records)
 
     def _undo(self, state: LoopState, edits: int, before: tuple[dict[str, Any] | None, bool]) -> bool:

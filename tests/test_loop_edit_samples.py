@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.events import Notice, ToolFinished, ToolStarted
+from agent.messages import Message
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
 from tests.test_loop_scripted import (
@@ -64,7 +65,7 @@ def test_a_drawn_edit_that_passes_replaces_the_first_that_did_not(user_repo: Pat
     runs = [e.ok for e in events if isinstance(e, ToolFinished) and e.name == "run_tests"]
     assert runs == [False, True]
     assert any(
-        "tried 2 edits for this turn (failing tests: 1, 0); going on with edit 2" in n
+        "tried 2 edits for this turn (tests: 1 failing, 0 failing); going on with edit 2" in n
         for n in _notices(events)
     )
     assert snapshot(user_repo) == before
@@ -84,8 +85,7 @@ def test_the_edit_with_fewest_failing_goes_on_and_the_others_leave_no_trace(user
     assert "middle = s[len(s) // 2]" in report.diff and "s[0]" not in report.diff
     said = _notices(events)
     assert any(
-        "(failing tests: 1, 2, no count (the tests did not run through), 2); going on with edit 1" in n
-        for n in said
+        "(tests: 1 failing, 2 failing, no count, 2 failing); going on with edit 1" in n for n in said
     ), said
     assert sum("drawing another" in n for n in said) == 3
 
@@ -110,3 +110,71 @@ def test_no_draw_when_the_tests_passed_before_any_change(user_repo: Path) -> Non
     _, events = run_fix(user_repo, engine, edit_samples=4, max_steps=1)
     assert len(engine.conversations) == 2  # the plan and the one turn: nothing to compare edits on
     assert not any("drawing another" in n for n in _notices(events))
+
+
+COMMENT_EDIT = ScriptedTurn(  # what the 1.5B model did on the duration task: the fix as a comment
+    tool_calls=[
+        {
+            "name": "edit_file",
+            "arguments": {
+                "path": "stats.py",
+                "old_text": "    return s[len(s) // 2]\n",
+                "new_text": "    # average the two middle values\n    return s[len(s) // 2]\n",
+            },
+        }
+    ]
+)
+
+
+def _tool_texts(conversation: list[Message]) -> list[str]:
+    return [m.content or "" for m in conversation if m.role == "tool"]
+
+
+def test_a_comment_only_edit_is_never_the_one_that_goes_on(user_repo: Path) -> None:
+    # greedy: the fix as a comment; the draws: a wrong edit, then the comment again
+    engine = DrawingEngine(turns(PLAN, COMMENT_EDIT, WRONG_EDIT, COMMENT_EDIT))
+    report, events = run_fix(user_repo, engine, edit_samples=3, max_steps=1)
+    said = _notices(events)
+    assert any("(tests: comments only, 1 failing, comments only); going on with edit 2" in n for n in said), (
+        said
+    )
+    assert "middle = s[len(s) // 2]" in report.diff and "#" not in report.diff
+
+
+def test_the_model_is_told_a_comment_only_edit_changes_nothing(user_repo: Path, tmp_path: Path) -> None:
+    engine = ConversationEngine(turns(PLAN, COMMENT_EDIT, EDIT, FINISH))  # no sampling
+    report, _ = run_fix(user_repo, engine, edit_samples=4)
+    assert report.status == "resolved"
+    after_comment = _tool_texts(engine.conversations[2])[-1]
+    assert "changed only comments or layout" in after_comment
+    assert "TESTS FAILED" in after_comment
+    # a real edit that still fails is not called cosmetic
+    engine = ConversationEngine(turns(PLAN, WRONG_EDIT, READ))
+    run_fix(median_repo(tmp_path / "other"), engine, edit_samples=4, max_steps=2)
+    assert "comments" not in _tool_texts(engine.conversations[2])[-1]
+
+
+def _run_tests_turn(arguments: dict) -> ScriptedTurn:
+    return ScriptedTurn(tool_calls=[{"name": "run_tests", "arguments": arguments}])
+
+
+@pytest.mark.parametrize(
+    ("selection", "kept"),
+    [
+        ({"keyword": "not test_even"}, False),  # leaves out the test to fix: never the loop's
+        ({"paths": ["test_stats.py"], "keyword": "even or odd"}, False),  # a keyword could
+        ({"paths": ["test_stats.py::test_odd"]}, False),
+        ({"paths": ["test_stats.py::test_even"]}, True),
+        ({"paths": ["test_stats.py"]}, True),
+    ],
+)
+def test_the_tests_after_an_edit_always_hold_the_tests_that_failed(
+    user_repo: Path, selection: dict, kept: bool
+) -> None:
+    engine = ConversationEngine(turns(PLAN, _run_tests_turn(selection), WRONG_EDIT, READ))
+    _, events = run_fix(user_repo, engine, edit_samples=1, max_steps=3)
+    after_edit = [e for e in events if isinstance(e, ToolStarted) and e.call.id.startswith("tests_")]
+    assert len(after_edit) == 1
+    assert after_edit[0].call.arguments == (selection if kept else {})
+    # whichever ran, the edit that keeps the bug is shown failing
+    assert "TESTS FAILED" in _tool_texts(engine.conversations[3])[-1]
