@@ -139,11 +139,13 @@ def _test_data(outcome: Outcome) -> dict[str, Any]:
     return {**outcome.result.data, "output": outcome.result.output}
 
 
-def _covers(state: LoopState, arguments: dict[str, Any]) -> bool:
+def _covers(state: LoopState, arguments: dict[str, Any], ran: dict[str, Any]) -> bool:
     """A run_tests selection the loop may use for its own runs after edits: one that holds every
     test that failed before any change. (The 1.5B model once ran `-k 'not <the failing test>'`,
-    and every edit after it was then shown as passing.) A keyword could leave any of them out."""
-    failing = [str(t) for t in (state.baseline or {}).get("failing", [])]
+    and every edit after it was then shown as passing.) A test is held when the run `ran` shows
+    it failing, or, with no keyword (which could leave it out), when the paths include it."""
+    shown = {str(t) for t in ran.get("failing", [])}
+    failing = [str(t) for t in (state.baseline or {}).get("failing", []) if str(t) not in shown]
     if not failing:
         return True
     if arguments.get("keyword"):
@@ -643,7 +645,8 @@ class AgentLoop:
         if call.name == "run_tests" and outcome.error is None:
             state.last_tests = {**outcome.result.data, "output": outcome.result.output}
             state.changed_since_tests = False
-        if call.name == "run_tests" and _ran_tests(outcome.result.data) and _covers(state, call.arguments):
+        ran = outcome.result.data
+        if call.name == "run_tests" and _ran_tests(ran) and _covers(state, call.arguments, ran):
             state.test_args = dict(call.arguments)  # a selection that found no test is not kept
         if edited and call.name in FILE_EDITORS and self.budgets.test_after_edit:
             tested = trial.tests if trial is not None else None
