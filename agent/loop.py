@@ -8,6 +8,7 @@ and an interrupt ends the streaming turn at the next token and pauses the loop u
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -164,6 +165,21 @@ def _covers(state: LoopState, arguments: dict[str, Any], ran: dict[str, Any]) ->
     return all(held(test) for test in failing)
 
 
+_VOLATILE = re.compile(r"\bin \d+(?:\.\d+)?s\b|0x[0-9a-fA-F]+|\b\d+(?:\.\d+)?(?:ms|s)\b")
+
+
+def _signature(tests: dict[str, Any] | None) -> tuple[frozenset[str], str] | None:
+    """What a test run showed, for telling whether an edit changed any test's result: the failing
+    tests and the failure lines (pytest's `E ` lines, else the whole output), with timings and
+    addresses taken out. None: no run, or one that counted nothing."""
+    if tests is None or not _ran_tests(tests):
+        return None
+    output = str(tests.get("output", ""))
+    lines = [line.strip() for line in output.splitlines() if line.startswith("E ")]
+    shown = "\n".join(lines) if lines else output
+    return frozenset(str(t) for t in tests.get("failing", [])), _VOLATILE.sub("", shown)
+
+
 def _how_many(count: float) -> str:
     return str(int(count)) if count != float("inf") else "no count (the tests did not run through)"
 
@@ -179,12 +195,24 @@ class Trial:
     edits: int = 0  # the file changes it made
     tests_only: bool = False  # all of them to test files
     cosmetic: bool = False  # comments and layout only: the code is as it was (tests not run)
+    no_effect: bool = False  # every test's result is as it was before the edit
+    where: str = ""  # the file and line it changed, or why it did not apply, for the run's log
 
     def told(self) -> str:
         """How it fared, for the run's log."""
         if self.cosmetic:
             return "comments only"
-        return "no count" if self.failing == float("inf") else f"{int(self.failing)} failing"
+        count = "no count" if self.failing == float("inf") else f"{int(self.failing)} failing"
+        return f"{count}, no test result changed" if self.no_effect else count
+
+    def rank(self, before: float) -> tuple[float, bool]:
+        """Lower is better. An edit that changed no test's result goes nowhere: an edit that
+        changed one ranks above it even with one more test failing than `before` (the 1.5B
+        model's half-fix that turned `assert 0 == 90` into `KeyError: 's'`, one step from the
+        fix, lost to edits that changed nothing, four draws in a row)."""
+        if self.no_effect:
+            return before + 1.5, False
+        return self.failing, self.cosmetic
 
 
 @dataclass
@@ -479,9 +507,10 @@ class AgentLoop:
             if self._time_left() < 2 * seconds:  # a draw and the turn after it must still fit
                 break
             sample = len(trials) + 1
+            where = f" ({trials[-1].where})" if trials[-1].where else ""
             self._notice(
                 state,
-                f"edit {len(trials)} of this turn: {trials[-1].told()}; "
+                f"edit {len(trials)} of this turn{where}: {trials[-1].told()}; "
                 f"drawing another ({sample} of {budgets.edit_samples})",
             )
             drawn = options.model_copy(
@@ -495,7 +524,8 @@ class AgentLoop:
                 continue
             trials.append(self._trial(state, reply))
         held = next((t for t in trials if t.outcome is not None), None)
-        chosen = held or min(trials, key=lambda t: (t.failing, t.cosmetic))  # the earliest on a tie
+        before = _failing(state.last_tests) if not state.changed_since_tests else float("inf")
+        chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
         if len(trials) > 1:
             counts = ", ".join(t.told() for t in trials)
             self._notice(
@@ -508,17 +538,27 @@ class AgentLoop:
     def _trial(self, state: LoopState, done: ChatDone) -> Trial:
         """Apply the reply's edit, run the tests the model last chose on it, and undo it."""
         call = done.message.tool_calls[0]
+        before = state.last_tests if not state.changed_since_tests else None
         pending = len(self.ctx.edits.pending())
         outcome = self.toolset.call(call, self.ctx)
         edits = len(self.ctx.edits.pending()) - pending
         if outcome.error is not None or edits < 1:
-            return Trial(done=done, failing=float("inf"))
-        trial = Trial(done=done, failing=float("inf"), edits=edits, tests_only=self._tests_only(edits))
+            return Trial(done=done, failing=float("inf"), where=_why_not(outcome))
+        trial = Trial(
+            done=done,
+            failing=float("inf"),
+            edits=edits,
+            tests_only=self._tests_only(edits),
+            where=_where(outcome),
+        )
         trial.cosmetic = only_cosmetic(self._last_edits(edits))
         if not (trial.tests_only or trial.cosmetic):  # a new test fails by design: nothing to compare
             run = ToolCall(id="trial_tests", name="run_tests", arguments=dict(state.test_args))
             trial.tests = self.toolset.call(run, self.ctx)
-            trial.failing = _failing(_test_data(trial.tests))
+            ran = _test_data(trial.tests)
+            trial.failing = _failing(ran)
+            shown = _signature(ran)
+            trial.no_effect = shown is not None and shown == _signature(before)
         try:
             self.ctx.edits.undo(self.ctx.root, edits)
         except UndoError as exc:  # changed behind the journal's back: this edit stays and goes on
@@ -684,6 +724,8 @@ class AgentLoop:
             text = prompts.render("tests_now", output=output)
             if not tests.get("ok") and only_cosmetic(self._last_edits(edits)):
                 text = prompts.render("edit_cosmetic") + "\n" + text
+            elif not tests.get("ok") and self._no_effect(before, tests):
+                text = prompts.render("edit_no_effect") + "\n" + text
             state.messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
             if tests.get("ok"):
                 return
@@ -696,6 +738,13 @@ class AgentLoop:
                 "no_improvement",
                 f"{state.stale_edits} edits in a row left as many tests failing as before",
             )
+
+    @staticmethod
+    def _no_effect(before: tuple[dict[str, Any] | None, bool], tests: dict[str, Any]) -> bool:
+        """The tests after an edit show what they showed before it: same failures, same errors."""
+        last, changed = before
+        shown = _signature(tests)
+        return not changed and shown is not None and shown == _signature(last)
 
     def _last_edits(self, edits: int) -> list[EditRecord]:
         """The last call's `edits` file changes."""
@@ -895,6 +944,22 @@ def _cut_short(stream: Iterator[EngineEvent], shown: list[str]) -> ChatDone:
         close()
     message = Message(role="assistant", content="".join(shown).strip())
     return ChatDone(message=message, usage=Usage(), finish_reason="interrupted")
+
+
+def _where(outcome: Outcome) -> str:
+    """The file and line an edit changed, from its result."""
+    data = outcome.result.data
+    path, line = data.get("path"), data.get("line")
+    return f"{path} line {line}" if path and line else str(path or "")
+
+
+def _why_not(outcome: Outcome) -> str:
+    """Why an edit did not apply, from its result's first line."""
+    if outcome.error is None:
+        return "changed no file"
+    first = outcome.result.output.strip().splitlines()[0] if outcome.result.output.strip() else ""
+    first = first.removeprefix("error: ")
+    return first if len(first) <= 90 else first[:87] + "..."
 
 
 def _clip(text: str, limit: int, tail: bool = False) -> str:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.events import Notice, ToolFinished, ToolStarted
+from agent.events import ChatDone, Notice, ToolFinished, ToolStarted, Usage
+from agent.loop import Trial
 from agent.messages import Message
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
@@ -25,6 +26,20 @@ from tests.test_loop_scripted import (
 )
 
 FIXED = EDIT.tool_calls[0].arguments["new_text"]  # type: ignore[index]
+# WRONG_EDIT is a pure refactor: the even test fails as before, with the same error. This one
+# keeps it failing too, but differently (`assert 2 == 2.5`, was `assert 3 == 2.5`).
+NEAR_MISS_EDIT = ScriptedTurn(
+    tool_calls=[
+        {
+            "name": "edit_file",
+            "arguments": {
+                "path": "stats.py",
+                "old_text": "    return s[len(s) // 2]\n",
+                "new_text": "    return s[(len(s) - 1) // 2]\n",
+            },
+        }
+    ]
+)
 
 
 @pytest.fixture
@@ -65,7 +80,8 @@ def test_a_drawn_edit_that_passes_replaces_the_first_that_did_not(user_repo: Pat
     runs = [e.ok for e in events if isinstance(e, ToolFinished) and e.name == "run_tests"]
     assert runs == [False, True]
     assert any(
-        "tried 2 edits for this turn (tests: 1 failing, 0 failing); going on with edit 2" in n
+        "tried 2 edits for this turn (tests: 1 failing, no test result changed, 0 failing); "
+        "going on with edit 2" in n
         for n in _notices(events)
     )
     assert snapshot(user_repo) == before
@@ -73,7 +89,7 @@ def test_a_drawn_edit_that_passes_replaces_the_first_that_did_not(user_repo: Pat
 
 def test_the_edit_with_fewest_failing_goes_on_and_the_others_leave_no_trace(user_repo: Path) -> None:
     # the greedy edit keeps one test failing; the draws break two, are no edit, break two again
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, READ, BREAKING_EDIT))
+    engine = DrawingEngine(turns(PLAN, NEAR_MISS_EDIT, BREAKING_EDIT, READ, BREAKING_EDIT))
     report, events = run_fix(user_repo, engine, edit_samples=4, max_steps=1)
     assert report.steps == 1 and len(engine.conversations) == 5
     assert (
@@ -82,12 +98,55 @@ def test_the_edit_with_fewest_failing_goes_on_and_the_others_leave_no_trace(user
         == engine.conversations[4]
         == engine.conversations[1]
     )
-    assert "middle = s[len(s) // 2]" in report.diff and "s[0]" not in report.diff
+    assert "s[(len(s) - 1) // 2]" in report.diff and "s[0]" not in report.diff
     said = _notices(events)
     assert any(
         "(tests: 1 failing, 2 failing, no count, 2 failing); going on with edit 1" in n for n in said
     ), said
     assert sum("drawing another" in n for n in said) == 3
+
+
+def test_an_edit_that_changes_a_result_goes_on_over_one_that_changed_none(user_repo: Path) -> None:
+    # greedy: a refactor that leaves the failure exactly as it was; the draw breaks one more test
+    # (what a half of a two-part fix does) and so shows the model something new
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT))
+    report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=1)
+    said = _notices(events)
+    assert any(
+        "edit 1 of this turn (stats.py line " in n and "no test result changed; drawing" in n for n in said
+    )
+    assert any(
+        "(tests: 1 failing, no test result changed, 2 failing); going on with edit 2" in n for n in said
+    ), said
+    assert "s[0]" in report.diff and "middle" not in report.diff
+
+
+def test_the_model_is_told_when_its_edit_changed_no_test_result(user_repo: Path, tmp_path: Path) -> None:
+    engine = ConversationEngine(turns(PLAN, WRONG_EDIT, READ))  # no sampling
+    run_fix(user_repo, engine, edit_samples=4, max_steps=2)
+    after = _tool_texts(engine.conversations[2])[-1]
+    assert "changed no test result" in after and "TESTS FAILED" in after
+    # an edit that fails differently is not said to change nothing
+    engine = ConversationEngine(turns(PLAN, NEAR_MISS_EDIT, READ))
+    run_fix(median_repo(tmp_path / "other"), engine, edit_samples=4, max_steps=2)
+    after = _tool_texts(engine.conversations[2])[-1]
+    assert "changed no test result" not in after and "assert 2 == 2.5" in after
+
+
+@pytest.mark.parametrize(
+    ("failing", "beats"),
+    [
+        (2.0, True),  # one more failing than before, but something changed
+        (3.0, False),  # two more: worse than changing nothing
+        (1.0, True),
+        (float("inf"), False),  # the tests did not run through
+    ],
+)
+def test_how_an_edit_ranks_against_one_that_changed_no_result(failing: float, beats: bool) -> None:
+    done = ChatDone(message=Message(role="assistant"), usage=Usage())
+    nothing = Trial(done=done, failing=1.0, no_effect=True)
+    other = Trial(done=done, failing=failing)
+    assert (other.rank(1.0) < nothing.rank(1.0)) is beats
 
 
 def test_an_edit_that_only_adds_a_failing_test_is_not_sampled(user_repo: Path) -> None:
@@ -135,9 +194,10 @@ def test_a_comment_only_edit_is_never_the_one_that_goes_on(user_repo: Path) -> N
     engine = DrawingEngine(turns(PLAN, COMMENT_EDIT, WRONG_EDIT, COMMENT_EDIT))
     report, events = run_fix(user_repo, engine, edit_samples=3, max_steps=1)
     said = _notices(events)
-    assert any("(tests: comments only, 1 failing, comments only); going on with edit 2" in n for n in said), (
-        said
-    )
+    assert any(
+        "(tests: comments only, 1 failing, no test result changed, comments only); going on with edit 2" in n
+        for n in said
+    ), said
     assert "middle = s[len(s) // 2]" in report.diff and "#" not in report.diff
 
 
