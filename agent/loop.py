@@ -118,21 +118,28 @@ class SetAside:
     tests: dict[str, Any] | None
 
 
-def _failing(tests: dict[str, Any] | None) -> float:
+def _failing(tests: dict[str, Any] | None, baseline: dict[str, Any] | None = None) -> float:
     """Failing and erroring tests of a run; a run that did not happen, or failed with nothing
-    counted (it timed out, the command broke), counts worst."""
+    counted (it timed out, the command broke), counts worst. With the `baseline` (the whole
+    suite before any change), tests a whole-suite run no longer counts failed too: an edit that
+    broke an import showed `0 passed, 1 error` and so ranked above one that left 2 failing."""
     if tests is None:
         return float("inf")
     failing = int(tests.get("failed") or 0) + int(tests.get("errors") or 0)
     if not failing and not tests.get("ok") and not tests.get("no_tests"):
         return float("inf")
+    if baseline is not None and tests.get("whole_suite", True) and baseline.get("whole_suite", True):
+        failing += max(0, _counted(baseline) - _counted(tests))
     return float(failing)
+
+
+def _counted(tests: dict[str, Any]) -> int:
+    return sum(int(tests.get(key) or 0) for key in ("passed", "failed", "errors"))
 
 
 def _ran_tests(data: dict[str, Any]) -> bool:
     """A test run that collected and ran at least one test."""
-    counted = sum(int(data.get(key) or 0) for key in ("passed", "failed", "errors"))
-    return not data.get("no_tests") and counted > 0
+    return not data.get("no_tests") and _counted(data) > 0
 
 
 def _test_data(outcome: Outcome) -> dict[str, Any]:
@@ -196,6 +203,7 @@ class Trial:
     tests_only: bool = False  # all of them to test files
     cosmetic: bool = False  # comments and layout only: the code is as it was (tests not run)
     no_effect: bool = False  # every test's result is as it was before the edit
+    tried: bool = False  # the code came out as a version an earlier attempt had tested
     where: str = ""  # the file and line it changed, or why it did not apply, for the run's log
 
     def told(self) -> str:
@@ -203,15 +211,18 @@ class Trial:
         if self.cosmetic:
             return "comments only"
         count = "no count" if self.failing == float("inf") else f"{int(self.failing)} failing"
+        if self.tried:
+            return f"{count}, as an earlier attempt had it"
         return f"{count}, no test result changed" if self.no_effect else count
 
     def rank(self, before: float) -> tuple[float, bool]:
-        """Lower is better. An edit that changed no test's result goes nowhere: an edit that
-        changed one ranks above it even with one more test failing than `before` (the 1.5B
-        model's half-fix that turned `assert 0 == 90` into `KeyError: 's'`, one step from the
-        fix, lost to edits that changed nothing, four draws in a row)."""
-        if self.no_effect:
-            return before + 1.5, False
+        """Lower is better. An edit that changed no test's result goes nowhere, and one that
+        makes the code as an earlier attempt had it goes where that attempt went (the 1.5B model
+        copied the set-aside attempt's diff from its prompt, draw after draw): an edit that
+        leaves as many failing as `before` and changed something ranks above them; one that
+        makes more fail ranks below."""
+        if self.no_effect or self.tried:
+            return before + 0.5, False
         return self.failing, self.cosmetic
 
 
@@ -244,6 +255,7 @@ class LoopState:
     idle_turns: int = 0
     attempt: int = 1
     set_aside: list[SetAside] = field(default_factory=list)  # the changes of earlier attempts
+    tested: dict[str, int] = field(default_factory=dict)  # each version of the code tested -> attempt
     step_seconds: list[float] = field(default_factory=list)  # how long each step took (budget checks)
     notices: list[str] = field(default_factory=list)
 
@@ -395,8 +407,8 @@ class AgentLoop:
         standing = state.last_tests if state.tests_stand() else None
         if standing is not None and standing.get("ok"):
             return
-        best = min(state.set_aside, key=lambda a: _failing(a.tests))
-        if self.has_changes() and _failing(standing) <= _failing(best.tests):
+        best = min(state.set_aside, key=lambda a: _failing(a.tests, state.baseline))
+        if self.has_changes() and _failing(standing, state.baseline) <= _failing(best.tests, state.baseline):
             return
         self.set_aside()
         self.restore(best.diff)
@@ -524,7 +536,7 @@ class AgentLoop:
                 continue
             trials.append(self._trial(state, reply))
         held = next((t for t in trials if t.outcome is not None), None)
-        before = _failing(state.last_tests) if not state.changed_since_tests else float("inf")
+        before = _failing(state.last_tests, state.baseline) if not state.changed_since_tests else float("inf")
         chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
         if len(trials) > 1:
             counts = ", ".join(t.told() for t in trials)
@@ -556,9 +568,10 @@ class AgentLoop:
             run = ToolCall(id="trial_tests", name="run_tests", arguments=dict(state.test_args))
             trial.tests = self.toolset.call(run, self.ctx)
             ran = _test_data(trial.tests)
-            trial.failing = _failing(ran)
+            trial.failing = _failing(ran, state.baseline)
             shown = _signature(ran)
             trial.no_effect = shown is not None and shown == _signature(before)
+            trial.tried = self._tested(state) < state.attempt
         try:
             self.ctx.edits.undo(self.ctx.root, edits)
         except UndoError as exc:  # changed behind the journal's back: this edit stays and goes on
@@ -704,10 +717,12 @@ class AgentLoop:
         result to the edit's; undo an edit that made more of them fail; end the attempt when edit
         after edit does no better. `tested`: their run on this very edit, made when it was tried."""
         self.verify(state, f"tests_{state.steps}_{call.id}", state.test_args, tested)
+        self._tested(state)
         output = _clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
         tests = state.last_tests or {}
         selection = json.dumps(state.test_args, sort_keys=True)
-        failing, best = _failing(tests), state.best_failing.get(selection, float("inf"))
+        failing = _failing(tests, state.baseline)
+        best = state.best_failing.get(selection, float("inf"))
         last = state.messages[-1]
         if self._tests_only(edits):  # a new test that fails shows the bug: neither worse nor stale
             text = prompts.render("tests_now", output=output)
@@ -738,6 +753,13 @@ class AgentLoop:
                 "no_improvement",
                 f"{state.stale_edits} edits in a row left as many tests failing as before",
             )
+
+    def _tested(self, state: LoopState) -> int:
+        """Note the code as it is now as tested; the first attempt that tested it (this one if
+        none did before; with no `code_version`, always this one)."""
+        if self.code_version is None:
+            return state.attempt
+        return state.tested.setdefault(self.code_version(), state.attempt)
 
     @staticmethod
     def _no_effect(before: tuple[dict[str, Any] | None, bool], tests: dict[str, Any]) -> bool:

@@ -107,18 +107,19 @@ def test_the_edit_with_fewest_failing_goes_on_and_the_others_leave_no_trace(user
 
 
 def test_an_edit_that_changes_a_result_goes_on_over_one_that_changed_none(user_repo: Path) -> None:
-    # greedy: a refactor that leaves the failure exactly as it was; the draw breaks one more test
-    # (what a half of a two-part fix does) and so shows the model something new
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT))
-    report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=1)
+    # greedy: a refactor that leaves the failure exactly as it was; the draws break one more
+    # test, then fail as many but differently
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, NEAR_MISS_EDIT))
+    report, events = run_fix(user_repo, engine, edit_samples=3, max_steps=1)
     said = _notices(events)
     assert any(
         "edit 1 of this turn (stats.py line " in n and "no test result changed; drawing" in n for n in said
     )
     assert any(
-        "(tests: 1 failing, no test result changed, 2 failing); going on with edit 2" in n for n in said
+        "(tests: 1 failing, no test result changed, 2 failing, 1 failing); going on with edit 3" in n
+        for n in said
     ), said
-    assert "s[0]" in report.diff and "middle" not in report.diff
+    assert "s[(len(s) - 1) // 2]" in report.diff and "middle" not in report.diff and "s[0]" not in report.diff
 
 
 def test_the_model_is_told_when_its_edit_changed_no_test_result(user_repo: Path, tmp_path: Path) -> None:
@@ -136,9 +137,9 @@ def test_the_model_is_told_when_its_edit_changed_no_test_result(user_repo: Path,
 @pytest.mark.parametrize(
     ("failing", "beats"),
     [
-        (2.0, True),  # one more failing than before, but something changed
-        (3.0, False),  # two more: worse than changing nothing
-        (1.0, True),
+        (1.0, True),  # as many failing as before, but something changed
+        (2.0, False),  # one more: worse than changing nothing
+        (0.0, True),
         (float("inf"), False),  # the tests did not run through
     ],
 )
@@ -239,3 +240,55 @@ def test_the_tests_after_an_edit_always_hold_the_tests_that_failed(
     assert after_edit[0].call.arguments == (selection if kept else {})
     # whichever ran, the edit that keeps the bug is shown failing
     assert "TESTS FAILED" in _tool_texts(engine.conversations[3])[-1]
+
+
+def test_an_edit_that_makes_the_code_as_an_earlier_attempt_had_it_loses_the_draw(user_repo: Path) -> None:
+    """The 1.5B model copied the set-aside attempt's diff from the new attempt's prompt, draw
+    after draw, and went where that attempt had gone."""
+    other = ScriptedTurn(
+        tool_calls=[
+            {
+                "name": "edit_file",
+                "arguments": {
+                    "path": "stats.py",
+                    "old_text": "    return s[len(s) // 2]\n",
+                    "new_text": "    return s[(len(s) - 1) // 2] + 0\n",
+                },
+            }
+        ]
+    )
+    idle = ScriptedTurn(text="Let me think about it.")
+    # attempt 1: the near miss (a draw that is no edit loses to it), then three replies without
+    # a call; attempt 2: the near miss again, and a draw that fails as many, another way
+    script = [PLAN, NEAR_MISS_EDIT, READ, idle, idle, idle, NEAR_MISS_EDIT, other]
+    engine = DrawingEngine(turns(*script))
+    report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=10, max_attempts=2)
+    said = _notices(events)
+    assert report.attempts == 2
+    assert any(
+        "(tests: 1 failing, as an earlier attempt had it, 1 failing); going on with edit 2" in n for n in said
+    ), said
+    assert "s[(len(s) - 1) // 2] + 0" in report.diff
+
+
+def test_an_edit_that_stops_the_tests_from_running_counts_them_all_failing(user_repo: Path) -> None:
+    """The 1.5B model's `import parse_yes_no` (a name nothing defines) made the suite one
+    collection error: `0 passed, 1 error` ranked above an edit that left 2 of 7 failing."""
+    rename = ScriptedTurn(
+        tool_calls=[
+            {
+                "name": "edit_file",
+                "arguments": {
+                    "path": "stats.py",
+                    "old_text": "def median(xs):\n",
+                    "new_text": "def mid(xs):\n",
+                },
+            }
+        ]
+    )
+    engine = DrawingEngine(turns(PLAN, rename, NEAR_MISS_EDIT))
+    report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=1)
+    said = _notices(events)
+    # the import error counts as its error and the test the suite no longer runs
+    assert any("(tests: 2 failing, 1 failing); going on with edit 2" in n for n in said), said
+    assert "def mid" not in report.diff
