@@ -532,7 +532,8 @@ class AgentLoop:
             reply = self._chat(state, drawn)
             seconds = max(seconds, time.monotonic() - began)
             if not self._samples_edits(state, reply):  # not an edit this time: not a candidate
-                trials.append(Trial(done=reply, failing=float("inf")))
+                calls = ", ".join(c.name for c in reply.message.tool_calls) or "no call"
+                trials.append(Trial(done=reply, failing=float("inf"), where=f"not one edit: {calls}"))
                 continue
             trials.append(self._trial(state, reply))
         held = next((t for t in trials if t.outcome is not None), None)

@@ -104,6 +104,7 @@ def test_the_edit_with_fewest_failing_goes_on_and_the_others_leave_no_trace(user
         "(tests: 1 failing, 2 failing, no count, 2 failing); going on with edit 1" in n for n in said
     ), said
     assert sum("drawing another" in n for n in said) == 3
+    assert any("edit 3 of this turn (not one edit: read_file): no count" in n for n in said), said
 
 
 def test_an_edit_that_changes_a_result_goes_on_over_one_that_changed_none(user_repo: Path) -> None:
