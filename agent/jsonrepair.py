@@ -22,7 +22,26 @@ class JSONRepairError(ValueError):
 
 
 def loads_lenient(text: str) -> Any:
-    """Strict JSON first; else the unambiguous repairs; else `JSONRepairError` saying where."""
+    """Strict JSON first; else the unambiguous repairs; else `JSONRepairError` saying where.
+    A lone surrogate escape (`"\\udfff"`, which the 1.5B model once sampled) comes back as
+    U+FFFD: such a string cannot be encoded, and the next prompt's rendering died on it."""
+    return _no_surrogates(_loads(text))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_no_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_no_surrogates(k): _no_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def _loads(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as first:

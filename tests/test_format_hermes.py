@@ -152,3 +152,14 @@ def test_splitter_token_by_token_equals_the_text_before_the_call() -> None:
     splitter = StreamSplitter(opens=[OPEN])
     shown = "".join(splitter.feed(ch) for ch in text) + splitter.flush()
     assert shown == text[: text.index(OPEN)]
+
+
+def test_a_lone_surrogate_escape_becomes_a_replacement_character() -> None:
+    """The 1.5B model sampled `\\udfff` in new_text; the next prompt could not be encoded."""
+    body = '{"name": "edit_file", "arguments": {"path": "a.py", "old_text": "x", "new_text": "y\\udfff"}}'
+    _, calls = parse_tool_calls(tagged(body))
+    new_text = calls[0].arguments["new_text"]
+    assert new_text == "y\ufffd" and new_text.encode("utf-8")
+    # a pair written as two escapes is one character, kept
+    _, calls = parse_tool_calls(tagged(body.replace("\\udfff", "\\ud83d\\ude00")))
+    assert calls[0].arguments["new_text"] == "y\U0001f600"

@@ -226,7 +226,9 @@ class LlamaCppEngine:
     # ---- tokens ------------------------------------------------------------------------------
 
     def _tokenize(self, text: str) -> list[int]:
-        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        # a lone surrogate cannot be encoded: never from a parsed call (agent/jsonrepair.py), but a
+        # prompt must not die on one that came in some other way
+        return list(self._llama.tokenize(text.encode("utf-8", errors="replace"), add_bos=False, special=True))
 
     def _render_text(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], generation: bool = True
