@@ -187,6 +187,12 @@ def _signature(tests: dict[str, Any] | None) -> tuple[frozenset[str], str] | Non
     return frozenset(str(t) for t in tests.get("failing", [])), _VOLATILE.sub("", shown)
 
 
+def _same_result(before: dict[str, Any] | None, tests: dict[str, Any]) -> bool:
+    """`tests` show what the run `before` them showed: the same failures, the same errors."""
+    shown = _signature(tests)
+    return shown is not None and shown == _signature(before)
+
+
 def _how_many(count: float) -> str:
     return str(int(count)) if count != float("inf") else "no count (the tests did not run through)"
 
@@ -270,6 +276,10 @@ class LoopState:
         if self.baseline is not None:  # the tree is back as it was: the baseline stands again
             self.last_tests = self.baseline
             self.best_failing[ALL_TESTS] = _failing(self.baseline)
+
+    def tests_now(self) -> dict[str, Any] | None:
+        """The last test run, if the code has not changed since."""
+        return None if self.changed_since_tests else self.last_tests
 
     def tests_stand(self) -> bool:
         """The last test run covered the whole suite and nothing changed since."""
@@ -537,7 +547,7 @@ class AgentLoop:
                 continue
             trials.append(self._trial(state, reply))
         held = next((t for t in trials if t.outcome is not None), None)
-        before = _failing(state.last_tests, state.baseline) if not state.changed_since_tests else float("inf")
+        before = _failing(state.tests_now(), state.baseline)
         chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
         if len(trials) > 1:
             counts = ", ".join(t.told() for t in trials)
@@ -551,7 +561,7 @@ class AgentLoop:
     def _trial(self, state: LoopState, done: ChatDone) -> Trial:
         """Apply the reply's edit, run the tests the model last chose on it, and undo it."""
         call = done.message.tool_calls[0]
-        before = state.last_tests if not state.changed_since_tests else None
+        before = state.tests_now()
         pending = len(self.ctx.edits.pending())
         outcome = self.toolset.call(call, self.ctx)
         edits = len(self.ctx.edits.pending()) - pending
@@ -570,8 +580,7 @@ class AgentLoop:
             trial.tests = self.toolset.call(run, self.ctx)
             ran = _test_data(trial.tests)
             trial.failing = _failing(ran, state.baseline)
-            shown = _signature(ran)
-            trial.no_effect = shown is not None and shown == _signature(before)
+            trial.no_effect = _same_result(before, ran)
             trial.tried = self._tested(state) < state.attempt
         try:
             self.ctx.edits.undo(self.ctx.root, edits)
@@ -740,7 +749,7 @@ class AgentLoop:
             text = prompts.render("tests_now", output=output)
             if not tests.get("ok") and only_cosmetic(self._last_edits(edits)):
                 text = prompts.render("edit_cosmetic") + "\n" + text
-            elif not tests.get("ok") and self._no_effect(before, tests):
+            elif not tests.get("ok") and not before[1] and _same_result(before[0], tests):
                 text = prompts.render("edit_no_effect") + "\n" + text
             state.messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
             if tests.get("ok"):
@@ -761,13 +770,6 @@ class AgentLoop:
         if self.code_version is None:
             return state.attempt
         return state.tested.setdefault(self.code_version(), state.attempt)
-
-    @staticmethod
-    def _no_effect(before: tuple[dict[str, Any] | None, bool], tests: dict[str, Any]) -> bool:
-        """The tests after an edit show what they showed before it: same failures, same errors."""
-        last, changed = before
-        shown = _signature(tests)
-        return not changed and shown is not None and shown == _signature(last)
 
     def _last_edits(self, edits: int) -> list[EditRecord]:
         """The last call's `edits` file changes."""

@@ -398,17 +398,22 @@ class LlamaCppEngine:
         turn.content = (turn.content + splitter.text).strip()
         return splitter.in_call, ended
 
-    def _vocabulary(self) -> list[tuple[int, bytes]]:
-        """Every token and its text (a walk of the vocabulary: ~0.3 s for Qwen's 151K tokens)."""
+    def _token_tables(self) -> None:
+        """The token sets the logits processors below use, from one walk of the vocabulary
+        (~0.3 s for Qwen's 151K tokens)."""
         model = self._llama._model
-        return [
+        pieces = [
             (token, model.token_to_piece(token, special=True).rstrip(b"\0"))
             for token in range(int(self._llama.n_vocab()))
         ]
+        self._blank_tokens = [token for token, piece in pieces if piece and not piece.strip()]
+        self._closing_tokens = [token for token, piece in pieces if piece and _starts_closing(piece)]
+        self._quote_cuts = closing_cuts(pieces)
 
     def _unchanged_edit_guard(self) -> UnchangedEditGuard:
         if self._quote_cuts is None:
-            self._quote_cuts = closing_cuts(self._vocabulary())
+            self._token_tables()
+        assert self._quote_cuts is not None
         return UnchangedEditGuard(self._quote_cuts, self._piece)
 
     def _no_blank_start(self, closing: bool) -> Any:
@@ -423,9 +428,8 @@ class LlamaCppEngine:
         import numpy as np
 
         if self._blank_tokens is None:
-            pieces = self._vocabulary()
-            self._blank_tokens = [token for token, piece in pieces if piece and not piece.strip()]
-            self._closing_tokens = [token for token, piece in pieces if piece and _starts_closing(piece)]
+            self._token_tables()
+        assert self._blank_tokens is not None
         blank = np.array(self._blank_tokens + (self._closing_tokens if closing else []), dtype=np.int64)
         first = [True]
 

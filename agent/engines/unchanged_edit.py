@@ -14,6 +14,7 @@ arguments otherwise (GLM's `<arg_value>` tags) never match its markers and pass 
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -76,16 +77,17 @@ class UnchangedEditGuard:
         self._piece = piece
         self._start: int | None = None
         self._seen = 0
-        self._bytes = bytearray()
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
+        self._text = ""
         self.blocked = 0  # steps at which it masked a closing quote (for tests and logs)
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         if self._start is None:
             self._start = len(input_ids)
         for token in input_ids[self._start + self._seen :]:
-            self._bytes += self._piece(int(token))
+            self._text += self._decoder.decode(self._piece(int(token)))
             self._seen += 1
-        masked = self.forbidden(self._bytes.decode("utf-8", errors="ignore"))
+        masked = self.forbidden(self._text)
         if masked:
             keep = scores[masked].copy()
             scores[masked] = -np.inf
