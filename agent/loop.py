@@ -198,6 +198,15 @@ def _how_many(count: float) -> str:
 
 
 @dataclass
+class _SetOff:
+    """The outcome of an edit the loop tried and did not apply (`Trial.set_off`)."""
+
+    result: ToolResult
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
 class Trial:
     """An edit tried on the tree and its tests, before the loop settles on one (`edit_samples`)."""
 
@@ -211,6 +220,9 @@ class Trial:
     no_effect: bool = False  # every test's result is as it was before the edit
     tried: bool = False  # the code came out as a version an earlier attempt had tested
     where: str = ""  # the file and line it changed, or why it did not apply, for the run's log
+    # set when every edit tried for the turn changed no test result: none is applied, and this
+    # is what the model reads instead of the chosen edit's result
+    set_off: str = ""
 
     def told(self) -> str:
         """How it fared, for the run's log."""
@@ -551,11 +563,9 @@ class AgentLoop:
         chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
         if len(trials) > 1:
             counts = ", ".join(t.told() for t in trials)
-            self._notice(
-                state,
-                f"tried {len(trials)} edits for this turn (tests: {counts}); "
-                f"going on with edit {trials.index(chosen) + 1}",
-            )
+            chosen.set_off = _set_off(trials, chosen)
+            going = "applying none" if chosen.set_off else f"going on with edit {trials.index(chosen) + 1}"
+            self._notice(state, f"tried {len(trials)} edits for this turn (tests: {counts}); {going}")
         return chosen
 
     def _trial(self, state: LoopState, done: ChatDone) -> Trial:
@@ -670,6 +680,9 @@ class AgentLoop:
         self._check_repeat(state, call)
         state.tool_calls += 1
         self.emit(ToolStarted(call=call))
+        if trial is not None and trial.set_off:
+            self._set_off(state, call, trial)
+            return
         if call.name == "finish" and not call.parse_error:
             self._finish(state, call)
             return
@@ -757,6 +770,18 @@ class AgentLoop:
             if failing < best:
                 state.best_failing[selection], state.stale_edits = failing, 0
                 return
+        state.stale_edits += 1
+        if state.stale_edits >= self.budgets.max_stale_edits:
+            raise StopRun(
+                "no_improvement",
+                f"{state.stale_edits} edits in a row left as many tests failing as before",
+            )
+
+    def _set_off(self, state: LoopState, call: ToolCall, trial: Trial) -> None:
+        """The turn's edits all changed nothing: the tree stays as it was, the model is told where
+        they were, and the turn counts as an edit that did no better."""
+        self._emit_finished(call, _SetOff(ToolResult(output=trial.set_off, ok=False, data={"set_off": True})))
+        state.messages.append(Message.tool_result(call, trial.set_off))
         state.stale_edits += 1
         if state.stale_edits >= self.budgets.max_stale_edits:
             raise StopRun(
@@ -969,6 +994,17 @@ def _cut_short(stream: Iterator[EngineEvent], shown: list[str]) -> ChatDone:
         close()
     message = Message(role="assistant", content="".join(shown).strip())
     return ChatDone(message=message, usage=Usage(), finish_reason="interrupted")
+
+
+def _set_off(trials: list[Trial], chosen: Trial) -> str:
+    """What the model reads when the best of the turn's edits is one that changed no test result
+    (or made the code as an earlier attempt had it): applying it would only leave a change that
+    does nothing on the tree, and a turn on it. Empty when one of them is worth going on with."""
+    applied = [t for t in trials if t.tests is not None]
+    if not (chosen.no_effect or chosen.tried) or chosen.outcome is not None or len(applied) < 2:
+        return ""
+    places = list(dict.fromkeys(t.where for t in applied if t.where))
+    return prompts.render("edits_set_off", tried=len(trials), places="; ".join(places) or "one place")
 
 
 def _where(outcome: Outcome) -> str:

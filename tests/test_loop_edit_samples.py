@@ -293,3 +293,42 @@ def test_an_edit_that_stops_the_tests_from_running_counts_them_all_failing(user_
     # the import error counts as its error and the test the suite no longer runs
     assert any("(tests: 2 failing, 1 failing); going on with edit 2" in n for n in said), said
     assert "def mid" not in report.diff
+
+
+def test_when_no_edit_of_the_turn_changed_a_result_none_is_applied(user_repo: Path) -> None:
+    """The 1.5B model edited the wrong line draw after draw (the `return` instead of the pattern
+    it used); the best of them went on and left a change that does nothing on the tree."""
+    before = snapshot(user_repo)
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, READ))
+    report, events = run_fix(user_repo, engine, edit_samples=3, max_steps=2)
+    said = _notices(events)
+    assert any(
+        "(tests: 1 failing, no test result changed, 2 failing, 1 failing, no test result changed); "
+        "applying none" in n
+        for n in said
+    ), said
+    assert report.diff == "" and snapshot(user_repo) == before
+    # the model reads where the edits were, on the code as it was, and goes on from there
+    told = _tool_texts(engine.conversations[4])[-1]
+    assert told.startswith("[Not applied: 3 edits were tried for this turn (stats.py line ")
+    assert "none made fewer tests fail" in told
+    finished = [e for e in events if isinstance(e, ToolFinished) and e.name == "edit_file"]
+    assert [e.ok for e in finished] == [False] and finished[0].data == {"set_off": True}
+
+
+def test_an_edit_that_changed_a_result_is_applied_even_when_others_changed_none(user_repo: Path) -> None:
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, NEAR_MISS_EDIT))
+    report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=1)
+    assert any("going on with edit 2" in n for n in _notices(events))
+    assert "s[(len(s) - 1) // 2]" in report.diff
+
+
+def test_a_single_edit_that_changed_nothing_still_goes_on(user_repo: Path) -> None:
+    # one draw is all there was time for (or the rest did not apply): nothing to weigh it with
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, READ))
+    report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=1)
+    assert any(
+        "(tests: 1 failing, no test result changed, no count); going on with edit 1" in n
+        for n in _notices(events)
+    ), _notices(events)
+    assert "middle" in report.diff
