@@ -42,6 +42,7 @@ from agent.events import (
 )
 from agent.messages import Message, ToolCall, ToolSpec
 from agent.planning import action_kind, parse_plan, tick
+from agent.set_elsewhere import changed_lines, set_elsewhere
 from agent.steering import Steering
 from tools.base import ToolContext, ToolResult
 from tools.journal import EditRecord, UndoError
@@ -223,6 +224,7 @@ class Trial:
     # set when every edit tried for the turn changed no test result: none is applied, and this
     # is what the model reads instead of the chosen edit's result
     set_off: str = ""
+    changed: dict[str, set[int]] = field(default_factory=dict)  # path -> the lines it changed
 
     def told(self) -> str:
         """How it fared, for the run's log."""
@@ -563,10 +565,25 @@ class AgentLoop:
         chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
         if len(trials) > 1:
             counts = ", ".join(t.told() for t in trials)
-            chosen.set_off = _set_off(trials, chosen)
+            chosen.set_off = _set_off(trials, chosen, self._set_elsewhere(trials))
             going = "applying none" if chosen.set_off else f"going on with edit {trials.index(chosen) + 1}"
             self._notice(state, f"tried {len(trials)} edits for this turn (tests: {counts}); {going}")
         return chosen
+
+    def _set_elsewhere(self, trials: list[Trial]) -> list[str]:
+        """What the lines the trials changed use that is set on lines none of them changed."""
+        changed: dict[str, set[int]] = {}
+        for trial in trials:
+            for path, lines in trial.changed.items():
+                changed.setdefault(path, set()).update(lines)
+        places: list[str] = []
+        for path, lines in changed.items():
+            try:
+                source = (self.ctx.root / path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            places += [f"{path} line {line}: `{text}`" for line, text in set_elsewhere(source, lines)]
+        return places
 
     def _trial(self, state: LoopState, done: ChatDone) -> Trial:
         """Apply the reply's edit, run the tests the model last chose on it, and undo it."""
@@ -585,6 +602,11 @@ class AgentLoop:
             where=_where(outcome),
         )
         trial.cosmetic = only_cosmetic(self._last_edits(edits))
+        for record in self._last_edits(edits):
+            if record.before is not None and record.after is not None:
+                trial.changed.setdefault(record.path, set()).update(
+                    changed_lines(record.before, record.after)
+                )
         if not (trial.tests_only or trial.cosmetic):  # a new test fails by design: nothing to compare
             run = ToolCall(id="trial_tests", name="run_tests", arguments=dict(state.test_args))
             trial.tests = self.toolset.call(run, self.ctx)
@@ -996,7 +1018,7 @@ def _cut_short(stream: Iterator[EngineEvent], shown: list[str]) -> ChatDone:
     return ChatDone(message=message, usage=Usage(), finish_reason="interrupted")
 
 
-def _set_off(trials: list[Trial], chosen: Trial) -> str:
+def _set_off(trials: list[Trial], chosen: Trial, elsewhere: list[str]) -> str:
     """What the model reads when the best of the turn's edits is one that changed no test result
     (or made the code as an earlier attempt had it): applying it would only leave a change that
     does nothing on the tree, and a turn on it. Empty when one of them is worth going on with."""
@@ -1004,7 +1026,9 @@ def _set_off(trials: list[Trial], chosen: Trial) -> str:
     if not (chosen.no_effect or chosen.tried) or chosen.outcome is not None or len(applied) < 2:
         return ""
     places = list(dict.fromkeys(t.where for t in applied if t.where))
-    return prompts.render("edits_set_off", tried=len(trials), places="; ".join(places) or "one place")
+    return prompts.render(
+        "edits_set_off", tried=len(trials), places="; ".join(places) or "one place", elsewhere=elsewhere
+    )
 
 
 def _where(outcome: Outcome) -> str:

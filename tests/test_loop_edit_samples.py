@@ -312,6 +312,8 @@ def test_when_no_edit_of_the_turn_changed_a_result_none_is_applied(user_repo: Pa
     told = _tool_texts(engine.conversations[4])[-1]
     assert told.startswith("[Not applied: 3 edits were tried for this turn (stats.py line ")
     assert "none made fewer tests fail" in told
+    # what the edited `return` reads is set on a line none of them touched
+    assert "- stats.py line 3: `s = sorted(xs)`" in told
     finished = [e for e in events if isinstance(e, ToolFinished) and e.name == "edit_file"]
     assert [e.ok for e in finished] == [False] and finished[0].data == {"set_off": True}
 
