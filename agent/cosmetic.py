@@ -10,19 +10,15 @@ changed code.
 from __future__ import annotations
 
 import ast
-import warnings
 from collections.abc import Iterable
 
 from tools.journal import EditRecord
+from tools.syntax import parse_python
 
 
 def _tree(text: str) -> str | None:
-    try:
-        with warnings.catch_warnings():  # an invalid escape in the model's text is not our warning
-            warnings.simplefilter("ignore")
-            return ast.dump(ast.parse(text))
-    except (SyntaxError, ValueError):
-        return None
+    tree = parse_python(text)
+    return ast.dump(tree) if tree is not None else None
 
 
 def same_code(path: str, before: str | None, after: str | None) -> bool:

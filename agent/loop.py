@@ -44,7 +44,7 @@ from agent.messages import Message, ToolCall, ToolSpec
 from agent.planning import action_kind, parse_plan, tick
 from agent.set_elsewhere import changed_lines, set_elsewhere
 from agent.steering import Steering
-from tools.base import ToolContext, ToolResult
+from tools.base import ToolContext, ToolOutcome, ToolResult
 from tools.journal import EditRecord, UndoError
 
 Emit = Callable[[RunEvent], None]
@@ -196,15 +196,6 @@ def _same_result(before: dict[str, Any] | None, tests: dict[str, Any]) -> bool:
 
 def _how_many(count: float) -> str:
     return str(int(count)) if count != float("inf") else "no count (the tests did not run through)"
-
-
-@dataclass
-class _SetOff:
-    """The outcome of an edit the loop tried and did not apply (`Trial.set_off`)."""
-
-    result: ToolResult
-    error: str | None = None
-    seconds: float = 0.0
 
 
 @dataclass
@@ -565,25 +556,31 @@ class AgentLoop:
         chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
         if len(trials) > 1:
             counts = ", ".join(t.told() for t in trials)
-            chosen.set_off = _set_off(trials, chosen, self._set_elsewhere(trials))
+            if _sets_off(trials, chosen):
+                chosen.set_off = self._set_off_text(trials)
             going = "applying none" if chosen.set_off else f"going on with edit {trials.index(chosen) + 1}"
             self._notice(state, f"tried {len(trials)} edits for this turn (tests: {counts}); {going}")
         return chosen
 
-    def _set_elsewhere(self, trials: list[Trial]) -> list[str]:
-        """What the lines the trials changed use that is set on lines none of them changed."""
+    def _set_off_text(self, trials: list[Trial]) -> str:
+        """What the model reads for a turn none of whose edits is applied (`_sets_off`): where
+        they were, and what the lines they changed use that is set where none of them went."""
+        applied = [t for t in trials if t.tests is not None]
+        places = list(dict.fromkeys(t.where for t in applied if t.where))
         changed: dict[str, set[int]] = {}
         for trial in trials:
             for path, lines in trial.changed.items():
                 changed.setdefault(path, set()).update(lines)
-        places: list[str] = []
+        elsewhere: list[str] = []
         for path, lines in changed.items():
             try:
                 source = (self.ctx.root / path).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
-            places += [f"{path} line {line}: `{text}`" for line, text in set_elsewhere(source, lines)]
-        return places
+            elsewhere += [f"{path} line {line}: `{text}`" for line, text in set_elsewhere(source, lines)]
+        return prompts.render(
+            "edits_set_off", tried=len(trials), places="; ".join(places) or "one place", elsewhere=elsewhere
+        )
 
     def _trial(self, state: LoopState, done: ChatDone) -> Trial:
         """Apply the reply's edit, run the tests the model last chose on it, and undo it."""
@@ -792,6 +789,10 @@ class AgentLoop:
             if failing < best:
                 state.best_failing[selection], state.stale_edits = failing, 0
                 return
+        self._stale_edit(state)
+
+    def _stale_edit(self, state: LoopState) -> None:
+        """One more edit in a row that did no better; too many end the attempt."""
         state.stale_edits += 1
         if state.stale_edits >= self.budgets.max_stale_edits:
             raise StopRun(
@@ -802,14 +803,11 @@ class AgentLoop:
     def _set_off(self, state: LoopState, call: ToolCall, trial: Trial) -> None:
         """The turn's edits all changed nothing: the tree stays as it was, the model is told where
         they were, and the turn counts as an edit that did no better."""
-        self._emit_finished(call, _SetOff(ToolResult(output=trial.set_off, ok=False, data={"set_off": True})))
+        self._emit_finished(
+            call, ToolOutcome(result=ToolResult(output=trial.set_off, ok=False, data={"set_off": True}))
+        )
         state.messages.append(Message.tool_result(call, trial.set_off))
-        state.stale_edits += 1
-        if state.stale_edits >= self.budgets.max_stale_edits:
-            raise StopRun(
-                "no_improvement",
-                f"{state.stale_edits} edits in a row left as many tests failing as before",
-            )
+        self._stale_edit(state)
 
     def _tested(self, state: LoopState) -> int:
         """Note the code as it is now as tested; the first attempt that tested it (this one if
@@ -1018,17 +1016,12 @@ def _cut_short(stream: Iterator[EngineEvent], shown: list[str]) -> ChatDone:
     return ChatDone(message=message, usage=Usage(), finish_reason="interrupted")
 
 
-def _set_off(trials: list[Trial], chosen: Trial, elsewhere: list[str]) -> str:
-    """What the model reads when the best of the turn's edits is one that changed no test result
-    (or made the code as an earlier attempt had it): applying it would only leave a change that
-    does nothing on the tree, and a turn on it. Empty when one of them is worth going on with."""
-    applied = [t for t in trials if t.tests is not None]
-    if not (chosen.no_effect or chosen.tried) or chosen.outcome is not None or len(applied) < 2:
-        return ""
-    places = list(dict.fromkeys(t.where for t in applied if t.where))
-    return prompts.render(
-        "edits_set_off", tried=len(trials), places="; ".join(places) or "one place", elsewhere=elsewhere
-    )
+def _sets_off(trials: list[Trial], chosen: Trial) -> bool:
+    """The best of the turn's edits is one that changed no test result (or made the code as an
+    earlier attempt had it), among two or more that ran the tests: applying it would only leave
+    a change that does nothing on the tree, and a turn on it."""
+    ran = sum(t.tests is not None for t in trials)
+    return (chosen.no_effect or chosen.tried) and chosen.outcome is None and ran >= 2
 
 
 def _where(outcome: Outcome) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ast
 import difflib
-import warnings
 from typing import TypeGuard
+
+from tools.syntax import parse_python
 
 MAX_SHOWN = 6
 LINE_CHARS = 120
@@ -27,15 +28,6 @@ def changed_lines(before: str, after: str) -> set[int]:
         if tag != "equal":
             lines.update(range(first + 1, max(last, first + 1) + 1))
     return lines
-
-
-def _parse(source: str) -> ast.Module | None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
 
 
 def _spans(node: ast.AST) -> range:
@@ -73,11 +65,7 @@ def _targets(node: ast.AST) -> tuple[list[str], list[str]]:
         for part in ast.walk(target):
             if isinstance(part, ast.Name) and isinstance(part.ctx, ast.Store):
                 names.append(part.id)
-            elif (
-                isinstance(part, ast.Attribute)
-                and isinstance(part.value, ast.Name)
-                and part.value.id == "self"
-            ):
+            elif _on_self(part):
                 attributes.append(part.attr)
     return names, attributes
 
@@ -103,7 +91,7 @@ def set_elsewhere(source: str, lines: set[int]) -> list[tuple[int, str]]:
     `lines` themselves: at most MAX_SHOWN, in file order; for a function or class, its header.
     Only what the edited code can see counts: the module's own, and its enclosing functions' and
     classes' (a local of another function that happens to share a name does not)."""
-    tree = _parse(source)
+    tree = parse_python(source)
     if tree is None or not lines:
         return []
     names = _used_names(tree, lines)
@@ -115,15 +103,15 @@ def set_elsewhere(source: str, lines: set[int]) -> list[tuple[int, str]]:
         where = _spans(node)
         if any(line in lines for line in where):
             continue
+        visible = scope is None or scope in around
         if isinstance(node, _SCOPES):
-            hit = node.name in names and (scope is None or scope in around)
+            hit = visible and node.name in names
         else:
             plain, attributes = _targets(node)
-            hit = (scope is None or scope in around) and any(t in names for t in plain)
-            # `self.x = ` in another method of the class the edited lines are in
-            hit = hit or (
-                (owner.get(scope) in around if scope is not None else False)
-                and any(t in names for t in attributes)
+            # `self.x = ` counts in any method of the class the edited lines are in
+            in_class = scope is not None and owner.get(scope) in around
+            hit = (visible and any(t in names for t in plain)) or (
+                in_class and any(t in names for t in attributes)
             )
         if hit and 1 <= where.start <= len(text):
             shown = text[where.start - 1].strip()

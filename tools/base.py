@@ -32,6 +32,15 @@ class ToolResult(BaseModel):
     data: dict[str, Any] = {}
 
 
+class ToolOutcome(BaseModel):
+    """What one call produced. `error` is None on success, else one of the toolbox's
+    ERROR_CATEGORIES (tools/registry.py)."""
+
+    result: ToolResult
+    error: str | None = None
+    seconds: float = 0.0
+
+
 class ToolError(Exception):
     """A failure the model can act on (file not found, search text not unique...).
 

@@ -9,11 +9,11 @@ or importing it, is often the model's next edit.
 
 from __future__ import annotations
 
-import ast
-import warnings
 from collections import Counter
 
 from pyflakes import checker, messages
+
+from tools.syntax import parse_python
 
 # what fails at run time for certain; style findings (unused imports...) are not worth a turn
 SERIOUS = (messages.UndefinedName, messages.UndefinedLocal, messages.UndefinedExport)
@@ -21,11 +21,8 @@ SERIOUS = (messages.UndefinedName, messages.UndefinedLocal, messages.UndefinedEx
 
 def _problems(text: str, path: str) -> list[messages.Message] | None:
     """None when the text does not parse (the syntax check reports that)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarning for odd escapes is not ours to show
-            tree = ast.parse(text, filename=path)
-    except (SyntaxError, ValueError):
+    tree = parse_python(text, filename=path)
+    if tree is None:
         return None
     found = checker.Checker(tree, filename=path).messages
     return [m for m in found if isinstance(m, SERIOUS)]

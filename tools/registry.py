@@ -12,25 +12,17 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import jsonschema
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from agent.messages import ToolCall, ToolSpec
 from tools import create_file, edit_file, find_symbol, finish, list_files, read_file, run_tests, search, shell
-from tools.base import NoChange, SchemaTool, Tool, ToolContext, ToolError, ToolResult
+from tools.base import NoChange, SchemaTool, Tool, ToolContext, ToolError, ToolOutcome, ToolResult
 from tools.grounding import Ground, RepoView, grounded_schema
 from tools.web_config import WebFetchConfig
 
 ERROR_CATEGORIES = ("unknown_tool", "parse_error", "schema", "tool_error", "tool_crash")
 MAX_SCHEMA_ERRORS = 5
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")  # name -> schema
-
-
-class ToolOutcome(BaseModel):
-    """What one call produced. `error` is None on success, else one of ERROR_CATEGORIES."""
-
-    result: ToolResult
-    error: str | None = None
-    seconds: float = 0.0
 
 
 Outcome = ToolOutcome  # older name, kept for callers that import it

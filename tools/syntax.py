@@ -79,6 +79,17 @@ def unclosed_brackets(line: str) -> str:
     return "".join(reversed(stack))
 
 
+def parse_python(text: str, filename: str = "<unknown>") -> ast.Module | None:
+    """The module's syntax tree; None when it does not parse (or holds a null byte). The
+    SyntaxWarning an odd escape in the model's text raises is not ours to show."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text, filename=filename)
+    except (SyntaxError, ValueError):
+        return None
+
+
 def python_problem(text: str) -> SyntaxProblem | None:
     try:
         with warnings.catch_warnings():
