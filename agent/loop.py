@@ -268,6 +268,9 @@ class LoopState:
     set_aside: list[SetAside] = field(default_factory=list)  # the changes of earlier attempts
     tested: dict[str, int] = field(default_factory=dict)  # each version of the code tested -> attempt
     step_seconds: list[float] = field(default_factory=list)  # how long each step took (budget checks)
+    # each version of the code -> the edits tried on it that did no better (kept across attempts:
+    # the same edit on the same code does the same)
+    fruitless: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
 
     def new_attempt(self, opening: list[Message]) -> None:
@@ -479,7 +482,9 @@ class AgentLoop:
     def _step(self, state: LoopState) -> None:
         state.steps += 1
         self.emit(StepStarted(step=state.steps))
-        options = ChatOptions(tool_choice="required", max_tokens=self.budgets.turn_max_tokens)
+        options = ChatOptions(
+            tool_choice="required", max_tokens=self.budgets.turn_max_tokens, avoid_edits=self._avoided(state)
+        )
         if state.repeats >= 1 or state.attempt > 1:
             options = options.model_copy(
                 update={"temperature": self.budgets.unstick_temperature, "seed": state.steps}
@@ -527,7 +532,10 @@ class AgentLoop:
         other replies to the same turn (sampled, the prompt's KV cache reused) and try those. The
         tree is left as it was; the trial with the fewest failing tests is the turn's reply."""
         budgets = self.budgets
+        before = _failing(state.tests_now(), state.baseline)
+        version = self.code_version() if self.code_version is not None else None
         trials = [self._trial(state, done)]
+        self._note_fruitless(state, version, trials[-1], before)
         while len(trials) < budgets.edit_samples and trials[-1].outcome is None and not trials[0].tests_only:
             if any(t.tests is not None and t.tests.result.data.get("ok") for t in trials):
                 break
@@ -540,8 +548,13 @@ class AgentLoop:
                 f"edit {len(trials)} of this turn{where}: {trials[-1].told()}; "
                 f"drawing another ({sample} of {budgets.edit_samples})",
             )
+            avoid = sorted(state.fruitless.get(version, ())) if version is not None else []
             drawn = options.model_copy(
-                update={"temperature": budgets.unstick_temperature, "seed": 1000 * state.steps + sample}
+                update={
+                    "temperature": budgets.unstick_temperature,
+                    "seed": 1000 * state.steps + sample,
+                    "avoid_edits": avoid,
+                }
             )
             began = time.monotonic()
             reply = self._chat(state, drawn)
@@ -551,8 +564,8 @@ class AgentLoop:
                 trials.append(Trial(done=reply, failing=float("inf"), where=f"not one edit: {calls}"))
                 continue
             trials.append(self._trial(state, reply))
+            self._note_fruitless(state, version, trials[-1], before)
         held = next((t for t in trials if t.outcome is not None), None)
-        before = _failing(state.tests_now(), state.baseline)
         chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
         if len(trials) > 1:
             counts = ", ".join(t.told() for t in trials)
@@ -561,6 +574,31 @@ class AgentLoop:
             going = "applying none" if chosen.set_off else f"going on with edit {trials.index(chosen) + 1}"
             self._notice(state, f"tried {len(trials)} edits for this turn (tests: {counts}); {going}")
         return chosen
+
+    def _avoided(self, state: LoopState) -> list[tuple[str, str]]:
+        """The edits tried on the code as it is now that did no better."""
+        if not state.fruitless or self.code_version is None:
+            return []
+        return sorted(state.fruitless.get(self.code_version(), ()))
+
+    @staticmethod
+    def _note_fruitless(state: LoopState, version: str | None, trial: Trial, before: float) -> None:
+        """Keep a tried edit_file call that did no better on the code it was tried on (`version`):
+        it did not apply, changed comments only or no test's result, or made more tests fail.
+        One that changed a result and left as many failing may be a first step: it stays open."""
+        call = trial.done.message.tool_calls[0]
+        old, new = call.arguments.get("old_text"), call.arguments.get("new_text")
+        if (
+            version is None
+            or call.name != "edit_file"
+            or not isinstance(old, str)
+            or not isinstance(new, str)
+        ):
+            return
+        if trial.outcome is not None or trial.tests_only:
+            return
+        if trial.tests is None or trial.no_effect or trial.failing > before:
+            state.fruitless.setdefault(version, set()).add((old, new))
 
     def _set_off_text(self, trials: list[Trial]) -> str:
         """What the model reads for a turn none of whose edits is applied (`_sets_off`): where

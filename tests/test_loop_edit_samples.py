@@ -334,3 +334,41 @@ def test_a_single_edit_that_changed_nothing_still_goes_on(user_repo: Path) -> No
         for n in _notices(events)
     ), _notices(events)
     assert "middle" in report.diff
+
+
+def _pair(turn: ScriptedTurn) -> tuple[str, str]:
+    arguments = turn.tool_calls[0].arguments
+    assert isinstance(arguments, dict)
+    return arguments["old_text"], arguments["new_text"]
+
+
+def test_edits_that_did_no_better_are_kept_from_the_next_draws_and_turns(user_repo: Path) -> None:
+    """After a turn whose edits all changed nothing, the 1.5B model's next reply was the same call
+    again, turn after turn: the engine is told which calls were tried on the code as it is."""
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, NEAR_MISS_EDIT, READ))
+    run_fix(user_repo, engine, edit_samples=3, max_steps=2)
+    options = engine.options
+    assert options[1].avoid_edits == []  # the first turn: nothing tried yet
+    # each draw is kept from what the turn tried before it: no change, and more failing
+    assert options[2].avoid_edits == [_pair(WRONG_EDIT)]
+    assert sorted(options[3].avoid_edits) == sorted([_pair(WRONG_EDIT), _pair(BREAKING_EDIT)])
+    # the near miss changed a result (a first step, maybe) and went on: the code changed, so the
+    # next turn, on the new code, has nothing to avoid
+    assert options[4].avoid_edits == []
+
+
+def test_after_a_set_off_turn_the_next_turn_avoids_the_edits_it_tried(user_repo: Path) -> None:
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, READ))
+    report, _ = run_fix(user_repo, engine, edit_samples=2, max_steps=2)
+    assert report.diff == ""  # set off: none applied, the code is as it was
+    assert sorted(engine.options[3].avoid_edits) == sorted([_pair(WRONG_EDIT), _pair(BREAKING_EDIT)])
+
+
+def test_an_edit_tried_in_one_attempt_is_avoided_in_the_next(user_repo: Path) -> None:
+    # three set-off turns end attempt 1; attempt 2 starts on the same code as it did
+    stale = [WRONG_EDIT, BREAKING_EDIT] * 3
+    engine = DrawingEngine(turns(PLAN, *stale, READ, READ))
+    _, events = run_fix(user_repo, engine, edit_samples=2, max_steps=8, max_attempts=2)
+    assert any("attempt 2 of 2" in n for n in _notices(events)), _notices(events)
+    first_of_second = engine.options[1 + len(stale)]
+    assert sorted(first_of_second.avoid_edits) == sorted([_pair(WRONG_EDIT), _pair(BREAKING_EDIT)])
