@@ -21,9 +21,6 @@ class ChatOptions(BaseModel):
     tool_choice: ToolChoice = "auto"
     stop: list[str] = []
     seed: int | None = 0
-    # (old_text, new_text) of edit_file calls tried on the code as it is now that did no better:
-    # an engine that decodes locally keeps the model from sending one of them again
-    avoid_edits: list[tuple[str, str]] = []
 
 
 class Engine(Protocol):

@@ -211,6 +211,7 @@ class Trial:
     cosmetic: bool = False  # comments and layout only: the code is as it was (tests not run)
     no_effect: bool = False  # every test's result is as it was before the edit
     tried: bool = False  # the code came out as a version an earlier attempt had tested
+    repeated: bool = False  # the very edit was tried on this code before and did no better
     where: str = ""  # the file and line it changed, or why it did not apply, for the run's log
     # set when every edit tried for the turn changed no test result: none is applied, and this
     # is what the model reads instead of the chosen edit's result
@@ -221,6 +222,8 @@ class Trial:
         """How it fared, for the run's log."""
         if self.cosmetic:
             return "comments only"
+        if self.repeated:
+            return "tried on this code before, not again"
         count = "no count" if self.failing == float("inf") else f"{int(self.failing)} failing"
         if self.tried:
             return f"{count}, as an earlier attempt had it"
@@ -232,7 +235,7 @@ class Trial:
         copied the set-aside attempt's diff from its prompt, draw after draw): an edit that
         leaves as many failing as `before` and changed something ranks above them; one that
         makes more fail ranks below."""
-        if self.no_effect or self.tried:
+        if self.no_effect or self.tried or self.repeated:
             return before + 0.5, False
         return self.failing, self.cosmetic
 
@@ -482,9 +485,7 @@ class AgentLoop:
     def _step(self, state: LoopState) -> None:
         state.steps += 1
         self.emit(StepStarted(step=state.steps))
-        options = ChatOptions(
-            tool_choice="required", max_tokens=self.budgets.turn_max_tokens, avoid_edits=self._avoided(state)
-        )
+        options = ChatOptions(tool_choice="required", max_tokens=self.budgets.turn_max_tokens)
         if state.repeats >= 1 or state.attempt > 1:
             options = options.model_copy(
                 update={"temperature": self.budgets.unstick_temperature, "seed": state.steps}
@@ -534,8 +535,9 @@ class AgentLoop:
         budgets = self.budgets
         before = _failing(state.tests_now(), state.baseline)
         version = self.code_version() if self.code_version is not None else None
-        trials = [self._trial(state, done)]
-        self._note_fruitless(state, version, trials[-1], before)
+        fruitless = state.fruitless.setdefault(version, set()) if version is not None else set()
+        trials = [self._trial(state, done, fruitless)]
+        self._note_fruitless(fruitless, trials[-1], before)
         while len(trials) < budgets.edit_samples and trials[-1].outcome is None and not trials[0].tests_only:
             if any(t.tests is not None and t.tests.result.data.get("ok") for t in trials):
                 break
@@ -548,13 +550,8 @@ class AgentLoop:
                 f"edit {len(trials)} of this turn{where}: {trials[-1].told()}; "
                 f"drawing another ({sample} of {budgets.edit_samples})",
             )
-            avoid = sorted(state.fruitless.get(version, ())) if version is not None else []
             drawn = options.model_copy(
-                update={
-                    "temperature": budgets.unstick_temperature,
-                    "seed": 1000 * state.steps + sample,
-                    "avoid_edits": avoid,
-                }
+                update={"temperature": budgets.unstick_temperature, "seed": 1000 * state.steps + sample}
             )
             began = time.monotonic()
             reply = self._chat(state, drawn)
@@ -563,47 +560,33 @@ class AgentLoop:
                 calls = ", ".join(c.name for c in reply.message.tool_calls) or "no call"
                 trials.append(Trial(done=reply, failing=float("inf"), where=f"not one edit: {calls}"))
                 continue
-            trials.append(self._trial(state, reply))
-            self._note_fruitless(state, version, trials[-1], before)
+            trials.append(self._trial(state, reply, fruitless))
+            self._note_fruitless(fruitless, trials[-1], before)
         held = next((t for t in trials if t.outcome is not None), None)
         chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
-        if len(trials) > 1:
+        if _sets_off(trials, chosen):
+            chosen.set_off = self._set_off_text(trials)
+        if len(trials) > 1 or chosen.set_off:
             counts = ", ".join(t.told() for t in trials)
-            if _sets_off(trials, chosen):
-                chosen.set_off = self._set_off_text(trials)
             going = "applying none" if chosen.set_off else f"going on with edit {trials.index(chosen) + 1}"
             self._notice(state, f"tried {len(trials)} edits for this turn (tests: {counts}); {going}")
         return chosen
 
-    def _avoided(self, state: LoopState) -> list[tuple[str, str]]:
-        """The edits tried on the code as it is now that did no better."""
-        if not state.fruitless or self.code_version is None:
-            return []
-        return sorted(state.fruitless.get(self.code_version(), ()))
-
     @staticmethod
-    def _note_fruitless(state: LoopState, version: str | None, trial: Trial, before: float) -> None:
-        """Keep a tried edit_file call that did no better on the code it was tried on (`version`):
-        it did not apply, changed comments only or no test's result, or made more tests fail.
-        One that changed a result and left as many failing may be a first step: it stays open."""
-        call = trial.done.message.tool_calls[0]
-        old, new = call.arguments.get("old_text"), call.arguments.get("new_text")
-        if (
-            version is None
-            or call.name != "edit_file"
-            or not isinstance(old, str)
-            or not isinstance(new, str)
-        ):
-            return
-        if trial.outcome is not None or trial.tests_only:
+    def _note_fruitless(fruitless: set[tuple[str, str]], trial: Trial, before: float) -> None:
+        """Keep a tried edit_file call that did no better on the code it was tried on: it did not
+        apply, changed comments only or no test's result, or made more tests fail. One that
+        changed a result and left as many failing may be a first step: it stays open."""
+        pair = _edit_pair(trial.done)
+        if pair is None or trial.outcome is not None or trial.tests_only:
             return
         if trial.tests is None or trial.no_effect or trial.failing > before:
-            state.fruitless.setdefault(version, set()).add((old, new))
+            fruitless.add(pair)
 
     def _set_off_text(self, trials: list[Trial]) -> str:
         """What the model reads for a turn none of whose edits is applied (`_sets_off`): where
         they were, and what the lines they changed use that is set where none of them went."""
-        applied = [t for t in trials if t.tests is not None]
+        applied = [t for t in trials if t.tests is not None or t.repeated]
         places = list(dict.fromkeys(t.where for t in applied if t.where))
         changed: dict[str, set[int]] = {}
         for trial in trials:
@@ -617,12 +600,19 @@ class AgentLoop:
                 continue
             elsewhere += [f"{path} line {line}: `{text}`" for line, text in set_elsewhere(source, lines)]
         return prompts.render(
-            "edits_set_off", tried=len(trials), places="; ".join(places) or "one place", elsewhere=elsewhere
+            "edits_set_off",
+            tried=len(trials),
+            repeated=sum(t.repeated for t in trials),
+            places="; ".join(places) or "one place",
+            elsewhere=elsewhere,
         )
 
-    def _trial(self, state: LoopState, done: ChatDone) -> Trial:
-        """Apply the reply's edit, run the tests the model last chose on it, and undo it."""
+    def _trial(self, state: LoopState, done: ChatDone, fruitless: set[tuple[str, str]]) -> Trial:
+        """Apply the reply's edit, run the tests the model last chose on it, and undo it. One of
+        the `fruitless` edits, tried on this code before, is not tried again: it would do the same."""
         call = done.message.tool_calls[0]
+        if _edit_pair(done) in fruitless:
+            return Trial(done=done, failing=float("inf"), repeated=True, where=self._place(call))
         before = state.tests_now()
         pending = len(self.ctx.edits.pending())
         outcome = self.toolset.call(call, self.ctx)
@@ -655,6 +645,19 @@ class AgentLoop:
             self._notice(state, f"could not take back a trial edit: {exc}; keeping it", "warning")
             trial.outcome = outcome
         return trial
+
+    def _place(self, call: ToolCall) -> str:
+        """Where an edit_file call's old_text is in its file now, as "path line N" (or the path)."""
+        path, old = str(call.arguments.get("path", "")), str(call.arguments.get("old_text", "")).strip()
+        target = (self.ctx.root / path).resolve()
+        try:
+            if not target.is_relative_to(self.ctx.root.resolve()):
+                return path
+            text = target.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError, ValueError):
+            return path
+        at = text.find(old) if old else -1
+        return f"{path} line {text.count(chr(10), 0, at) + 1}" if at != -1 else path
 
     def _time_left(self) -> float:
         return self.budgets.max_seconds - (time.monotonic() - self._started)
@@ -1058,8 +1061,20 @@ def _sets_off(trials: list[Trial], chosen: Trial) -> bool:
     """The best of the turn's edits is one that changed no test result (or made the code as an
     earlier attempt had it), among two or more that ran the tests: applying it would only leave
     a change that does nothing on the tree, and a turn on it."""
+    if chosen.repeated:  # known to do no better: never applied
+        return True
     ran = sum(t.tests is not None for t in trials)
     return (chosen.no_effect or chosen.tried) and chosen.outcome is None and ran >= 2
+
+
+def _edit_pair(done: ChatDone) -> tuple[str, str] | None:
+    """A reply's edit_file call as (old_text, new_text), whitespace at either end dropped (the
+    edit tool matches past it); None for any other reply."""
+    calls = done.message.tool_calls
+    if len(calls) != 1 or calls[0].name != "edit_file":
+        return None
+    old, new = calls[0].arguments.get("old_text"), calls[0].arguments.get("new_text")
+    return (old.strip(), new.strip()) if isinstance(old, str) and isinstance(new, str) else None
 
 
 def _where(outcome: Outcome) -> str:

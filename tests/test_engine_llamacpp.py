@@ -186,12 +186,3 @@ def test_twenty_turns_every_call_validates_and_each_turn_prefills_only_what_is_n
         messages += [Message.tool_result(c, f"{c.name}: ok") for c in calls]
     # each turn re-reads its new tokens plus a few at the seams of its passes (call, look for another)
     assert prefilled <= 1.25 * new, (prefilled, new)
-
-
-def test_the_edits_to_avoid_reach_the_call_guard(engine: LlamaCppEngine) -> None:
-    """The loop's tried edits (`ChatOptions.avoid_edits`) go to the guard of every constrained call."""
-    text = '{"name": "edit_file", "arguments": {"path": "x.py", "old_text": "a = 1", "new_text": "a = 2'
-    quote = engine._llama.tokenize(b'"', add_bos=False, special=False)[0]
-    tried = engine._unchanged_edit_guard(ChatOptions(avoid_edits=[("a = 1\n", "a = 2\n")]))
-    assert quote in tried.forbidden(text)
-    assert quote not in engine._unchanged_edit_guard(ChatOptions()).forbidden(text)

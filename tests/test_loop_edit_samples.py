@@ -88,7 +88,8 @@ def test_a_drawn_edit_that_passes_replaces_the_first_that_did_not(user_repo: Pat
 
 
 def test_the_edit_with_fewest_failing_goes_on_and_the_others_leave_no_trace(user_repo: Path) -> None:
-    # the greedy edit keeps one test failing; the draws break two, are no edit, break two again
+    # the greedy edit keeps one test failing; the draws break two, are no edit, and the same
+    # breaking edit again (not run again: it would break the same two)
     engine = DrawingEngine(turns(PLAN, NEAR_MISS_EDIT, BREAKING_EDIT, READ, BREAKING_EDIT))
     report, events = run_fix(user_repo, engine, edit_samples=4, max_steps=1)
     assert report.steps == 1 and len(engine.conversations) == 5
@@ -101,7 +102,9 @@ def test_the_edit_with_fewest_failing_goes_on_and_the_others_leave_no_trace(user
     assert "s[(len(s) - 1) // 2]" in report.diff and "s[0]" not in report.diff
     said = _notices(events)
     assert any(
-        "(tests: 1 failing, 2 failing, no count, 2 failing); going on with edit 1" in n for n in said
+        "(tests: 1 failing, 2 failing, no count, tried on this code before, not again); going on with edit 1"
+        in n
+        for n in said
     ), said
     assert sum("drawing another" in n for n in said) == 3
     assert any("edit 3 of this turn (not one edit: read_file): no count" in n for n in said), said
@@ -192,12 +195,13 @@ def _tool_texts(conversation: list[Message]) -> list[str]:
 
 
 def test_a_comment_only_edit_is_never_the_one_that_goes_on(user_repo: Path) -> None:
-    # greedy: the fix as a comment; the draws: a wrong edit, then the comment again
+    # greedy: the fix as a comment; the draws: a wrong edit, then the comment again (not tried twice)
     engine = DrawingEngine(turns(PLAN, COMMENT_EDIT, WRONG_EDIT, COMMENT_EDIT))
     report, events = run_fix(user_repo, engine, edit_samples=3, max_steps=1)
     said = _notices(events)
     assert any(
-        "(tests: comments only, 1 failing, no test result changed, comments only); going on with edit 2" in n
+        "(tests: comments only, 1 failing, no test result changed, tried on this code before, not again); "
+        "going on with edit 2" in n
         for n in said
     ), said
     assert "middle = s[len(s) // 2]" in report.diff and "#" not in report.diff
@@ -303,7 +307,7 @@ def test_when_no_edit_of_the_turn_changed_a_result_none_is_applied(user_repo: Pa
     report, events = run_fix(user_repo, engine, edit_samples=3, max_steps=2)
     said = _notices(events)
     assert any(
-        "(tests: 1 failing, no test result changed, 2 failing, 1 failing, no test result changed); "
+        "(tests: 1 failing, no test result changed, 2 failing, tried on this code before, not again); "
         "applying none" in n
         for n in said
     ), said
@@ -336,39 +340,56 @@ def test_a_single_edit_that_changed_nothing_still_goes_on(user_repo: Path) -> No
     assert "middle" in report.diff
 
 
-def _pair(turn: ScriptedTurn) -> tuple[str, str]:
-    arguments = turn.tool_calls[0].arguments
-    assert isinstance(arguments, dict)
-    return arguments["old_text"], arguments["new_text"]
+def test_an_edit_tried_on_this_code_before_is_not_tried_again(user_repo: Path) -> None:
+    """The 1.5B model's draws were mostly the very edit already tried; a second run of the tests
+    on it would only say the same again."""
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, WRONG_EDIT, NEAR_MISS_EDIT))
+    report, events = run_fix(user_repo, engine, edit_samples=3, max_steps=1)
+    said = _notices(events)
+    assert any(
+        "(tests: 1 failing, no test result changed, tried on this code before, not again, 1 failing); "
+        "going on with edit 3" in n
+        for n in said
+    ), said
+    assert "s[(len(s) - 1) // 2]" in report.diff
 
 
-def test_edits_that_did_no_better_are_kept_from_the_next_draws_and_turns(user_repo: Path) -> None:
+def test_after_a_set_off_turn_the_same_edits_are_not_applied_or_run_again(user_repo: Path) -> None:
     """After a turn whose edits all changed nothing, the 1.5B model's next reply was the same call
-    again, turn after turn: the engine is told which calls were tried on the code as it is."""
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, NEAR_MISS_EDIT, READ))
-    run_fix(user_repo, engine, edit_samples=3, max_steps=2)
-    options = engine.options
-    assert options[1].avoid_edits == []  # the first turn: nothing tried yet
-    # each draw is kept from what the turn tried before it: no change, and more failing
-    assert options[2].avoid_edits == [_pair(WRONG_EDIT)]
-    assert sorted(options[3].avoid_edits) == sorted([_pair(WRONG_EDIT), _pair(BREAKING_EDIT)])
-    # the near miss changed a result (a first step, maybe) and went on: the code changed, so the
-    # next turn, on the new code, has nothing to avoid
-    assert options[4].avoid_edits == []
+    again, turn after turn."""
+    before = snapshot(user_repo)
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, BREAKING_EDIT, READ))
+    report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
+    said = _notices(events)
+    assert any(
+        "(tests: tried on this code before, not again, tried on this code before, not again); applying none"
+        in n
+        for n in said
+    ), said
+    told = _tool_texts(engine.conversations[5])[-1]
+    assert told.startswith("[Not applied: 2 edits were tried for this turn (stats.py line 4)")
+    assert "It is the same as an edit already tried on this code" in told
+    assert report.diff == "" and snapshot(user_repo) == before
 
 
-def test_after_a_set_off_turn_the_next_turn_avoids_the_edits_it_tried(user_repo: Path) -> None:
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, READ))
-    report, _ = run_fix(user_repo, engine, edit_samples=2, max_steps=2)
-    assert report.diff == ""  # set off: none applied, the code is as it was
-    assert sorted(engine.options[3].avoid_edits) == sorted([_pair(WRONG_EDIT), _pair(BREAKING_EDIT)])
+def test_a_repeated_edit_is_not_applied_even_when_no_other_draw_ran(user_repo: Path) -> None:
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, READ, READ))
+    report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
+    said = _notices(events)
+    assert any("(tests: tried on this code before, not again, no count); applying none" in n for n in said), (
+        said
+    )
+    assert report.diff == ""
 
 
-def test_an_edit_tried_in_one_attempt_is_avoided_in_the_next(user_repo: Path) -> None:
+def test_an_edit_tried_in_one_attempt_is_not_run_again_in_the_next(user_repo: Path) -> None:
     # three set-off turns end attempt 1; attempt 2 starts on the same code as it did
     stale = [WRONG_EDIT, BREAKING_EDIT] * 3
-    engine = DrawingEngine(turns(PLAN, *stale, READ, READ))
-    _, events = run_fix(user_repo, engine, edit_samples=2, max_steps=8, max_attempts=2)
-    assert any("attempt 2 of 2" in n for n in _notices(events)), _notices(events)
-    first_of_second = engine.options[1 + len(stale)]
-    assert sorted(first_of_second.avoid_edits) == sorted([_pair(WRONG_EDIT), _pair(BREAKING_EDIT)])
+    engine = DrawingEngine(turns(PLAN, *stale, WRONG_EDIT, NEAR_MISS_EDIT, READ))
+    report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=8, max_attempts=2)
+    said = _notices(events)
+    second = said[next(i for i, n in enumerate(said) if "attempt 2 of 2" in n) :]
+    assert any(
+        "(tests: tried on this code before, not again, 1 failing); going on with edit 2" in n for n in second
+    ), second
+    assert "s[(len(s) - 1) // 2]" in report.diff

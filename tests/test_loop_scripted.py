@@ -221,18 +221,16 @@ def test_a_cycle_of_calls_with_no_change_in_between_stops_the_run(user_repo: Pat
 
 
 class RecordingEngine(ScriptedEngine):
-    """Keeps the options (and so the sampling temperature) of every turn it is asked for."""
+    """Keeps the sampling temperature of every turn it is asked for."""
 
     def __init__(self, items: list[ScriptedTurn]) -> None:
         super().__init__(items)
         self.temperatures: list[float] = []
-        self.options: list[ChatOptions] = []
 
     def chat(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
     ) -> Iterator[EngineEvent]:
         self.temperatures.append(options.temperature)
-        self.options.append(options)
         return super().chat(messages, tools, options)
 
 

@@ -410,11 +410,11 @@ class LlamaCppEngine:
         self._closing_tokens = [token for token, piece in pieces if piece and _starts_closing(piece)]
         self._quote_cuts = closing_cuts(pieces)
 
-    def _unchanged_edit_guard(self, options: ChatOptions) -> UnchangedEditGuard:
+    def _unchanged_edit_guard(self) -> UnchangedEditGuard:
         if self._quote_cuts is None:
             self._token_tables()
         assert self._quote_cuts is not None
-        return UnchangedEditGuard(self._quote_cuts, self._piece, options.avoid_edits)
+        return UnchangedEditGuard(self._quote_cuts, self._piece)
 
     def _no_blank_start(self, closing: bool) -> Any:
         """A logits processor that keeps the pass's first token from being whitespace only, and
@@ -460,7 +460,7 @@ class LlamaCppEngine:
         prefix = turn.prompt + self._tokenize(self._continuation(turn, next_call=True))
         out = turn.new_pass()
         limit = max(1, min(max(turn.remaining(), CALL_MIN_TOKENS), self.context_length - len(prefix)))
-        constraint = self._constraint(grammar, options)
+        constraint = self._constraint(grammar)
         period = 0
         with closing(self._decode(prefix, limit, constraint, options, out)) as pieces:
             for _ in pieces:
@@ -551,7 +551,7 @@ class LlamaCppEngine:
 
     # ---- decoding ------------------------------------------------------------------------------
 
-    def _constraint(self, grammar: Grammar, options: ChatOptions) -> dict[str, Any]:
+    def _constraint(self, grammar: Grammar) -> dict[str, Any]:
         """`generate` keyword arguments that enforce `grammar`: llguidance masks, else llama.cpp GBNF."""
         if self.use_llguidance:
             try:
@@ -560,14 +560,14 @@ class LlamaCppEngine:
                         warnings.simplefilter("ignore", DeprecationWarning)
                         self._masker = TokenMasker(self._llama)
                 processor = self._masker.processor(grammar.lark)
-                return {"logits_processor": [processor, self._unchanged_edit_guard(options)]}
+                return {"logits_processor": [processor, self._unchanged_edit_guard()]}
             except ConstraintError:
                 pass  # llguidance refused this grammar: llama.cpp's own sampler takes it
         from llama_cpp import LlamaGrammar
 
         return {
             "grammar": LlamaGrammar.from_string(grammar.gbnf, verbose=False),
-            "logits_processor": [self._unchanged_edit_guard(options)],
+            "logits_processor": [self._unchanged_edit_guard()],
         }
 
     def _decode(

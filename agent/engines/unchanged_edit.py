@@ -1,5 +1,4 @@
-"""Decode-time guard against an `edit_file` call whose `new_text` is its `old_text` again, or
-an edit the loop has tried on this code already and found no better.
+"""Decode-time guard against an `edit_file` call whose `new_text` is its `old_text` again.
 
 The small models' largest class of wasted calls (stop 18: 33 of a benchmark run's errors) was
 an edit that changes nothing: the model copies `old_text` into `new_text` when it takes its fix
@@ -7,11 +6,6 @@ for done. Each costs a whole call (20-40 s on a CPU) before the tool can refuse 
 closing quote of `new_text` is masked while what it would close on equals `old_text` up to
 trailing whitespace, so the model has to write a change; the grammar still holds every other
 token.
-
-The same mask keeps out an edit already tried (`ChatOptions.avoid_edits`): after a turn whose
-edits all changed nothing, the 1.5B model's next reply was the same call again, turn after turn,
-and its draws at a temperature were mostly that call too. Those pairs match with leading and
-trailing whitespace ignored on both sides.
 
 It works on the canonical JSON text the call grammar produces (`"old_text": "...", "new_text":
 "...`, json.dumps spacing, schema key order), comparing the escaped forms. Formats that write
@@ -21,8 +15,7 @@ arguments otherwise (GLM's `<arg_value>` tags) never match its markers and pass 
 from __future__ import annotations
 
 import codecs
-import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -47,43 +40,6 @@ def core(escaped: str) -> str:
         if text == escaped:
             return text
         escaped = text
-
-
-def _unindented(escaped: str) -> str:
-    """A JSON string's escaped text without leading whitespace."""
-    while True:
-        text = escaped.lstrip(" ")
-        if len(text) >= 2 and text[0] == "\\" and text[1] in ESCAPED_BLANKS:
-            text = text[2:]
-        if text == escaped:
-            return text
-        escaped = text
-
-
-def bare(escaped: str) -> str:
-    """`core` with leading whitespace dropped too."""
-    return core(_unindented(escaped))
-
-
-def json_inside(text: str) -> str:
-    """`text` as the inside of a JSON string."""
-    return json.dumps(text, ensure_ascii=False)[1:-1]
-
-
-def avoid_table(pairs: Sequence[tuple[str, str]]) -> dict[str, frozenset[str]]:
-    """bare escaped old_text -> the bare escaped new_texts not to close on after it."""
-    table: dict[str, set[str]] = {}
-    for old, new in pairs:
-        table.setdefault(bare(json_inside(old)), set()).add(bare(json_inside(new)))
-    return {old: frozenset(news) for old, news in table.items()}
-
-
-def _may_close_on(new: str, target: str, reach: int) -> bool:
-    """A string written `new` so far can still close on `target` (up to trailing whitespace)
-    within one token of at most `reach` characters."""
-    if len(new) <= len(target):
-        return target.startswith(new) and len(target) - len(new) <= reach
-    return core(new) == target
 
 
 def closing_cut(piece: str) -> str | None:
@@ -115,14 +71,8 @@ def _closed(escaped: str) -> bool:
 class UnchangedEditGuard:
     """A llama-cpp-python logits processor for one constrained call pass (see the module doc)."""
 
-    def __init__(
-        self,
-        cuts: dict[int, str],
-        piece: Callable[[int], bytes],
-        avoid: Sequence[tuple[str, str]] = (),
-    ) -> None:
+    def __init__(self, cuts: dict[int, str], piece: Callable[[int], bytes]) -> None:
         self._cuts = cuts
-        self._avoid = avoid_table(avoid)
         self._longest = max((len(c) for c in cuts.values()), default=0)
         self._piece = piece
         self._start: int | None = None
@@ -148,26 +98,20 @@ class UnchangedEditGuard:
         return scores
 
     def forbidden(self, text: str) -> list[int]:
-        """The tokens that would close `new_text` on `old_text` again, or on a `new_text` to
-        avoid after that `old_text`, after the call text so far."""
+        """The tokens that would close `new_text` on `old_text` again, after the call text so far."""
         at = text.rfind(NEW_KEY)
         if at == -1 or text[at - len(BETWEEN) : at] != BETWEEN:
             return []
         opened = text.rfind(OLD_KEY, 0, at)
         if opened == -1:
             return []
-        old_text = text[opened + len(OLD_KEY) : at - len(BETWEEN)]
+        old = core(text[opened + len(OLD_KEY) : at - len(BETWEEN)])
         new = text[at + len(NEW_KEY) :]
         if _closed(new) or _odd_backslashes(new):
             return []
-        old = core(old_text)
-        same = _may_close_on(new, old, self._longest)
-        lead = _unindented(new)
-        avoided = {a for a in self._avoid.get(bare(old_text), ()) if _may_close_on(lead, a, self._longest)}
-        if not same and not avoided:
+        if len(new) <= len(old):
+            if not old.startswith(new) or len(old) - len(new) > self._longest:
+                return []
+        elif core(new) != old:
             return []
-        return [
-            token
-            for token, cut in self._cuts.items()
-            if (same and core(new + cut) == old) or (avoided and bare(new + cut) in avoided)
-        ]
+        return [token for token, cut in self._cuts.items() if core(new + cut) == old]
