@@ -318,6 +318,8 @@ def test_when_no_edit_of_the_turn_changed_a_result_none_is_applied(user_repo: Pa
     assert "none made fewer tests fail" in told
     # what the edited `return` reads is set on a line none of them touched
     assert "- stats.py line 3: `s = sorted(xs)`" in told
+    # the third draw was the first again: not run, and the model is told so
+    assert "1 of them is the same as an edit already tried on this code" in told
     finished = [e for e in events if isinstance(e, ToolFinished) and e.name == "edit_file"]
     assert [e.ok for e in finished] == [False] and finished[0].data == {"set_off": True}
 
@@ -368,7 +370,7 @@ def test_after_a_set_off_turn_the_same_edits_are_not_applied_or_run_again(user_r
     ), said
     told = _tool_texts(engine.conversations[5])[-1]
     assert told.startswith("[Not applied: 2 edits were tried for this turn (stats.py line 4)")
-    assert "It is the same as an edit already tried on this code" in told
+    assert "All of them are the same as an edit already tried on this code" in told
     assert report.diff == "" and snapshot(user_repo) == before
 
 
