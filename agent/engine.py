@@ -21,6 +21,8 @@ class ChatOptions(BaseModel):
     tool_choice: ToolChoice = "auto"
     stop: list[str] = []
     seed: int | None = 0
+    # sampling's floor, relative to the likeliest token (llama.cpp's min_p); None: the engine's own
+    min_p: float | None = None
 
 
 class Engine(Protocol):

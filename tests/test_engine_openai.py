@@ -211,6 +211,14 @@ def test_request_is_openai_shaped(replay: tuple[Replay, OpenAICompatEngine]) -> 
     assert sent["messages"][2] == {"role": "tool", "content": "x = 1", "tool_call_id": "call_7"}
     assert sent["tools"] == [READ_FILE.openai()]
     assert sent["tool_choice"] == {"type": "function", "function": {"name": "read_file"}}
+    assert "min_p" not in sent  # the server's own floor unless the loop asks for another
+
+
+def test_a_sampling_floor_is_sent_as_min_p(replay: tuple[Replay, OpenAICompatEngine]) -> None:
+    httpd, engine = replay
+    httpd.replies.append((200, [chunk("ok", finish="stop", usage={"prompt_tokens": 9})]))
+    final(engine.chat([Message.user("hi")], [], ChatOptions(temperature=0.9, min_p=0.025)))
+    assert httpd.requests[0]["min_p"] == 0.025 and httpd.requests[0]["temperature"] == 0.9
 
 
 def test_hermes_calls_left_in_the_content_are_parsed(replay: tuple[Replay, OpenAICompatEngine]) -> None:

@@ -374,6 +374,29 @@ def test_after_a_set_off_turn_the_same_edits_are_not_applied_or_run_again(user_r
     assert report.diff == "" and snapshot(user_repo) == before
 
 
+def test_draws_that_repeat_a_tried_edit_make_the_next_replies_hotter(user_repo: Path) -> None:
+    """At 0.7 the 1.5B model's draws were the same call four times in a row: its sampling floor
+    (min_p) left no other token at most places. Each repeat raises the temperature and lowers the
+    floor for the replies after it."""
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, BREAKING_EDIT, READ))
+    _, events = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
+    # plan, turn 1 (greedy, then a draw at the usual 0.7), as before any repeat
+    assert engine.temperatures[:3] == [0.0, 0.0, 0.7] and engine.min_ps[:3] == [None] * 3
+    # turn 2's reply repeats turn 1's first edit (heat 1): its draw is hotter, and repeats too
+    assert engine.temperatures[4] == pytest.approx(0.9) and engine.min_ps[4] == pytest.approx(0.025)
+    # turn 3 comes after two repeats
+    assert engine.temperatures[5] == pytest.approx(1.1) and engine.min_ps[5] == pytest.approx(0.0125)
+    assert any("drawing another (2 of 2, temperature 0.9)" in n for n in _notices(events))
+
+
+def test_once_an_edit_goes_on_replies_are_sampled_as_before(user_repo: Path) -> None:
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, NEAR_MISS_EDIT, READ, READ))
+    report, _ = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
+    assert "s[(len(s) - 1) // 2]" in report.diff  # turn 2's hotter draw went on
+    assert engine.temperatures[4] == pytest.approx(0.9)
+    assert engine.temperatures[5] <= 0.7 and engine.min_ps[5] is None
+
+
 def test_a_repeated_edit_is_not_applied_even_when_no_other_draw_ran(user_repo: Path) -> None:
     engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, READ, READ))
     report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=3)

@@ -226,11 +226,13 @@ class RecordingEngine(ScriptedEngine):
     def __init__(self, items: list[ScriptedTurn]) -> None:
         super().__init__(items)
         self.temperatures: list[float] = []
+        self.min_ps: list[float | None] = []
 
     def chat(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
     ) -> Iterator[EngineEvent]:
         self.temperatures.append(options.temperature)
+        self.min_ps.append(options.min_p)
         return super().chat(messages, tools, options)
 
 

@@ -37,6 +37,8 @@ from agent.messages import Message, ToolCall, ToolSpec
 
 # Tokens a call may always use, even when the reasoning before it spent the turn's budget.
 CALL_MIN_TOKENS = 256
+# tokens less likely than this share of the likeliest are never sampled (ChatOptions.min_p: lower)
+MIN_P = 0.05
 LOOP_CHECK_EVERY = 8  # tokens between checks of a call's tail for a loop (agent/engines/repetition.py)
 # Turn-end markers some models print as plain text (e.g. a base model imitating ChatML).
 TURN_END_TEXT = (
@@ -604,7 +606,7 @@ class LlamaCppEngine:
             temp=options.temperature,
             top_k=40,
             top_p=0.95,
-            min_p=0.05,
+            min_p=MIN_P if options.min_p is None else options.min_p,
             repeat_penalty=1.0,
             **(constraint or {}),
         )

@@ -29,7 +29,7 @@ from agent.messages import Message, ToolCall, ToolSpec
 
 _VERSION_SEGMENT = re.compile(r"^v\d+[a-z0-9]*$")
 # Request keys only some servers know; dropped (and remembered) when a server rejects them.
-OPTIONAL_KEYS = ("cache_prompt", "stream_options", "chat_template_kwargs")
+OPTIONAL_KEYS = ("cache_prompt", "stream_options", "chat_template_kwargs", "min_p")
 # Tags that start a call left in the content: the text from there on is not streamed to the user.
 CALL_TAGS = ("<tool_call>", "<function=", "[TOOL_CALLS]", "<|python_tag|>")
 CHARS_PER_TOKEN_ESTIMATE = 3  # conservative for code, so an estimated prompt does not overflow
@@ -292,6 +292,8 @@ class OpenAICompatEngine:
             payload["seed"] = options.seed
         if options.stop:
             payload["stop"] = options.stop
+        if options.min_p is not None:  # vLLM, SGLang and llama.cpp's server take it
+            payload["min_p"] = options.min_p
         if tools and options.tool_choice != "none":
             payload["tools"] = [t.openai() for t in tools]
             payload["tool_choice"] = _tool_choice(options.tool_choice)
