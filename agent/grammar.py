@@ -10,7 +10,8 @@ lexeme in Lark.
 
 A string schema may carry `x-lines-of` (a file's text, set by tools/grounding.py): the value is
 then consecutive whole lines of that text, or one line without its indentation (Lark only:
-llguidance's substring lexeme over the lines' JSON-escaped chunks; GBNF takes any string).
+llguidance's substring lexeme over the lines' JSON-escaped chunks; GBNF takes any string). A list
+of texts (the blocks of a file between lines closed to edits) takes lines of any one of them.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ class GrammarBuilder:
             return "posnumber"
         if kind == "number" and schema.get("minimum") == 0:
             return "nonneg"
-        if kind == "string" and isinstance(schema.get(LINES_OF), str):
+        if kind == "string" and isinstance(schema.get(LINES_OF), str | list):
             return self.lines_of(schema[LINES_OF], name)
         if kind == "string" and "maxLength" in schema:  # bounded: a weak model cannot ramble on
             low, high = int(schema.get("minLength", 0)), int(schema["maxLength"])
@@ -227,13 +228,17 @@ class GrammarBuilder:
 
         return run(0, True), not required_from[0]
 
-    def lines_of(self, text: str, name: str) -> str:
-        """A JSON string holding consecutive pieces of `text` (`line_chunks`): in Lark one
-        substring lexeme; GBNF has no such thing and takes any string."""
+    def lines_of(self, text: str | list[str], name: str) -> str:
+        """A JSON string holding consecutive pieces of `text` (`line_chunks`), or of one of its
+        blocks when it is a list: in Lark one substring lexeme per block; GBNF has no such thing
+        and takes any string."""
         name = self.rule(name, "string")
-        terminal = f"LINES_{len(self.substrings)}"
-        self.substrings[terminal] = line_chunks(text)
-        self._lark_rules[name] = f'"\\"" {terminal} "\\""'
+        terminals = []
+        for block in [text] if isinstance(text, str) else text:
+            terminal = f"LINES_{len(self.substrings)}"
+            self.substrings[terminal] = line_chunks(block)
+            terminals.append(terminal)
+        self._lark_rules[name] = f'"\\"" ({" | ".join(terminals)}) "\\""'
         return name
 
     def raw_until(self, terminator: str) -> str:

@@ -13,7 +13,7 @@ what was kept; `InstructionsBlock.files` is the manifest `agent context --json` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -189,8 +189,10 @@ class NestedInstructions:
     def specs(self) -> list[ToolSpec]:
         return list(self.inner.specs())
 
-    def grounded_specs(self, ctx: ToolContext) -> list[ToolSpec]:
-        return list(self.inner.grounded_specs(ctx))
+    def grounded_specs(
+        self, ctx: ToolContext, barred: Mapping[str, set[int]] | None = None
+    ) -> list[ToolSpec]:
+        return list(self.inner.grounded_specs(ctx, barred))
 
     def call(self, call: ToolCall, ctx: ToolContext) -> Any:
         outcome = self.inner.call(call, ctx)

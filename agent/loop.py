@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -60,7 +60,10 @@ class Toolset(Protocol):
     def specs(self) -> list[ToolSpec]: ...
 
     # `specs()` narrowed for the call grammar to the repository as it is (tools/grounding.py)
-    def grounded_specs(self, ctx: ToolContext) -> list[ToolSpec]: ...
+    # `barred`: per file, the lines an edit's old text may not hold
+    def grounded_specs(
+        self, ctx: ToolContext, barred: Mapping[str, set[int]] | None = None
+    ) -> list[ToolSpec]: ...
 
     def call(self, call: ToolCall, ctx: ToolContext) -> Any: ...  # returns an `Outcome`
 
@@ -101,6 +104,11 @@ class Budgets(BaseModel):
     draw_heat: float = 0.2
     max_draw_temperature: float = 1.1
     draw_min_p: float = 0.05
+    # Lines where the tried edits changed nothing in this many set-off turns on the same code are
+    # closed to edits (grounded old text cannot hold them) until the code changes. The 1.5B model
+    # edited one line draw after draw, attempt after attempt, while the bug sat two lines up.
+    # 0: never.
+    bar_after_set_offs: int = 2
     plan: bool = True
     plan_max_tokens: int = 160
     turn_max_tokens: int = 768
@@ -283,6 +291,9 @@ class LoopState:
     # each version of the code -> the edits tried on it that did no better (kept across attempts:
     # the same edit on the same code does the same)
     fruitless: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    # each version of the code -> path -> line -> the set-off turns whose edits there changed
+    # nothing (`bar_after_set_offs`; kept across attempts like `fruitless`)
+    idle_lines: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
 
     def new_attempt(self, opening: list[Message]) -> None:
@@ -584,7 +595,8 @@ class AgentLoop:
         held = next((t for t in trials if t.outcome is not None), None)
         chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
         if _sets_off(trials, chosen):
-            chosen.set_off = self._set_off_text(trials)
+            barred = self._note_idle_lines(state, version, trials)
+            chosen.set_off = self._set_off_text(trials, barred)
         else:
             state.heat = 0
         if len(trials) > 1 or chosen.set_off:
@@ -615,9 +627,56 @@ class AgentLoop:
         if trial.tests is None or trial.no_effect or trial.failing > before:
             fruitless.add(pair)
 
-    def _set_off_text(self, trials: list[Trial]) -> str:
+    def _note_idle_lines(
+        self, state: LoopState, version: str | None, trials: list[Trial]
+    ) -> dict[str, set[int]]:
+        """Count a set-off turn on the lines its edits changed to no effect (or would have: a
+        repeated edit's old text); the lines this turn closes to edits (`bar_after_set_offs`)."""
+        if version is None or not self.budgets.bar_after_set_offs:
+            return {}
+        touched: dict[str, set[int]] = {}
+        for trial in trials:
+            if trial.no_effect or trial.cosmetic:
+                for path, lines in trial.changed.items():
+                    touched.setdefault(path, set()).update(lines)
+            elif trial.repeated and (span := self._old_text_lines(trial.done.message.tool_calls[0])):
+                touched.setdefault(span[0], set()).update(span[1])
+        counts = state.idle_lines.setdefault(version, {})
+        closed: dict[str, set[int]] = {}
+        for path, lines in touched.items():
+            per_line = counts.setdefault(path, {})
+            for line in lines:
+                per_line[line] = per_line.get(line, 0) + 1
+                if per_line[line] == self.budgets.bar_after_set_offs:
+                    closed.setdefault(path, set()).add(line)
+        return closed
+
+    def _barred(self, state: LoopState) -> dict[str, set[int]]:
+        """The lines closed to edits on the code as it is now (`bar_after_set_offs`)."""
+        if self.code_version is None or not state.idle_lines or not self.budgets.bar_after_set_offs:
+            return {}
+        counts = state.idle_lines.get(self.code_version(), {})
+        least = self.budgets.bar_after_set_offs
+        barred = {path: {n for n, turns in lines.items() if turns >= least} for path, lines in counts.items()}
+        return {path: lines for path, lines in barred.items() if lines}
+
+    def _old_text_lines(self, call: ToolCall) -> tuple[str, set[int]] | None:
+        """The file and 1-based lines an edit_file call's old_text covers in the file as it is."""
+        path, old = str(call.arguments.get("path", "")), str(call.arguments.get("old_text", "")).strip()
+        try:
+            text = (self.ctx.root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        at = text.find(old) if old else -1
+        if at == -1:
+            return None
+        first = text.count("\n", 0, at) + 1
+        return path, set(range(first, first + old.count("\n") + 1))
+
+    def _set_off_text(self, trials: list[Trial], barred: dict[str, set[int]] | None = None) -> str:
         """What the model reads for a turn none of whose edits is applied (`_sets_off`): where
-        they were, and what the lines they changed use that is set where none of them went."""
+        they were, what the lines they changed use that is set where none of them went, and the
+        lines this turn closed to edits."""
         applied = [t for t in trials if t.tests is not None or t.repeated]
         places = list(dict.fromkeys(t.where for t in applied if t.where))
         changed: dict[str, set[int]] = {}
@@ -637,6 +696,8 @@ class AgentLoop:
             repeated=sum(t.repeated for t in trials),
             places="; ".join(places) or "one place",
             elsewhere=elsewhere,
+            closed=[f"{path} {_line_numbers(lines)}" for path, lines in (barred or {}).items()],
+            turns=self.budgets.bar_after_set_offs,
         )
 
     def _trial(self, state: LoopState, done: ChatDone, fruitless: set[tuple[str, str]]) -> Trial:
@@ -699,7 +760,8 @@ class AgentLoop:
     def _chat(self, state: LoopState, options: ChatOptions) -> ChatDone:
         self._fit_context(state, options.max_tokens)
         done: ChatDone | None = None
-        stream = self.engine.chat(state.messages, self.toolset.grounded_specs(self.ctx), options)
+        specs = self.toolset.grounded_specs(self.ctx, self._barred(state))
+        stream = self.engine.chat(state.messages, specs, options)
         shown: list[str] = []
         for event in stream:
             if self.steering is not None and self.steering.interrupted:
@@ -1107,6 +1169,18 @@ def _edit_pair(done: ChatDone) -> tuple[str, str] | None:
         return None
     old, new = calls[0].arguments.get("old_text"), calls[0].arguments.get("new_text")
     return (old.strip(), new.strip()) if isinstance(old, str) and isinstance(new, str) else None
+
+
+def _line_numbers(lines: set[int]) -> str:
+    """`{3, 4, 5, 9}` as "lines 3-5, 9"."""
+    runs: list[list[int]] = []
+    for line in sorted(lines):
+        if runs and line == runs[-1][-1] + 1:
+            runs[-1].append(line)
+        else:
+            runs.append([line])
+    spans = [f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs]
+    return ("line " if len(lines) == 1 else "lines ") + ", ".join(spans)
 
 
 def _edit_pairs(trials: list[Trial]) -> set[tuple[str, str]]:

@@ -18,7 +18,7 @@ from agent.messages import ToolCall, ToolSpec
 from sandbox.subprocess_sandbox import SubprocessSandbox
 from tools.base import ToolContext
 from tools.edit_formats import tools_for
-from tools.grounding import Ground, GroundingLimits, RepoView, grounded_schema
+from tools.grounding import Ground, GroundingLimits, RepoView, grounded_schema, lines_allowed
 from tools.registry import Toolbox, default_tools
 
 PARSE = '''"""Parsing helpers."""
@@ -237,3 +237,41 @@ def test_existing_tests_are_protected_in_the_grammar_and_in_the_tools(toolbox: T
     free = ToolContext(root=repo, sandbox=SubprocessSandbox())  # --edit-tests
     assert toolbox.call(ToolCall(id="4", name="edit_file", arguments=change), free).error is None
     assert (repo / "tests" / "test_parse.py").read_text() == "x = 1\n"
+
+
+def test_barred_lines_split_a_files_text_into_the_blocks_between_them() -> None:
+    text = "a = 1\nb = 2\n\nc = 3\nd = 4\n"
+    assert lines_allowed(text, None) == text and lines_allowed(text, set()) == text
+    assert lines_allowed(text, {2}) == ["a = 1\n", "\nc = 3\nd = 4\n"]
+    assert lines_allowed(text, {1, 4}) == ["b = 2\n\n", "d = 4\n"]  # a block of blank lines is dropped
+    assert lines_allowed(text, {1, 2, 4, 5}) == text  # nothing with code would be left: no bar
+
+
+@pytest.mark.model
+def test_old_text_cannot_hold_a_barred_line(toolbox: Toolbox, ctx: ToolContext, masker: TokenMasker) -> None:
+    """A line where edit after edit changed nothing is closed to edits (agent/loop.py): the
+    model has to start its old text elsewhere, in the same file or another."""
+    path = "pkg/parse.py"
+    barred = {path: {5}}  # `    return bool(text)`
+    edit = spec(toolbox.grounded_specs(ctx, barred), "edit_file")
+    assert edit.grammar is not None
+    by_path = {alt["properties"]["path"]["const"]: alt for alt in edit.grammar["anyOf"]}
+    blocks = by_path[path]["properties"]["old_text"]["x-lines-of"]
+    assert isinstance(blocks, list) and len(blocks) == 2
+    lark = get_format("hermes").body_grammar([edit]).lark
+
+    def body(old: str) -> str:
+        return call_body("edit_file", {"path": path, "old_text": old, "new_text": "x"})
+
+    for old in (
+        "def parse_bool(text: str) -> bool:",
+        "def parse_int(text: str) -> int:\n",
+        "return int(text.strip())",
+    ):
+        assert follows(masker, lark, body(old)) == len(masker.tokenizer.tokenize_str(body(old))), old
+    for old in (
+        "    return bool(text)",
+        "return bool(text)",
+        "def parse_bool(text: str) -> bool:\n    return bool(text)",
+    ):
+        assert follows(masker, lark, body(old)) < len(masker.tokenizer.tokenize_str(body(old))), old

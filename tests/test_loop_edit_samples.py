@@ -3,13 +3,15 @@ same turn, on the real tree with the real tests, and the best of them goes on.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from agent.events import ChatDone, Notice, ToolFinished, ToolStarted, Usage
+from agent.engine import ChatOptions
+from agent.events import ChatDone, EngineEvent, Notice, ToolFinished, ToolStarted, Usage
 from agent.loop import Trial
-from agent.messages import Message
+from agent.messages import Message, ToolSpec
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
 from tests.test_loop_scripted import (
@@ -395,6 +397,53 @@ def test_once_an_edit_goes_on_replies_are_sampled_as_before(user_repo: Path) -> 
     assert "s[(len(s) - 1) // 2]" in report.diff  # turn 2's hotter draw went on
     assert engine.temperatures[4] == pytest.approx(0.9)
     assert engine.temperatures[5] <= 0.7 and engine.min_ps[5] is None
+
+
+class SpecsEngine(DrawingEngine):
+    """Also keeps the tool specs (with their grounded grammars) of every turn."""
+
+    def __init__(self, items: list[ScriptedTurn]) -> None:
+        super().__init__(items)
+        self.specs: list[list[ToolSpec]] = []
+
+    def chat(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
+    ) -> Iterator[EngineEvent]:
+        self.specs.append([t.model_copy(deep=True) for t in tools])
+        return super().chat(messages, tools, options)
+
+
+def _old_text_grounds(specs: list[ToolSpec], path: str) -> object:
+    edit = next(s for s in specs if s.name == "edit_file")
+    assert edit.grammar is not None
+    alternative = next(a for a in edit.grammar["anyOf"] if a["properties"]["path"].get("const") == path)
+    return alternative["properties"]["old_text"]["x-lines-of"]
+
+
+def test_a_line_where_edits_changed_nothing_in_two_set_off_turns_is_closed_to_edits(user_repo: Path) -> None:
+    """The 1.5B model edited one line draw after draw, attempt after attempt, while the bug sat
+    elsewhere: after two set-off turns on it, an edit's old text cannot hold it."""
+    engine = SpecsEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, BREAKING_EDIT, READ))
+    report, _ = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
+    text = (user_repo / "stats.py").read_text()
+    assert _old_text_grounds(engine.specs[1], "stats.py") == text  # turn 1: the whole file
+    assert _old_text_grounds(engine.specs[3], "stats.py") == text  # turn 2: one set-off turn on line 4
+    # turn 3, after the second: line 4 (`return s[len(s) // 2]`) is out, lines 1-3 stay
+    assert _old_text_grounds(engine.specs[5], "stats.py") == ["".join(text.splitlines(keepends=True)[:3])]
+    told = _tool_texts(engine.conversations[5])[-1]
+    assert "until the code changes, an edit's old_text can no longer hold stats.py line 4" in told
+    first = _tool_texts(engine.conversations[3])[-1]
+    assert "can no longer hold" not in first
+    assert report.diff == ""
+
+
+def test_closed_lines_stay_closed_in_the_next_attempt_on_the_same_code(user_repo: Path) -> None:
+    # three set-off turns end attempt 1; attempt 2 starts on the code as it was
+    stale = [WRONG_EDIT, BREAKING_EDIT] * 3
+    engine = SpecsEngine(turns(PLAN, *stale, READ, READ))
+    run_fix(user_repo, engine, edit_samples=2, max_steps=5, max_attempts=2)
+    assert isinstance(_old_text_grounds(engine.specs[5], "stats.py"), list)
+    assert isinstance(_old_text_grounds(engine.specs[-1], "stats.py"), list)  # attempt 2
 
 
 def test_a_repeated_edit_is_not_applied_even_when_no_other_draw_ran(user_repo: Path) -> None:

@@ -47,9 +47,12 @@ class RepoView:
         root: Path,
         limits: GroundingLimits | None = None,
         protected: Callable[[str], bool] = lambda rel: False,
+        barred: Mapping[str, set[int]] | None = None,
     ) -> None:
+        """`barred`: per file, 1-based lines no grounded old text may hold (`lines_allowed`)."""
         self.root = root
         self.limits = limits or GroundingLimits()
+        self.barred = dict(barred or {})
         self.files = repo_files(root)
         self.editable = [rel for rel in self.files if not protected(rel)]
         self._texts: dict[str, str | None] = {}
@@ -148,7 +151,7 @@ def _per_file(
             "properties": {
                 **props,
                 "path": {"const": rel},
-                lines_key: {"type": "string", LINES_OF: texts[rel]},
+                lines_key: {"type": "string", LINES_OF: lines_allowed(texts[rel], repo.barred.get(rel))},
             },
         }
         for rel in files
@@ -158,3 +161,21 @@ def _per_file(
     if rest:
         alternatives.append({**schema, "properties": {**props, "path": {"enum": rest}}})
     return {"type": "object", "anyOf": alternatives}
+
+
+def lines_allowed(text: str, barred: set[int] | None) -> str | list[str]:
+    """`text`, or with `barred` lines (1-based) the blocks of lines between them. The text stays
+    whole when barring would leave no line with code on it: an edit must still be possible."""
+    if not barred:
+        return text
+    blocks: list[str] = []
+    block: list[str] = []
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        if number in barred:
+            blocks.append("".join(block))
+            block = []
+        else:
+            block.append(line)
+    blocks.append("".join(block))
+    blocks = [b for b in blocks if b.strip()]
+    return blocks or text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import jsonschema
@@ -142,10 +142,13 @@ class Toolbox:
     def specs(self) -> list[ToolSpec]:
         return [spec.model_copy(deep=True) for spec in self._specs]
 
-    def grounded_specs(self, ctx: ToolContext) -> list[ToolSpec]:
+    def grounded_specs(
+        self, ctx: ToolContext, barred: Mapping[str, set[int]] | None = None
+    ) -> list[ToolSpec]:
         """`specs()` with each tool's grounded arguments narrowed, for the call grammar only
-        (tools/grounding.py): the repository as it is now, the files edited so far first."""
-        repo = RepoView(ctx.root, protected=ctx.protected)
+        (tools/grounding.py): the repository as it is now, the files edited so far first.
+        `barred`: per file, the lines an edit's old text may not hold."""
+        repo = RepoView(ctx.root, protected=ctx.protected, barred=barred)
         edited = list(dict.fromkeys(record.path for record in reversed(list(ctx.edits))))
         specs = []
         for spec in self.specs():
