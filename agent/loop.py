@@ -596,7 +596,7 @@ class AgentLoop:
         chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
         if _sets_off(trials, chosen):
             barred = self._note_idle_lines(state, version, trials)
-            chosen.set_off = self._set_off_text(trials, barred)
+            chosen.set_off = self._set_off_text(trials, barred, passing=before == 0)
         else:
             state.heat = 0
         if len(trials) > 1 or chosen.set_off:
@@ -673,10 +673,14 @@ class AgentLoop:
         first = text.count("\n", 0, at) + 1
         return path, set(range(first, first + old.count("\n") + 1))
 
-    def _set_off_text(self, trials: list[Trial], barred: dict[str, set[int]] | None = None) -> str:
+    def _set_off_text(
+        self, trials: list[Trial], barred: dict[str, set[int]] | None = None, passing: bool = False
+    ) -> str:
         """What the model reads for a turn none of whose edits is applied (`_sets_off`): where
         they were, what the lines they changed use that is set where none of them went, and the
-        lines this turn closed to edits."""
+        lines this turn closed to edits. `passing`: the tests pass already (none did better)."""
+        if passing:
+            return prompts.render("edits_set_off_passing", tried=len(trials))
         applied = [t for t in trials if t.tests is not None or t.repeated]
         places = list(dict.fromkeys(t.where for t in applied if t.where))
         changed: dict[str, set[int]] = {}

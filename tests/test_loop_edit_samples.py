@@ -446,6 +446,29 @@ def test_closed_lines_stay_closed_in_the_next_attempt_on_the_same_code(user_repo
     assert isinstance(_old_text_grounds(engine.specs[-1], "stats.py"), list)  # attempt 2
 
 
+def _sorted_line_edit(new: str) -> ScriptedTurn:
+    return ScriptedTurn(
+        tool_calls=[
+            {
+                "name": "edit_file",
+                "arguments": {"path": "stats.py", "old_text": "    s = sorted(xs)\n", "new_text": new},
+            }
+        ]
+    )
+
+
+def test_once_the_tests_pass_a_set_off_turn_says_so_and_points_to_finish(user_repo: Path) -> None:
+    """After its fix the model went on editing: a draw that broke a test and one that changed
+    nothing. Neither goes on, and the model is not told that tests fail when none does."""
+    breaking, needless = _sorted_line_edit("    s = xs\n"), _sorted_line_edit("    s = list(sorted(xs))\n")
+    engine = DrawingEngine(turns(PLAN, EDIT, breaking, needless, FINISH))
+    report, _ = run_fix(user_repo, engine, edit_samples=2)
+    assert report.status == "resolved" and "list(sorted" not in report.diff and "s = xs" not in report.diff
+    told = _tool_texts(engine.conversations[4])[-1]
+    assert told.startswith("[Not applied: 2 edits were tried for this turn; the tests already pass")
+    assert "call finish" in told and "the same tests fail" not in told
+
+
 def test_a_repeated_edit_is_not_applied_even_when_no_other_draw_ran(user_repo: Path) -> None:
     engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, READ, READ))
     report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
