@@ -660,19 +660,6 @@ class AgentLoop:
         barred = {path: {n for n, turns in lines.items() if turns >= least} for path, lines in counts.items()}
         return {path: lines for path, lines in barred.items() if lines}
 
-    def _old_text_lines(self, call: ToolCall) -> tuple[str, set[int]] | None:
-        """The file and 1-based lines an edit_file call's old_text covers in the file as it is."""
-        path, old = str(call.arguments.get("path", "")), str(call.arguments.get("old_text", "")).strip()
-        try:
-            text = (self.ctx.root / path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError, ValueError):
-            return None
-        at = text.find(old) if old else -1
-        if at == -1:
-            return None
-        first = text.count("\n", 0, at) + 1
-        return path, set(range(first, first + old.count("\n") + 1))
-
     def _set_off_text(
         self, trials: list[Trial], barred: dict[str, set[int]] | None = None, passing: bool = False
     ) -> str:
@@ -745,16 +732,25 @@ class AgentLoop:
 
     def _place(self, call: ToolCall) -> str:
         """Where an edit_file call's old_text is in its file now, as "path line N" (or the path)."""
+        span = self._old_text_lines(call)
+        return f"{span[0]} line {min(span[1])}" if span else str(call.arguments.get("path", ""))
+
+    def _old_text_lines(self, call: ToolCall) -> tuple[str, set[int]] | None:
+        """The file and 1-based lines an edit_file call's old_text covers in the file as it is
+        (None: no such file in the repository, or the text is not in it)."""
         path, old = str(call.arguments.get("path", "")), str(call.arguments.get("old_text", "")).strip()
         target = (self.ctx.root / path).resolve()
         try:
             if not target.is_relative_to(self.ctx.root.resolve()):
-                return path
+                return None
             text = target.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError, ValueError):
-            return path
+            return None
         at = text.find(old) if old else -1
-        return f"{path} line {text.count(chr(10), 0, at) + 1}" if at != -1 else path
+        if at == -1:
+            return None
+        first = text.count("\n", 0, at) + 1
+        return path, set(range(first, first + old.count("\n") + 1))
 
     def _time_left(self) -> float:
         return self.budgets.max_seconds - (time.monotonic() - self._started)

@@ -3,13 +3,11 @@ same turn, on the real tree with the real tests, and the best of them goes on.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from agent.engine import ChatOptions
-from agent.events import ChatDone, EngineEvent, Notice, ToolFinished, ToolStarted, Usage
+from agent.events import ChatDone, Notice, ToolFinished, ToolStarted, Usage
 from agent.loop import Trial
 from agent.messages import Message, ToolSpec
 from tests.repos import git as run_git
@@ -399,20 +397,6 @@ def test_once_an_edit_goes_on_replies_are_sampled_as_before(user_repo: Path) -> 
     assert engine.temperatures[5] <= 0.7 and engine.min_ps[5] is None
 
 
-class SpecsEngine(DrawingEngine):
-    """Also keeps the tool specs (with their grounded grammars) of every turn."""
-
-    def __init__(self, items: list[ScriptedTurn]) -> None:
-        super().__init__(items)
-        self.specs: list[list[ToolSpec]] = []
-
-    def chat(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
-    ) -> Iterator[EngineEvent]:
-        self.specs.append([t.model_copy(deep=True) for t in tools])
-        return super().chat(messages, tools, options)
-
-
 def _old_text_grounds(specs: list[ToolSpec], path: str) -> object:
     edit = next(s for s in specs if s.name == "edit_file")
     assert edit.grammar is not None
@@ -423,7 +407,7 @@ def _old_text_grounds(specs: list[ToolSpec], path: str) -> object:
 def test_a_line_where_edits_changed_nothing_in_two_set_off_turns_is_closed_to_edits(user_repo: Path) -> None:
     """The 1.5B model edited one line draw after draw, attempt after attempt, while the bug sat
     elsewhere: after two set-off turns on it, an edit's old text cannot hold it."""
-    engine = SpecsEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, BREAKING_EDIT, READ))
+    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, BREAKING_EDIT, READ))
     report, _ = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
     text = (user_repo / "stats.py").read_text()
     assert _old_text_grounds(engine.specs[1], "stats.py") == text  # turn 1: the whole file
@@ -440,7 +424,7 @@ def test_a_line_where_edits_changed_nothing_in_two_set_off_turns_is_closed_to_ed
 def test_closed_lines_stay_closed_in_the_next_attempt_on_the_same_code(user_repo: Path) -> None:
     # three set-off turns end attempt 1; attempt 2 starts on the code as it was
     stale = [WRONG_EDIT, BREAKING_EDIT] * 3
-    engine = SpecsEngine(turns(PLAN, *stale, READ, READ))
+    engine = DrawingEngine(turns(PLAN, *stale, READ, READ))
     run_fix(user_repo, engine, edit_samples=2, max_steps=5, max_attempts=2)
     assert isinstance(_old_text_grounds(engine.specs[5], "stats.py"), list)
     assert isinstance(_old_text_grounds(engine.specs[-1], "stats.py"), list)  # attempt 2

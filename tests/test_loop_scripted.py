@@ -343,16 +343,19 @@ def test_the_setup_step_prepares_the_environment_the_tests_then_use(user_repo: P
 
 
 class ConversationEngine(RecordingEngine):
-    """Also keeps the conversation of every turn it is asked for."""
+    """Also keeps the conversation and the tool specs (with their grounded grammars) of every
+    turn it is asked for."""
 
     def __init__(self, items: list[ScriptedTurn]) -> None:
         super().__init__(items)
         self.conversations: list[list[Message]] = []
+        self.specs: list[list[ToolSpec]] = []
 
     def chat(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
     ) -> Iterator[EngineEvent]:
         self.conversations.append([m.model_copy(deep=True) for m in messages])
+        self.specs.append([t.model_copy(deep=True) for t in tools])
         return super().chat(messages, tools, options)
 
 
