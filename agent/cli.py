@@ -69,6 +69,11 @@ def _build_parser() -> argparse.ArgumentParser:
         dest="edit_tests",
         help="let the agent change existing test files (by default they are the fix's specification)",
     )
+    fix.add_argument(
+        "--repair",
+        choices=["auto", "always", "off"],
+        help="draft-and-test repair before the tool loop when the tests show the bug (default auto)",
+    )
     fix.add_argument("--json", action="store_true", help="stream events as JSON lines on stdout, report last")
     fix.add_argument("--verbose", "-v", action="store_true", help="show token usage and thinking")
     add_pr_flags(fix, with_open=True)
@@ -144,6 +149,7 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "max_steps",
         "max_minutes",
         "edit_tests",
+        "repair",
     )
     config = load_config(repo_root, {**{k: getattr(args, k, None) for k in keys}, **sandbox_overrides(args)})
     extra = getattr(args, "sandbox_read", None) or []

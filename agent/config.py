@@ -36,7 +36,7 @@ class AgentConfig(BaseModel):
     prompt_cache: bool = True
     threads: int | None = None
     temperature: float = 0.0
-    max_steps: int = 30
+    max_steps: int = 50  # model turns, the repair phase's replies (at most repair_share of them) included
     max_minutes: float = 30.0
     max_tokens: int = 2_000_000
     max_attempts: int = 5  # a stuck attempt is set aside and the task started again (agent/loop.py)
@@ -47,6 +47,11 @@ class AgentConfig(BaseModel):
     # edits drawn for the same turn in all, and the one with the fewest failing goes on (1: off)
     edit_samples: int = Field(default=4, ge=1, le=16)
     plan: bool = True
+    # draft-and-test repair before the tool-calling loop when the tests show the bug (agent/repair.py):
+    # "auto" (on with a real model), "always" or "off"
+    repair: Literal["auto", "always", "off"] = "auto"
+    repair_drafts: int = Field(default=30, ge=1, le=500)  # replies drawn in it, at most
+    repair_share: float = Field(default=0.7, gt=0.0, le=1.0)  # of the time budget, at most
     test_command: str | None = None
     command_timeout: float = 300.0
     # Tokens of repository context in the first prompt; None or "auto": min(200K, the model's

@@ -23,7 +23,8 @@ from agent.engine import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted
 from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState
 from agent.messages import Message
-from agent.report import RunReport, TestSummary, report_dict
+from agent.repair import RepairBudget
+from agent.report import RepairSummary, RunReport, TestSummary, report_dict
 from agent.run_setup import RunSetup, command_wrapper, prepare_run
 from agent.session import Trajectory, new_session_id
 from agent.steering import Steering
@@ -32,10 +33,11 @@ from agent.workspace import Workspace, WorkspaceError, agent_dir, apply_branch
 from sandbox.base import Sandbox
 from sandbox.bubblewrap import SandboxUnavailable
 from sandbox.select import run_setup
+from tools import write_code
 from tools.base import ToolContext
 from tools.edit_formats import tools_for
 from tools.journal import EditJournal
-from tools.registry import configured_tools
+from tools.registry import Toolbox, configured_tools
 
 Emit = Callable[[RunEvent], None]
 
@@ -58,6 +60,8 @@ def budgets_from(config: AgentConfig) -> Budgets:
         undo_regressions=config.undo_regressions,
         edit_samples=config.edit_samples,
         plan=config.plan,
+        repair=config.repair,
+        repair_budget=RepairBudget(max_drafts=config.repair_drafts, share=config.repair_share),
     )
 
 
@@ -175,6 +179,7 @@ class FixRun:
             set_aside=lambda: workspace.set_aside(journal),
             code_version=lambda: hashlib.blake2b(workspace.diff().encode(), digest_size=12).hexdigest(),
             restore=lambda diff: workspace.restore(diff, journal),
+            code_writer=Toolbox([write_code.TOOL]),
         )
         try:
             state = loop.run(request.task, context, instructions=setup.block.text)
@@ -258,12 +263,22 @@ class FixRun:
             tests=tests,
             steps=state.steps,
             attempts=state.attempt,
+            repair=_repair_summary(state),
             tool_calls=state.tool_calls,
             model_errors=state.errors,
             usage=state.usage,
             elapsed_seconds=round(time.monotonic() - started, 2),
             notices=state.notices,
         )
+
+
+def _repair_summary(state: LoopState) -> RepairSummary | None:
+    repair = state.repair
+    if repair is None:
+        return None
+    return RepairSummary(
+        replies=repair.replies, drafts=len(repair.drafts) + repair.resolved, resolved=repair.resolved
+    )
 
 
 def session_dir(repo: git.Repo) -> Path:

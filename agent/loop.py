@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -42,6 +42,7 @@ from agent.events import (
 )
 from agent.messages import Message, ToolCall, ToolSpec
 from agent.planning import action_kind, parse_plan, tick
+from agent.repair import Repair, RepairBudget, RepairHost, RepairResult
 from agent.set_elsewhere import changed_lines, set_elsewhere
 from agent.steering import Steering
 from tools.base import ToolContext, ToolOutcome, ToolResult
@@ -69,7 +70,7 @@ class Toolset(Protocol):
 
 
 class Budgets(BaseModel):
-    max_steps: int = 30
+    max_steps: int = 50
     max_seconds: float = 1800.0
     max_tokens: int = 2_000_000  # prefilled + generated, over the whole run
     max_repeats: int = 4  # times one call may be made with no change to the code in between
@@ -112,6 +113,11 @@ class Budgets(BaseModel):
     plan: bool = True
     plan_max_tokens: int = 160
     turn_max_tokens: int = 768
+    # Draft-and-test repair (agent/repair.py) before the tool-calling loop, when the tests show
+    # the bug: "auto" with an engine that samples (a replay could only repeat itself), "always",
+    # or "off".
+    repair: Literal["auto", "always", "off"] = "auto"
+    repair_budget: RepairBudget = RepairBudget()
 
 
 class ContextTooSmall(Exception):
@@ -295,6 +301,7 @@ class LoopState:
     # nothing (`bar_after_set_offs`; kept across attempts like `fruitless`)
     idle_lines: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    repair: RepairResult | None = None  # how the repair phase went, when it ran
 
     def new_attempt(self, opening: list[Message]) -> None:
         """Back to the conversation as it stood after the plan; the counters of one attempt reset."""
@@ -347,11 +354,13 @@ class AgentLoop:
         set_aside: Callable[[], str] | None = None,
         code_version: Callable[[], str] | None = None,
         restore: Callable[[str], None] | None = None,
+        code_writer: Toolset | None = None,
     ) -> None:
         """`set_aside`: puts the tree back as it was and returns the diff it removed; without it
         there is one attempt. `code_version`: a key of the code's current content (edits that go
         back and forth between two versions are caught by it). `restore`: applies a diff set aside
-        before (the best attempt's change is what the run leaves)."""
+        before (the best attempt's change is what the run leaves). `code_writer`: the toolset
+        holding write_code, for the repair phase (without it, or the two above, there is none)."""
         self.engine = engine
         self.toolset = toolset
         self.ctx = ctx
@@ -362,6 +371,7 @@ class AgentLoop:
         self.set_aside = set_aside
         self.code_version = code_version
         self.restore = restore
+        self.code_writer = code_writer
         self.specs = toolset.specs()
         self._started = 0.0
 
@@ -372,7 +382,10 @@ class AgentLoop:
         self._started = time.monotonic()
         state = LoopState(messages=[], task=task)
         tests = self._baseline(state)
-        state.messages = self._initial_messages(task, context, instructions, tests)
+        if self._repairs(state) and self._repair(state, task, context, instructions):
+            return state
+        guidance = state.messages  # what the user wrote during the repair phase
+        state.messages = [*self._initial_messages(task, context, instructions, tests), *guidance]
         self._check_fits(state)
         try:
             if self.budgets.plan:
@@ -492,6 +505,90 @@ class AgentLoop:
             tests=tests,
         )
         return [Message.system(system), Message.user(user)]
+
+    # ---- repair phase ------------------------------------------------------------------------
+
+    def _repairs(self, state: LoopState) -> bool:
+        """The repair phase runs: the tests show the bug, and drafts can be tried and set aside."""
+        baseline = state.baseline
+        mode = self.budgets.repair
+        return (
+            mode != "off"
+            and (mode == "always" or self.engine.samples)
+            and self.code_writer is not None
+            and self.set_aside is not None
+            and self.code_version is not None
+            and baseline is not None
+            and _ran_tests(baseline)
+            and not baseline.get("ok")
+        )
+
+    def _repair(self, state: LoopState, task: str, context: str, instructions: str) -> bool:
+        """Draft-and-test repair (agent/repair.py); True when a draft made the tests pass (the run
+        is over). Otherwise the tree is as it was, and the closest draft is kept as attempt 0."""
+        assert self.set_aside is not None and self.code_version is not None
+        budget = self.budgets.repair_budget
+        # its replies are steps of the run: at most its share of them, the rest are the loop's
+        share = max(1, int(budget.share * self.budgets.max_steps))
+        budget = budget.model_copy(update={"max_drafts": min(budget.max_drafts, share)})
+        until = time.monotonic() + budget.share * max(self._time_left(), 0.0)
+        host = RepairHost(
+            chat=lambda messages, options: self._converse(state, messages, [], options),
+            write=lambda call: self._repair_write(state, call),
+            test=lambda call_id: self._repair_test(state, call_id),
+            set_aside=self.set_aside,
+            version=self.code_version,
+            seconds_left=lambda: min(until - time.monotonic(), self._time_left()),
+            step=lambda: self._repair_step(state),
+            notice=lambda message: self._notice(state, message),
+        )
+        self._notice(
+            state,
+            f"repair: the model writes fixes as code, each tried with the tests "
+            f"(up to {budget.share * max(self._time_left(), 0.0):.0f}s)",
+        )
+        baseline = state.baseline or {}
+        language = _language_of(context, baseline)
+        try:
+            result = Repair(host, budget, language).run(
+                task, context, self._last_test_output(state), baseline, instructions
+            )
+        except StopRun as stop:  # interrupted by the user
+            self._stopped(state, stop)
+            return True
+        state.repair = result
+        if result.resolved:
+            state.summary = result.summary
+            state.stop_reason = "finished"
+            self._tick_plan(state, list(range(len(state.plan))))
+            return True
+        closest = result.closest()
+        if closest is not None and closest.failing <= _failing(baseline) and not closest.same_as_before:
+            state.set_aside.append(SetAside(0, closest.diff, closest.tests))
+        state.last_tests, state.changed_since_tests = state.baseline, False
+        self._notice(
+            state,
+            f"repair: {len(result.drafts)} drafts from {result.replies} replies, none passed; "
+            "going on with tools",
+        )
+        return False
+
+    def _repair_step(self, state: LoopState) -> None:
+        self._steer(state)
+        state.steps += 1
+        self.emit(StepStarted(step=state.steps))
+
+    def _repair_write(self, state: LoopState, call: ToolCall) -> ToolOutcome:
+        assert self.code_writer is not None
+        state.tool_calls += 1
+        self.emit(ToolStarted(call=call))
+        outcome: ToolOutcome = self.code_writer.call(call, self.ctx)
+        self._emit_finished(call, outcome)
+        return outcome
+
+    def _repair_test(self, state: LoopState, call_id: str) -> dict[str, Any]:
+        self.verify(state, call_id)
+        return state.last_tests or {}
 
     def _plan(self, state: LoopState) -> None:
         done = self._chat(state, ChatOptions(tool_choice="none", max_tokens=self.budgets.plan_max_tokens))
@@ -759,9 +856,15 @@ class AgentLoop:
 
     def _chat(self, state: LoopState, options: ChatOptions) -> ChatDone:
         self._fit_context(state, options.max_tokens)
-        done: ChatDone | None = None
         specs = self.toolset.grounded_specs(self.ctx, self._barred(state))
-        stream = self.engine.chat(state.messages, specs, options)
+        return self._converse(state, state.messages, specs, options)
+
+    def _converse(
+        self, state: LoopState, messages: list[Message], specs: list[ToolSpec], options: ChatOptions
+    ) -> ChatDone:
+        """One model turn on `messages`: its text shown as it streams, its usage counted."""
+        done: ChatDone | None = None
+        stream = self.engine.chat(messages, specs, options)
         shown: list[str] = []
         for event in stream:
             if self.steering is not None and self.steering.interrupted:
@@ -1218,3 +1321,15 @@ def _clip(text: str, limit: int, tail: bool = False) -> str:
         size += len(line) + 1
     cut = f"[{len(lines) - len(kept)} lines left out]"
     return "\n".join([cut, *reversed(kept)] if tail else [*kept, cut])
+
+
+_FENCE_LANGUAGE = re.compile(r"^`{3,}([\w+#.-]+)", re.M)
+
+
+def _language_of(context: str, baseline: dict[str, Any]) -> str:
+    """The language fixes are written in: Python for a pytest run, else the context's first."""
+    failing = [str(t) for t in baseline.get("failing", [])]
+    if any(t.split("::", 1)[0].endswith(".py") for t in failing):
+        return "python"
+    found = _FENCE_LANGUAGE.search(context)
+    return found.group(1) if found else "python"

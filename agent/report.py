@@ -33,6 +33,14 @@ class PullRequestRef(BaseModel):
     branch: str  # the branch on the remote
 
 
+class RepairSummary(BaseModel):
+    """How the repair phase went (agent/repair.py), when it ran."""
+
+    replies: int = 0  # model replies drawn
+    drafts: int = 0  # fixes tried on the tree with the tests
+    resolved: bool = False  # one of them made the tests pass
+
+
 class RunReport(BaseModel):
     session_id: str
     task: str
@@ -53,6 +61,7 @@ class RunReport(BaseModel):
     tests: TestSummary = TestSummary()
     steps: int = 0
     attempts: int = 1  # attempts made: a stuck one is set aside and the task started again
+    repair: RepairSummary | None = None
     tool_calls: int = 0
     model_errors: dict[str, int] = {}
     usage: Usage = Usage()
@@ -121,6 +130,12 @@ def render_text(report: RunReport, diff_lines: int = 80) -> str:
         + f", tool calls: {report.tool_calls}, model errors: {errors}"
         + (f" ({detail})" if detail else "")
     )
+    if report.repair is not None:
+        repair = report.repair
+        lines.append(
+            f"repair: {repair.drafts} drafts tried from {repair.replies} replies"
+            + (", one made the tests pass" if repair.resolved else ", none made the tests pass")
+        )
     lines.append(_usage_line(report.usage))
     lines.append(
         f"engine: {report.engine} / {report.model}, sandbox: {report.sandbox}, "

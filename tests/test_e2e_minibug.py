@@ -1,9 +1,11 @@
-"""One real `agent fix` with the real 0.5B instruct model on a seeded-bug task from ../shared/minibugs.
+"""Real `agent fix` runs with the real 0.5B instruct model on a seeded-bug task from ../shared/minibugs.
 
-Whether the bug gets fixed is the benchmark's business (tests/bench/bench_minibugs.py); this test
-holds the framework to its promises with a real model: the run ends cleanly with a report, every
-tool call the model made validates against the schema it was shown, and the user's tree is
-untouched.
+Whether the bug gets fixed is the benchmark's business (tests/bench/bench_minibugs.py); these tests
+hold the framework to its promises with a real model: the run ends cleanly with a report, every
+tool call made validates against its tool's schema, and the user's tree is untouched. One run
+goes the default way (the repair phase first: code blocks the model writes, applied with
+write_code), one with the repair phase off, so the grammar-constrained tool calls of the loop
+meet the real model too.
 """
 
 from __future__ import annotations
@@ -24,35 +26,16 @@ from agent.models import pull
 from agent.session import read_trajectory
 from tests.bench.minibugs import load_tasks, materialize
 from tests.repos import snapshot
-from tools.registry import Toolbox, default_tools
+from tools.registry import Toolbox, available_tools, default_tools
 
 pytestmark = pytest.mark.model
 
 TASK_ID = "median-even-length"
 
 
-def test_agent_fix_with_the_small_instruct_model(tmp_path: Path) -> None:
-    model = pull("qwen2.5-coder-0.5b", use_hub=False)
-    task = next(t for t in load_tasks() if t.id == TASK_ID)
-    repo = materialize(task, tmp_path / "repo")
-    (repo / "NOTES.md").write_text("the user's uncommitted work\n")
-    before = snapshot(repo)
-
+def _fix(repo: Path, model: Path, task: str, *flags: str) -> dict:
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agent.cli",
-            "fix",
-            task.issue,
-            "--model",
-            str(model),
-            "--json",
-            "--max-steps",
-            "6",
-            "--ctx",
-            "8192",
-        ],
+        [sys.executable, "-m", "agent.cli", "fix", task, "--model", str(model), "--json", *flags],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -64,6 +47,40 @@ def test_agent_fix_with_the_small_instruct_model(tmp_path: Path) -> None:
     report = report_from_stream(result.stdout)
     assert report["status"] in ("resolved", "not_resolved", "no_change")
     assert report["stop_reason"] and report["steps"] >= 1
+    return report
+
+
+def test_agent_fix_with_the_small_instruct_model_drafts_fixes_first(tmp_path: Path) -> None:
+    model = pull("qwen2.5-coder-0.5b", use_hub=False)
+    task = next(t for t in load_tasks() if t.id == TASK_ID)
+    repo = materialize(task, tmp_path / "repo")
+    (repo / "NOTES.md").write_text("the user's uncommitted work\n")
+    before = snapshot(repo)
+
+    report = _fix(repo, model, task.issue, "--max-minutes", "4", "--ctx", "8192")
+    repair = report["repair"]
+    assert repair is not None and repair["replies"] >= 1
+    if repair["resolved"]:  # a draft that passed is the run's result
+        assert report["status"] == "resolved" and report["tests"]["ok"]
+    schemas = {spec.name: spec.parameters for spec in Toolbox(available_tools()).specs()}
+    events = read_trajectory(Path(report["trajectory_path"]))
+    writes = [e.call for e in events if isinstance(e, ToolStarted) and e.call.name == "write_code"]
+    assert writes, "no code block of the model's was tried"
+    for call in writes:
+        assert call.id.startswith("repair_")
+        jsonschema.validate(call.arguments, schemas["write_code"])
+    assert snapshot(repo) == before
+
+
+def test_agent_fix_with_the_small_instruct_model_and_tool_calls(tmp_path: Path) -> None:
+    model = pull("qwen2.5-coder-0.5b", use_hub=False)
+    task = next(t for t in load_tasks() if t.id == TASK_ID)
+    repo = materialize(task, tmp_path / "repo")
+    (repo / "NOTES.md").write_text("the user's uncommitted work\n")
+    before = snapshot(repo)
+
+    report = _fix(repo, model, task.issue, "--max-steps", "6", "--ctx", "8192", "--repair", "off")
+    assert report["repair"] is None
     assert report["usage"]["cached_tokens"] > 0  # the KV cache was reused across turns
 
     schemas = {spec.name: spec.parameters for spec in Toolbox(default_tools()).specs()}

@@ -84,7 +84,7 @@ def user_repo(tmp_path: Path) -> Path:
 def run_fix(repo: Path, engine, task: str = "median of an even-length list is wrong", **kw):
     """One attempt unless the test is about attempts: a stuck script would otherwise start over."""
     events: list[RunEvent] = []
-    config = AgentConfig(**{"max_steps": 12, "max_attempts": 1, **kw})
+    config = AgentConfig(**{"max_steps": 12, "max_attempts": 1, "repair": "off", **kw})
     run = FixRun(engine, BubblewrapSandbox(), config, events.append)
     report = run.run(FixRequest(task=task, repo=git.Repo(repo)))
     return report, events

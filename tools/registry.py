@@ -15,7 +15,18 @@ import jsonschema
 from pydantic import ValidationError
 
 from agent.messages import ToolCall, ToolSpec
-from tools import create_file, edit_file, find_symbol, finish, list_files, read_file, run_tests, search, shell
+from tools import (
+    create_file,
+    edit_file,
+    find_symbol,
+    finish,
+    list_files,
+    read_file,
+    run_tests,
+    search,
+    shell,
+    write_code,
+)
 from tools.base import NoChange, SchemaTool, Tool, ToolContext, ToolError, ToolOutcome, ToolResult
 from tools.grounding import Ground, RepoView, grounded_schema
 from tools.web_config import WebFetchConfig
@@ -254,6 +265,7 @@ def available_tools(web_fetch: WebFetchConfig | None = None) -> list[Tool]:
             if tool.name not in known:
                 tools.insert(len(tools) - 1, tool)
                 known.add(tool.name)
+    tools.insert(len(tools) - 1, write_code.TOOL)  # the repair phase's (agent/repair.py)
     return tools
 
 

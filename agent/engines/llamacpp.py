@@ -24,7 +24,7 @@ from typing import Any
 from agent.chat_template import ChatTemplate, ChatTemplateError
 from agent.constrain import ConstraintError, GrammarProcessor, TokenMasker, llguidance_available
 from agent.engine import ChatOptions, EngineError
-from agent.engines.prefix_cache import PrefixCache
+from agent.engines.prefix_cache import MIN_TOKENS, PrefixCache
 from agent.engines.repetition import repeating_period
 from agent.engines.token_reuse import common_prefix, reuse_cached_tokens
 from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort, Turn, thinking_variables
@@ -166,7 +166,7 @@ class LlamaCppEngine:
         is kept between sessions (agent/engines/prefix_cache.py); None: prefilled every session."""
         self._llama = llama
         self.prefix_cache = prefix_cache
-        self._opening_checked = False
+        self._openings_checked: set[str] = set()  # system messages whose KV state was looked up
         self.opening_restored = 0  # opening tokens loaded from the prefix cache (0: none)
         self._warm_prefill: tuple[int, float] | None = None  # prefilled before the first pass
         self._model_name = model_name
@@ -280,8 +280,9 @@ class LlamaCppEngine:
         policy = CallPolicy.of(tools, options.tool_choice)
         prompt_text = self._render_text(messages, tools)
         prompt = self._prompt_tokens(prompt_text)
-        if self.prefix_cache is not None and not self._opening_checked:
-            self._opening_checked = True
+        opening_key = messages[0].content if messages and messages[0].role == "system" else ""
+        if self.prefix_cache is not None and opening_key and opening_key not in self._openings_checked:
+            self._openings_checked.add(opening_key)  # each opening once (the repair phase has its own)
             self._warm_opening(messages, tools, prompt)
         turn = Turn(
             messages=messages,
@@ -319,7 +320,8 @@ class LlamaCppEngine:
         if not self.opening_restored:
             started = time.monotonic()
             self.prefix_cache.save(opening)
-            self._warm_prefill = (len(opening), time.monotonic() - started)  # the turn's own prefill
+            if len(opening) >= MIN_TOKENS:  # a shorter one is neither saved nor prefilled there
+                self._warm_prefill = (len(opening), time.monotonic() - started)  # the turn's own prefill
 
     def _room(self, prompt_tokens: int) -> int:
         room = self.context_length - prompt_tokens

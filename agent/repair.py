@@ -1,0 +1,255 @@
+"""Draft-and-test repair: fixes written as code blocks, each tried on the tree with the tests.
+
+When the tests show the bug before any change, the run starts here, before the tool-calling loop.
+The model reads the issue, the repository context and the failing tests, says in a sentence or
+two what causes the bug and writes the fixed definitions in one fenced block; `write_code`
+merges them into the files that hold them (tools/definitions.py), and the whole suite runs on
+the result. A draft that makes every test pass is the fix. Otherwise the tree goes back as it
+was and more replies are drawn (sampled; the prompt's KV cache is reused, so a draft costs its
+reply's tokens); after each round the closest draft so far (fewest failing tests, a changed
+result over none), one not shown before, goes back to the model with its test output, to be
+corrected. A round that brings nothing new goes back to the first prompt.
+
+Small local models fix far more this way than by quoting text into JSON edit calls: code in a
+fence is what they were trained to write, and nothing they write is wasted on reading files
+whose text the prompt already holds. Measured on ../shared/minibugs (tests/bench/bench_minibugs.py).
+
+If no draft passes within its share of the time, the tree is as it was, the closest draft is
+kept as a set-aside attempt (the run leaves it when nothing better comes), and the tool-calling
+loop takes over with the time left.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+import prompts
+from agent.code_blocks import CodeBlock, close_open_fence, code_blocks
+from agent.engine import ChatOptions
+from agent.events import ChatDone
+from agent.messages import Message, ToolCall
+from tools.base import ToolOutcome
+
+# a reply ends at the close of its first fenced block: what a model writes after it (usage
+# examples, a restated explanation) costs decode time and is never used
+BLOCK_END = "\n```\n"
+TESTS_CHARS = 2000
+
+
+class RepairBudget(BaseModel):
+    share: float = 0.7  # of the run's time budget, at most
+    max_drafts: int = 30  # replies drawn, at most
+    per_round: int = 3  # replies drawn before the closest draft is fed back
+    temperature: float = 0.8  # every reply but the first (greedy)
+    max_tokens: int = 640
+    # a reply needs about this long; the phase does not start one with less time left
+    min_seconds: float = 20.0
+
+
+@dataclass
+class Draft:
+    """A fix the model wrote, tried on the tree: its change and how the tests fared on it."""
+
+    number: int
+    reply: str  # the reply it came from (its fence closed)
+    diff: str
+    tests: dict[str, Any]
+    failing: float
+    same_as_before: bool  # every test fails as it did before any change
+    fed_back: bool = False
+
+
+@dataclass
+class RepairResult:
+    resolved: bool = False
+    summary: str = ""  # the resolving reply's explanation
+    replies: int = 0
+    drafts: list[Draft] = field(default_factory=list)  # the ones tried that did not pass
+
+    def closest(self) -> Draft | None:
+        return min(self.drafts, key=lambda d: (d.failing, d.same_as_before), default=None)
+
+
+@dataclass
+class RepairHost:
+    """What the phase needs from the run: model turns, edits, tests, the tree."""
+
+    chat: Callable[[list[Message], ChatOptions], ChatDone]  # no tools; usage counted, text shown
+    write: Callable[[ToolCall], ToolOutcome]  # a write_code call, run and shown
+    test: Callable[[str], dict[str, Any]]  # the whole suite on the tree as it is, shown
+    set_aside: Callable[[], str]  # the tree back to the base commit; returns the diff removed
+    version: Callable[[], str]  # a key of the tree's content (its diff from the base commit)
+    seconds_left: Callable[[], float]  # of the phase's share
+    step: Callable[[], None]  # a new step starts (each reply is one)
+    notice: Callable[[str], None]
+
+
+def failing_count(tests: dict[str, Any]) -> float:
+    if tests.get("ok"):
+        return 0.0
+    count = int(tests.get("failed") or 0) + int(tests.get("errors") or 0)
+    return float(count) if count else float("inf")
+
+
+def summary_of(reply: str) -> str:
+    """The reply's explanation: its text before the first code block, first sentences."""
+    text = reply.split("```", 1)[0].strip()
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297].rsplit(" ", 1)[0] + "..."
+
+
+class Repair:
+    def __init__(self, host: RepairHost, budget: RepairBudget, language: str = "python") -> None:
+        self.host = host
+        self.budget = budget
+        self.language = language
+        self._tried: set[str] = set()  # hashes of the diffs tried
+        self._drafts = 0
+
+    def run(
+        self, task: str, context: str, tests_output: str, baseline: dict[str, Any], instructions: str = ""
+    ) -> RepairResult:
+        result = RepairResult()
+        opening = [
+            Message.system(prompts.render("repair_system")),
+            Message.user(
+                prompts.render(
+                    "repair_task",
+                    task=task,
+                    context=context,
+                    tests=_clip(tests_output, TESTS_CHARS),
+                    language=self.language,
+                    instructions=instructions,
+                )
+            ),
+        ]
+        before = _signature(baseline)
+        conversation = opening
+        while self._room(result):
+            fresh: list[Draft] = []
+            for _ in range(self.budget.per_round):
+                if not self._room(result):
+                    break
+                reply = self._reply(conversation, result)
+                for draft in self._try(reply, before, result):
+                    if draft is None:  # it passed: the change is on the tree
+                        result.resolved = True
+                        result.summary = summary_of(reply)
+                        return result
+                    fresh.append(draft)
+            conversation = self._next(opening, fresh, result)
+        return result
+
+    def _room(self, result: RepairResult) -> bool:
+        return result.replies < self.budget.max_drafts and self.host.seconds_left() >= self.budget.min_seconds
+
+    def _reply(self, conversation: list[Message], result: RepairResult) -> str:
+        self.host.step()
+        first = result.replies == 0
+        options = ChatOptions(
+            tool_choice="none",
+            max_tokens=self.budget.max_tokens,
+            temperature=0.0 if first else self.budget.temperature,
+            seed=result.replies,
+            stop=[BLOCK_END],
+        )
+        result.replies += 1
+        done = self.host.chat(conversation, options)
+        reply = close_open_fence(done.message.content)
+        if _usable(code_blocks(reply)) or not self._room(result):
+            return reply
+        # an explanation with no code: ask for it, on from the reply (its prefix is cached)
+        nudge = Message.user(prompts.render("repair_no_code", language=self.language))
+        self.host.step()
+        result.replies += 1
+        done = self.host.chat([*conversation, Message(role="assistant", content=reply), nudge], options)
+        return close_open_fence(done.message.content)
+
+    def _try(self, reply: str, before: Any, result: RepairResult) -> list[Draft | None]:
+        """Each way of taking the reply's blocks (all of them, then each alone), tried on the tree;
+        None in the list: that one made the tests pass (and it stays on the tree)."""
+        blocks = _usable(code_blocks(reply))
+        groups = [blocks] + ([[block] for block in blocks] if len(blocks) > 1 else [])
+        drafts: list[Draft | None] = []
+        for group in groups:
+            self._drafts += 1
+            number = self._drafts
+            applied = self._apply(group, number)
+            version = self.host.version() if applied else ""
+            if not applied or version in self._tried:  # nothing written, or a change tried already
+                self.host.set_aside()
+                continue
+            self._tried.add(version)
+            tests = self.host.test(f"repair_{number}_tests")
+            if tests.get("ok"):
+                drafts.append(None)
+                return drafts
+            diff = self.host.set_aside()
+            failing = failing_count(tests)
+            draft = Draft(number, reply, diff, tests, failing, _signature(tests) == before)
+            result.drafts.append(draft)
+            drafts.append(draft)
+            self.host.notice(
+                f"draft {number}: {_count(failing)} failing"
+                + (", as before any change" if draft.same_as_before else "")
+            )
+        return drafts
+
+    def _apply(self, group: list[CodeBlock], number: int) -> bool:
+        """Write each block of `group` with write_code; True when any of them changed a file."""
+        applied = False
+        for k, block in enumerate(group, 1):
+            arguments: dict[str, Any] = {"code": block.code}
+            if block.path:
+                arguments["path"] = block.path
+            call = ToolCall(id=f"repair_{number}_{k}", name="write_code", arguments=arguments)
+            outcome = self.host.write(call)
+            if outcome.error is not None and "path" in arguments:  # a file name the model got wrong
+                outcome = self.host.write(call.model_copy(update={"arguments": {"code": block.code}}))
+            applied = applied or outcome.error is None
+        return applied
+
+    def _next(self, opening: list[Message], fresh: list[Draft], result: RepairResult) -> list[Message]:
+        """The next round's conversation: the closest draft not shown yet, with its tests, when
+        this round brought any; else the first prompt again."""
+        waiting = [d for d in result.drafts if not d.fed_back]
+        if not fresh or not waiting:
+            return opening
+        draft = min(waiting, key=lambda d: (d.failing, d.same_as_before))
+        draft.fed_back = True
+        tests = _clip(str(draft.tests.get("output", "")), TESTS_CHARS)
+        again = prompts.render("repair_again", tests=tests, language=self.language)
+        return [*opening, Message(role="assistant", content=draft.reply), Message.user(again)]
+
+
+def _usable(blocks: list[CodeBlock]) -> list[CodeBlock]:
+    """Blocks that could be a fix: code, and not a test (a block of test functions only)."""
+    return [b for b in blocks if b.is_code and not _only_tests(b.code)]
+
+
+def _only_tests(code: str) -> bool:
+    names = re.findall(r"^\s*(?:async\s+)?def\s+(\w+)|^\s*class\s+(\w+)", code, re.M)
+    defined = [a or b for a, b in names]
+    return bool(defined) and all(n.startswith(("test", "Test")) for n in defined)
+
+
+def _signature(tests: dict[str, Any]) -> tuple[frozenset[str], str]:
+    output = str(tests.get("output", ""))
+    lines = "\n".join(line.strip() for line in output.splitlines() if line.startswith("E "))
+    return frozenset(str(t) for t in tests.get("failing", [])), lines
+
+
+def _count(failing: float) -> str:
+    return "no count of" if failing == float("inf") else str(int(failing))
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.strip("\n")
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit("\n", 1)[0] + "\n[... the rest left out]"

@@ -1,0 +1,287 @@
+"""Merge a code block into a file by the names it defines.
+
+Small models are at their best writing code the way it appears in a file, in a fenced block,
+rather than quoting old text to replace or escaping code into JSON strings. A block of fixed
+definitions is merged into the file that holds them:
+
+- a top-level function, class or constant (`NAME = ...`) replaces the one of that name;
+- a class replaces its members one by one (methods, class-level fields), keeping the others, and
+  gains the ones the file does not have;
+- a function that is a method of exactly one class of the file replaces that method (models often
+  write a method without its class), reindented to the class body;
+- new imports go after the file's own, new top-level helpers before the first definition replaced;
+- a whole file written out is just the same: every definition in it replaced by name.
+
+What the block holds besides definitions (example calls, `print(...)`, `if __name__ == ...`) is
+left out, and so is any definition that elides code (`# ... rest unchanged`) or is only a stub
+(`...` / `pass`) where the file had a real body. The merged file must parse. Python is merged with
+its own parser; for other languages a block that is the whole file (similar to it line by line)
+replaces it.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import textwrap
+from dataclasses import dataclass, field
+
+from tools.elision import is_marker
+from tools.syntax import parse_python
+
+Node = ast.stmt
+DEF_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# a block this similar to the whole file (difflib ratio over lines) stands for the whole file
+WHOLE_FILE_RATIO = 0.6
+
+
+@dataclass
+class Merged:
+    """The file after a merge, and what changed in it (names as `Class.method` for members)."""
+
+    text: str
+    replaced: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # definitions left out, with why
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.replaced, *self.added]
+
+
+@dataclass(frozen=True)
+class _Splice:
+    start: int  # first original line replaced (1-based); after `start - 1` when `insert`
+    end: int  # last original line replaced
+    text: str
+    insert: bool = False
+
+
+def name_of(node: Node) -> str | None:
+    """The name a statement defines: a function, a class, or one plain `NAME = ...` target."""
+    if isinstance(node, DEF_TYPES):
+        return node.name
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return node.target.id
+    return None
+
+
+def _span(node: Node) -> tuple[int, int]:
+    decorators = getattr(node, "decorator_list", [])
+    start = min([node.lineno, *(d.lineno for d in decorators)])
+    return start, node.end_lineno or node.lineno
+
+
+def _named(body: list[Node]) -> dict[str, Node]:
+    named: dict[str, Node] = {}
+    for node in body:
+        name = name_of(node)
+        if name is not None:
+            named[name] = node  # a later definition wins, as it does when Python runs the file
+    return named
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return "function"
+    return "class" if isinstance(node, ast.ClassDef) else "value"
+
+
+def _text(lines: list[str], node: Node) -> str:
+    start, end = _span(node)
+    return "".join(lines[start - 1 : end])
+
+
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _reindent(text: str, indent: str) -> str:
+    body = textwrap.dedent(text)
+    return "".join(indent + line if line.strip() else line for line in body.splitlines(keepends=True))
+
+
+def _stub(node: Node) -> bool:
+    """A function whose body is only `...`, `pass` or a docstring."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    for statement in node.body:
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # a docstring or `...`
+        return False
+    return True
+
+
+def _elides(text: str) -> bool:
+    return any(is_marker(line) for line in text.splitlines())
+
+
+class _Merger:
+    def __init__(self, original: str, block: str) -> None:
+        self.original = original
+        self.lines = original.splitlines(keepends=True)
+        self.block_lines = block.splitlines(keepends=True)
+        self.splices: list[_Splice] = []
+        self.merged = Merged(text=original)
+
+    def usable(self, node: Node, old: Node | None, label: str) -> bool:
+        text = _text(self.block_lines, node)
+        if _elides(text):
+            self.merged.skipped.append(f"{label} (it leaves code out)")
+            return False
+        if old is not None and _stub(node) and not _stub(old):
+            self.merged.skipped.append(f"{label} (only a stub)")
+            return False
+        return True
+
+    def replace(self, old: Node, new: Node, label: str) -> None:
+        start, end = _span(old)
+        indent = _indent_of(self.lines[start - 1])
+        self.splices.append(_Splice(start, end, _reindent(_text(self.block_lines, new), indent)))
+        self.merged.replaced.append(label)
+
+    def insert_before(self, line: int, node: Node, indent: str, label: str) -> None:
+        text = _reindent(_text(self.block_lines, node), indent)
+        self.splices.append(_Splice(line, line - 1, text + ("\n" if not indent else ""), insert=True))
+        self.merged.added.append(label)
+
+    def merge_class(self, old: ast.ClassDef, new: ast.ClassDef) -> None:
+        members = _named(old.body)
+        last = _span(old.body[-1])[1] + 1
+        indent = _indent_of(self.lines[_span(old.body[0])[0] - 1])
+        for node in new.body:
+            name = name_of(node)
+            if name is None:
+                continue
+            label = f"{old.name}.{name}"
+            existing = members.get(name)
+            if not self.usable(node, existing, label):
+                continue
+            if existing is not None and _kind(existing) == _kind(node):
+                if ast.dump(existing) != ast.dump(node):
+                    self.replace(existing, node, label)
+            elif existing is None:
+                text = _reindent(_text(self.block_lines, node), indent)
+                spacer = "\n" if isinstance(node, DEF_TYPES) else ""
+                self.splices.append(_Splice(last, last - 1, spacer + text, insert=True))
+                self.merged.added.append(label)
+
+    def methods(self, tree: ast.Module) -> dict[str, list[tuple[ast.ClassDef, Node]]]:
+        found: dict[str, list[tuple[ast.ClassDef, Node]]] = {}
+        for cls in tree.body:
+            if isinstance(cls, ast.ClassDef):
+                for member in cls.body:
+                    if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        found.setdefault(member.name, []).append((cls, member))
+        return found
+
+    def run(self, tree: ast.Module, block: ast.Module) -> Merged | None:
+        top = _named(tree.body)
+        methods = self.methods(tree)
+        imports = {ast.dump(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+        new_imports: list[Node] = []
+        new_helpers: list[Node] = []
+        for node in block.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                if ast.dump(node) not in imports:
+                    new_imports.append(node)
+                continue
+            name = name_of(node)
+            if name is None:
+                continue
+            old = top.get(name)
+            if old is not None and _kind(old) == _kind(node):
+                if not self.usable(node, old, name):
+                    continue
+                if isinstance(old, ast.ClassDef) and isinstance(node, ast.ClassDef):
+                    self.merge_class(old, node)
+                elif ast.dump(old) != ast.dump(node):
+                    self.replace(old, node, name)
+                else:
+                    self.merged.replaced.append(name)  # written out as it is: it belongs here
+                continue
+            owners = methods.get(name, []) if old is None and _kind(node) == "function" else []
+            if len(owners) == 1:
+                cls, method = owners[0]
+                label = f"{cls.name}.{name}"
+                if not self.usable(node, method, label):
+                    continue
+                if ast.dump(method) != ast.dump(node):
+                    self.replace(method, node, label)
+                else:
+                    self.merged.replaced.append(label)
+            elif old is None and not owners and self.usable(node, None, name):
+                new_helpers.append(node)
+        if not self.merged.replaced:
+            return None  # nothing in the block belongs to this file
+        self.place_new(tree, new_imports, new_helpers)
+        return self.apply()
+
+    def place_new(self, tree: ast.Module, imports: list[Node], helpers: list[Node]) -> None:
+        if imports:
+            after = max(
+                (_span(n)[1] for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))), default=0
+            )
+            if after == 0 and tree.body and isinstance(tree.body[0], ast.Expr):  # after the docstring
+                after = _span(tree.body[0])[1]
+            text = "".join(_text(self.block_lines, n).lstrip() for n in imports)
+            self.splices.append(_Splice(after + 1, after, text, insert=True))
+            self.merged.added.extend(ast.unparse(n) for n in imports)
+        if helpers:
+            first = min(s.start for s in self.splices if not s.insert) if self.has_replacements() else None
+            line = first if first is not None else len(self.lines) + 1
+            for node in helpers:
+                self.insert_before(line, node, "", str(name_of(node)))
+
+    def has_replacements(self) -> bool:
+        return any(not s.insert for s in self.splices)
+
+    def apply(self) -> Merged | None:
+        out = list(self.lines)
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        # bottom-up, so earlier line numbers stay valid; at one line, inserts go before replacements
+        for splice in sorted(self.splices, key=lambda s: (s.start, not s.insert), reverse=True):
+            text = splice.text if splice.text.endswith("\n") else splice.text + "\n"
+            if splice.insert:
+                out[splice.start - 1 : splice.start - 1] = [text]
+            else:
+                out[splice.start - 1 : splice.end] = [text]
+        merged = "".join(out)
+        if not self.original.endswith("\n"):
+            merged = merged.rstrip("\n")
+        if parse_python(merged) is None:
+            return None
+        self.merged.text = merged
+        return self.merged
+
+
+def merge_python(original: str, block: str) -> Merged | None:
+    """`block`'s definitions merged into `original`; None when nothing in it belongs to the file,
+    or either does not parse."""
+    block = textwrap.dedent(block.expandtabs(4) if "\t" in block and "\t" not in original else block)
+    tree = parse_python(original)
+    parsed = parse_python(block)
+    if tree is None or parsed is None:
+        return None
+    return _Merger(original, block).run(tree, parsed)
+
+
+def merge_code(path: str, original: str, block: str) -> Merged | None:
+    """Merge `block` into the file at `path` (its text `original`), by language."""
+    if path.endswith((".py", ".pyi")):
+        return merge_python(original, block)
+    return whole_file(original, block)
+
+
+def whole_file(original: str, block: str) -> Merged | None:
+    """A block that is the whole file, changed: it replaces the file."""
+    old, new = original.splitlines(), block.splitlines()
+    if not new or difflib.SequenceMatcher(None, old, new, autojunk=False).ratio() < WHOLE_FILE_RATIO:
+        return None
+    text = block if block.endswith("\n") or not original.endswith("\n") else block + "\n"
+    return Merged(text=text, replaced=["the whole file"])
