@@ -67,6 +67,9 @@ _TOOL_KINDS = {
     "list_files": "inspect",
     "edit_file": "edit",
     "create_file": "edit",
+    "replace_lines": "edit",
+    "apply_patch": "edit",
+    "write_code": "edit",
 }
 
 

@@ -173,6 +173,14 @@ def test_definitions_that_elide_code_or_are_stubs_are_left_out() -> None:
     assert "self._data.popitem(last=False)" in merged.text
 
 
+def test_a_class_that_only_adds_a_method_belongs_to_the_file() -> None:
+    merged = merge_python(LRU, "class LRUCache:\n    def clear(self) -> None:\n        self._data.clear()\n")
+    assert merged is not None and merged.added == ["LRUCache.clear"] and not merged.replaced
+    assert merged.text.endswith(
+        "        return len(self._data)\n\n    def clear(self) -> None:\n        self._data.clear()\n"
+    )
+
+
 def test_nothing_that_belongs_to_the_file_is_no_merge() -> None:
     assert merge_python(DURATION, "def slugify(text):\n    return text\n") is None
     assert merge_python(DURATION, "print('hello')\n") is None
@@ -229,3 +237,45 @@ def test_other_languages_take_a_whole_file_only() -> None:
     assert merged is not None and merged.text == fixed
     assert merge_code("math.js", source, "return a + b;\n") is None
     assert whole_file(source, "") is None
+
+
+CACHE_JS = """class Cache {
+  constructor(n) {
+    this.n = n;
+    this.map = new Map();
+  }
+
+  get(key) {
+    return this.map.get(key);
+  }
+}
+
+function twice(x) {
+  return x * 2;
+}
+
+module.exports = { Cache, twice };
+"""
+
+
+def test_javascript_definitions_merge_by_their_tree_sitter_names() -> None:
+    block = "class Cache {\n  get(key) {\n    const v = this.map.get(key);\n    return v;\n  }\n}\n"
+    merged = merge_code("cache.js", CACHE_JS, block)
+    assert merged is not None and merged.replaced == ["Cache.get"]
+    assert "    const v = this.map.get(key);\n    return v;\n  }\n}\n" in merged.text
+    assert "this.n = n;" in merged.text and "module.exports" in merged.text
+    fixed = merge_code("cache.js", CACHE_JS, "function twice(x) {\n  return x + x;\n}\n")
+    assert fixed is not None and fixed.replaced == ["twice"] and "return x + x;" in fixed.text
+    added = merge_code("cache.js", CACHE_JS, "class Cache {\n  size() {\n    return this.map.size;\n  }\n}\n")
+    assert added is not None and added.added == ["Cache.size"]
+    assert added.text.index("size()") > added.text.index("get(key)") and "  size() {" in added.text
+
+
+def test_go_functions_merge_and_a_broken_block_is_refused() -> None:
+    source = "package stats\n\nfunc Median(xs []float64) float64 {\n\treturn xs[len(xs)/2]\n}\n"
+    block = "func Median(xs []float64) float64 {\n\tn := len(xs)\n\treturn (xs[(n-1)/2] + xs[n/2]) / 2\n}\n"
+    merged = merge_code("stats/median.go", source, block)
+    assert merged is not None and merged.text == "package stats\n\n" + block
+    assert (
+        merge_code("stats/median.go", source, "func Median(xs []float64) float64 {\n\treturn (\n}\n") is None
+    )

@@ -82,7 +82,9 @@ def test_unknown_names_and_code_that_does_not_parse_say_what_to_do(ctx: ToolCont
     unknown = call(ctx, code="def mode(xs):\n    return xs[0]\n")
     assert "none of mode is defined in the repository" in unknown.result.output
     broken = call(ctx, code="def median(xs:\n    return 1\n")
-    assert "defines nothing (or does not parse)" in broken.result.output
+    assert "does not parse as Python (its line 1: " in broken.result.output
+    nothing = call(ctx, code="print(1)\n")
+    assert "defines nothing (or does not parse)" in nothing.result.output
 
 
 def test_a_breaking_merge_is_refused_and_crlf_files_keep_their_endings(ctx: ToolContext) -> None:
@@ -95,3 +97,15 @@ def test_a_breaking_merge_is_refused_and_crlf_files_keep_their_endings(ctx: Tool
 
 def test_write_code_is_one_of_the_tools_a_person_can_call() -> None:
     assert "write_code" in {tool.name for tool in available_tools()}
+
+
+def test_a_javascript_method_goes_into_its_class(tmp_path: Path) -> None:
+    source = (
+        "class Cache {\n  get(key) {\n    return this.map.get(key);\n  }\n}\n\nmodule.exports = { Cache };\n"
+    )
+    root = make_repo(tmp_path / "js", {"src/cache.js": source, "src/other.js": "function other() {}\n"})
+    ctx = ToolContext(root=root, sandbox=BubblewrapSandbox())
+    assert write_code.defined_names("class Cache {\n  get(key) {\n  }\n}\n") == ["Cache", "get"]
+    outcome = call(ctx, code="class Cache {\n  get(key) {\n    return this.map.get(key) ?? null;\n  }\n}\n")
+    assert outcome.error is None, outcome.result.output
+    assert "return this.map.get(key) ?? null;" in (root / "src/cache.js").read_text()

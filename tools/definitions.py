@@ -15,8 +15,8 @@ definitions is merged into the file that holds them:
 What the block holds besides definitions (example calls, `print(...)`, `if __name__ == ...`) is
 left out, and so is any definition that elides code (`# ... rest unchanged`) or is only a stub
 (`...` / `pass`) where the file had a real body. The merged file must parse. Python is merged with
-its own parser; for other languages a block that is the whole file (similar to it line by line)
-replaces it.
+its own parser; other languages by the definitions tree-sitter finds in them (the repository
+index's queries), or, failing that, by a block that is the whole file (similar to it line by line).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ import difflib
 import textwrap
 from dataclasses import dataclass, field
 
+from agent.context.tags import CONTAINERS, FUNCTIONS, Symbol, extract, supported
 from tools.elision import is_marker
+from tools.languages import grammar_for
 from tools.syntax import parse_python
 
 Node = ast.stmt
@@ -127,6 +129,7 @@ class _Merger:
         self.block_lines = block.splitlines(keepends=True)
         self.splices: list[_Splice] = []
         self.merged = Merged(text=original)
+        self.placed = False  # a class of the block is one of the file's (even if it only adds)
 
     def usable(self, node: Node, old: Node | None, label: str) -> bool:
         text = _text(self.block_lines, node)
@@ -150,6 +153,7 @@ class _Merger:
         self.merged.added.append(label)
 
     def merge_class(self, old: ast.ClassDef, new: ast.ClassDef) -> None:
+        self.placed = True
         members = _named(old.body)
         last = _span(old.body[-1])[1] + 1
         indent = _indent_of(self.lines[_span(old.body[0])[0] - 1])
@@ -216,7 +220,7 @@ class _Merger:
                     self.merged.replaced.append(label)
             elif old is None and not owners and self.usable(node, None, name):
                 new_helpers.append(node)
-        if not self.merged.replaced:
+        if not self.merged.replaced and not (self.placed and self.merged.added):
             return None  # nothing in the block belongs to this file
         self.place_new(tree, new_imports, new_helpers)
         return self.apply()
@@ -241,23 +245,27 @@ class _Merger:
         return any(not s.insert for s in self.splices)
 
     def apply(self) -> Merged | None:
-        out = list(self.lines)
-        if out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        # bottom-up, so earlier line numbers stay valid; at one line, inserts go before replacements
-        for splice in sorted(self.splices, key=lambda s: (s.start, not s.insert), reverse=True):
-            text = splice.text if splice.text.endswith("\n") else splice.text + "\n"
-            if splice.insert:
-                out[splice.start - 1 : splice.start - 1] = [text]
-            else:
-                out[splice.start - 1 : splice.end] = [text]
-        merged = "".join(out)
-        if not self.original.endswith("\n"):
-            merged = merged.rstrip("\n")
+        merged = _splice(self.lines, self.splices, self.original.endswith("\n"))
         if parse_python(merged) is None:
             return None
         self.merged.text = merged
         return self.merged
+
+
+def _splice(lines: list[str], splices: list[_Splice], final_newline: bool) -> str:
+    """`lines` with the splices made: bottom-up, so earlier line numbers stay valid, and at one
+    line an insert before a replacement."""
+    out = list(lines)
+    if out and not out[-1].endswith("\n"):
+        out[-1] += "\n"
+    for splice in sorted(splices, key=lambda s: (s.start, not s.insert), reverse=True):
+        text = splice.text if splice.text.endswith("\n") else splice.text + "\n"
+        if splice.insert:
+            out[splice.start - 1 : splice.start - 1] = [text]
+        else:
+            out[splice.start - 1 : splice.end] = [text]
+    merged = "".join(out)
+    return merged if final_newline else merged.rstrip("\n")
 
 
 def merge_python(original: str, block: str) -> Merged | None:
@@ -272,10 +280,94 @@ def merge_python(original: str, block: str) -> Merged | None:
 
 
 def merge_code(path: str, original: str, block: str) -> Merged | None:
-    """Merge `block` into the file at `path` (its text `original`), by language."""
+    """Merge `block` into the file at `path` (its text `original`), by language: Python with its
+    own parser, languages the repository index knows by their tree-sitter definitions, and any
+    file by a whole-file block."""
     if path.endswith((".py", ".pyi")):
         return merge_python(original, block)
+    grammar = grammar_for(path)
+    if grammar is not None and supported(grammar):
+        merged = merge_tagged(grammar, original, block)
+        if merged is not None:
+            return merged
     return whole_file(original, block)
+
+
+def merge_tagged(grammar: str, original: str, block: str) -> Merged | None:
+    """Definitions of `block` merged into `original` by their qualified names, as the repository
+    index sees them (agent/context/tags.py): a top-level definition replaces the one of that
+    name; a class (impl, interface) replaces its members one by one and gains new ones before its
+    closing line; a function that is a method of exactly one container replaces that method. The
+    merged file must parse as it did."""
+    block = textwrap.dedent(block)
+    old = extract(grammar, original.encode()).symbols
+    new_tags = extract(grammar, block.encode())
+    if new_tags.syntax_errors:
+        return None
+    new = new_tags.symbols
+    lines = original.splitlines(keepends=True)
+    block_lines = block.splitlines(keepends=True)
+    merged = Merged(text=original)
+    splices: list[_Splice] = []
+
+    def text_of(symbol: Symbol, indent: str) -> str:
+        return _reindent("".join(block_lines[symbol.start - 1 : symbol.end]), indent)
+
+    def indent_at(line: int) -> str:
+        return _indent_of(lines[line - 1])
+
+    def replace(target: Symbol, symbol: Symbol, label: str) -> None:
+        text = text_of(symbol, indent_at(target.start))
+        if text != "".join(lines[target.start - 1 : target.end]):
+            splices.append(_Splice(target.start, target.end, text))
+        merged.replaced.append(label)
+
+    by_name = {s.qualname: s for s in old}
+    helpers: list[Symbol] = []
+    placed = False  # a container of the block is one of the file's (even if it only adds)
+    for index, symbol in enumerate(new):
+        if symbol.parent != -1:
+            continue
+        label = symbol.qualname
+        if _elides("".join(block_lines[symbol.start - 1 : symbol.end])):
+            merged.skipped.append(f"{label} (it leaves code out)")
+            continue
+        target = by_name.get(symbol.qualname)
+        members = [m for m in new if m.parent == index]
+        if target is not None and target.kind in CONTAINERS and members:
+            placed = True
+            last = target.end
+            inner = next((s for s in old if s.qualname.startswith(target.qualname + ".")), None)
+            indent = indent_at(inner.start) if inner is not None else indent_at(target.start) + "    "
+            for member in members:
+                name = target.qualname + member.qualname[len(symbol.qualname) :]
+                existing = by_name.get(name)
+                if existing is not None:
+                    replace(existing, member, name)
+                else:
+                    splices.append(_Splice(last, last - 1, text_of(member, indent), insert=True))
+                    merged.added.append(name)
+        elif target is not None:
+            replace(target, symbol, label)
+        else:
+            methods = [s for s in old if s.parent != -1 and s.qualname.endswith("." + symbol.name)]
+            if symbol.kind in FUNCTIONS and len(methods) == 1:
+                replace(methods[0], symbol, methods[0].qualname)
+            elif not methods:
+                helpers.append(symbol)
+    if not merged.replaced and not (placed and merged.added):
+        return None
+    replaced = [s.start for s in splices if not s.insert]
+    at = min(replaced) if replaced else len(lines) + 1
+    for symbol in helpers:
+        splices.append(_Splice(at, at - 1, text_of(symbol, "") + "\n", insert=True))
+        merged.added.append(symbol.qualname)
+    text = _splice(lines, splices, original.endswith("\n"))
+    broken = extract(grammar, text.encode()).syntax_errors
+    if broken and not extract(grammar, original.encode()).syntax_errors:
+        return None
+    merged.text = text
+    return merged
 
 
 def whole_file(original: str, block: str) -> Merged | None:

@@ -3,14 +3,15 @@
 The model writes the functions, methods, classes or constants it changes as they should read, and
 the tool finds where each one is (the repository index, or the path it gives) and replaces it
 there (tools/definitions.py): no old text to quote, no line numbers, no diff syntax. A whole file
-written out works too. Python is merged definition by definition; for other languages the code has
-to be the whole file.
+written out works too. Python is merged by its own parser, the languages the repository index
+knows (JavaScript/TypeScript, Go, Rust, Java, C/C++...) by their tree-sitter definitions.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import re
 import textwrap
 
 from pydantic import Field
@@ -21,7 +22,7 @@ from agent.context.lookup import find_definitions
 from tools.base import NoChange, ToolArgs, ToolContext, ToolError, ToolResult
 from tools.changes import FileChange, commit, describe, open_target
 from tools.definitions import Merged, merge_code, name_of
-from tools.syntax import parse_python
+from tools.syntax import parse_python, python_problem
 from tools.textfile import normalise_newlines
 
 MAX_CANDIDATE_FILES = 6
@@ -35,11 +36,24 @@ class Args(ToolArgs):
     path: str | None = Field(None, description="file to change (found from the names in code if left out)")
 
 
+# a definition's name in the C-family, Go, Rust, JavaScript...: what the locator looks up (the
+# merge itself goes by the tree-sitter definitions, tools/definitions.py)
+_DEFINED = re.compile(
+    r"^\s*(?:export\s+|pub\s+|async\s+|static\s+|public\s+|private\s+|protected\s+)*"
+    r"(?:def|function|func(?:\s*\([^)]*\))?|fn|class|struct|interface|trait|impl|enum|type)\s+(\w+)"
+    r"|^\s*(?:async\s+|static\s+|get\s+|set\s+)*(\w+)\s*\([^)]*\)\s*(?::\s*[\w<>\[\], |]+)?\s*\{",
+    re.M,
+)
+_NOT_NAMES = frozenset({"if", "for", "while", "switch", "catch", "return", "function", "else"})
+
+
 def defined_names(code: str) -> list[str]:
-    """The names a Python block defines: top-level ones, and the members of its classes."""
+    """The names a block defines: for Python its top-level ones and its classes' members, for
+    other languages what follows a definition keyword (or opens a method body)."""
     tree = parse_python(textwrap.dedent(code))
     if tree is None:
-        return []
+        found = [a or b for a, b in _DEFINED.findall(code)]
+        return list(dict.fromkeys(n for n in found if n not in _NOT_NAMES))
     names: list[str] = []
     for node in tree.body:
         name = name_of(node)
@@ -116,6 +130,12 @@ class WriteCode:
                     "replaced": merged.replaced,
                     "added": merged.added,
                 },
+            )
+        problem = python_problem(textwrap.dedent(args.code))
+        if problem is not None and all(path.endswith((".py", ".pyi")) for path in tried):
+            raise ToolError(
+                f"the code does not parse as Python (its line {problem.line}: {problem.message}): "
+                "write whole definitions as they should read"
             )
         where = ", ".join(tried) or "the repository"
         raise ToolError(

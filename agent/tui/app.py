@@ -54,7 +54,7 @@ from agent.tui.status import StatusBar
 from agent.workspace import WorkspaceError, apply_branch, discard_branch, live_diff
 
 LIVE_RATE_SECONDS = 0.5
-EDITING_TOOLS = frozenset({"edit_file", "create_file", "shell"})
+EDITING_TOOLS = frozenset({"edit_file", "create_file", "replace_lines", "apply_patch", "write_code", "shell"})
 WELCOME = (
     "Type a task below and press enter: the agent works on its own branch, your checkout is "
     "untouched until you accept.  ? keys · ctrl+p commands · ctrl+r sessions"
