@@ -68,7 +68,11 @@ def llama_server(model: Path, log: Path, n_ctx: int = 16384) -> Iterator[str]:
             yield url
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # still decoding a request its client gave up on
+                proc.kill()
+                proc.wait()
 
 
 def run_mini(
