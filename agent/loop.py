@@ -8,7 +8,6 @@ and an interrupt ends the streaming turn at the next token and pauses the loop u
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -42,9 +41,10 @@ from agent.events import (
 )
 from agent.messages import Message, ToolCall, ToolSpec
 from agent.planning import action_kind, parse_plan, tick
-from agent.repair import Repair, RepairBudget, RepairHost, RepairResult
+from agent.repair import Repair, RepairBudget, RepairHost, RepairResult, language_of
 from agent.set_elsewhere import changed_lines, set_elsewhere
 from agent.steering import Steering
+from agent.suite_runs import clip, failing_count, ran_tests, same_result
 from tools.base import ToolContext, ToolOutcome, ToolResult
 from tools.journal import EditRecord, UndoError
 
@@ -141,30 +141,6 @@ class SetAside:
     tests: dict[str, Any] | None
 
 
-def _failing(tests: dict[str, Any] | None, baseline: dict[str, Any] | None = None) -> float:
-    """Failing and erroring tests of a run; a run that did not happen, or failed with nothing
-    counted (it timed out, the command broke), counts worst. With the `baseline` (the whole
-    suite before any change), tests a whole-suite run no longer counts failed too: an edit that
-    broke an import showed `0 passed, 1 error` and so ranked above one that left 2 failing."""
-    if tests is None:
-        return float("inf")
-    failing = int(tests.get("failed") or 0) + int(tests.get("errors") or 0)
-    if not failing and not tests.get("ok") and not tests.get("no_tests"):
-        return float("inf")
-    if baseline is not None and tests.get("whole_suite", True) and baseline.get("whole_suite", True):
-        failing += max(0, _counted(baseline) - _counted(tests))
-    return float(failing)
-
-
-def _counted(tests: dict[str, Any]) -> int:
-    return sum(int(tests.get(key) or 0) for key in ("passed", "failed", "errors"))
-
-
-def _ran_tests(data: dict[str, Any]) -> bool:
-    """A test run that collected and ran at least one test."""
-    return not data.get("no_tests") and _counted(data) > 0
-
-
 def _test_data(outcome: Outcome) -> dict[str, Any]:
     """A run_tests outcome as the loop keeps it: its data and its output."""
     return {**outcome.result.data, "output": outcome.result.output}
@@ -193,27 +169,6 @@ def _covers(state: LoopState, arguments: dict[str, Any], ran: dict[str, Any]) ->
         )
 
     return all(held(test) for test in failing)
-
-
-_VOLATILE = re.compile(r"\bin \d+(?:\.\d+)?s\b|0x[0-9a-fA-F]+|\b\d+(?:\.\d+)?(?:ms|s)\b")
-
-
-def _signature(tests: dict[str, Any] | None) -> tuple[frozenset[str], str] | None:
-    """What a test run showed, for telling whether an edit changed any test's result: the failing
-    tests and the failure lines (pytest's `E ` lines, else the whole output), with timings and
-    addresses taken out. None: no run, or one that counted nothing."""
-    if tests is None or not _ran_tests(tests):
-        return None
-    output = str(tests.get("output", ""))
-    lines = [line.strip() for line in output.splitlines() if line.startswith("E ")]
-    shown = "\n".join(lines) if lines else output
-    return frozenset(str(t) for t in tests.get("failing", [])), _VOLATILE.sub("", shown)
-
-
-def _same_result(before: dict[str, Any] | None, tests: dict[str, Any]) -> bool:
-    """`tests` show what the run `before` them showed: the same failures, the same errors."""
-    shown = _signature(tests)
-    return shown is not None and shown == _signature(before)
 
 
 def _how_many(count: float) -> str:
@@ -313,7 +268,7 @@ class LoopState:
         self.test_args, self.best_failing, self.stale_edits = {}, {}, 0
         if self.baseline is not None:  # the tree is back as it was: the baseline stands again
             self.last_tests = self.baseline
-            self.best_failing[ALL_TESTS] = _failing(self.baseline)
+            self.best_failing[ALL_TESTS] = failing_count(self.baseline)
 
     def tests_now(self) -> dict[str, Any] | None:
         """The last test run, if the code has not changed since."""
@@ -440,8 +395,8 @@ class AgentLoop:
             "new_attempt",
             attempt=state.attempt,
             reason=RETRY_REASONS[reason],
-            diff=_clip(diff, ATTEMPT_DIFF_CHARS),
-            tests=_clip(tests, ATTEMPT_TESTS_CHARS, tail=True),
+            diff=clip(diff, ATTEMPT_DIFF_CHARS),
+            tests=clip(tests, ATTEMPT_TESTS_CHARS, tail=True),
         )
         last = opening[-1]
         state.new_attempt([*opening[:-1], last.model_copy(update={"content": f"{note}\n\n{last.content}"})])
@@ -461,8 +416,10 @@ class AgentLoop:
         standing = state.last_tests if state.tests_stand() else None
         if standing is not None and standing.get("ok"):
             return
-        best = min(state.set_aside, key=lambda a: _failing(a.tests, state.baseline))
-        if self.has_changes() and _failing(standing, state.baseline) <= _failing(best.tests, state.baseline):
+        best = min(state.set_aside, key=lambda a: failing_count(a.tests, state.baseline))
+        if self.has_changes() and failing_count(standing, state.baseline) <= failing_count(
+            best.tests, state.baseline
+        ):
             return
         self.set_aside()
         self.restore(best.diff)
@@ -480,13 +437,13 @@ class AgentLoop:
         self.verify(state, "baseline")
         state.baseline = state.last_tests
         tests = state.baseline or {}
-        state.best_failing[ALL_TESTS] = _failing(tests)
+        state.best_failing[ALL_TESTS] = failing_count(tests)
         return prompts.render(
             "tests_before",
             ok=bool(tests.get("ok")),
             no_tests=bool(tests.get("no_tests")),
             passed=int(tests.get("passed") or 0),
-            output=_clip(self._last_test_output(state), BASELINE_TESTS_CHARS, tail=True),
+            output=clip(self._last_test_output(state), BASELINE_TESTS_CHARS, tail=True),
         )
 
     def _initial_messages(
@@ -519,7 +476,7 @@ class AgentLoop:
             and self.set_aside is not None
             and self.code_version is not None
             and baseline is not None
-            and _ran_tests(baseline)
+            and ran_tests(baseline)
             and not baseline.get("ok")
         )
 
@@ -548,7 +505,7 @@ class AgentLoop:
             f"(up to {budget.share * max(self._time_left(), 0.0):.0f}s)",
         )
         baseline = state.baseline or {}
-        language = _language_of(context, baseline)
+        language = language_of(context, baseline)
         try:
             result = Repair(host, budget, language).run(
                 task, context, self._last_test_output(state), baseline, instructions
@@ -563,7 +520,7 @@ class AgentLoop:
             self._tick_plan(state, list(range(len(state.plan))))
             return True
         closest = result.closest()
-        if closest is not None and closest.failing <= _failing(baseline) and not closest.same_as_before:
+        if closest is not None and closest.failing <= failing_count(baseline) and not closest.same_as_before:
             state.set_aside.append(SetAside(0, closest.diff, closest.tests))
         state.last_tests, state.changed_since_tests = state.baseline, False
         self._notice(
@@ -639,7 +596,7 @@ class AgentLoop:
             and self.engine.samples
             and self.budgets.test_after_edit
             and baseline is not None
-            and _ran_tests(baseline)
+            and ran_tests(baseline)
             and not baseline.get("ok")
             and done.finish_reason != "interrupted"
             and len(calls) == 1
@@ -652,7 +609,7 @@ class AgentLoop:
         other replies to the same turn (sampled, the prompt's KV cache reused) and try those. The
         tree is left as it was; the trial with the fewest failing tests is the turn's reply."""
         budgets = self.budgets
-        before = _failing(state.tests_now(), state.baseline)
+        before = failing_count(state.tests_now(), state.baseline)
         version = self.code_version() if self.code_version is not None else None
         fruitless = state.fruitless.setdefault(version, set()) if version is not None else set()
         trials = [self._trial(state, done, fruitless)]
@@ -817,8 +774,8 @@ class AgentLoop:
             run = ToolCall(id="trial_tests", name="run_tests", arguments=dict(state.test_args))
             trial.tests = self.toolset.call(run, self.ctx)
             ran = _test_data(trial.tests)
-            trial.failing = _failing(ran, state.baseline)
-            trial.no_effect = _same_result(before, ran)
+            trial.failing = failing_count(ran, state.baseline)
+            trial.no_effect = same_result(before, ran)
             trial.tried = self._tested(state) < state.attempt
         try:
             self.ctx.edits.undo(self.ctx.root, edits)
@@ -962,7 +919,7 @@ class AgentLoop:
             # is done. What it needs is how the tests fare on it, not a turn spent on the refusal.
             self._verify(state)
             outcome.result.output += "\n" + prompts.render(
-                "tests_now", output=_clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
+                "tests_now", output=clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
             )
         revisited = False
         edited = outcome.error is None and call.name in EDITING_TOOLS
@@ -979,7 +936,7 @@ class AgentLoop:
             state.last_tests = {**outcome.result.data, "output": outcome.result.output}
             state.changed_since_tests = False
         ran = outcome.result.data
-        if call.name == "run_tests" and _ran_tests(ran) and _covers(state, call.arguments, ran):
+        if call.name == "run_tests" and ran_tests(ran) and _covers(state, call.arguments, ran):
             state.test_args = dict(call.arguments)  # a selection that found no test is not kept
         if edited and call.name in FILE_EDITORS and self.budgets.test_after_edit:
             tested = trial.tests if trial is not None else None
@@ -998,10 +955,10 @@ class AgentLoop:
         after edit does no better. `tested`: their run on this very edit, made when it was tried."""
         self.verify(state, f"tests_{state.steps}_{call.id}", state.test_args, tested)
         self._tested(state)
-        output = _clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
+        output = clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
         tests = state.last_tests or {}
         selection = json.dumps(state.test_args, sort_keys=True)
-        failing = _failing(tests, state.baseline)
+        failing = failing_count(tests, state.baseline)
         best = state.best_failing.get(selection, float("inf"))
         last = state.messages[-1]
         if self._tests_only(edits):  # a new test that fails shows the bug: neither worse nor stale
@@ -1019,7 +976,7 @@ class AgentLoop:
             text = prompts.render("tests_now", output=output)
             if not tests.get("ok") and only_cosmetic(self._last_edits(edits)):
                 text = prompts.render("edit_cosmetic") + "\n" + text
-            elif not tests.get("ok") and not before[1] and _same_result(before[0], tests):
+            elif not tests.get("ok") and not before[1] and same_result(before[0], tests):
                 text = prompts.render("edit_no_effect") + "\n" + text
             state.messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
             if tests.get("ok"):
@@ -1305,31 +1262,3 @@ def _why_not(outcome: Outcome) -> str:
     first = outcome.result.output.strip().splitlines()[0] if outcome.result.output.strip() else ""
     first = first.removeprefix("error: ")
     return first if len(first) <= 90 else first[:87] + "..."
-
-
-def _clip(text: str, limit: int, tail: bool = False) -> str:
-    """At most `limit` characters of `text`, whole lines, saying how much was left out."""
-    if len(text) <= limit:
-        return text.strip("\n")
-    lines = text.strip("\n").splitlines()
-    kept: list[str] = []
-    size = 0
-    for line in reversed(lines) if tail else lines:
-        if size + len(line) + 1 > limit:
-            break
-        kept.append(line)
-        size += len(line) + 1
-    cut = f"[{len(lines) - len(kept)} lines left out]"
-    return "\n".join([cut, *reversed(kept)] if tail else [*kept, cut])
-
-
-_FENCE_LANGUAGE = re.compile(r"^`{3,}([\w+#.-]+)", re.M)
-
-
-def _language_of(context: str, baseline: dict[str, Any]) -> str:
-    """The language fixes are written in: Python for a pytest run, else the context's first."""
-    failing = [str(t) for t in baseline.get("failing", [])]
-    if any(t.split("::", 1)[0].endswith(".py") for t in failing):
-        return "python"
-    found = _FENCE_LANGUAGE.search(context)
-    return found.group(1) if found else "python"

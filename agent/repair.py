@@ -33,6 +33,7 @@ from agent.code_blocks import CodeBlock, close_open_fence, code_blocks
 from agent.engine import ChatOptions
 from agent.events import ChatDone
 from agent.messages import Message, ToolCall
+from agent.suite_runs import clip, failing_count, same_result
 from tools.base import ToolOutcome
 
 # a reply ends at the close of its first fenced block: what a model writes after it (usage
@@ -64,6 +65,11 @@ class Draft:
     fed_back: bool = False
 
 
+def _closeness(draft: Draft) -> tuple[float, bool]:
+    """Fewest failing first; on a tie, a draft that changed some result before one that did not."""
+    return draft.failing, draft.same_as_before
+
+
 @dataclass
 class RepairResult:
     resolved: bool = False
@@ -72,7 +78,7 @@ class RepairResult:
     drafts: list[Draft] = field(default_factory=list)  # the ones tried that did not pass
 
     def closest(self) -> Draft | None:
-        return min(self.drafts, key=lambda d: (d.failing, d.same_as_before), default=None)
+        return min(self.drafts, key=_closeness, default=None)
 
 
 @dataclass
@@ -87,13 +93,6 @@ class RepairHost:
     seconds_left: Callable[[], float]  # of the phase's share
     step: Callable[[], None]  # a new step starts (each reply is one)
     notice: Callable[[str], None]
-
-
-def failing_count(tests: dict[str, Any]) -> float:
-    if tests.get("ok"):
-        return 0.0
-    count = int(tests.get("failed") or 0) + int(tests.get("errors") or 0)
-    return float(count) if count else float("inf")
 
 
 def summary_of(reply: str) -> str:
@@ -122,13 +121,12 @@ class Repair:
                     "repair_task",
                     task=task,
                     context=context,
-                    tests=_clip(tests_output, TESTS_CHARS),
+                    tests=clip(tests_output, TESTS_CHARS),
                     language=self.language,
                     instructions=instructions,
                 )
             ),
         ]
-        before = _signature(baseline)
         conversation = opening
         while self._room(result):
             fresh: list[Draft] = []
@@ -136,7 +134,7 @@ class Repair:
                 if not self._room(result):
                     break
                 reply = self._reply(conversation, result)
-                for draft in self._try(reply, before, result):
+                for draft in self._try(reply, baseline, result):
                     if draft is None:  # it passed: the change is on the tree
                         result.resolved = True
                         result.summary = summary_of(reply)
@@ -170,7 +168,7 @@ class Repair:
         done = self.host.chat([*conversation, Message(role="assistant", content=reply), nudge], options)
         return close_open_fence(done.message.content)
 
-    def _try(self, reply: str, before: Any, result: RepairResult) -> list[Draft | None]:
+    def _try(self, reply: str, baseline: dict[str, Any], result: RepairResult) -> list[Draft | None]:
         """Each way of taking the reply's blocks (all of them, then each alone), tried on the tree;
         None in the list: that one made the tests pass (and it stays on the tree)."""
         blocks = _usable(code_blocks(reply))
@@ -190,8 +188,8 @@ class Repair:
                 drafts.append(None)
                 return drafts
             diff = self.host.set_aside()
-            failing = failing_count(tests)
-            draft = Draft(number, reply, diff, tests, failing, _signature(tests) == before)
+            failing = failing_count(tests, baseline)
+            draft = Draft(number, reply, diff, tests, failing, same_result(baseline, tests))
             result.drafts.append(draft)
             drafts.append(draft)
             self.host.notice(
@@ -220,9 +218,9 @@ class Repair:
         waiting = [d for d in result.drafts if not d.fed_back]
         if not fresh or not waiting:
             return opening
-        draft = min(waiting, key=lambda d: (d.failing, d.same_as_before))
+        draft = min(waiting, key=_closeness)
         draft.fed_back = True
-        tests = _clip(str(draft.tests.get("output", "")), TESTS_CHARS)
+        tests = clip(str(draft.tests.get("output", "")), TESTS_CHARS)
         again = prompts.render("repair_again", tests=tests, language=self.language)
         return [*opening, Message(role="assistant", content=draft.reply), Message.user(again)]
 
@@ -238,18 +236,14 @@ def _only_tests(code: str) -> bool:
     return bool(defined) and all(n.startswith(("test", "Test")) for n in defined)
 
 
-def _signature(tests: dict[str, Any]) -> tuple[frozenset[str], str]:
-    output = str(tests.get("output", ""))
-    lines = "\n".join(line.strip() for line in output.splitlines() if line.startswith("E "))
-    return frozenset(str(t) for t in tests.get("failing", [])), lines
-
-
 def _count(failing: float) -> str:
     return "no count of" if failing == float("inf") else str(int(failing))
 
 
-def _clip(text: str, limit: int) -> str:
-    text = text.strip("\n")
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit("\n", 1)[0] + "\n[... the rest left out]"
+def language_of(context: str, baseline: dict[str, Any]) -> str:
+    """The language fixes are written in: Python for a pytest run, else that of the context's
+    first fenced block that names one."""
+    failing = [str(t) for t in baseline.get("failing", [])]
+    if any(t.split("::", 1)[0].endswith(".py") for t in failing):
+        return "python"
+    return next((block.language for block in code_blocks(context) if block.language), "python")

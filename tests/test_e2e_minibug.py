@@ -24,7 +24,7 @@ from agent.events import ToolStarted
 from agent.headless import report_from_stream
 from agent.models import pull
 from agent.session import read_trajectory
-from tests.bench.minibugs import load_tasks, materialize
+from tests.bench.minibugs import MiniBug, load_tasks, materialize
 from tests.repos import snapshot
 from tools.registry import Toolbox, available_tools, default_tools
 
@@ -33,9 +33,22 @@ pytestmark = pytest.mark.model
 TASK_ID = "median-even-length"
 
 
-def _fix(repo: Path, model: Path, task: str, *flags: str) -> dict:
+def _user_repo(tmp_path: Path) -> tuple[Path, dict]:
+    """The task as a git repository with the user's uncommitted work in it, and its snapshot."""
+    repo = materialize(_task(), tmp_path / "repo")
+    (repo / "NOTES.md").write_text("the user's uncommitted work\n")
+    return repo, snapshot(repo)
+
+
+def _task() -> MiniBug:
+    return next(t for t in load_tasks() if t.id == TASK_ID)
+
+
+def _fix(repo: Path, *flags: str) -> dict:
+    """`agent fix` on the task with the 0.5B model, as a user runs it; its report."""
+    model = pull("qwen2.5-coder-0.5b", use_hub=False)
     result = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "fix", task, "--model", str(model), "--json", *flags],
+        [sys.executable, "-m", "agent.cli", "fix", _task().issue, "--model", str(model), "--json", *flags],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -51,13 +64,8 @@ def _fix(repo: Path, model: Path, task: str, *flags: str) -> dict:
 
 
 def test_agent_fix_with_the_small_instruct_model_drafts_fixes_first(tmp_path: Path) -> None:
-    model = pull("qwen2.5-coder-0.5b", use_hub=False)
-    task = next(t for t in load_tasks() if t.id == TASK_ID)
-    repo = materialize(task, tmp_path / "repo")
-    (repo / "NOTES.md").write_text("the user's uncommitted work\n")
-    before = snapshot(repo)
-
-    report = _fix(repo, model, task.issue, "--max-minutes", "4", "--ctx", "8192")
+    repo, before = _user_repo(tmp_path)
+    report = _fix(repo, "--max-minutes", "4", "--ctx", "8192")
     repair = report["repair"]
     assert repair is not None and repair["replies"] >= 1
     if repair["resolved"]:  # a draft that passed is the run's result
@@ -73,13 +81,8 @@ def test_agent_fix_with_the_small_instruct_model_drafts_fixes_first(tmp_path: Pa
 
 
 def test_agent_fix_with_the_small_instruct_model_and_tool_calls(tmp_path: Path) -> None:
-    model = pull("qwen2.5-coder-0.5b", use_hub=False)
-    task = next(t for t in load_tasks() if t.id == TASK_ID)
-    repo = materialize(task, tmp_path / "repo")
-    (repo / "NOTES.md").write_text("the user's uncommitted work\n")
-    before = snapshot(repo)
-
-    report = _fix(repo, model, task.issue, "--max-steps", "6", "--ctx", "8192", "--repair", "off")
+    repo, before = _user_repo(tmp_path)
+    report = _fix(repo, "--max-steps", "6", "--ctx", "8192", "--repair", "off")
     assert report["repair"] is None
     assert report["usage"]["cached_tokens"] > 0  # the KV cache was reused across turns
 

@@ -34,6 +34,11 @@ SAME = ScriptedTurn(
     text="It is fine.\n```python\ndef median(xs):\n    s = sorted(xs)\n    middle = s[len(s) // 2]\n"
     "    return middle\n```"
 )
+# stops the tests from running: the module fails at import
+BROKEN = ScriptedTurn(
+    text="It needs a check.\n\n```python\n_CHECK = 1 / 0\n\n\ndef median(xs):\n    s = sorted(xs)\n"
+    "    return s[(len(s) - 1) // 2]\n```"
+)
 TALK = ScriptedTurn(text="The median is wrong for even lengths because it takes one value.")
 
 
@@ -147,6 +152,16 @@ def test_the_closest_draft_is_kept_when_the_loop_does_no_better(user_repo: Path)
     assert report.status == "not_resolved"
     assert "s[(len(s) - 1) // 2]" in report.diff
     assert any("kept the change of attempt 0" in getattr(e, "message", "") for e in events)
+
+
+def test_a_draft_that_stops_the_tests_from_running_counts_them_all_failing(user_repo: Path) -> None:
+    engine = OptionsEngine(turns(BROKEN, NEAR, PLAN, {"text": "I am not sure."}))
+    report, events = run_fix(user_repo, engine, repair="always", repair_drafts=2, max_steps=4)
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert "draft 1: 2 failing" in notices  # its import error, and the test that no longer ran
+    assert "draft 2: 1 failing" in notices
+    assert report.status == "not_resolved"
+    assert "s[(len(s) - 1) // 2]" in report.diff and "1 / 0" not in report.diff
 
 
 def test_repair_is_off_with_a_replay_in_auto_and_when_asked(user_repo: Path) -> None:

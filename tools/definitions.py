@@ -300,7 +300,8 @@ def merge_tagged(grammar: str, original: str, block: str) -> Merged | None:
     closing line; a function that is a method of exactly one container replaces that method. The
     merged file must parse as it did."""
     block = textwrap.dedent(block)
-    old = extract(grammar, original.encode()).symbols
+    old_tags = extract(grammar, original.encode())
+    old = old_tags.symbols
     new_tags = extract(grammar, block.encode())
     if new_tags.syntax_errors:
         return None
@@ -364,7 +365,7 @@ def merge_tagged(grammar: str, original: str, block: str) -> Merged | None:
         merged.added.append(symbol.qualname)
     text = _splice(lines, splices, original.endswith("\n"))
     broken = extract(grammar, text.encode()).syntax_errors
-    if broken and not extract(grammar, original.encode()).syntax_errors:
+    if broken and not old_tags.syntax_errors:
         return None
     merged.text = text
     return merged
