@@ -28,6 +28,7 @@ from agent.headless import UsageError
 from agent.loop import ContextTooSmall
 from agent.model_resolution import ModelNotFound
 from agent.sandbox_cli import add_sandbox_flags, add_sandbox_parser, cmd_sandbox, sandbox_overrides
+from agent.trust_cli import add_trust_parser, cmd_trust, warn_untrusted
 from agent.workspace import WorkspaceError, open_repo
 from sandbox.bubblewrap import SandboxUnavailable
 
@@ -104,6 +105,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_batch_parsers(sub, _add_engine_flags)
     add_sandbox_parser(sub)
     add_context_parser(sub)
+    add_trust_parser(sub)
     _add_models(sub)
     from agent.mcp.cli import add_mcp_parser
 
@@ -176,7 +178,11 @@ def cmd_fix(args: argparse.Namespace) -> int:
     task = read_task(args.task, args.issue_file, args.github_issue, sys.stdin, fetch)
     config = _config(args, Path(repo.working_tree_dir or args.repo))
     sandbox = command_sandbox(config, repo)
-    engine = build_engine(config, script=args.script)
+    try:
+        engine = build_engine(config, script=args.script)
+    except (ModelNotFound, EngineError):
+        warn_untrusted(config)  # the run, which says it, never starts: what was ignored may be why
+        raise
     printer = ConsolePrinter(verbose=args.verbose)
     events = JsonEvents(sys.stdout) if args.json else None
     emit = _fanout(printer, events) if events else printer
@@ -233,6 +239,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
     listing = args.list or not args.name
     root = repo_root(args.repo) if listing else Path(open_repo(args.repo).working_tree_dir or args.repo)
     config = load_config(root, sandbox_overrides(args))
+    warn_untrusted(config)
     with tool_session(config, root or args.repo) as toolbox:
         if listing:
             print(json.dumps([spec.model_dump() for spec in toolbox.specs()], indent=2))
@@ -315,6 +322,7 @@ COMMANDS = {
     "eval": cmd_batch,
     "sandbox": cmd_sandbox,
     "context": run_context,
+    "trust": cmd_trust,
 }
 
 

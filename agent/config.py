@@ -13,10 +13,30 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from agent.formats import ToolFormatName
 from agent.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
 from agent.mcp.config import McpServerConfig
-from sandbox.config import SandboxConfig, weakening
+from agent.trust import (
+    PROJECT_CONFIG,
+    TRUST_TABLE,
+    ProjectFile,
+    TrustRecord,
+    Untrusted,
+    parse_records,
+    read_project_file,
+    untrusted_part,
+    without,
+)
+from sandbox.config import SandboxConfig
 from tools.web_config import WebFetchConfig
 
-PROJECT_CONFIG = ".agent.toml"
+__all__ = [
+    "PROJECT_CONFIG",
+    "AgentConfig",
+    "ConfigError",
+    "check_project",
+    "load_config",
+    "trusted_files",
+    "user_config_dir",
+    "user_config_path",
+]
 
 
 class ConfigError(Exception):
@@ -74,6 +94,16 @@ class AgentConfig(BaseModel):
     sandbox: SandboxConfig = SandboxConfig()  # [sandbox]: backend, policy, approval, setup_command
     web_fetch: WebFetchConfig = WebFetchConfig()  # [web_fetch]: off unless enabled
     _flags: frozenset[str] = PrivateAttr(default=frozenset())
+    _untrusted: Untrusted | None = PrivateAttr(default=None)
+
+    @property
+    def untrusted(self) -> Untrusted | None:
+        """What was ignored from the repository's `.agent.toml` until `agent trust` (agent/trust.py)."""
+        return self._untrusted
+
+    def untrusted_notice(self) -> str | None:
+        """The one line saying so, for the CLI, `agent fix`'s events and the TUI; None when nothing was."""
+        return self._untrusted.notice() if self._untrusted is not None else None
 
     def knobs_for(self, *names: str) -> ResolvedKnobs:
         """The knobs for a model known by `names` (file name, catalogue name): flags > table > top."""
@@ -120,27 +150,71 @@ def _given(value: Any) -> bool:
     return value is not None
 
 
+def _validated(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    try:
+        AgentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid config file {path}:\n{exc}") from exc
+    return data
+
+
+def _user_settings(path: Path) -> tuple[dict[str, Any], dict[str, TrustRecord]]:
+    """The user config's settings, and its record of trusted repository config files."""
+    data = _read_toml(path)
+    try:
+        records = parse_records(data.pop(TRUST_TABLE, {}))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return _validated(data, path), records
+
+
+def trusted_files(env: Mapping[str, str] = os.environ) -> dict[str, TrustRecord]:
+    """The user config's record of trusted repository config files (`agent trust`), by repository path."""
+    return _user_settings(user_config_path(env))[1]
+
+
+def _project_file(repo_root: Path) -> ProjectFile | None:
+    try:
+        project = read_project_file(repo_root)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if project is not None:
+        check_project(project)
+    return project
+
+
+def check_project(project: ProjectFile) -> None:
+    """A repository's file may set what AgentConfig has, and never trust itself."""
+    if TRUST_TABLE in project.data:
+        raise ConfigError(
+            f"{project.path} may not contain `{TRUST_TABLE}`: trust is recorded in your own config, "
+            f"by `agent trust` run in the repository. Remove the table from {project.path.name}."
+        )
+    _validated(project.data, project.path)
+
+
+def _in_effect(merged: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting as defaults, the user file and flags make it: what a project value may not weaken."""
+    try:
+        return AgentConfig.model_validate(_merge(merged, overrides)).model_dump()
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting:\n{exc}") from exc
+
+
 def load_config(
     repo_root: Path | None, overrides: Mapping[str, Any], env: Mapping[str, str] = os.environ
 ) -> AgentConfig:
-    """Merge the config files with `overrides` (flags the user gave; None means not given)."""
-    merged: dict[str, Any] = {}
-    sources: list[Path] = [user_config_path(env)]
-    if repo_root is not None:
-        sources.append(repo_root / PROJECT_CONFIG)
-    for path in sources:
-        data = _read_toml(path)
-        try:
-            AgentConfig.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(f"invalid config file {path}:\n{exc}") from exc
-        if path.name == PROJECT_CONFIG and weakening(data):
-            raise ConfigError(
-                f"{path} may not weaken the sandbox ({', '.join(weakening(data))}): a repository's own "
-                f"config is not trusted with that. Set it in {user_config_path(env)} "
-                "or pass --sandbox/--policy."
-            )
-        merged = _merge(merged, data)
+    """Merge the config files with `overrides` (flags the user gave; None means not given).
+
+    Of the repository's `.agent.toml`, settings that need trust (agent/trust.py) apply only when the
+    user trusted this exact file; otherwise they are left out and `config.untrusted` says which."""
+    user_path = user_config_path(env)
+    merged, records = _user_settings(user_path)
+    untrusted: Untrusted | None = None
+    project = _project_file(repo_root) if repo_root is not None else None
+    if project is not None:
+        untrusted = untrusted_part(project, _in_effect(merged, overrides), records)
+        merged = _merge(merged, without(project.data, untrusted.keys) if untrusted else project.data)
     flags = {k for k, v in overrides.items() if _given(v)}
     merged = _merge(merged, overrides)
     try:
@@ -148,4 +222,5 @@ def load_config(
     except ValidationError as exc:
         raise ConfigError(f"invalid setting:\n{exc}") from exc
     config._flags = frozenset(flags)
+    config._untrusted = untrusted
     return config

@@ -143,6 +143,9 @@ class FixRun:
                 sandbox=self.sandbox.mode,
             )
         )
+        notice = self.config.untrusted_notice()
+        if notice:  # the repository's own config had settings that wait for `agent trust`
+            self.emit(Notice(level="warning", message=notice))
         self._prepare(workspace.path)
         budget = resolve_budget(self.config.context_budget, self.engine.context_length)
         wrap = command_wrapper(self.sandbox)

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.config import load_config
 from agent.sandboxing import command_sandbox, preparation_sandbox
+from agent.trust_cli import warn_untrusted
 from agent.workspace import WorkspaceError, open_repo
 from sandbox.base import CommandResult
 from sandbox.bubblewrap import POLICIES
@@ -78,6 +79,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     except WorkspaceError:
         repo, root = None, Path(args.repo).resolve()
     config = load_config(root if repo else None, sandbox_overrides(args))
+    warn_untrusted(config)
     timeout = args.timeout or config.command_timeout
     if args.setup:
         setup = preparation_sandbox(config, repo) if repo is not None else None

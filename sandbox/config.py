@@ -13,13 +13,15 @@ setup_timeout = 900
 cpu_seconds = 900
 address_space_bytes = 17179869184
 ```
+
+In a repository's own `.agent.toml`, what could weaken isolation (and `setup_command`) waits for
+`agent trust`: the list is `agent.trust.GATES`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -45,19 +47,3 @@ class SandboxConfig(BaseModel):
 
     def read_path_list(self) -> list[Path]:
         return [Path(p).expanduser() for p in self.read_paths]
-
-
-def weakening(data: Mapping[str, Any]) -> list[str]:
-    """Settings in a config file that weaken isolation. A repository's own `.agent.toml` comes with
-    the code, so it may not make them (a cloned project must not switch the sandbox off)."""
-    sandbox = data.get("sandbox") or {}
-    web = data.get("web_fetch") or {}
-    found = []
-    if sandbox.get("backend") == "none":
-        found.append('sandbox.backend = "none"')
-    if sandbox.get("policy") == "network":
-        found.append('sandbox.policy = "network"')
-    if sandbox.get("read_paths"):
-        found.append("sandbox.read_paths")
-    found += [f"web_fetch.{key}" for key in ("enabled", "allow_domains", "allow_private") if web.get(key)]
-    return found

@@ -50,11 +50,17 @@ def test_add_list_remove_in_user_and_project_config(
     project = tomllib.loads((repo / ".agent.toml").read_text())
     assert project["mcp_servers"] == {"web": {"url": "http://127.0.0.1:9/mcp"}}
 
+    assert "run `agent trust`" in capsys.readouterr().out  # a project's servers wait for trust
+    assert main(["--repo", str(repo), "mcp", "list"]) == 0
+    listed = capsys.readouterr()
+    assert "docs" in listed.out and "stdio uvx docs-mcp -v" in listed.out and "web" not in listed.out
+    assert "ignored mcp_servers from" in listed.err
+    assert main(["--repo", str(repo), "trust", "--yes"]) == 0
     capsys.readouterr()
     assert main(["--repo", str(repo), "mcp", "list"]) == 0
     out = capsys.readouterr().out
     assert "docs" in out and "stdio uvx docs-mcp -v" in out
-    assert "web" in out and "http  http://127.0.0.1:9/mcp" in out  # both files' servers apply
+    assert "web" in out and "http  http://127.0.0.1:9/mcp" in out  # trusted: both files' servers apply
 
     assert main(["--repo", str(repo), "mcp", "remove", "web"]) == 1  # it is in the project file
     assert "use --project" in capsys.readouterr().err
@@ -89,6 +95,7 @@ def test_mcp_tools_in_agent_tool(tmp_path: Path, xdg: Path, capsys: pytest.Captu
         )
         == 0
     )
+    assert main(["--repo", str(repo), "trust", "--yes"]) == 0  # a project's servers wait for trust
     capsys.readouterr()
 
     assert main(["--repo", str(repo), "tool", "--list"]) == 0
@@ -124,6 +131,7 @@ def test_a_broken_server_in_agent_tool_is_reported_and_ours_still_work(
             "fail-start",
         ]
     )
+    assert main(["--repo", str(repo), "trust", "--yes"]) == 0
     capsys.readouterr()
     assert main(["--repo", str(repo), "tool", "read_file", "--args", '{"path": "stats.py"}']) == 0
     captured = capsys.readouterr()

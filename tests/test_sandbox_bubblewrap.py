@@ -184,11 +184,11 @@ def test_config_tables_merge_and_flags_override(tmp_path: Path) -> None:
     user = tmp_path / "xdg" / "local-agent"
     user.mkdir(parents=True)
     (user / "config.toml").write_text('[sandbox]\npolicy = "network"\n[sandbox.limits]\ncpu_seconds = 60\n')
-    (tmp_path / ".agent.toml").write_text('[sandbox]\nsetup_command = "pip install -e ."\n')
+    (tmp_path / ".agent.toml").write_text("[sandbox.limits]\nfile_size_bytes = 4096\n")  # stricter: no trust
     env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
     config = load_config(tmp_path, {}, env)
     assert config.sandbox.policy == "network" and config.sandbox.limits.cpu_seconds == 60
-    assert config.sandbox.setup_command == "pip install -e ."
+    assert config.sandbox.limits.file_size_bytes == 4096 and config.untrusted is None
     flagged = load_config(tmp_path, {"sandbox": {"policy": "read-only", "backend": None}}, env)
     assert flagged.sandbox.policy == "read-only" and flagged.sandbox.backend == "bubblewrap"
     (tmp_path / ".agent.toml").write_text('[sandbox]\npolicy = "workspace"\ntypo = 1\n')
@@ -196,16 +196,21 @@ def test_config_tables_merge_and_flags_override(tmp_path: Path) -> None:
         load_config(tmp_path, {}, env)
 
 
-def test_a_repository_config_may_not_weaken_the_sandbox(tmp_path: Path) -> None:
+def test_an_untrusted_repository_config_does_not_weaken_the_sandbox(tmp_path: Path) -> None:
+    """Ignored until `agent trust` (tests/test_trust.py), with a notice naming the key."""
     env = {"XDG_CONFIG_HOME": str(tmp_path / "none")}
-    for text in (
-        '[sandbox]\nbackend = "none"\n',
-        '[sandbox]\npolicy = "network"\n',
-        "[web_fetch]\nenabled = true\n",
+    for text, key in (
+        ('[sandbox]\nbackend = "none"\n', "sandbox.backend"),
+        ('[sandbox]\npolicy = "network"\n', "sandbox.policy"),
+        ('[sandbox]\nread_paths = ["~/.ssh"]\n', "sandbox.read_paths"),
+        ("[web_fetch]\nenabled = true\n", "web_fetch.enabled"),
     ):
         (tmp_path / ".agent.toml").write_text(text)
-        with pytest.raises(ConfigError, match="may not weaken the sandbox"):
-            load_config(tmp_path, {}, env)
+        config = load_config(tmp_path, {}, env)
+        assert config.untrusted is not None and config.untrusted.keys == [key]
+        assert (config.sandbox.backend, config.sandbox.policy) == ("bubblewrap", "workspace")
+        assert not config.sandbox.read_paths and not config.web_fetch.enabled
+        assert f"ignored {key} from" in (config.untrusted_notice() or "")
 
 
 def run_agent(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -87,10 +87,11 @@ def test_fix_with_tui_in_a_terminal_runs_the_task_and_accepts_it(tmp_path: Path,
 
 def test_bare_agent_in_a_terminal_opens_the_tui(tmp_path: Path, tmux: Tmux) -> None:
     repo = median_repo(tmp_path / "repo")
-    (repo / ".agent.toml").write_text('model = "/nonexistent/model.gguf"\n')
-    tmux.start(agent(), repo)
+    (repo / ".agent.toml").write_text('model = "/nonexistent/model.gguf"\n')  # untrusted: ignored
+    tmux.start(f"AGENT_MODEL=/nonexistent/env-model.gguf {agent()}", repo)
     screen = tmux.wait_for(lambda s: "engine did not load" in s, 30)
     assert "Describe the bug" in screen and "neither a GGUF file" in screen  # the app, not the help
+    assert "ignored model from" in screen and "env-model.gguf" in screen  # the notice, before the engine
     tmux.keys("Escape", "q")
     tmux.wait_for(lambda s: "EXITED 0" in s, 15)
 

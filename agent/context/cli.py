@@ -20,6 +20,7 @@ from agent.context.pack import build_pack
 from agent.context.tokens import counter_for
 from agent.instruction_prompt import build_block
 from agent.instructions import discover
+from agent.trust_cli import warn_untrusted
 from agent.workspace import open_repo
 
 
@@ -55,6 +56,7 @@ def run_context(args: argparse.Namespace) -> int:
     repo = open_repo(args.repo)
     root = Path(repo.working_tree_dir or args.repo)
     config = load_config(root, {"model": args.model, "n_ctx": args.n_ctx})
+    warn_untrusted(config)
     count, tokenizer = counter_for(config)
     budget = args.budget if args.budget is not None else resolve_budget(config.context_budget, config.n_ctx)
     # As in a run: the project's instructions (AGENTS.md) come first, out of the same budget.

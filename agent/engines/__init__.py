@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig
+from agent.config import AgentConfig, user_config_path
 from agent.engine import Engine, EngineError
 from agent.model_resolution import resolve_model
 
@@ -86,9 +86,12 @@ def load_settings(config: AgentConfig, path: Path, say: Say) -> dict[str, Any]:
         plan = plan_load(path, knobs, default_ctx=config.n_ctx, gpu_offload=_gpu_offload())
     except ModelDoesNotFit as exc:
         raise EngineError(str(exc)) from exc
-    except GGUFError as exc:
-        say(f"warning: {exc}; loading without a memory check")
-        return plain
+    except GGUFError as exc:  # llama.cpp would parse what our reader could not: refused, not risked
+        raise EngineError(
+            f"{exc}: the memory check cannot read its header, so the model is not loaded. Use a GGUF "
+            "file that `agent models fit` reads, or, if you trust this file, set fit_check = false in "
+            f"{user_config_path()} to load it without the check"
+        ) from exc
     say(plan.summary)
     return plan.load_kwargs()
 

@@ -12,6 +12,7 @@ from typing import Any
 from agent.config import PROJECT_CONFIG, AgentConfig, load_config, user_config_path
 from agent.mcp.config import McpConfigError, McpServerConfig, add_server, check_name, remove_server
 from agent.mcp.servers import McpServers
+from agent.trust_cli import warn_untrusted
 from agent.workspace import WorkspaceError, open_repo
 from tools.registry import Toolbox, available_tools
 
@@ -109,6 +110,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     path = _config_file(args)
     add_server(path, args.name, server)
     print(f"added MCP server '{args.name}' ({server.transport}: {server.describe()}) to {path}")
+    if args.project:
+        print(f"servers in {PROJECT_CONFIG} start only once you trust the file: run `agent trust`")
     return EXIT_OK
 
 
@@ -125,6 +128,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     root = repo_root(args.repo)
     config = load_config(root, {})
+    warn_untrusted(config)
     if not config.mcp_servers:
         print("no MCP servers configured (agent mcp add NAME -- CMD ARGS... or agent mcp add NAME --url URL)")
         return EXIT_OK

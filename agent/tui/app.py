@@ -120,6 +120,8 @@ class AgentApp(App[None]):
     def on_mount(self) -> None:
         self.conversation.clock = self.setup.clock
         self.conversation.say(WELCOME, "welcome")
+        if notice := self.setup.config.untrusted_notice():  # before the engine loads: it may be why
+            self.conversation.say(f"warning: {notice}", "notice warning")
         self.set_interval(1.0, self._tick_clock)
         self.query_one(PromptInput).focus()
         if self.setup.resume is not None:
