@@ -270,6 +270,18 @@ def test_untrusted_approval_is_ignored_and_stricter_values_apply_without_trust(t
     assert same.sandbox.approval == "never" and same.untrusted is None
 
 
+def test_harmless_project_settings_apply_and_fit_check_waits_for_trust(tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    text = (
+        'fit_check = false\nmax_steps = 7\ntest_command = "make check"\n[models."qwen*"]\nthinking = "off"\n'
+    )
+    project(tmp_path, text)
+    config = load_config(tmp_path, {}, env)
+    assert config.fit_check and config.untrusted is not None and config.untrusted.keys == ["fit_check"]
+    assert (config.max_steps, config.test_command) == (7, "make check")
+    assert config.knobs_for("qwen2.5-coder.gguf").thinking == "off"  # model tables hold knobs only
+
+
 # ---- the record: a changed file, revoking, what may not trust itself ------------------------------
 
 
