@@ -372,6 +372,8 @@ def test_a_gguf_whose_header_cannot_be_read_is_refused(tmp_path: Path, agent: Ru
     assert done.returncode == 3, done.stderr  # EXIT_ENGINE: the model is not loadable
     assert str(model) in done.stderr and "fit_check = false" in done.stderr
     assert "not a GGUF file" in done.stderr and "loading" not in done.stderr
+    counted = agent("context", TASK, "--model", str(model), cwd=repo)  # its tokenizer: the same check
+    assert counted.returncode == 3 and "fit_check = false" in counted.stderr, counted.stderr
 
 
 # ---- the list itself ----------------------------------------------------------------------------

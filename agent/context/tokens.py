@@ -19,9 +19,13 @@ CountTokens = Callable[[str], int]
 CHARS_PER_TOKEN = 3.5
 
 
-def gguf_counter(path: Path) -> CountTokens:
+def gguf_counter(path: Path, fit_check: bool = True) -> CountTokens:
     from llama_cpp import Llama
 
+    if fit_check:  # as the engine does: a header our reader cannot parse is not handed to llama.cpp
+        from agent.engines import check_header
+
+        check_header(path)
     llama = Llama(model_path=str(path), vocab_only=True, verbose=False)
     return lambda text: len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
@@ -41,4 +45,4 @@ def counter_for(config: AgentConfig) -> tuple[CountTokens, str]:
         resolved = resolve_model(None, config.model)
     except ModelNotFound:
         return estimate, f"an estimate ({CHARS_PER_TOKEN} characters per token: no model installed)"
-    return gguf_counter(resolved.path), resolved.path.name
+    return gguf_counter(resolved.path, config.fit_check), resolved.path.name

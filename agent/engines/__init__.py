@@ -87,13 +87,27 @@ def load_settings(config: AgentConfig, path: Path, say: Say) -> dict[str, Any]:
     except ModelDoesNotFit as exc:
         raise EngineError(str(exc)) from exc
     except GGUFError as exc:  # llama.cpp would parse what our reader could not: refused, not risked
-        raise EngineError(
-            f"{exc}: the memory check cannot read its header, so the model is not loaded. Use a GGUF "
-            "file that `agent models fit` reads, or, if you trust this file, set fit_check = false in "
-            f"{user_config_path()} to load it without the check"
-        ) from exc
+        raise unreadable_header(exc) from exc
     say(plan.summary)
     return plan.load_kwargs()
+
+
+def unreadable_header(exc: Exception) -> EngineError:
+    return EngineError(
+        f"{exc}: the memory check cannot read its header, so the model is not loaded. Use a GGUF "
+        "file that `agent models fit` reads, or, if you trust this file, set fit_check = false in "
+        f"{user_config_path()} to load it without the check"
+    )
+
+
+def check_header(path: Path) -> None:
+    """Refuse (EngineError) a file whose GGUF header our reader cannot parse, before llama.cpp opens it."""
+    from agent.models.gguf_file import GGUFError, read_model
+
+    try:
+        read_model(path)
+    except GGUFError as exc:
+        raise unreadable_header(exc) from exc
 
 
 def _gpu_offload() -> bool:
