@@ -72,7 +72,7 @@ class Gate:
 
 
 GATES: tuple[Gate, ...] = (
-    Gate("mcp_servers", "starts programs (or reaches servers) with your tools' results"),
+    Gate("mcp_servers", "starts programs on your machine, or sends tool calls to servers"),
     Gate("sandbox.setup_command", "runs a command with the network on"),
     Gate("base_url", "sends your code and the API key to a server"),
     Gate("api_key_env", "chooses which of your environment variables is sent as the API key"),
