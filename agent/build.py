@@ -9,9 +9,9 @@ servers get their sandboxes from these functions; nothing else constructs a sand
 - the prepared environment: the setup step's `$AGENT_ENV/bin` first on PATH;
 - the backend (sandbox/select.py): bubblewrap, or no isolation when the user chose `none`.
 
-The setup step gets its own sandbox (network on, `$AGENT_ENV` writable) and MCP stdio servers a
-`CommandWrapper` that starts them inside bubblewrap (`BubblewrapSandbox.wrap`), or as they are with
-`--sandbox none` (the loud warning covers them).
+The setup step gets its own sandbox (public internet through a proxy, `$AGENT_ENV` writable) and
+MCP stdio servers a `CommandWrapper` that starts them inside bubblewrap (`BubblewrapSandbox.wrap`),
+or as they are with `--sandbox none` (the loud warning covers them).
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from agent.workspace import agent_dir
 from sandbox.approval import ApprovalSandbox, Approver, Decision
 from sandbox.base import Sandbox
 from sandbox.bubblewrap import BubblewrapSandbox, BwrapInfo, Policy, probe_bwrap
+from sandbox.egress import PROXIED, ProxiedNetwork
 from sandbox.select import PreparedEnvironment, backend, warning_for
 
+SETUP_MODE = f"bubblewrap (workspace, {PROXIED})"
 HEADLESS_APPROVAL_WARNING = (
     'WARNING: approval = "always" and this run is headless (no terminal, --headless or CI=true): '
     "nobody can approve a command, so every command the model asks for is refused. Run in a "
@@ -102,14 +104,23 @@ def command_sandbox(
 def setup_sandbox(
     config: AgentConfig, repo: git.Repo | None, bwrap: BwrapInfo | None = None
 ) -> Sandbox | None:
-    """The sandbox `setup_command` runs in, or None when none is configured: network on (the
-    host's), the worktree and `$AGENT_ENV` writable. `$AGENT_ENV` persists across runs (a virtual
-    environment made there is reused); the model's commands only read it."""
+    """The sandbox `setup_command` runs in, or None when none is configured: the worktree and
+    `$AGENT_ENV` writable, and the internet through an HTTPS proxy that reaches public addresses
+    only (sandbox/egress.py): not the host's loopback services, LAN or metadata address, which
+    bubblewrap's shared network would expose. `$AGENT_ENV` persists across runs (a virtual
+    environment made there is reused); the model's commands only read it. Under `--sandbox none`
+    it runs on the host's network, like everything else."""
     where = env_dir(repo)
     if not config.sandbox.setup_command or where is None:
         return None
     where.mkdir(parents=True, exist_ok=True)
-    return PreparedEnvironment(backend(config.sandbox, "network", (), [where], bwrap), where)
+    if config.sandbox.backend == "none":
+        return PreparedEnvironment(backend(config.sandbox, "network", (), [where], bwrap), where)
+
+    def isolation(proxy_dir: Path) -> Sandbox:
+        return backend(config.sandbox, "workspace", [proxy_dir], [where], bwrap)
+
+    return PreparedEnvironment(ProxiedNetwork(isolation, SETUP_MODE), where)
 
 
 def server_wrapper(config: AgentConfig, bwrap: BwrapInfo | None = None) -> CommandWrapper:

@@ -19,6 +19,7 @@ from agent.fix import FixRequest, FixRun
 from agent.messages import Message, ToolSpec
 from agent.session import read_trajectory
 from agent.workspace import Workspace, apply_branch
+from sandbox.egress import PROXIED
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
 from tests.sandboxes import sandboxes
@@ -330,10 +331,13 @@ def test_the_setup_step_prepares_the_environment_the_tests_then_use(user_repo: P
     notices = [e.message for e in events if e.kind == "notice"]
     assert any(n.startswith(f"setup `{setup}`: exit code 0") for n in notices), notices
     started = next(e for e in events if isinstance(e, RunStarted))  # the banner names each network
-    assert started.setup == "bubblewrap (network, network on: the host's, loopback included)"
+    assert started.setup == f"bubblewrap (workspace, {PROXIED})"
     assert started.sandbox == "bubblewrap (workspace, network off)"
     setup_notice = next(n for n in notices if n.startswith(f"setup `{setup}`"))
-    assert "network on: the host's, loopback included" in setup_notice and "network off" in setup_notice
+    assert (
+        PROXIED in setup_notice
+        and "the model's commands: bubblewrap (workspace, network off)" in setup_notice
+    )
     assert report.status == "resolved" and report.tests.ok
     outputs = [e.output for e in events if isinstance(e, ToolFinished)]
     assert any("prepared-tool" in o for o in outputs)

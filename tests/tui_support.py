@@ -86,9 +86,13 @@ async def answer_approvals(
         if isinstance(asking, ApprovalScreen):
             asked.append(asking.request.command)
             await pilot.press(key_for(asking.request.command))
-            await wait_for(pilot, lambda shown=asking: app.screen is not shown)
+            await wait_for(pilot, _dismissed(app, asking))
         await pilot.pause(0.05)
     return asked
+
+
+def _dismissed(app: AgentApp, screen: object) -> Callable[[], bool]:
+    return lambda: app.screen is not screen
 
 
 def paced(engine: Engine, tokens_per_second: float) -> PacedEngine:
