@@ -48,6 +48,7 @@ class RunSandboxes:
     commands: Sandbox
     setup: Sandbox | None  # runs `setup_command` before the first step; None without one
     servers: CommandWrapper  # starts an MCP stdio server inside the sandbox
+    approver: Approver | None = None  # who says yes (MCP tools that ask too); None: headless
 
     @property
     def setup_mode(self) -> str | None:
@@ -147,6 +148,7 @@ def run_sandboxes(
         commands=command_sandbox(config, repo, approver, asker, bwrap),
         setup=setup_sandbox(config, repo, bwrap),
         servers=server_wrapper(config, bwrap),
+        approver=approver,
     )
 
 

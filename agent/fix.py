@@ -149,8 +149,16 @@ class FixRun:
         self._prepare(workspace.path)
         budget = resolve_budget(self.config.context_budget, self.engine.context_length)
         tools = tools_for(self.engine.tool_format, configured_tools(self.config.web_fetch))
-        wrap = self.sandboxes.servers
-        setup = prepare_run(workspace.path, self.config, self.engine, self.emit, budget, wrap, tools=tools)
+        setup = prepare_run(
+            workspace.path,
+            self.config,
+            self.engine,
+            self.emit,
+            budget,
+            self.sandboxes.servers,
+            self.sandboxes.approver,
+            tools=tools,
+        )
         try:
             state = self._loop_in(workspace, request, setup, budget)
         finally:

@@ -16,6 +16,7 @@ from agent.config import AgentConfig, ConfigError, load_config
 from sandbox.approval import ApprovalRequest, ApprovalSandbox
 from sandbox.bubblewrap import BubblewrapSandbox, BwrapInfo, SandboxUnavailable, diagnose, probe_bwrap
 from sandbox.config import SandboxConfig
+from sandbox.egress import PROXIED
 from sandbox.mounts import MountError, git_paths, plan_mounts, venv_paths
 from sandbox.select import NO_ISOLATION_MODE, run_setup
 from tests.repos import git, median_repo
@@ -182,7 +183,7 @@ def test_setup_prepares_an_environment_with_network_then_tests_run_without(
     env_dir = tmp_path / "r" / ".git" / ".agent" / "env"
     config = AgentConfig(sandbox=SandboxConfig(setup_command="true"))
     setup = setup_sandbox(config, Repo(repo), bwrap)
-    assert setup is not None and "network on: the host's, loopback included" in setup.mode
+    assert setup is not None and setup.mode == f"bubblewrap (workspace, {PROXIED})"
     tool = '"$AGENT_ENV/bin/tool"'
     script = f'mkdir -p "$AGENT_ENV/bin" && printf "#!/bin/sh\\necho prepared\\n" > {tool} && chmod +x {tool}'
     made = run_setup(setup, script, repo, 60)

@@ -9,7 +9,8 @@ tests (`score`). Task sets are driven through their own
 Scoring runs the agent's change, model-written code, so it runs in the sandbox (agent/build.py
 `scoring_sandbox`: the task's tree writable, network off, the environment scrubbed of keys and
 tokens), given what else it must read (the task set's folder, the task venv's interpreter).
-Building and preparing a task run the task set's own scripts, with `tool_env`.
+Building and preparing a task run the task set's own scripts on the host (they fetch sdists and
+build the task's venv), with `script_env`: no keys or tokens either.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Protocol
 
 from agent.batch.spec import TaskSpec
 from sandbox.base import Sandbox
+from sandbox.env import looks_secret
 from sandbox.mounts import venv_paths
 
 SETUP_TIMEOUT = 1800.0  # building a task can mean pip downloads and a venv
@@ -59,8 +61,14 @@ class TaskSource(Protocol):
     def conceal(self, spec: TaskSpec, repo: Path) -> None: ...
 
 
+def script_env() -> dict[str, str]:
+    """`tool_env` without anything that looks like a key or token: the task set's scripts need none."""
+    return {k: v for k, v in tool_env().items() if not looks_secret(k)}
+
+
 def tool_env() -> dict[str, str]:
-    """The environment for task-set scripts: our python first on PATH, no GitHub credentials."""
+    """The environment of the `agent fix` children: our python first on PATH, no GitHub credentials
+    (the engine may need its API key; the sandbox keeps it from the commands)."""
     env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GH_TOKEN")}
     env["PATH"] = our_path()
     return env
@@ -91,7 +99,7 @@ def run(argv: list[str], cwd: Path | None, what: str, timeout: float, check: boo
         done = subprocess.run(
             argv,
             cwd=cwd,
-            env=tool_env(),
+            env=script_env(),
             capture_output=True,
             text=True,
             timeout=timeout,
