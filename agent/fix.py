@@ -211,7 +211,8 @@ class FixRun:
         return mode if command and mode else None
 
     def _prepare(self, root: Path) -> None:
-        """The setup step: install the project's dependencies (network on) before the sandboxed run."""
+        """The setup step: install the project's dependencies (internet through the egress proxy)
+        before the sandboxed run."""
         command = self.config.sandbox.setup_command
         setup = self.sandboxes.setup
         if setup is None or not command:
