@@ -29,7 +29,7 @@ from agent.mcp.runtime import CommandWrapper, no_wrapping
 from agent.workspace import agent_dir
 from sandbox.approval import ApprovalSandbox, Approver, Decision
 from sandbox.base import Sandbox
-from sandbox.bubblewrap import BubblewrapSandbox, BwrapInfo, Policy, probe_bwrap
+from sandbox.bubblewrap import BubblewrapSandbox, BwrapInfo, probe_bwrap
 from sandbox.egress import PROXIED, ProxiedNetwork
 from sandbox.select import PreparedEnvironment, backend, warning_for
 
@@ -87,14 +87,11 @@ def command_sandbox(
     approver: Approver | None,
     asker: str = "",
     bwrap: BwrapInfo | None = None,
-    read_paths: Sequence[Path] = (),
-    policy: Policy | None = None,
 ) -> Sandbox:
     """The sandbox for the model's commands. `approver` None means nobody can be asked: with
     `approval = "always"` every command is then refused. `asker` names who answers (the mode)."""
     where = env_dir(repo)
-    extra = [*read_paths, *([where] if where else [])]
-    sandbox: Sandbox = backend(config.sandbox, policy or config.sandbox.policy, extra, (), bwrap)
+    sandbox: Sandbox = backend(config.sandbox, config.sandbox.policy, [where] if where else [], (), bwrap)
     if where is not None:
         sandbox = PreparedEnvironment(sandbox, where)
     if config.sandbox.approval == "always":
@@ -106,11 +103,12 @@ def setup_sandbox(
     config: AgentConfig, repo: git.Repo | None, bwrap: BwrapInfo | None = None
 ) -> Sandbox | None:
     """The sandbox `setup_command` runs in, or None when none is configured: the worktree and
-    `$AGENT_ENV` writable, and the internet through an HTTPS proxy that reaches public addresses
-    only (sandbox/egress.py): not the host's loopback services, LAN or metadata address, which
-    bubblewrap's shared network would expose. `$AGENT_ENV` persists across runs (a virtual
-    environment made there is reused); the model's commands only read it. Under `--sandbox none`
-    it runs on the host's network, like everything else."""
+    `$AGENT_ENV` writable, and the internet through an HTTPS proxy (sandbox/egress.py) that never
+    connects to this host (its loopback services, its own addresses) or link-local addresses (a
+    cloud's metadata service), which bubblewrap's shared network would expose, abstract unix
+    sockets included. `$AGENT_ENV` persists across runs (a virtual environment made there is
+    reused); the model's commands only read it. Under `--sandbox none` it runs on the host's
+    network, like everything else."""
     where = env_dir(repo)
     if not config.sandbox.setup_command or where is None:
         return None

@@ -88,8 +88,8 @@ def _tests_summary(data: dict[str, object] | None, command: str) -> TestSummary:
 class FixRun:
     """Wires engine, tools, sandboxes and workspace for one task, and builds the report.
 
-    `sandboxes` (agent/build.py) runs the model's commands, the setup step (network on, before the
-    first step) and the MCP stdio servers."""
+    `sandboxes` (agent/build.py) runs the model's commands, the setup step (before the first step,
+    internet through the egress proxy) and the MCP stdio servers; its approver answers for them."""
 
     def __init__(
         self,

@@ -41,6 +41,8 @@ HEAD_LIMIT = 16384
 CONNECT_TIMEOUT = 20.0
 IDLE_TIMEOUT = 300.0
 ACCEPT_POLL = 0.2
+SOCKET_PARENT = "/tmp" if Path("/tmp").is_dir() else None
+PROXY_FAILED_EXIT_CODE = 126
 
 
 class Refused(Exception):
@@ -160,11 +162,24 @@ class EgressProxy:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, name="egress-proxy", daemon=True)
 
-    def __enter__(self) -> EgressProxy:
-        self._sock.bind(str(self.path))
-        self._sock.listen(64)
+    def start(self) -> None:
+        """Listen (OSError when the socket cannot be made) and serve on a daemon thread."""
+        try:
+            self._sock.bind(str(self.path))
+            self._sock.listen(64)
+        except OSError:
+            self._sock.close()
+            raise
         self._sock.settimeout(ACCEPT_POLL)
         self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(ACCEPT_POLL * 5)
+        self._sock.close()
+
+    def __enter__(self) -> EgressProxy:
+        self.start()
         return self
 
     def _accept(self) -> None:
@@ -178,9 +193,7 @@ class EgressProxy:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._stop.set()
-        self._thread.join(ACCEPT_POLL * 5)
-        self._sock.close()
+        self.stop()
 
 
 class ProxiedNetwork:
@@ -205,9 +218,19 @@ class ProxiedNetwork:
         timeout: float,
         env: Mapping[str, str] | None = None,
     ) -> CommandResult:
-        with tempfile.TemporaryDirectory(prefix="agent-egress-") as folder:
+        shown = display(command)
+        # a short path: a unix socket's is at most 107 bytes, and a long TMPDIR would pass that
+        with tempfile.TemporaryDirectory(prefix="agent-egress-", dir=SOCKET_PARENT) as folder:
             path = Path(folder) / "proxy.sock"
-            with EgressProxy(path):
+            proxy = EgressProxy(path)
+            try:
+                proxy.start()
+            except OSError as exc:
+                message = f"cannot start the network proxy for this command: {exc}\n"
+                return CommandResult(command=shown, exit_code=PROXY_FAILED_EXIT_CODE, output=message)
+            try:
                 argv = [sys.executable, "-I", "-S", FORWARDER, str(path), "--", *argv_for(command)]
                 result = self.isolation(Path(folder)).run(argv, cwd, timeout, env)
-        return result.model_copy(update={"command": display(command)})
+            finally:
+                proxy.stop()
+        return result.model_copy(update={"command": shown})

@@ -21,7 +21,7 @@ from agent.build import setup_sandbox
 from agent.config import AgentConfig
 from agent.headless import report_from_stream
 from sandbox.config import SandboxConfig
-from sandbox.egress import PROXIED
+from sandbox.egress import PROXIED, EgressProxy
 from sandbox.select import run_setup
 from tests.escape_support import SECRET_ENV, assert_contained, loopback_service, markers, probe_script
 from tests.repos import git as run_git
@@ -132,3 +132,12 @@ def test_agent_fix_names_the_setup_network_and_keeps_the_setup_off_the_host(tmp_
         assert "the model's commands: bubblewrap (workspace, network off)" in notice
         # the setup ran in the worktree: what it saw is on the agent's branch
         assert_contained(found, service, run_git(repo, "show", f"{report['branch']}:setup-saw.txt"))
+
+
+def test_the_proxy_answers_only_connect(tmp_path: Path) -> None:
+    """Plain-HTTP proxying (an absolute URL) would need the proxy to parse and forward requests
+    itself; it is refused with a reason the client shows."""
+    with EgressProxy(tmp_path / "p.sock"), socket.socket(socket.AF_UNIX) as client:
+        client.connect(str(tmp_path / "p.sock"))
+        client.sendall(b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        assert client.recv(200).startswith(b"HTTP/1.1 403 only HTTPS (CONNECT) is proxied")
