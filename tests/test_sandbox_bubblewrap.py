@@ -281,3 +281,22 @@ def test_the_pids_cgroup_is_found_in_v1_and_v2_layouts(tmp_path: Path) -> None:
     (group.path / "pids.max").unlink()
     group.remove()
     assert not group.path.exists()
+
+
+def test_version_manager_shims_on_path_work_inside(tmp_path: Path, bwrap: BwrapInfo) -> None:
+    """A pyenv-style shim runs `<root>/libexec/<tool>`: the tree is shown read-only, the rest of
+    the home directory stays hidden."""
+    home = tmp_path / "home"
+    root = home / ".fakeenv"
+    (root / "libexec").mkdir(parents=True)
+    (root / "shims").mkdir()
+    (root / "libexec" / "fakeenv").write_text("#!/bin/sh\necho shim-ok\n")
+    (root / "shims" / "mytool").write_text(f'#!/bin/sh\nexec "{root}/libexec/fakeenv" exec mytool "$@"\n')
+    for script in (root / "libexec" / "fakeenv", root / "shims" / "mytool"):
+        script.chmod(0o755)
+    (home / ".netrc").write_text("machine example.com password hunter2\n")
+    path = f"{root / 'shims'}:/usr/bin:/bin"
+    sandbox = BubblewrapSandbox(bwrap=bwrap, env={"HOME": str(home), "PATH": path})
+    work = median_repo(tmp_path / "work")
+    result = sandbox.run(f"mytool; cat {home}/.netrc", work, 10, env={"PATH": path})
+    assert result.output.startswith("shim-ok\n") and "hunter2" not in result.output, result.output
