@@ -4,6 +4,7 @@ long-lived sandboxed process (`BubblewrapSandbox.wrap`) MCP stdio servers run in
 from __future__ import annotations
 
 import ast
+import os
 import signal
 import subprocess
 import sys
@@ -116,17 +117,17 @@ def test_a_wrapped_server_lives_past_the_command_timeout_isolated_and_limited(tm
 
 
 def test_a_wrapped_server_dies_with_the_agent(tmp_path: Path) -> None:
-    """`--die-with-parent`: a server cannot outlive the agent process that started it."""
+    """`--die-with-parent`: a running server cannot outlive the agent process that started it."""
     repo = median_repo(tmp_path / "r")
-    argv = server_wrapper(AgentConfig())(["sleep", "600"], repo, False)
+    argv = server_wrapper(AgentConfig())(["bash", "-c", "touch started; exec sleep 600"], repo, False)
     agent = subprocess.Popen(
         [sys.executable, "-c", f"import subprocess, time; subprocess.Popen({argv!r}); time.sleep(600)"],
         cwd=repo,
     )
     try:
-        deadline = time.monotonic() + 20
-        while not sleepers(argv) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        deadline = time.monotonic() + 30
+        while not (repo / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert sleepers(argv), "the wrapped server did not start"
         agent.send_signal(signal.SIGKILL)
         agent.wait(10)
@@ -136,6 +137,8 @@ def test_a_wrapped_server_dies_with_the_agent(tmp_path: Path) -> None:
         assert sleepers(argv) == []
     finally:
         agent.kill()
+        for pid in sleepers(argv):  # only when the assertion above failed: leave nothing behind
+            os.kill(pid, signal.SIGKILL)
 
 
 def sleepers(argv: list[str]) -> list[int]:
