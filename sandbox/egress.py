@@ -175,6 +175,8 @@ class EgressProxy:
 
     def stop(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept at once
         self._thread.join(ACCEPT_POLL * 5)
         self._sock.close()
 
