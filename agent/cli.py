@@ -161,13 +161,14 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
+    from agent.build import run_sandboxes, warn
     from agent.console import ConsolePrinter
     from agent.engines import build_engine
     from agent.fix import FixRequest, FixRun
     from agent.github.cli import issue_fetcher, open_pull_request, target_for
     from agent.headless import JsonEvents, headless_mode, read_task
     from agent.report import render_text
-    from agent.sandboxing import command_sandbox, preparation_sandbox
+    from agent.terminal_approval import TerminalApprover
 
     repo = open_repo(args.repo)
     args.headless = headless_mode(args.headless, sys.stdin, os.environ)
@@ -177,7 +178,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
     fetch = issue_fetcher(target) if target else _no_fetch
     task = read_task(args.task, args.issue_file, args.github_issue, sys.stdin, fetch)
     config = _config(args, Path(repo.working_tree_dir or args.repo))
-    sandbox = command_sandbox(config, repo)
+    approver = None if args.headless else TerminalApprover()
+    sandboxes = run_sandboxes(config, repo, approver, "asked in the terminal")
+    warn(config, sys.stderr, headless=approver is None)
     try:
         engine = build_engine(config, script=args.script)
     except (ModelNotFound, EngineError):
@@ -186,7 +189,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     printer = ConsolePrinter(verbose=args.verbose)
     events = JsonEvents(sys.stdout) if args.json else None
     emit = _fanout(printer, events) if events else printer
-    run = FixRun(engine, sandbox, config, emit, setup=preparation_sandbox(config, repo))
+    run = FixRun(engine, sandboxes, config, emit)
     try:
         request = FixRequest(task=task.text, repo=repo, apply=args.apply, github_issue=task.issue)
         report = run.run(request)
@@ -231,8 +234,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_tool(args: argparse.Namespace) -> int:
+    from agent.build import approve_by_hand, tool_sandboxes
     from agent.mcp.cli import repo_root, tool_session
-    from agent.sandboxing import command_sandbox
     from tools.base import ToolContext
     from tools.registry import run_tool_by_name
 
@@ -240,14 +243,15 @@ def cmd_tool(args: argparse.Namespace) -> int:
     root = repo_root(args.repo) if listing else Path(open_repo(args.repo).working_tree_dir or args.repo)
     config = load_config(root, sandbox_overrides(args))
     warn_untrusted(config)
-    with tool_session(config, root or args.repo) as toolbox:
+    sandboxes = tool_sandboxes(config, open_repo(root) if root else None, approve_by_hand)
+    with tool_session(config, root or args.repo, sandboxes.servers) as toolbox:
         if listing:
             print(json.dumps([spec.model_dump() for spec in toolbox.specs()], indent=2))
             return EXIT_OK
         assert root is not None
         ctx = ToolContext(
             root=root,
-            sandbox=command_sandbox(config, open_repo(root)),
+            sandbox=sandboxes.commands,
             test_command=config.test_command,
             command_timeout=config.command_timeout,
             writable=config.sandbox.policy != "read-only",

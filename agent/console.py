@@ -50,8 +50,9 @@ class ConsolePrinter:
 
     def _line(self, event: RunEvent) -> str | None:
         if isinstance(event, RunStarted):
+            setup = f"; setup: {event.setup}" if event.setup else ""
             return (
-                f"agent: {event.engine} / {event.model}, sandbox {event.sandbox}, "
+                f"agent: {event.engine} / {event.model}, sandbox {event.sandbox}{setup}, "
                 f"working on branch {event.branch}"
             )
         if isinstance(event, PlanSet):

@@ -85,6 +85,7 @@ class RunStarted(BaseModel):
     branch: str
     worktree: str
     sandbox: str
+    setup: str | None = None  # what the setup step runs in (its network named), when there is one
 
 
 class PlanSet(BaseModel):

@@ -16,6 +16,7 @@ from typing import Literal
 
 import git
 
+from agent.build import RunSandboxes
 from agent.config import AgentConfig
 from agent.context import build_pack, resolve_budget
 from agent.context.locate import cache_dir
@@ -25,12 +26,11 @@ from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState
 from agent.messages import Message
 from agent.repair import RepairBudget
 from agent.report import RepairSummary, RunReport, TestSummary, report_dict
-from agent.run_setup import RunSetup, command_wrapper, prepare_run
+from agent.run_setup import RunSetup, prepare_run
 from agent.session import Trajectory, new_session_id
 from agent.steering import Steering
 from agent.undo import journal_path
 from agent.workspace import Workspace, WorkspaceError, agent_dir, apply_branch
-from sandbox.base import Sandbox
 from sandbox.bubblewrap import SandboxUnavailable
 from sandbox.select import run_setup
 from tools import write_code
@@ -86,21 +86,23 @@ def _tests_summary(data: dict[str, object] | None, command: str) -> TestSummary:
 
 
 class FixRun:
-    """Wires engine, tools, sandbox and workspace for one task, and builds the report."""
+    """Wires engine, tools, sandboxes and workspace for one task, and builds the report.
+
+    `sandboxes` (agent/build.py) runs the model's commands, the setup step (before the first step,
+    internet through the egress proxy) and the MCP stdio servers; its approver answers for them."""
 
     def __init__(
         self,
         engine: Engine,
-        sandbox: Sandbox,
+        sandboxes: RunSandboxes,
         config: AgentConfig,
         emit: Emit,
         steering: Steering | None = None,
-        setup: Sandbox | None = None,
     ) -> None:
         self.engine = engine
         self.steering = steering
-        self.sandbox = sandbox
-        self.setup = setup  # runs config.sandbox.setup_command (network on) before the first step
+        self.sandboxes = sandboxes
+        self.sandbox = sandboxes.commands
         self.config = config
         self._emit = emit
         self.session_id = new_session_id()
@@ -141,6 +143,7 @@ class FixRun:
                 branch=workspace.branch,
                 worktree=str(workspace.path),
                 sandbox=self.sandbox.mode,
+                setup=self._setup_mode(),
             )
         )
         notice = self.config.untrusted_notice()
@@ -148,9 +151,17 @@ class FixRun:
             self.emit(Notice(level="warning", message=notice))
         self._prepare(workspace.path)
         budget = resolve_budget(self.config.context_budget, self.engine.context_length)
-        wrap = command_wrapper(self.sandbox)
         tools = tools_for(self.engine.tool_format, configured_tools(self.config.web_fetch))
-        setup = prepare_run(workspace.path, self.config, self.engine, self.emit, budget, wrap, tools=tools)
+        setup = prepare_run(
+            workspace.path,
+            self.config,
+            self.engine,
+            self.emit,
+            budget,
+            self.sandboxes.servers,
+            self.sandboxes.approver,
+            tools=tools,
+        )
         try:
             state = self._loop_in(workspace, request, setup, budget)
         finally:
@@ -198,16 +209,24 @@ class FixRun:
         self._final_verification(state, workspace, loop)
         return state
 
+    def _setup_mode(self) -> str | None:
+        command, mode = self.config.sandbox.setup_command, self.sandboxes.setup_mode
+        return mode if command and mode else None
+
     def _prepare(self, root: Path) -> None:
-        """The setup step: install the project's dependencies (network on) before the sandboxed run."""
+        """The setup step: install the project's dependencies (internet through the egress proxy)
+        before the sandboxed run."""
         command = self.config.sandbox.setup_command
-        if self.setup is None or not command:
+        setup = self.sandboxes.setup
+        if setup is None or not command:
             return
-        result = run_setup(self.setup, command, root, self.config.sandbox.setup_timeout)
+        result = run_setup(setup, command, root, self.config.sandbox.setup_timeout)
         status = f"exit code {result.exit_code}" + (", timed out" if result.timed_out else "")
         level: Literal["info", "warning"] = "info" if result.ok else "warning"
         tail = "" if result.ok else f"\n{result.output[-2000:]}"
-        self.emit(Notice(level=level, message=f"setup `{command}`: {status} in {result.seconds:.1f}s{tail}"))
+        where = f"in {setup.mode}; the model's commands: {self.sandbox.mode}"
+        message = f"setup `{command}`: {status} in {result.seconds:.1f}s ({where}){tail}"
+        self.emit(Notice(level=level, message=message))
 
     def _context(self, workspace: Workspace, request: FixRequest, budget: int) -> str:
         """The repository context for the first prompt, parses cached in the user's git dir."""

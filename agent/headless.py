@@ -1,7 +1,8 @@
 """Headless runs (CI, scripts, batch workers): where the task comes from, and the JSON event stream.
 
 Headless is on with `--headless`, when standard input is not a terminal, or when CI=true. It never
-asks anything: the sandbox policy alone decides what may run. With `--json`, stdout carries one
+asks anything: what needs a person's yes (every command under `approval = "always"`, an MCP tool
+that asks) is refused, with a message saying so. With `--json`, stdout carries one
 `RunEvent` per line (the trajectory's types, streamed deltas left out) and the last line is always
 the `run_finished` event holding the report.
 """

@@ -18,7 +18,7 @@ from agent.engine import Engine
 from agent.events import Notice, RunEvent
 from agent.instruction_prompt import InstructionsBlock, NestedInstructions, build_block
 from agent.instructions import ProjectInstructions, discover
-from agent.mcp.runtime import CommandWrapper, no_wrapping
+from agent.mcp.runtime import CommandWrapper
 from agent.mcp.servers import McpServers
 from agent.messages import Message, ToolSpec
 from sandbox.approval import Approver
@@ -41,12 +41,6 @@ class RunSetup:
         self.servers.close()
 
 
-def command_wrapper(sandbox: object) -> CommandWrapper:
-    """The sandbox's way to run a long-lived server inside it (`wrap(argv, cwd, network)`), if any."""
-    wrap = getattr(sandbox, "wrap", None)
-    return wrap if callable(wrap) else no_wrapping
-
-
 def spec_counter(engine: Engine) -> Callable[[ToolSpec], int]:
     probe = [Message.user("x")]
     base = engine.count_tokens(probe, [])
@@ -59,11 +53,12 @@ def prepare_run(
     engine: Engine,
     emit: Emit,
     budget: int,
-    wrap: CommandWrapper = no_wrapping,
+    wrap: CommandWrapper,
     approver: Approver | None = None,
     tools: Sequence[Tool | SchemaTool] | None = None,
 ) -> RunSetup:
-    """Instructions and tools for a run in the worktree `root`; `budget` is the first prompt's context."""
+    """Instructions and tools for a run in the worktree `root`; `budget` is the first prompt's context.
+    `wrap` starts each MCP stdio server inside the run's sandbox (agent/build.py `server_wrapper`)."""
     notices: list[str] = []
 
     def notify(message: str, level: str = "warning") -> None:

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.build import approve_by_hand, command_sandbox, probe, setup_sandbox, warn
 from agent.config import load_config
-from agent.sandboxing import command_sandbox, preparation_sandbox
 from agent.trust_cli import warn_untrusted
 from agent.workspace import WorkspaceError, open_repo
 from sandbox.base import CommandResult
@@ -81,8 +81,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     config = load_config(root if repo else None, sandbox_overrides(args))
     warn_untrusted(config)
     timeout = args.timeout or config.command_timeout
+    bwrap = probe(config)
+    warn(config, sys.stderr)
     if args.setup:
-        setup = preparation_sandbox(config, repo) if repo is not None else None
+        setup = setup_sandbox(config, repo, bwrap)
         if setup is None or not config.sandbox.setup_command:
             print(
                 "agent: no setup_command configured (set it under [sandbox] in .agent.toml)", file=sys.stderr
@@ -94,7 +96,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if not argv:
         print("agent: give the command after --, e.g. `agent sandbox -- ls ~`", file=sys.stderr)
         return 2
-    sandbox = command_sandbox(config, repo)
+    sandbox = command_sandbox(config, repo, approve_by_hand, "run by hand", bwrap)
     command = argv[0] if len(argv) == 1 and " " in argv[0] else argv
     result = sandbox.run(command, root, timeout, env=command_env_for(root))
     _report(result, sandbox.mode, sys.stdout)

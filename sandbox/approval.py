@@ -1,9 +1,11 @@
 """The approval hook: asking a person before a command runs, when the sandbox policy says so.
 
-The policy layer builds an `ApprovalRequest` for each command that needs a person's yes; an
-`Approver` answers it. The TUI passes one that shows a prompt; headless runs pass none, and the
-policy alone decides (never a blocking prompt). `ApprovalSandbox` is that layer: it wraps any
-`Sandbox`, so approval is added around a backend, not built into one.
+With `approval = "always"` every command needs a person's yes: the layer builds an
+`ApprovalRequest` for it and an `Approver` answers. The TUI passes one that shows a modal, `agent fix`
+in a terminal one that asks there; a headless run has nobody to ask, so it passes none and every
+command is refused with a message the model and the user read (never a blocking prompt, never run
+silently). `ApprovalSandbox` is that layer: it wraps any `Sandbox`, so approval is added around a
+backend, not built into one (agent/build.py composes it).
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ class ToolAwareSandbox(Protocol):
 
 
 DENIED_EXIT_CODE = 126
+ALWAYS_REASON = "every command needs your approval (approval = always)"
+HEADLESS_REFUSAL = (
+    "this command needs a person's approval (approval = always) and the run is headless: it was not "
+    "run. Do without it. (User: run in a terminal without --headless, or in the TUI, to approve "
+    'commands, or set approval = "never" under [sandbox] in your config.)'
+)
 
 
 class ApprovalSandbox:
@@ -48,29 +56,34 @@ class ApprovalSandbox:
 
     "approve" runs it once, "approve_always" runs it and every later identical command (for the
     life of this layer), "deny" returns a failed result the model reads; nothing raises. Without
-    an approver (headless runs) it never asks: commands follow the sandbox policy.
+    an approver (a headless run) every command is refused with HEADLESS_REFUSAL: nobody can say
+    yes, and a command that needs a yes never runs without one.
     """
 
     def __init__(
         self,
         inner: Sandbox,
         approver: Approver | None,
-        reason: str = "every command needs your approval (approval = always)",
+        asker: str = "",
+        reason: str = ALWAYS_REASON,
         tool: str = "command",
         remembered: set[str] | None = None,
     ) -> None:
         self.inner = inner
         self.approver = approver
+        self.asker = asker  # who answers, for the mode: "asked in the TUI", "asked in the terminal"
         self.reason = reason
         self.tool = tool
         self._always = remembered if remembered is not None else set()
 
     @property
     def mode(self) -> str:
-        return f"{self.inner.mode}, approval {'always' if self.approver else 'never (headless)'}"
+        if self.approver is None:
+            return f"{self.inner.mode}, approval always: every command refused (headless run)"
+        return f"{self.inner.mode}, approval always ({self.asker or 'asked'})"
 
     def for_tool(self, tool: str) -> ApprovalSandbox:
-        return ApprovalSandbox(self.inner, self.approver, self.reason, tool, self._always)
+        return ApprovalSandbox(self.inner, self.approver, self.asker, self.reason, tool, self._always)
 
     def run(
         self,
@@ -80,7 +93,9 @@ class ApprovalSandbox:
         env: Mapping[str, str] | None = None,
     ) -> CommandResult:
         shown = command if isinstance(command, str) else shlex.join(command)
-        if self.approver is not None and shown not in self._always:
+        if self.approver is None:
+            return CommandResult(command=shown, exit_code=DENIED_EXIT_CODE, output=f"[{HEADLESS_REFUSAL}]\n")
+        if shown not in self._always:
             request = ApprovalRequest(tool=self.tool, command=shown, cwd=str(cwd), reason=self.reason)
             decision = self.approver(request)
             if decision == "deny":

@@ -12,12 +12,22 @@ sandbox's processes), a pids cgroup per command when running as root (sandbox/cg
 wall-clock timeout, capped output and the scrubbed environment. When the command's main process
 exits, the PID namespace ends and the kernel kills every process left in it: nothing outlives a
 command, not even a `setsid` double fork.
+
+`wrap` puts a long-lived process (an MCP stdio server) in the same sandbox: the same namespaces,
+mounts and limits (CPU seconds aside: a server lives as long as the run), no wall-clock timeout,
+`--die-with-parent`. Its spawner gives it the scrubbed environment (`scrubbed_env`).
+
+Network, when a policy or a caller asks for it, is the host's network namespace (`--share-net`):
+the internet, but also services on the host's loopback and abstract unix sockets. Bubblewrap alone
+cannot give a namespace outbound access without that; `NETWORK_ON` says so wherever it is shown.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +37,24 @@ from sandbox.base import CommandResult
 from sandbox.cgroup import PidsGroup, find_parent
 from sandbox.env import scrubbed_env
 from sandbox.mounts import MountError, home_dirs, plan_mounts, runtime_paths
-from sandbox.subprocess_sandbox import Limits, argv_for, display, limit_settings, preexec_limits, run_process
+from sandbox.subprocess_sandbox import (
+    Limits,
+    argv_for,
+    clamped,
+    display,
+    limit_settings,
+    preexec_limits,
+    run_process,
+)
 
 Policy = Literal["read-only", "workspace", "network"]
 POLICIES: tuple[Policy, ...] = ("read-only", "workspace", "network")
 PROBE_TIMEOUT = 20.0
 DEFAULT_TMPFS_BYTES = 1 << 30
 REFUSED_EXIT_CODE = 126
+NETWORK_ON = "network on: the host's, loopback included"
+NETWORK_OFF = "network off"
+LAUNCHER = str(Path(__file__).with_name("launch.py"))
 
 
 class SandboxUnavailable(Exception):
@@ -149,7 +170,7 @@ class BubblewrapSandbox:
 
     @property
     def mode(self) -> str:
-        return f"bubblewrap ({self.policy}, network {'on' if self.policy == 'network' else 'off'})"
+        return f"bubblewrap ({self.policy}, {NETWORK_ON if self.policy == 'network' else NETWORK_OFF})"
 
     @property
     def process_limit(self) -> str:
@@ -162,7 +183,8 @@ class BubblewrapSandbox:
             return "not enforced (root without a writable pids cgroup)"
         return f"{self.limits.processes} (RLIMIT_NPROC in the sandbox's user namespace)"
 
-    def argv(self, command: str | Sequence[str], cwd: Path) -> list[str]:
+    def argv(self, command: str | Sequence[str], cwd: Path, network: bool | None = None) -> list[str]:
+        """The bwrap command line; `network` None follows the policy. Raises MountError."""
         plan = plan_mounts(
             cwd,
             writable=self.policy != "read-only",
@@ -172,8 +194,15 @@ class BubblewrapSandbox:
             write_paths=self.write_paths,
         )
         mounts = plan.args(self.tmpfs_bytes if self.bwrap.tmpfs_size else None)
-        network = self.policy == "network"
-        return [*_core_flags(self.bwrap, network), *mounts, "--chdir", str(cwd), "--", *argv_for(command)]
+        shared = self.policy == "network" if network is None else network
+        return [*_core_flags(self.bwrap, shared), *mounts, "--chdir", str(cwd), "--", *argv_for(command)]
+
+    def wrap(self, argv: Sequence[str], cwd: Path, network: bool) -> list[str]:
+        """The command line that runs `argv` as a long-lived process inside this sandbox (see the
+        module docstring): the caller spawns it with the scrubbed environment. Raises MountError."""
+        inner = self.argv(list(argv), Path(os.path.realpath(cwd)), network)
+        limits = clamped(limit_settings(self.limits.model_copy(update={"cpu_seconds": None}), self._is_root))
+        return [sys.executable, "-I", "-S", LAUNCHER, json.dumps(limits), "--", *inner]
 
     def run(
         self,

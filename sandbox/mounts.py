@@ -5,8 +5,9 @@ The plan, in mount order (later mounts lie on top of earlier ones):
 2. hidden places: the user's home directory (dotfiles, ~/.ssh, ~/.aws, tokens), `/tmp`, `/var/tmp`,
    `/run` (docker, ssh-agent and D-Bus sockets live there) and `/dev/shm` become empty private tmpfs;
 3. what commands need from inside those hidden places, read-only: the Python interpreter's prefixes,
-   the active virtual environment and its base interpreter, PATH directories, the repository's git
-   directories, and the paths the user lists in `[sandbox] read_paths`;
+   the active virtual environment and its base interpreter, PATH directories (and the pyenv or
+   rbenv tree behind a `shims` one), the repository's git directories, and the paths the user lists
+   in `[sandbox] read_paths`;
 4. the working directory (the worktree): writable, or read-only under the `read-only` policy; when
    it lies inside the user's own checkout (`agent fix` puts it in `.git/.agent/worktrees/`), that
    checkout shows as an empty read-only directory around it: a write there fails loudly, and its
@@ -61,15 +62,22 @@ def venv_paths(venv: Path) -> list[Path]:
     return paths
 
 
+def shim_roots(path_dirs: Iterable[Path]) -> list[Path]:
+    """Version managers' trees behind a `shims` directory on PATH (pyenv, rbenv): a shim runs
+    `<root>/libexec/<tool> exec ...`, which reads the whole tree (versions, plugins)."""
+    return [d.parent for d in path_dirs if d.name == "shims" and (d.parent / "libexec").is_dir()]
+
+
 def runtime_paths(env: Mapping[str, str] = os.environ) -> list[Path]:
-    """What commands need to run: our interpreter, the active venv, and the PATH directories."""
+    """What commands need to run: our interpreter, the active venv, the PATH directories, and the
+    version manager trees their shims need."""
     paths = [Path(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}]
     paths.append(_real(Path(sys.executable)).parent.parent)
     for venv in (sys.prefix, env.get("VIRTUAL_ENV")):
         if venv:
             paths += venv_paths(Path(venv))
-    paths += [Path(p) for p in env.get("PATH", "").split(os.pathsep) if p]
-    return paths
+    path_dirs = [Path(p) for p in env.get("PATH", "").split(os.pathsep) if p]
+    return [*paths, *path_dirs, *shim_roots(path_dirs)]
 
 
 def git_paths(cwd: Path) -> list[Path]:

@@ -1,8 +1,8 @@
-"""Choosing the sandbox: bubblewrap by default, `none` only when the user says so, never silently.
+"""The sandbox backends: bubblewrap by default, `none` only when the user says so, never silently.
 
-`build_sandbox` is what `agent fix`, `agent tool` and `agent sandbox` use, so a command runs the same
-way in all three. Layers, outermost first: approval (when a person can be asked), the prepared
-environment (AGENT_ENV on PATH, see `setup_sandbox`), the backend.
+This is the registry agent/build.py (the one place sandboxes are built) calls: `backend` makes the
+isolation layer for a config and a policy, `PreparedEnvironment` puts the setup step's environment
+on PATH, `run_setup` runs the setup command. Layers are composed in agent/build.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from sandbox.approval import ApprovalSandbox, Approver
 from sandbox.base import CommandResult, Sandbox
 from sandbox.bubblewrap import BubblewrapSandbox, BwrapInfo, Policy, probe_bwrap
 from sandbox.config import SandboxConfig
@@ -19,9 +18,9 @@ from sandbox.subprocess_sandbox import SubprocessSandbox
 
 NO_ISOLATION_MODE = "none (NO ISOLATION: limits, timeouts and env scrub only)"
 NO_ISOLATION_WARNING = (
-    "WARNING: --sandbox none: commands the model chooses run WITHOUT isolation, as you, with access "
-    "to your files, your home directory and the network. Only timeouts, resource limits and the "
-    "environment scrub apply. Install bubblewrap to isolate them."
+    "WARNING: --sandbox none: commands the model chooses, the setup command and MCP stdio servers "
+    "run WITHOUT isolation, as you, with access to your files, your home directory and the network. "
+    "Only timeouts, resource limits and the environment scrub apply. Install bubblewrap to isolate them."
 )
 
 
@@ -53,13 +52,15 @@ class PreparedEnvironment:
         return self.inner.run(command, cwd, timeout, {**self.variables(), **(env or {})})
 
 
-def _backend(
+def backend(
     config: SandboxConfig,
     policy: Policy,
-    read_paths: list[Path],
-    write_paths: list[Path],
-    bwrap: BwrapInfo | None,
-) -> Sandbox:
+    read_paths: Sequence[Path] = (),
+    write_paths: Sequence[Path] = (),
+    bwrap: BwrapInfo | None = None,
+) -> SubprocessSandbox | BubblewrapSandbox:
+    """The isolation layer for `config.backend`. Raises SandboxUnavailable (naming the fix) when
+    bubblewrap cannot run and the user did not choose `none`."""
     if config.backend == "none":
         return SubprocessSandbox(config.output_limit, limits=config.limits, label=NO_ISOLATION_MODE)
     return BubblewrapSandbox(
@@ -71,30 +72,6 @@ def _backend(
         tmpfs_bytes=config.tmpfs_bytes,
         bwrap=bwrap or probe_bwrap(),
     )
-
-
-def build_sandbox(
-    config: SandboxConfig,
-    env_dir: Path | None = None,
-    approver: Approver | None = None,
-    bwrap: BwrapInfo | None = None,
-) -> Sandbox:
-    """The sandbox for the model's commands. Raises SandboxUnavailable (naming the fix) when
-    bubblewrap cannot run and the user did not choose `none`."""
-    sandbox = _backend(config, config.policy, [env_dir] if env_dir else [], [], bwrap)
-    if env_dir is not None:
-        sandbox = PreparedEnvironment(sandbox, env_dir)
-    if config.approval == "always" and approver is not None:
-        sandbox = ApprovalSandbox(sandbox, approver)
-    return sandbox
-
-
-def setup_sandbox(config: SandboxConfig, env_dir: Path, bwrap: BwrapInfo | None = None) -> Sandbox:
-    """For `setup_command`: network allowed, the worktree and `env_dir` writable. `env_dir` persists
-    across runs (a virtual environment made there is reused); later commands only read it."""
-    env_dir.mkdir(parents=True, exist_ok=True)
-    inner = _backend(config, "network", [], [env_dir], bwrap)
-    return PreparedEnvironment(inner, env_dir)
 
 
 def warning_for(config: SandboxConfig) -> str | None:

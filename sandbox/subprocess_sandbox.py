@@ -75,6 +75,11 @@ def limit_settings(limits: Limits, is_root: bool) -> list[tuple[int, int]]:
     return [(kind, value) for kind, value in pairs if value is not None]
 
 
+def clamped(settings: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(kind, soft, hard) as `preexec_limits` would set them, for a process started elsewhere."""
+    return [(kind, *_clamp(kind, value)) for kind, value in settings]
+
+
 def preexec_limits(settings: list[tuple[int, int]]) -> Callable[[], None]:
     def apply() -> None:  # runs in the child between fork and exec
         for kind, value in settings:

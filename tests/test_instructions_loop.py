@@ -15,8 +15,8 @@ from agent.events import EngineEvent, RunEvent, ToolFinished
 from agent.fix import FixRequest, FixRun
 from agent.messages import Message, ToolSpec
 from agent.report import RunReport
-from sandbox.subprocess_sandbox import SubprocessSandbox
 from tests.repos import BUGGY_MEDIAN, MEDIAN_TESTS, make_repo
+from tests.sandboxes import sandboxes
 
 CHECK = """from stats import median
 
@@ -76,7 +76,7 @@ def repo_with(tmp_path: Path, extra: dict[str, str]) -> Path:
 def run(repo: Path, engine: ScriptedEngine, **config: object) -> tuple[RunReport, list[RunEvent]]:
     events: list[RunEvent] = []
     settings = AgentConfig.model_validate({"max_steps": 8, **config})
-    report = FixRun(engine, SubprocessSandbox(), settings, events.append).run(
+    report = FixRun(engine, sandboxes(repo, settings), settings, events.append).run(
         FixRequest(task="median of an even-length list is wrong", repo=git.Repo(repo))
     )
     return report, events

@@ -14,14 +14,15 @@ import pytest
 from agent.config import AgentConfig
 from agent.engine import ChatOptions
 from agent.engines.scripted import ScriptedEngine, ScriptedTurn
-from agent.events import EngineEvent, ModelError, RunEvent, RunFinished, ToolFinished
+from agent.events import EngineEvent, ModelError, RunEvent, RunFinished, RunStarted, ToolFinished
 from agent.fix import FixRequest, FixRun
 from agent.messages import Message, ToolSpec
 from agent.session import read_trajectory
 from agent.workspace import Workspace, apply_branch
-from sandbox.bubblewrap import BubblewrapSandbox
+from sandbox.egress import PROXIED
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
+from tests.sandboxes import sandboxes
 
 PLAN = ScriptedTurn(text="1. Read stats.py\n2. Fix the even case\n3. Run the tests")
 READ = ScriptedTurn(
@@ -85,7 +86,7 @@ def run_fix(repo: Path, engine, task: str = "median of an even-length list is wr
     """One attempt unless the test is about attempts: a stuck script would otherwise start over."""
     events: list[RunEvent] = []
     config = AgentConfig(**{"max_steps": 12, "max_attempts": 1, "repair": "off", **kw})
-    run = FixRun(engine, BubblewrapSandbox(), config, events.append)
+    run = FixRun(engine, sandboxes(repo, config), config, events.append)
     report = run.run(FixRequest(task=task, repo=git.Repo(repo)))
     return report, events
 
@@ -316,9 +317,7 @@ def test_a_full_context_is_compacted_and_said_not_cut_silently(user_repo: Path) 
 def test_the_setup_step_prepares_the_environment_the_tests_then_use(user_repo: Path) -> None:
     """setup_command runs once with network allowed; the tests run after it, network off, and see it."""
     from sandbox.config import SandboxConfig
-    from sandbox.select import build_sandbox, setup_sandbox
 
-    env_dir = user_repo / ".git" / ".agent" / "env"
     tool = '"$AGENT_ENV/bin/t"'
     setup = (
         f'mkdir -p "$AGENT_ENV/bin" && printf "#!/bin/sh\\necho prepared-tool\\n" > {tool} && chmod +x {tool}'
@@ -327,16 +326,18 @@ def test_the_setup_step_prepares_the_environment_the_tests_then_use(user_repo: P
     events: list[RunEvent] = []
     config = AgentConfig(max_steps=12, test_command="t && python3 -m pytest -q", sandbox=sandbox_config)
     script = ScriptedEngine(turns(PLAN, EDIT, TEST, FINISH))
-    run = FixRun(
-        script,
-        build_sandbox(sandbox_config, env_dir),
-        config,
-        events.append,
-        setup=setup_sandbox(sandbox_config, env_dir),
-    )
+    run = FixRun(script, sandboxes(user_repo, config), config, events.append)
     report = run.run(FixRequest(task="median of an even-length list is wrong", repo=git.Repo(user_repo)))
     notices = [e.message for e in events if e.kind == "notice"]
     assert any(n.startswith(f"setup `{setup}`: exit code 0") for n in notices), notices
+    started = next(e for e in events if isinstance(e, RunStarted))  # the banner names each network
+    assert started.setup == f"bubblewrap (workspace, {PROXIED})"
+    assert started.sandbox == "bubblewrap (workspace, network off)"
+    setup_notice = next(n for n in notices if n.startswith(f"setup `{setup}`"))
+    assert (
+        PROXIED in setup_notice
+        and "the model's commands: bubblewrap (workspace, network off)" in setup_notice
+    )
     assert report.status == "resolved" and report.tests.ok
     outputs = [e.output for e in events if isinstance(e, ToolFinished)]
     assert any("prepared-tool" in o for o in outputs)

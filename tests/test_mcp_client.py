@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.mcp.runtime import no_wrapping
 from agent.mcp.servers import McpServers
 from agent.mcp.tools import tool_name
 from agent.messages import ToolCall, ToolSpec
@@ -47,7 +48,7 @@ def test_tool_names_keep_to_the_common_grammar_and_stay_unique() -> None:
 def test_stdio_server_tools_are_listed_validated_and_called(tmp_path: Path, ctx: ToolContext) -> None:
     log = tmp_path / "calls.jsonl"
     notices: list[str] = []
-    with McpServers({"t": stdio_server(log=log)}, tmp_path, notify=notices.append) as servers:
+    with McpServers({"t": stdio_server(log=log)}, tmp_path, no_wrapping, notify=notices.append) as servers:
         tools = servers.start(size, 100_000, 100_000)
         box = Toolbox(tools)
         names = [spec.name for spec in box.specs()]
@@ -83,7 +84,7 @@ def test_server_schemas_compile_into_the_tool_call_grammar(tmp_path: Path) -> No
 
     from agent.formats.hermes import HermesFormat
 
-    with McpServers({"t": stdio_server()}, tmp_path) as servers:
+    with McpServers({"t": stdio_server()}, tmp_path, no_wrapping) as servers:
         specs = Toolbox(servers.start(size, 100_000, 100_000)).specs()
     grammar = HermesFormat().body_grammar(specs)
     assert '\\"name\\": \\"mcp__t__add\\"' in grammar.gbnf
@@ -96,7 +97,7 @@ def test_http_server_on_loopback(tmp_path: Path, ctx: ToolContext) -> None:
     with (
         http_server(log) as url,
         McpServers(
-            {"web": http_config(url, approval="allow", headers={"X-Team": "core"})}, tmp_path
+            {"web": http_config(url, approval="allow", headers={"X-Team": "core"})}, tmp_path, no_wrapping
         ) as servers,
     ):
         box = Toolbox(servers.start(size, 100_000, 100_000))
@@ -116,7 +117,7 @@ def test_failing_and_hanging_servers_are_reported_and_the_others_start(tmp_path:
         "missing": stdio_server().model_copy(update={"command": str(tmp_path / "no-such-server")}),
     }
     started = time.monotonic()
-    with McpServers(configs, tmp_path, notify=notices.append) as servers:
+    with McpServers(configs, tmp_path, no_wrapping, notify=notices.append) as servers:
         tools = servers.start(size, 100_000, 100_000)
     assert time.monotonic() - started < 15  # started together, each bounded by its timeout
     assert {t.server.name for t in tools} == {"good"}
@@ -130,7 +131,7 @@ def test_failing_and_hanging_servers_are_reported_and_the_others_start(tmp_path:
 def test_a_crash_and_a_hang_during_calls(tmp_path: Path, ctx: ToolContext) -> None:
     notices: list[str] = []
     configs = {"flaky": stdio_server(), "sleepy": stdio_server(tool_timeout=1)}
-    with McpServers(configs, tmp_path, notify=notices.append) as servers:
+    with McpServers(configs, tmp_path, no_wrapping, notify=notices.append) as servers:
         box = Toolbox(servers.start(size, 100_000, 100_000))
         started = time.monotonic()
         hung = call(box, ctx, "mcp__sleepy__hang")
@@ -150,7 +151,7 @@ def test_a_crash_and_a_hang_during_calls(tmp_path: Path, ctx: ToolContext) -> No
 
 def test_too_large_schemas_are_reported_not_dropped_silently(tmp_path: Path) -> None:
     notices: list[str] = []
-    with McpServers({"t": stdio_server()}, tmp_path, notify=notices.append) as servers:
+    with McpServers({"t": stdio_server()}, tmp_path, no_wrapping, notify=notices.append) as servers:
         kept = [t.name for t in servers.start(size, 60, 1000)]
     assert "mcp__t__huge" not in kept and "mcp__t__add" in kept
     huge = [n for n in notices if n.startswith("mcp__t__huge left out")]
@@ -165,7 +166,7 @@ def test_enabled_tools_and_disabled_servers(tmp_path: Path) -> None:
         "t": stdio_server(enabled_tools=["add"]),
         "off": stdio_server(enabled=False),
     }
-    with McpServers(configs, tmp_path) as servers:
+    with McpServers(configs, tmp_path, no_wrapping) as servers:
         assert [t.name for t in servers.start(size, 100_000, 100_000)] == ["mcp__t__add"]
 
 
@@ -179,13 +180,15 @@ def test_http_tools_need_approval_headless_runs_refuse(tmp_path: Path, ctx: Tool
         return answers.pop(0)
 
     with http_server(log) as url:
-        with McpServers({"web": http_config(url)}, tmp_path) as servers:  # no approver: a headless run
+        with McpServers(
+            {"web": http_config(url)}, tmp_path, no_wrapping
+        ) as servers:  # no approver: a headless run
             box = Toolbox(servers.start(size, 100_000, 100_000))
             refused = call(box, ctx, "mcp__web__add", a=1, b=2)
             assert refused.error == "tool_error"
             assert "needs approval" in refused.result.output
             assert 'approval = "allow" under [mcp_servers.web]' in refused.result.output
-        with McpServers({"web": http_config(url)}, tmp_path, approver=approver) as servers:
+        with McpServers({"web": http_config(url)}, tmp_path, no_wrapping, approver=approver) as servers:
             box = Toolbox(servers.start(size, 100_000, 100_000))
             assert "denied" in call(box, ctx, "mcp__web__add", a=1, b=2).result.output
             assert call(box, ctx, "mcp__web__add", a=3, b=4).result.ok

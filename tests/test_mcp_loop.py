@@ -13,9 +13,9 @@ from agent.fix import FixRequest, FixRun
 from agent.mcp.config import McpServerConfig
 from agent.mcp.tools import tool_name
 from agent.report import RunReport
-from sandbox.subprocess_sandbox import SubprocessSandbox
 from tests.mcp_fixtures import calls, http_config, http_server, stdio_server
 from tests.repos import median_repo
+from tests.sandboxes import sandboxes
 from tests.test_instructions_loop import EDIT, FINISH, PLAN, RecordingEngine
 
 
@@ -27,8 +27,10 @@ def run(
     repo: Path, engine: RecordingEngine, servers: dict[str, McpServerConfig]
 ) -> tuple[RunReport, list[RunEvent]]:
     events: list[RunEvent] = []
-    config = AgentConfig(max_steps=12, mcp_servers=servers)
-    report = FixRun(engine, SubprocessSandbox(), config, events.append).run(
+    # `--sandbox none`: the servers write their call logs to tmp_path, which bubblewrap hides
+    # (tests/test_build_escapes.py runs stdio servers in the sandbox)
+    config = AgentConfig(max_steps=12, mcp_servers=servers, sandbox={"backend": "none"})
+    report = FixRun(engine, sandboxes(repo, config), config, events.append).run(
         FixRequest(task="median of an even-length list is wrong", repo=git.Repo(repo))
     )
     return report, events

@@ -9,13 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from git import Repo
 
-from agent.config import ConfigError, load_config
+from agent.build import command_sandbox, setup_sandbox
+from agent.config import AgentConfig, ConfigError, load_config
 from sandbox.approval import ApprovalRequest, ApprovalSandbox
 from sandbox.bubblewrap import BubblewrapSandbox, BwrapInfo, SandboxUnavailable, diagnose, probe_bwrap
 from sandbox.config import SandboxConfig
+from sandbox.egress import PROXIED
 from sandbox.mounts import MountError, git_paths, plan_mounts, venv_paths
-from sandbox.select import NO_ISOLATION_MODE, build_sandbox, run_setup, setup_sandbox
+from sandbox.select import NO_ISOLATION_MODE, run_setup
 from tests.repos import git, median_repo
 from tools.base import ToolContext
 
@@ -116,14 +119,16 @@ def test_a_bwrap_that_cannot_make_namespaces_is_refused(tmp_path: Path) -> None:
 def test_modes_say_exactly_what_is_active(bwrap: BwrapInfo) -> None:
     assert BubblewrapSandbox(bwrap=bwrap).mode == "bubblewrap (workspace, network off)"
     assert BubblewrapSandbox("read-only", bwrap=bwrap).mode == "bubblewrap (read-only, network off)"
-    assert BubblewrapSandbox("network", bwrap=bwrap).mode == "bubblewrap (network, network on)"
-    none = build_sandbox(SandboxConfig(backend="none"))
+    on = "bubblewrap (network, network on: the host's, loopback included)"
+    assert BubblewrapSandbox("network", bwrap=bwrap).mode == on
+    none = command_sandbox(AgentConfig(sandbox=SandboxConfig(backend="none")), None, None)
     assert none.mode == NO_ISOLATION_MODE
 
 
 def test_the_none_backend_still_has_timeouts_limits_and_env_scrub(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
-    sandbox = build_sandbox(SandboxConfig(backend="none", limits={"file_size_bytes": 1 << 20}))
+    config = AgentConfig(sandbox=SandboxConfig(backend="none", limits={"file_size_bytes": 1 << 20}))
+    sandbox = command_sandbox(config, None, None)
     assert "ghp_secret" not in sandbox.run("env", tmp_path, 10).output
     assert sandbox.run("sleep 5", tmp_path, 0.5).timed_out
     assert "file_size" in sandbox.run("head -c 5000000 /dev/zero > f", tmp_path, 10).limits_hit
@@ -139,8 +144,11 @@ def test_approval_layer_asks_per_command_and_remembers_approve_always(
         asked.append(request)
         return next(answers)
 
-    sandbox = build_sandbox(SandboxConfig(approval="always"), approver=approver, bwrap=bwrap)
-    assert isinstance(sandbox, ApprovalSandbox) and sandbox.mode.endswith("approval always")
+    config = AgentConfig(sandbox=SandboxConfig(approval="always"))
+    sandbox = command_sandbox(config, None, approver, "asked in the TUI", bwrap)
+    assert isinstance(sandbox, ApprovalSandbox) and sandbox.mode.endswith(
+        "approval always (asked in the TUI)"
+    )
     ctx = ToolContext(root=tmp_path, sandbox=sandbox)
     denied = ctx.sandbox_for("shell").run("echo one", tmp_path, 10)
     assert denied.exit_code == 126 and "denied" in denied.output
@@ -155,10 +163,17 @@ def test_approval_layer_asks_per_command_and_remembers_approve_always(
     assert asked[0].cwd == str(tmp_path) and "approval" in asked[0].reason
 
 
-def test_headless_runs_never_block_on_approval(tmp_path: Path, bwrap: BwrapInfo) -> None:
-    sandbox = build_sandbox(SandboxConfig(approval="always"), approver=None, bwrap=bwrap)
-    assert not isinstance(sandbox, ApprovalSandbox)
-    assert sandbox.run("echo fine", tmp_path, 10).output == "fine\n"
+def test_headless_runs_refuse_every_command_that_needs_approval(tmp_path: Path, bwrap: BwrapInfo) -> None:
+    """No approver (headless): never a blocking prompt, never run silently: refused, and said so."""
+    config = AgentConfig(sandbox=SandboxConfig(approval="always"))
+    sandbox = command_sandbox(config, None, None, bwrap=bwrap)
+    assert (
+        sandbox.mode
+        == "bubblewrap (workspace, network off), approval always: every command refused (headless run)"
+    )
+    refused = sandbox.run("touch ran.txt", tmp_path, 10)
+    assert refused.exit_code == 126 and not (tmp_path / "ran.txt").exists()
+    assert "needs a person's approval (approval = always) and the run is headless" in refused.output
 
 
 def test_setup_prepares_an_environment_with_network_then_tests_run_without(
@@ -166,14 +181,14 @@ def test_setup_prepares_an_environment_with_network_then_tests_run_without(
 ) -> None:
     repo = median_repo(tmp_path / "r")
     env_dir = tmp_path / "r" / ".git" / ".agent" / "env"
-    config = SandboxConfig()
-    setup = setup_sandbox(config, env_dir, bwrap)
-    assert "network on" in setup.mode
+    config = AgentConfig(sandbox=SandboxConfig(setup_command="true"))
+    setup = setup_sandbox(config, Repo(repo), bwrap)
+    assert setup is not None and setup.mode == f"bubblewrap (workspace, {PROXIED})"
     tool = '"$AGENT_ENV/bin/tool"'
     script = f'mkdir -p "$AGENT_ENV/bin" && printf "#!/bin/sh\\necho prepared\\n" > {tool} && chmod +x {tool}'
     made = run_setup(setup, script, repo, 60)
     assert made.ok, made.output
-    commands = build_sandbox(config, env_dir, bwrap=bwrap)
+    commands = command_sandbox(config, Repo(repo), None, bwrap=bwrap)
     assert "network off" in commands.mode
     assert commands.run("tool", repo, 10).output == "prepared\n"  # AGENT_ENV/bin is on PATH
     written = commands.run('touch "$AGENT_ENV/bin/other"', repo, 10)
@@ -271,3 +286,22 @@ def test_the_pids_cgroup_is_found_in_v1_and_v2_layouts(tmp_path: Path) -> None:
     (group.path / "pids.max").unlink()
     group.remove()
     assert not group.path.exists()
+
+
+def test_version_manager_shims_on_path_work_inside(tmp_path: Path, bwrap: BwrapInfo) -> None:
+    """A pyenv-style shim runs `<root>/libexec/<tool>`: the tree is shown read-only, the rest of
+    the home directory stays hidden."""
+    home = tmp_path / "home"
+    root = home / ".fakeenv"
+    (root / "libexec").mkdir(parents=True)
+    (root / "shims").mkdir()
+    (root / "libexec" / "fakeenv").write_text("#!/bin/sh\necho shim-ok\n")
+    (root / "shims" / "mytool").write_text(f'#!/bin/sh\nexec "{root}/libexec/fakeenv" exec mytool "$@"\n')
+    for script in (root / "libexec" / "fakeenv", root / "shims" / "mytool"):
+        script.chmod(0o755)
+    (home / ".netrc").write_text("machine example.com password hunter2\n")
+    path = f"{root / 'shims'}:/usr/bin:/bin"
+    sandbox = BubblewrapSandbox(bwrap=bwrap, env={"HOME": str(home), "PATH": path})
+    work = median_repo(tmp_path / "work")
+    result = sandbox.run(f"mytool; cat {home}/.netrc", work, 10, env={"PATH": path})
+    assert result.output.startswith("shim-ok\n") and "hunter2" not in result.output, result.output

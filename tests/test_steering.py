@@ -16,8 +16,8 @@ from agent.fix import FixRequest, FixRun
 from agent.paced import PacedEngine, pieces
 from agent.planning import step_kind, tick
 from agent.steering import Steering
-from sandbox.subprocess_sandbox import SubprocessSandbox
 from tests.repos import median_repo
+from tests.sandboxes import sandboxes
 from tests.tui_support import RecordingEngine, scripted
 
 LONG = "Reading the code first " + " ".join(f"w{i}" for i in range(200))
@@ -34,7 +34,7 @@ def test_guidance_is_handed_to_the_model_before_the_next_step(tmp_path: Path) ->
     steering = Steering()
     steering.guide("keep the docstring")
     events: list[RunEvent] = []
-    run = FixRun(engine, SubprocessSandbox(), AgentConfig(max_steps=12), events.append, steering)
+    run = FixRun(engine, sandboxes(repo), AgentConfig(max_steps=12), events.append, steering)
     report = run.run(FixRequest(task="median is wrong", repo=git.Repo(repo)))
     assert report.status == "resolved"
     assert [e.text for e in events if isinstance(e, UserGuidance)] == ["keep the docstring"]
@@ -64,7 +64,7 @@ def test_interrupt_cuts_the_turn_at_the_next_token_and_guidance_resumes(tmp_path
         if isinstance(event, Interrupted):
             steering.guide("go on, read stats.py")
 
-    run = FixRun(engine, SubprocessSandbox(), AgentConfig(max_steps=12), emit, steering)
+    run = FixRun(engine, sandboxes(repo), AgentConfig(max_steps=12), emit, steering)
     report = run.run(FixRequest(task="median is wrong", repo=git.Repo(repo)))
 
     deltas_in_plan = sum(isinstance(e, ModelDelta) for e in events[: _index(events, Interrupted)])
@@ -88,7 +88,7 @@ def test_stop_while_paused_ends_the_run_with_a_report(tmp_path: Path) -> None:
         if isinstance(event, Interrupted):
             threading.Timer(0.05, steering.stop).start()
 
-    run = FixRun(engine, SubprocessSandbox(), AgentConfig(max_steps=12), emit, steering)
+    run = FixRun(engine, sandboxes(repo), AgentConfig(max_steps=12), emit, steering)
     report = run.run(FixRequest(task="median is wrong", repo=git.Repo(repo)))
     assert report.stop_reason == "interrupted" and report.status == "no_change"
     assert report.trajectory_path and Path(report.trajectory_path).is_file()

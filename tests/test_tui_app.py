@@ -19,10 +19,18 @@ from agent.tui.changes import ChangesView
 from agent.tui.conversation import ModelReply, PlanView, ToolCard
 from agent.tui.prompt import PromptInput
 from agent.tui.screens import ApprovalScreen, HelpScreen, SessionPicker
-from sandbox.subprocess_sandbox import SubprocessSandbox
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
-from tests.tui_support import RecordingEngine, make_app, paced, scripted, type_text, wait_for
+from tests.sandboxes import sandboxes
+from tests.tui_support import (
+    RecordingEngine,
+    answer_approvals,
+    make_app,
+    paced,
+    scripted,
+    type_text,
+    wait_for,
+)
 
 FIXED = "(s[mid - 1] + s[mid]) / 2"
 SHELL = {"tool_calls": [{"name": "shell", "arguments": {"command": "echo checked > shell-approved.txt"}}]}
@@ -54,9 +62,14 @@ def cards(app) -> dict[str, ToolCard]:
     return {card.call.name: card for card in app.query(ToolCard)}
 
 
+def shell_once_tests_always(command: str) -> str:
+    """The shell command approved once (`y`), the test runs for good (`a`)."""
+    return "y" if "shell-approved" in command else "a"
+
+
 async def test_full_task_streams_cards_approves_and_accepts(repo: Path) -> None:
     engine = paced(scripted(script_turns(SHELL)), tokens_per_second=400)
-    app = make_app(repo, engine, needs_approval=lambda command: "shell-approved" in command)
+    app = make_app(repo, engine, approval="always")
     before = snapshot(repo)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.engine is not None)
@@ -66,13 +79,15 @@ async def test_full_task_streams_cards_approves_and_accepts(repo: Path) -> None:
         await wait_for(pilot, lambda: app.query(ModelReply) or app.query(PlanView))
         await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         asking = app.screen
-        assert isinstance(asking, ApprovalScreen) and "shell-approved" in asking.request.command
+        assert isinstance(asking, ApprovalScreen) and "approval = always" in asking.request.reason
         assert snapshot(repo) == before  # nothing reaches the user's tree while the agent works
-        await pilot.press("y")
-        await wait_for(pilot, lambda: app.last_report is not None)
+        asked = await answer_approvals(pilot, app, shell_once_tests_always)
         await pilot.pause()
+        assert [c for c in asked if "shell-approved" in c] == ["echo checked > shell-approved.txt"]
+        assert len(set(asked)) == len(asked)  # `a` (always) is remembered: no command asked twice
 
         assert app.last_report and app.last_report["status"] == "resolved"
+        assert "approval always (asked in the TUI)" in str(app.last_report["sandbox"])
         shown = cards(app)
         assert {"read_file", "edit_file", "shell", "run_tests", "finish"} <= set(shown)
         assert shown["shell"].finished and shown["shell"].finished.ok
@@ -94,15 +109,14 @@ async def test_full_task_streams_cards_approves_and_accepts(repo: Path) -> None:
 
 
 async def test_denied_command_does_not_run(repo: Path) -> None:
-    app = make_app(repo, scripted(script_turns(SHELL)), needs_approval=lambda c: "shell-approved" in c)
+    app = make_app(repo, scripted(script_turns(SHELL)), approval="always")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.engine is not None)
         app.start_task("median of an even list is wrong")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen))
-        await pilot.press("n")
-        await wait_for(pilot, lambda: app.last_report is not None)
+        asked = await answer_approvals(pilot, app, lambda c: "n" if "shell-approved" in c else "a")
+        assert "echo checked > shell-approved.txt" in asked
         shell = cards(app)["shell"].finished
-        assert shell is not None and not shell.ok and "denied by the user" in shell.output
+        assert shell is not None and not shell.ok and "did not approve this command" in shell.output
         assert app.last_report and app.last_report["files_changed"] == ["stats.py"]
 
 
@@ -151,7 +165,7 @@ async def test_ctrl_c_twice_ends_the_run_and_keeps_the_session(repo: Path) -> No
 
 
 async def test_resume_replays_a_session_and_its_change_can_be_accepted(repo: Path) -> None:
-    run = FixRun(scripted(), SubprocessSandbox(), AgentConfig(max_steps=12), lambda e: None)
+    run = FixRun(scripted(), sandboxes(repo), AgentConfig(max_steps=12), lambda e: None)
     report = run.run(FixRequest(task="median of an even list is wrong", repo=git.Repo(repo)))
     assert report.trajectory_path and report.branch
     app = make_app(repo, scripted(), resume=Path(report.trajectory_path))
@@ -202,7 +216,7 @@ async def test_prompt_is_multi_line_and_help_opens(repo: Path) -> None:
 
 def test_plan_progress_is_in_the_trajectory(repo: Path) -> None:
     events: list = []
-    run = FixRun(scripted(), SubprocessSandbox(), AgentConfig(max_steps=12), events.append)
+    run = FixRun(scripted(), sandboxes(repo), AgentConfig(max_steps=12), events.append)
     run.run(FixRequest(task="median", repo=git.Repo(repo)))
     ticks = [e.done for e in events if isinstance(e, PlanProgress)]
     assert ticks == [[0], [0, 1], [0, 1, 2]]  # read, then edit, then passing tests
@@ -227,7 +241,7 @@ async def test_thinking_is_collapsed_and_expands(repo: Path, tmp_path: Path) -> 
 
 
 async def test_resume_without_an_id_offers_the_sessions(repo: Path) -> None:
-    run = FixRun(scripted(), SubprocessSandbox(), AgentConfig(max_steps=12), lambda e: None)
+    run = FixRun(scripted(), sandboxes(repo), AgentConfig(max_steps=12), lambda e: None)
     report = run.run(FixRequest(task="median of an even list is wrong", repo=git.Repo(repo)))
     app = make_app(repo, scripted(), pick_session=True)
     async with app.run_test(size=(80, 24)) as pilot:

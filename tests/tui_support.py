@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Literal
 
 import git
 from textual.pilot import Pilot
@@ -17,40 +18,11 @@ from agent.messages import Message, ToolSpec
 from agent.paced import PacedEngine
 from agent.tui.app import AgentApp
 from agent.tui.bridge import TuiSetup
-from sandbox.approval import ApprovalRequest, Approver
-from sandbox.base import CommandResult, Sandbox
-from sandbox.subprocess_sandbox import SubprocessSandbox
+from agent.tui.cli import sandbox_factory
+from agent.tui.screens import ApprovalScreen
+from sandbox.config import SandboxConfig
 
 SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"
-DENIED_EXIT_CODE = 126
-
-
-class AskingSandbox:
-    """Stands in for the sandbox policy layer (not on main yet), through its documented interface:
-    commands matching `needs` are put to the `Approver`; a denied one does not run."""
-
-    def __init__(self, inner: Sandbox, approver: Approver, needs: Callable[[str], bool]) -> None:
-        self.inner = inner
-        self.approver = approver
-        self.needs = needs
-
-    @property
-    def mode(self) -> str:
-        return self.inner.mode
-
-    def run(
-        self,
-        command: str | Sequence[str],
-        cwd: Path,
-        timeout: float,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult:
-        shown = command if isinstance(command, str) else " ".join(command)
-        if self.needs(shown):
-            request = ApprovalRequest(tool="shell", command=shown, cwd=str(cwd), reason="writes a file")
-            if self.approver(request) == "deny":
-                return CommandResult(command=shown, exit_code=DENIED_EXIT_CODE, output="denied by the user")
-        return self.inner.run(command, cwd, timeout, env)
 
 
 class RecordingEngine:
@@ -83,19 +55,44 @@ def scripted(turns: list[ScriptedTurn] | None = None) -> ScriptedEngine:
 def make_app(
     repo: Path,
     engine: Engine,
-    needs_approval: Callable[[str], bool] = lambda command: False,
+    approval: Literal["never", "always"] = "never",
     **setup: object,
 ) -> AgentApp:
-    config = AgentConfig(max_steps=12)
+    """The app as `agent tui` builds it: the sandboxes from agent/build.py (bubblewrap)."""
+    config = AgentConfig(max_steps=12, sandbox=SandboxConfig(approval=approval))
+    checkout = git.Repo(repo)
     return AgentApp(
         TuiSetup(
-            repo=git.Repo(repo),
+            repo=checkout,
             config=config,
             build_engine=lambda say: engine,
-            build_sandbox=lambda approver: AskingSandbox(SubprocessSandbox(), approver, needs_approval),
+            build_sandboxes=sandbox_factory(config, checkout),
             **setup,  # type: ignore[arg-type]
         )
     )
+
+
+async def answer_approvals(
+    pilot: Pilot[None], app: AgentApp, key_for: Callable[[str], str], timeout: float = 60.0
+) -> list[str]:
+    """Answer every approval modal with the key `key_for(command)` gives, until the run's report;
+    returns the commands asked about, in order."""
+    asked: list[str] = []
+    deadline = time.monotonic() + timeout
+    while app.last_report is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no report after {timeout}s; asked so far: {asked}")
+        asking = app.screen
+        if isinstance(asking, ApprovalScreen):
+            asked.append(asking.request.command)
+            await pilot.press(key_for(asking.request.command))
+            await wait_for(pilot, _dismissed(app, asking))
+        await pilot.pause(0.05)
+    return asked
+
+
+def _dismissed(app: AgentApp, screen: object) -> Callable[[], bool]:
+    return lambda: app.screen is not screen
 
 
 def paced(engine: Engine, tokens_per_second: float) -> PacedEngine:

@@ -16,6 +16,7 @@ from agent.headless import UsageError
 
 if TYPE_CHECKING:  # the runner is imported when a batch runs, not for every `agent` command
     from agent.batch.results import TaskResult
+    from agent.batch.sources import SandboxFor
     from agent.batch.tasks import Task
 
 HARNESS_FAILURES = ("error", "setup_error", "timeout")
@@ -98,6 +99,18 @@ def _summary(command: str, results: Sequence[TaskResult]) -> str:
     return "\n".join(lines)
 
 
+def _scoring() -> SandboxFor:
+    """The sandbox eval scores in, from the user's config (bubblewrap unless they chose `none`);
+    bubblewrap is probed now, so a machine without it fails before any task is built."""
+    from agent.build import probe, scoring_sandbox, warn
+    from agent.config import load_config
+
+    config = load_config(None, {})
+    bwrap = probe(config)
+    warn(config, sys.stderr)
+    return lambda read_paths: scoring_sandbox(config, read_paths, bwrap)
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     from agent.batch.worker import Terminated
 
@@ -121,7 +134,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     model_name = args.model_name or (ORACLE_MODEL if args.oracle else None)
     store = ResultStore(out, model_name)
     timeout = (args.task_timeout or (args.max_minutes or 30.0) + 15.0) * 60
-    settings = RunSettings(out, tuple(_agent_args(args)), args.command == "eval", args.oracle, timeout)
+    evaluate = args.command == "eval"
+    scoring = _scoring() if evaluate else None
+    settings = RunSettings(out, tuple(_agent_args(args)), evaluate, args.oracle, timeout, scoring)
     todo = pending(tasks, store, args.retry_errors)
     progress = Progress(sys.stderr, len(tasks), len(tasks) - len(todo), live=sys.stderr.isatty())
     runner = BatchRunner(tasks, settings, store, progress, args.workers)

@@ -5,6 +5,12 @@ test command the agent uses (`prepare`), hands the oracle the reference files (`
 the agent must not see before it starts (`conceal`), and scores the working tree with the task's own
 tests (`score`). Task sets are driven through their own
 `materialize.py` command line; plain repositories are cloned and scored with pytest node ids.
+
+Scoring runs the agent's change, model-written code, so it runs in the sandbox (agent/build.py
+`scoring_sandbox`: the task's tree writable, network off, the environment scrubbed of keys and
+tokens), given what else it must read (the task set's folder, the task venv's interpreter).
+Building and preparing a task run the task set's own scripts on the host (they fetch sdists and
+build the task's venv), with `script_env`: no keys or tokens either.
 """
 
 from __future__ import annotations
@@ -15,11 +21,15 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from agent.batch.spec import TaskSpec
+from sandbox.base import Sandbox
+from sandbox.env import looks_secret
+from sandbox.mounts import venv_paths
 
 SETUP_TIMEOUT = 1800.0  # building a task can mean pip downloads and a venv
 TEST_TIMEOUT = 1800.0
@@ -36,23 +46,51 @@ class Score:
     failed: list[str] = field(default_factory=list)  # tests of the task that did not pass
 
 
+SandboxFor = Callable[[Sequence[Path]], Sandbox]  # a scoring sandbox that may also read these paths
+
+
 class TaskSource(Protocol):
     def materialize(self, spec: TaskSpec, dest: Path) -> None: ...
 
     def prepare(self, spec: TaskSpec, repo: Path) -> str | None: ...  # the agent's test command
 
-    def score(self, spec: TaskSpec, repo: Path) -> Score: ...
+    def score(self, spec: TaskSpec, repo: Path, sandbox_for: SandboxFor) -> Score: ...
 
     def gold(self, spec: TaskSpec, repo: Path) -> dict[str, str]: ...
 
     def conceal(self, spec: TaskSpec, repo: Path) -> None: ...
 
 
+def script_env() -> dict[str, str]:
+    """`tool_env` without anything that looks like a key or token: the task set's scripts need none."""
+    return {k: v for k, v in tool_env().items() if not looks_secret(k)}
+
+
 def tool_env() -> dict[str, str]:
-    """The environment for task-set scripts: our python first on PATH, no GitHub credentials."""
+    """The environment of the `agent fix` children: our python first on PATH, no GitHub credentials
+    (the engine may need its API key; the sandbox keeps it from the commands)."""
     env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GH_TOKEN")}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PATH"] = our_path()
     return env
+
+
+def our_path() -> str:
+    """PATH with our interpreter's directory first (`python` is the one with pytest)."""
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def sandboxed(sandbox: Sandbox, argv: list[str], repo: Path, what: str, timeout: float) -> str:
+    """Run scoring in the sandbox, in the task's tree; its output (stdout and stderr together)."""
+    result = sandbox.run(argv, repo, timeout, {"PATH": our_path()})
+    if result.timed_out:
+        raise TaskSetupError(f"{what} took longer than {timeout:.0f}s")
+    return result.output
+
+
+def task_venv_paths(repo: Path) -> list[Path]:
+    """The task's venv and the interpreter it was made from (read in the sandbox)."""
+    venv = repo / ".task" / "venv"
+    return venv_paths(venv) if venv.is_dir() else []
 
 
 def run(argv: list[str], cwd: Path | None, what: str, timeout: float, check: bool = True) -> str:
@@ -61,7 +99,7 @@ def run(argv: list[str], cwd: Path | None, what: str, timeout: float, check: boo
         done = subprocess.run(
             argv,
             cwd=cwd,
-            env=tool_env(),
+            env=script_env(),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -131,10 +169,12 @@ class ScriptedSet:
             raise TaskSetupError(f"`materialize.py --eval` made no venv for {spec.id}:\n{out[-800:]}")
         return f"{shlex.quote(str(python))} {VENV_PYTEST}"
 
-    def score(self, spec: TaskSpec, repo: Path) -> Score:
+    def score(self, spec: TaskSpec, repo: Path, sandbox_for: SandboxFor) -> Score:
         restore(repo, test_files_of(spec))
-        out = run(self._argv(spec, repo, "--eval"), None, f"scoring {spec.id}", TEST_TIMEOUT, False)
-        result = _last_json(out, f"scoring {spec.id}")
+        sandbox = sandbox_for([self.script.parent, self.tasks_file.parent, *task_venv_paths(repo)])
+        what = f"scoring {spec.id}"
+        out = sandboxed(sandbox, self._argv(spec, repo, "--eval"), repo, what, TEST_TIMEOUT)
+        result = _last_json(out, what)
         failed = result.get("failed")
         failed_ids = [str(f) for f in failed] if isinstance(failed, list) else []
         return Score(bool(result.get("resolved")), failed_ids)
@@ -165,10 +205,11 @@ class MiniBugsSet:
     def prepare(self, spec: TaskSpec, repo: Path) -> str | None:
         return spec.test_cmd
 
-    def score(self, spec: TaskSpec, repo: Path) -> Score:
+    def score(self, spec: TaskSpec, repo: Path, sandbox_for: SandboxFor) -> Score:
         restore(repo, test_files_of(spec))
         argv = [sys.executable, str(self.folder / "materialize.py"), spec.id, str(repo), "--eval"]
-        result = _last_json(run(argv, None, f"scoring {spec.id}", TEST_TIMEOUT, False), f"scoring {spec.id}")
+        what = f"scoring {spec.id}"
+        result = _last_json(sandboxed(sandbox_for([self.folder]), argv, repo, what, TEST_TIMEOUT), what)
         resolved = bool(result.get("resolved"))
         return Score(resolved, [] if resolved else list(spec.fail_to_pass))
 
@@ -203,13 +244,14 @@ class RepoSource:
     def prepare(self, spec: TaskSpec, repo: Path) -> str | None:
         return spec.test_cmd
 
-    def score(self, spec: TaskSpec, repo: Path) -> Score:
+    def score(self, spec: TaskSpec, repo: Path, sandbox_for: SandboxFor) -> Score:
         nodes = spec.fail_to_pass + spec.pass_to_pass
         if not nodes:
             raise TaskSetupError(f"{spec.id}: scoring needs fail_to_pass (and pass_to_pass) test ids")
         restore(repo, test_files_of(spec))
         command = shlex.split(spec.test_cmd or "python -m pytest -q -p no:cacheprovider")
-        output = run([*command, "-rA", *nodes], repo, f"the tests of {spec.id}", TEST_TIMEOUT, check=False)
+        sandbox = sandbox_for(task_venv_paths(repo))
+        output = sandboxed(sandbox, [*command, "-rA", *nodes], repo, f"the tests of {spec.id}", TEST_TIMEOUT)
         passed = passed_nodes(output)
         failed = [n for n in nodes if n not in passed]
         return Score(not failed, failed)

@@ -1,5 +1,6 @@
 """One task of a batch: build its repository, run `agent fix --headless --json` on it as a child
-process (its own worktree, sandbox and engine), and score the change when evaluating.
+process (its own worktree, sandbox and engine), and score the change when evaluating (its tests
+run in the scoring sandbox of agent/build.py, never on the host with our environment).
 
 The child's stdout (JSON-lines events) is kept in `tasks/<id>/events.jsonl`, its stderr (the live
 log) in `tasks/<id>/agent.log`.
@@ -22,7 +23,7 @@ import git
 from pydantic import ValidationError
 
 from agent.batch.results import TaskResult
-from agent.batch.sources import TaskSetupError, tool_env
+from agent.batch.sources import SandboxFor, TaskSetupError, tool_env
 from agent.batch.tasks import Task
 from agent.engines.oracle import write_oracle_script
 from agent.events import RUN_EVENT_ADAPTER, RunEvent, RunFinished
@@ -39,6 +40,7 @@ class RunSettings:
     evaluate: bool = False
     oracle: bool = False
     task_timeout: float = 2400.0
+    scoring: SandboxFor | None = None  # `agent eval`: the sandbox the task's tests score a change in
 
 
 class Interrupted(Exception):
@@ -170,8 +172,8 @@ def result_from(task: Task, outcome: ChildOutcome, timeout: float) -> TaskResult
     )
 
 
-def score(task: Task, repo: Path, result: TaskResult) -> None:
-    """Apply the agent's branch to the task's tree and run the task's tests on it."""
+def score(task: Task, repo: Path, result: TaskResult, sandbox_for: SandboxFor) -> None:
+    """Apply the agent's branch to the task's tree and run the task's tests on it, in the sandbox."""
     if not result.branch:
         result.resolved, result.failed_tests = False, list(task.spec.fail_to_pass)
         return
@@ -180,7 +182,7 @@ def score(task: Task, repo: Path, result: TaskResult) -> None:
     except WorkspaceError as exc:
         result.resolved, result.error = False, f"the change does not apply: {exc}"
         return
-    verdict = task.source.score(task.spec, repo)
+    verdict = task.source.score(task.spec, repo, sandbox_for)
     result.resolved, result.failed_tests = verdict.resolved, verdict.failed
 
 
@@ -208,7 +210,8 @@ def run_task(
         result = result_from(task, outcome, settings.task_timeout)
         if settings.evaluate and result.status not in ("error", "timeout"):
             phase("scoring")
-            score(task, workdir / "repo", result)
+            assert settings.scoring is not None, "agent eval builds a scoring sandbox (agent/build.py)"
+            score(task, workdir / "repo", result, settings.scoring)
     except TaskSetupError as exc:
         result = TaskResult(id=task.id, status="setup_error", error=str(exc))
     except Interrupted:

@@ -11,6 +11,7 @@ from typing import Any
 
 from agent.config import PROJECT_CONFIG, AgentConfig, load_config, user_config_path
 from agent.mcp.config import McpConfigError, McpServerConfig, add_server, check_name, remove_server
+from agent.mcp.runtime import CommandWrapper
 from agent.mcp.servers import McpServers
 from agent.trust_cli import warn_untrusted
 from agent.workspace import WorkspaceError, open_repo
@@ -137,7 +138,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{name:<16} {server.transport:<5} {server.describe()}{state}")
     if not args.tools:
         return EXIT_OK
-    with tool_session(config, root or args.repo) as toolbox:
+    from agent.build import server_wrapper
+
+    with tool_session(config, root or args.repo, server_wrapper(config)) as toolbox:
         for spec in toolbox.specs():
             if spec.name.startswith("mcp__"):
                 print(f"  {spec.name}: {spec.description.splitlines()[0] if spec.description else ''}")
@@ -145,12 +148,18 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """The calling agent's commands run in the sandbox of `agent fix` (bubblewrap, the configured
+    policy; `--read-only` is the read-only policy). Nobody here can approve a command, so
+    `approval = "always"` refuses them."""
+    from agent.build import tool_sandboxes
     from agent.mcp.serve import ToolService, serve_stdio
-    from sandbox.subprocess_sandbox import SubprocessSandbox
 
-    root = repo_root(args.repo) or args.repo.resolve()
-    config = load_config(root, {})
-    serve_stdio(ToolService(root, SubprocessSandbox(), args.read_only, config.test_command))
+    root = repo_root(args.repo)
+    where = root or args.repo.resolve()
+    overrides = {"sandbox": {"policy": "read-only" if args.read_only else None}}
+    config = load_config(root, overrides)
+    sandbox = tool_sandboxes(config, open_repo(root) if root else None, approver=None).commands
+    serve_stdio(ToolService(where, sandbox, args.read_only, config.test_command))
     return EXIT_OK
 
 
@@ -159,9 +168,12 @@ def _warn(message: str) -> None:
 
 
 @contextlib.contextmanager
-def tool_session(config: AgentConfig, root: Path) -> Iterator[Toolbox]:
-    """Our tools plus the configured servers' tools; the person at the terminal approves by calling."""
-    with McpServers(config.mcp_servers, root, approver=lambda request: "approve", notify=_warn) as servers:
+def tool_session(config: AgentConfig, root: Path, wrap: CommandWrapper) -> Iterator[Toolbox]:
+    """Our tools plus the configured servers' tools (stdio ones started through `wrap`, inside the
+    sandbox); the person at the terminal approves by calling."""
+    with McpServers(
+        config.mcp_servers, root, wrap, approver=lambda request: "approve", notify=_warn
+    ) as servers:
         tools = servers.start(lambda spec: 0, UNLIMITED, UNLIMITED)
         yield Toolbox([*available_tools(config.web_fetch), *tools])
 

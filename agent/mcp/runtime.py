@@ -27,6 +27,7 @@ from sandbox.env import scrubbed_env
 T = TypeVar("T")
 STDERR_TAIL_CHARS = 600
 CLOSE_TIMEOUT = 5.0
+SERVER_ENV = {"TMPDIR": "/tmp"}  # as for a sandboxed command: /tmp is the sandbox's own
 
 
 class McpServerError(Exception):
@@ -159,7 +160,10 @@ class ServerConnection:
         argv = self.wrap([self.config.command, *self.config.args], cwd, self.config.network)
         self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
         params = StdioServerParameters(
-            command=argv[0], args=argv[1:], env={**scrubbed_env(), **self.config.env}, cwd=str(cwd)
+            command=argv[0],
+            args=argv[1:],
+            env={**scrubbed_env(overrides=SERVER_ENV), **self.config.env},
+            cwd=str(cwd),
         )
         return stdio_client(params, errlog=self._stderr)
 

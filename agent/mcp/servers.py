@@ -1,5 +1,8 @@
 """The configured MCP servers of one run: started together, their tools offered, stopped at the end.
 
+Each stdio server starts through `wrap` (agent/build.py `server_wrapper`): inside the run's
+bubblewrap sandbox, or unwrapped only under `--sandbox none`. HTTP servers are not our processes.
+
 A server that fails to start is reported (naming it, with the reason) and left out; the others and
 the run go on. Schemas that are invalid or too large for the model's context are reported too.
 """
@@ -12,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from agent.mcp.config import McpServerConfig
-from agent.mcp.runtime import CommandWrapper, LoopThread, McpServerError, ServerConnection, no_wrapping
+from agent.mcp.runtime import CommandWrapper, LoopThread, McpServerError, ServerConnection
 from agent.mcp.tools import McpApproval, McpTool, schema_problem, select_tools, tool_name
 from agent.messages import ToolSpec
 from sandbox.approval import Approver
@@ -25,7 +28,7 @@ class McpServers:
         self,
         configs: Mapping[str, McpServerConfig],
         root: Path,
-        wrap: CommandWrapper = no_wrapping,
+        wrap: CommandWrapper,
         approver: Approver | None = None,
         notify: Notify = lambda message: None,
     ) -> None:

@@ -52,6 +52,7 @@ from agent.tui.screens import ApprovalScreen, HelpScreen, SessionPicker
 from agent.tui.sessions import session_rows
 from agent.tui.status import StatusBar
 from agent.workspace import WorkspaceError, apply_branch, discard_branch, live_diff
+from sandbox.bubblewrap import SandboxUnavailable
 
 LIVE_RATE_SECONDS = 0.5
 EDITING_TOOLS = frozenset({"edit_file", "create_file", "replace_lines", "apply_patch", "write_code", "shell"})
@@ -190,10 +191,12 @@ class AgentApp(App[None]):
     @work(thread=True, exclusive=True, group="run")
     def _run(self, task: str, engine: Engine, steering: Steering) -> None:
         approver = TuiApprover(self.post_message, lambda: self.steering)
-        run = FixRun(engine, self.setup.build_sandbox(approver), self.setup.config, self._emit, steering)
         try:
+            run = FixRun(
+                engine, self.setup.build_sandboxes(approver), self.setup.config, self._emit, steering
+            )
             report = run.run(FixRequest(task=task, repo=self.setup.repo))
-        except (EngineError, WorkspaceError) as exc:
+        except (EngineError, WorkspaceError, SandboxUnavailable) as exc:
             self.post_message(RunEnded(None, str(exc)))
             return
         self.post_message(RunEnded(report))

@@ -16,29 +16,30 @@ from pathlib import Path
 import git
 from textual.message import Message
 
+from agent.build import RunSandboxes
 from agent.config import AgentConfig
 from agent.engine import Engine
 from agent.events import RunEvent
 from agent.report import RunReport
 from agent.steering import Steering
 from sandbox.approval import ApprovalRequest, Approver, Decision
-from sandbox.base import Sandbox
 
 Say = Callable[[str], None]
 EngineFactory = Callable[[Say], Engine]
-SandboxFactory = Callable[[Approver], Sandbox]
+SandboxFactory = Callable[[Approver], RunSandboxes]  # agent/build.py `run_sandboxes`
 
 APPROVAL_POLL_SECONDS = 0.1
 
 
 @dataclass
 class TuiSetup:
-    """What the app needs: the repository, settings, and how to build the engine and sandbox."""
+    """What the app needs: the repository, settings, and how to build the engine and the run's
+    sandboxes (given the approver that shows the approval modal)."""
 
     repo: git.Repo
     config: AgentConfig
     build_engine: EngineFactory
-    build_sandbox: SandboxFactory
+    build_sandboxes: SandboxFactory
     task: str | None = None  # start this task at once (`agent fix "..." --tui`)
     resume: Path | None = None  # replay this session's trajectory
     pick_session: bool = False  # `--resume` without an id: let the user choose

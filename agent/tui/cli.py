@@ -6,14 +6,20 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.config import AgentConfig
 from agent.engine import Engine
 from sandbox.approval import Approver
-from sandbox.base import Sandbox
+
+if TYPE_CHECKING:  # every `agent` command imports this module: Textual only when the app runs
+    import git
+
+    from agent.build import RunSandboxes
+    from agent.tui.bridge import SandboxFactory
 
 AddFlags = Callable[[argparse.ArgumentParser], None]
+TUI_ASKER = "asked in the TUI"
 
 
 def add_tui_parser(sub: Any, fix: argparse.ArgumentParser, add_engine_flags: AddFlags) -> None:
@@ -35,12 +41,19 @@ def wants_tui(args: argparse.Namespace) -> bool:
     return args.command == "tui" or bool(getattr(args, "tui", False))
 
 
-def build_sandbox(approver: Approver) -> Sandbox:
-    """The run's sandbox. The subprocess backend asks nobody; a policy backend will take `approver`."""
-    from sandbox.subprocess_sandbox import SubprocessSandbox
+def sandbox_factory(config: AgentConfig, repo: git.Repo) -> SandboxFactory:
+    """Each task's sandboxes (agent/build.py), given the approver that shows the approval modal:
+    with `approval = "always"` every command waits for the user's answer. Bubblewrap is probed
+    now (SandboxUnavailable names the fix); the warnings go to the terminal before the app."""
+    from agent.build import probe, run_sandboxes, warn
 
-    del approver  # no policy layer yet: commands run without asking (see the README)
-    return SubprocessSandbox()
+    bwrap = probe(config)
+    warn(config, sys.stderr)
+
+    def build(approver: Approver) -> RunSandboxes:
+        return run_sandboxes(config, repo, approver, TUI_ASKER, bwrap)
+
+    return build
 
 
 def cmd_tui(args: argparse.Namespace, config_for: Callable[[argparse.Namespace, Path], AgentConfig]) -> int:
@@ -54,6 +67,7 @@ def cmd_tui(args: argparse.Namespace, config_for: Callable[[argparse.Namespace, 
     config = config_for(args, Path(repo.working_tree_dir or args.repo))
     resume_id = getattr(args, "resume", None)
     script = getattr(args, "script", None)
+    sandboxes = sandbox_factory(config, repo)  # SandboxUnavailable before the app takes the screen
 
     def engine(say: Callable[[str], None]) -> Engine:
         return build_engine(config, script=script, say=say)
@@ -62,7 +76,7 @@ def cmd_tui(args: argparse.Namespace, config_for: Callable[[argparse.Namespace, 
         repo=repo,
         config=config,
         build_engine=engine,
-        build_sandbox=build_sandbox,
+        build_sandboxes=sandboxes,
         task=getattr(args, "task", None),
         resume=find_session(repo, resume_id) if resume_id else None,
         pick_session=resume_id == "",

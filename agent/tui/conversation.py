@@ -231,6 +231,8 @@ class Conversation(VerticalScroll):
         if isinstance(event, RunStarted):
             self.mount(Static(Content.assemble(("❯ ", "bold $text-accent"), event.task), classes="task"))
             self.say(f"working on branch {event.branch} · {event.engine} / {event.model}", "meta")
+            if event.setup:
+                self.say(f"setup: {event.setup}", "meta")
         elif isinstance(event, PlanSet):
             self._reply = None
             self.plan = PlanView(event.steps, classes="plan")
