@@ -24,7 +24,7 @@ from agent.events import Notice, RunEvent, RunFinished, RunStarted
 from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState
 from agent.messages import Message
 from agent.repair import RepairBudget
-from agent.repo.strays import StrayGuard
+from agent.repo.stray_guard import StrayGuard
 from agent.report import RepairSummary, RunReport, TestSummary, report_dict
 from agent.run_setup import RunSetup, command_wrapper, prepare_run
 from agent.session import Trajectory, new_session_id

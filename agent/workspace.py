@@ -19,7 +19,7 @@ import git
 
 from agent.repo.changes import changes_against
 from agent.repo.host_git import HostGit, HostGitError, display_path
-from agent.repo.strays import remove_strays, repository_paths
+from agent.repo.strays import remove_strays, unreadable_paths
 from tools.journal import EditJournal
 
 AGENT_NAME, AGENT_EMAIL = "local-agent", "agent@localhost"
@@ -244,6 +244,6 @@ def live_diff(worktree: Path, base_commit: str) -> str:
     with tempfile.TemporaryDirectory(prefix="agent-diff-") as tmp:
         tree = HostGit(worktree).with_index(Path(tmp) / "index")
         tree.run("read-tree", base_commit)
-        skip = [f":(exclude,literal){rel}" for rel in repository_paths(tree)]
+        skip = [f":(exclude,literal){rel}" for rel in unreadable_paths(tree)]
         tree.run("add", "-A", "--ignore-errors", "--", ".", *skip, ok_codes=(0, 1))
         return tree.run("diff", "--cached", base_commit, "--").decode("utf-8", "replace")

@@ -275,3 +275,17 @@ def test_a_file_name_that_is_not_utf8_is_no_crash(scene: Scene) -> None:
     report = run_fix(scene, [shell(plant), *STUCK])
     assert_contained(scene, before)
     assert "caf\ufffd.py" in report["files_changed"]
+
+
+def test_a_fifo_where_git_reads_its_rules_does_not_hang_the_run(scene: Scene) -> None:
+    """git opens `.gitignore` and `.gitattributes` in the directories it visits: a FIFO there would
+    keep it waiting forever."""
+    before = config_of(scene)
+    plant = (
+        "mkdir newdir && echo 'A = 1' > newdir/a.py && mkfifo newdir/.gitignore .gitattributes pkg/.gitignore"
+    )
+    report = run_fix(scene, [shell(plant), FIX, TEST, FINISH])
+    assert_contained(scene, before)
+    assert report["status"] == "resolved" and "newdir/a.py" in report["files_changed"]
+    for rel in ("newdir/.gitignore", ".gitattributes", "pkg/.gitignore"):
+        assert any(f"removed FIFO {rel}:" in n for n in report["notices"]), report["notices"]

@@ -7,11 +7,14 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import git as gitpython
 import pytest
 
+from agent.repo.host_git import HostGitError
 from agent.repo.strays import remove_strays
 from agent.workspace import Workspace, live_diff
 from tests.repos import BUGGY_MEDIAN, git, make_repo
@@ -271,3 +274,46 @@ def test_the_journal_never_undoes_through_a_link(workspace: Workspace, outside: 
         journal.undo(workspace.path)
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
     assert (outside / "secret.txt").read_text() == SECRET
+
+
+def finishes(call: Callable[[], object], seconds: float = 60) -> object:
+    """`call`'s result (or its exception, raised here); fails instead of hanging the suite when git
+    waits on a FIFO."""
+    outcome: list[tuple[bool, object]] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, call()))
+        except Exception as exc:
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"still running after {seconds}s: git is waiting on a FIFO"
+    done, value = outcome[0]
+    if not done:
+        assert isinstance(value, Exception)
+        raise value
+    return value
+
+
+def test_a_fifo_where_git_reads_its_rules_is_removed_before_git_runs(workspace: Workspace) -> None:
+    (workspace.path / "newdir").mkdir()
+    (workspace.path / "newdir" / "a.py").write_text("A = 1\n")
+    (workspace.path / ".venv" / "x").mkdir(parents=True)
+    for rel in (".gitattributes", "pkg/.gitignore", "newdir/.gitignore", ".venv/x/.gitignore"):
+        os.mkfifo(workspace.path / rel)
+    heard: list[str] = []
+    workspace.notify = heard.append
+    assert finishes(workspace.changed_files) == ["newdir/a.py"]
+    gone = [".gitattributes", "newdir/.gitignore", "pkg/.gitignore"]
+    assert sorted(m.split(" ")[2].rstrip(":") for m in heard) == gone
+    assert stat.S_ISFIFO(os.lstat(workspace.path / ".venv" / "x" / ".gitignore").st_mode)  # ignored: left
+
+
+def test_the_live_view_does_not_wait_on_a_fifo(workspace: Workspace) -> None:
+    os.mkfifo(workspace.path / "pkg" / ".gitattributes")
+    with pytest.raises(HostGitError, match="would make git wait"):
+        finishes(lambda: live_diff(workspace.path, "HEAD"))
+    assert stat.S_ISFIFO(os.lstat(workspace.path / "pkg" / ".gitattributes").st_mode)  # left as it is
