@@ -23,6 +23,7 @@ from agent.repo.strays import remove_strays, unreadable_paths
 from tools.journal import EditJournal
 
 AGENT_NAME, AGENT_EMAIL = "local-agent", "agent@localhost"
+LIVE_TIMEOUT = 30.0  # seconds for one git command of the TUI's live view
 AGENT_AUTHOR = git.Actor(AGENT_NAME, AGENT_EMAIL)
 
 
@@ -239,10 +240,11 @@ def live_diff(worktree: Path, base_commit: str) -> str:
     """The worktree's change against `base_commit`, new files included, read while the agent works.
 
     Uses a throwaway index (GIT_INDEX_FILE) so the agent's own index is never touched or locked.
-    Commands may be running: nothing is removed, nested repositories and gitlinks are left out.
+    Commands may be running: nothing is removed, nested repositories and gitlinks are left out, and
+    git is not waited on for long (a command may make a FIFO where git opens a file).
     """
     with tempfile.TemporaryDirectory(prefix="agent-diff-") as tmp:
-        tree = HostGit(worktree).with_index(Path(tmp) / "index")
+        tree = HostGit(worktree, timeout=LIVE_TIMEOUT).with_index(Path(tmp) / "index")
         tree.run("read-tree", base_commit)
         skip = [f":(exclude,literal){rel}" for rel in unreadable_paths(tree)]
         tree.run("add", "-A", "--ignore-errors", "--", ".", *skip, ok_codes=(0, 1))

@@ -133,7 +133,7 @@ class HostGit:
     `user_config`: also read the user's system and global config (a push: credential helpers,
     proxies, `insteadOf`), still with hooks, fsmonitor, filters and submodule recursion off.
     `settings`: more command-line settings (a push's credential helper); `env`: more environment
-    (the variable that helper reads).
+    (the variable that helper reads); `timeout`: seconds before a git command is killed.
     """
 
     def __init__(
@@ -145,8 +145,10 @@ class HostGit:
         user_config: bool = False,
         settings: Sequence[tuple[str, str]] = (),
         env: Mapping[str, str] | None = None,
+        timeout: float = GIT_TIMEOUT,
     ) -> None:
         self.work_tree = work_tree
+        self.timeout = timeout
         self.extra_env = dict(env or {})
         self.index = index
         self.user_config = user_config
@@ -163,6 +165,7 @@ class HostGit:
             user_config=self.user_config,
             settings=self.settings,
             env=self.extra_env,
+            timeout=self.timeout,
         )
         twin._isolation = self._isolation
         return twin
@@ -229,7 +232,7 @@ class HostGit:
                 cwd=self.work_tree,
                 env=dict(env),
                 capture_output=True,
-                timeout=GIT_TIMEOUT,
+                timeout=self.timeout,
                 check=False,
                 input=stdin or b"",  # git never waits on our stdin
             )

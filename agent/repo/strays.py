@@ -139,8 +139,11 @@ def _walk(root: str, top: str, handle: Callable[[Stray], None]) -> None:
     pending = [top]
     while pending:
         current = pending.pop()
-        with os.scandir(os.path.join(root, current)) as entries:
-            found = list(entries)
+        try:
+            with os.scandir(os.path.join(root, current)) as entries:
+                found = list(entries)
+        except OSError:  # unreadable: git cannot look in either
+            continue
         for entry in found:
             rel = _join(current, entry.name)
             if entry.name == ".git":
