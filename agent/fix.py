@@ -25,6 +25,7 @@ from agent.events import Notice, RunEvent, RunFinished, RunStarted
 from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState
 from agent.messages import Message
 from agent.repair import RepairBudget
+from agent.repo.stray_guard import StrayGuard
 from agent.report import RepairSummary, RunReport, TestSummary, report_dict
 from agent.run_setup import RunSetup, prepare_run
 from agent.session import Trajectory, new_session_id
@@ -107,16 +108,23 @@ class FixRun:
         self._emit = emit
         self.session_id = new_session_id()
         self._trajectory: Trajectory | None = None
+        self._swept: list[str] = []  # nested repositories and special files removed from the worktree
 
     def emit(self, event: RunEvent) -> None:
         if self._trajectory is not None:
             self._trajectory.write(event)
         self._emit(event)
 
+    def sweep_notice(self, message: str) -> None:
+        """A stray removed from the worktree (agent/repo/strays.py): the user hears, the report keeps it."""
+        self._swept.append(message)
+        self.emit(Notice(level="warning", message=message))
+
     def run(self, request: FixRequest) -> RunReport:
         started = time.monotonic()
         self._trajectory = Trajectory(agent_dir(request.repo) / "sessions", self.session_id)
         workspace = Workspace.create(request.repo, self.session_id, request.task)
+        workspace.notify = self.sweep_notice
         commit: str | None = None
         try:
             report = self._run_in(workspace, request, started)
@@ -173,7 +181,7 @@ class FixRun:
         journal = EditJournal(journal_path(session_dir(request.repo), self.session_id))
         ctx = ToolContext(
             root=workspace.path,
-            sandbox=self.sandbox,
+            sandbox=StrayGuard(self.sandbox, workspace.git, self.sweep_notice),
             test_command=setup.test_command,
             command_timeout=self.config.command_timeout,
             edits=journal,
@@ -290,7 +298,7 @@ class FixRun:
             model_errors=state.errors,
             usage=state.usage,
             elapsed_seconds=round(time.monotonic() - started, 2),
-            notices=state.notices,
+            notices=[*state.notices, *self._swept],
         )
 
 

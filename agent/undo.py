@@ -9,17 +9,17 @@ goes one step further back.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
 from agent.events import RunFinished, RunStarted
+from agent.repo.host_git import HostGit, HostGitError
 from agent.session import list_sessions, read_trajectory
-from agent.workspace import AGENT_AUTHOR, WorkspaceError, agent_dir
+from agent.workspace import AGENT_EMAIL, AGENT_NAME, WorkspaceError, agent_dir
 from tools.journal import EditJournal, EditRecord, UndoError
 
 JOURNAL_SUFFIX = ".edits"
@@ -73,26 +73,23 @@ def _checked_out_at(repo: git.Repo, branch: str) -> str | None:
 
 
 class Git:
-    """Plain git plumbing in the user's repository, with an optional private index."""
+    """Plain git plumbing in the user's repository, with an optional private index; run through
+    agent/repo/host_git.py (the branch holds what the model wrote: no filter or hook of it runs)."""
 
-    def __init__(self, repo: git.Repo, index: Path | None = None) -> None:
-        self.cwd = repo.working_tree_dir or repo.git_dir
-        self.env = {**os.environ, **({"GIT_INDEX_FILE": str(index)} if index else {})}
+    def __init__(
+        self, repo: git.Repo, index: Path | None = None, settings: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        work_tree = Path(repo.working_tree_dir or repo.git_dir)
+        host = HostGit(work_tree, Path(repo.git_dir), settings=settings)
+        self.host = host.with_index(index) if index is not None else host
 
     def raw(self, *args: str, stdin: str | None = None, check: bool = True) -> bytes | None:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.cwd,
-            env=self.env,
-            input=stdin.encode("utf-8") if stdin is not None else None,
-            capture_output=True,
-            check=False,
-        )
-        if proc.returncode != 0:
+        try:
+            return self.host.run(*args, stdin=stdin.encode("utf-8") if stdin is not None else None)
+        except HostGitError as exc:
             if not check:
                 return None
-            raise WorkspaceError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
-        return proc.stdout
+            raise WorkspaceError(str(exc)) from exc
 
     def __call__(self, *args: str, stdin: str | None = None) -> str:
         return (self.raw(*args, stdin=stdin) or b"").decode("utf-8").strip()
@@ -117,11 +114,8 @@ def _commit_files(repo: git.Repo, branch: str, files: dict[str, str | None], mes
             blob = run("hash-object", "-w", "--stdin", f"--path={path}", stdin=text)
             run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}")
         tree = run("write-tree")
-        name, email = AGENT_AUTHOR.name or "local-agent", AGENT_AUTHOR.email or "agent@localhost"
-        run.env.update(
-            GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email, GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email
-        )
-        new = run("commit-tree", tree, "-p", old, "-m", message)
+        author = [("user.name", AGENT_NAME), ("user.email", AGENT_EMAIL)]
+        new = Git(repo, settings=author)("commit-tree", tree, "-p", old, "-m", message)
         run("update-ref", f"refs/heads/{branch}", new, old)
     return new
 

@@ -10,14 +10,21 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import git
 
+from agent.repo.changes import changes_against
+from agent.repo.host_git import HostGit, HostGitError, display_path
+from agent.repo.strays import remove_strays, unreadable_paths
 from tools.journal import EditJournal
 
-AGENT_AUTHOR = git.Actor("local-agent", "agent@localhost")
+AGENT_NAME, AGENT_EMAIL = "local-agent", "agent@localhost"
+LIVE_TIMEOUT = 30.0  # seconds for one git command of the TUI's live view
+AGENT_AUTHOR = git.Actor(AGENT_NAME, AGENT_EMAIL)
 
 
 class WorkspaceError(Exception):
@@ -62,12 +69,23 @@ def _free_branch_name(repo: git.Repo, base: str) -> str:
     return f"{base}-{n}"
 
 
+def _ignore(_message: str) -> None:
+    return None
+
+
 @dataclass
 class Workspace:
+    """The agent's worktree. All git run in it goes through `git` (agent/repo/host_git.py), and the
+    tree is swept of nested repositories and special files (agent/repo/strays.py) before git
+    stages it; `notify` hears of each removal."""
+
     repo: git.Repo  # the user's repository
     path: Path  # the agent's worktree
     branch: str
     base_commit: str
+    git_dir: Path | None = None  # the worktree's own git dir, read when it was made
+    notify: Callable[[str], None] = _ignore
+    _aside: dict[str, str] = field(default_factory=dict)  # a set-aside diff -> the tree it came from
 
     @classmethod
     def create(cls, repo: git.Repo, session_id: str, task: str) -> Workspace:
@@ -75,102 +93,107 @@ class Workspace:
         path = agent_dir(repo) / "worktrees" / session_id
         path.parent.mkdir(parents=True, exist_ok=True)
         base = repo.head.commit.hexsha
+        # the user's git and config: the user's own commit is checked out (their smudge filters
+        # apply), before any command of the model has run
         repo.git.worktree("add", "--quiet", "-b", branch, str(path), base)
-        return cls(repo=repo, path=path, branch=branch, base_commit=base)
+        git_dir = Path(git.Repo(path).git_dir).resolve()
+        return cls(repo=repo, path=path, branch=branch, base_commit=base, git_dir=git_dir)
 
-    @property
-    def tree(self) -> git.Repo:
-        return git.Repo(self.path)
+    @cached_property
+    def git(self) -> HostGit:
+        return HostGit(self.path, self.git_dir)
+
+    def _stage(self) -> None:
+        """Everything in the worktree into the index (`git add -A`), strays removed first."""
+        sweep = remove_strays(self.git)
+        for message in sweep.messages:
+            self.notify(message)
+        skip = [f":(exclude,literal){rel}" for rel in sorted(sweep.left)]
+        # --ignore-errors: a file git cannot read is left out, not the whole change
+        self.git.run("add", "-A", "--ignore-errors", "--", ".", *skip, ok_codes=(0, 1))
+
+    def diff_bytes(self) -> bytes:
+        """The agent's change against the base commit, new files included: a patch `git apply` takes."""
+        self._stage()
+        return self.git.run("diff", "--cached", "--binary", self.base_commit, "--")
 
     def diff(self) -> str:
-        """The agent's change against the base commit, new files included; a patch `git apply` takes
-        (git's output ends with a newline, which gitpython strips)."""
-        tree = self.tree
-        tree.git.add("-A")
-        diff = str(tree.git.diff("--cached", self.base_commit, "--binary"))
-        return diff + "\n" if diff else diff
+        """`diff_bytes` as text (bytes that are not UTF-8 shown as U+FFFD)."""
+        return self.diff_bytes().decode("utf-8", "replace")
 
     def changed_files(self) -> list[str]:
-        tree = self.tree
-        tree.git.add("-A")
-        out = str(tree.git.diff("--cached", "--name-only", self.base_commit))
-        return [line for line in out.splitlines() if line]
+        self._stage()
+        listed = self.git.paths("diff", "--cached", "--name-only", "-z", self.base_commit, "--")
+        return [display_path(path) for path in listed]
 
     def set_aside(self, journal: EditJournal | None = None) -> str:
         """Put every changed file back as it is at the base commit; returns the diff set aside.
 
-        Each text file put back is journaled (tool `new_attempt`), so `agent undo` can bring the
-        set-aside version back."""
+        git itself puts the tree back (`read-tree -u --reset`): it replaces a link, directory or
+        FIFO standing where a file was and never writes through a link. Each text file put back
+        is journaled (tool `new_attempt`) from what git staged, never read from the tree, so
+        `agent undo` can bring the set-aside version back."""
         diff = self.diff()
-        for path in self.changed_files():
-            target = self.path / path
-            now = target.read_bytes() if target.is_file() else None
-            original = self._base_bytes(path)  # None: the attempt created it
-            if original is None:
-                target.unlink(missing_ok=True)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(original)
-            before, after = _text(now), _text(original)
-            readable = (before is not None or now is None) and (after is not None or original is None)
-            if journal is not None and readable:  # a binary file is put back, not journaled
-                journal.record("new_attempt", path, before, after)
-        self.tree.git.add("-A")
+        self._aside[diff] = self.git.text("write-tree")
+        changes = changes_against(self.git, self.base_commit)
+        self.git.run("read-tree", "-u", "--reset", self.base_commit)
+        if journal is not None:
+            for change in changes:
+                if change.journaled:  # a binary file or a link is put back, not journaled
+                    journal.record("new_attempt", change.path, change.now, change.base)
         return diff
 
-    def _base_bytes(self, path: str) -> bytes | None:
-        """The file's bytes at the base commit; None when it is not there."""
-        # One `git show` per file: GitPython's shared `cat-file --batch` stream broke mid-run
-        # ("read of closed file") when an earlier object's stream was not read to its end.
-        if not self.tree.git.ls_tree("--name-only", self.base_commit, "--", path):
-            return None
-        return bytes(
-            self.tree.git.show(
-                f"{self.base_commit}:{path}", stdout_as_string=False, strip_newline_in_stdout=False
-            )
-        )
-
     def restore(self, diff: str, journal: EditJournal | None = None) -> None:
-        """Apply a diff `set_aside` returned to the tree as it is at the base commit; each text
-        file it changes is journaled (tool `restore_attempt`)."""
-        with tempfile.NamedTemporaryFile("w", suffix=".patch", delete=False, encoding="utf-8") as handle:
-            handle.write(diff)
-        try:
-            self.tree.git.apply("--binary", "--whitespace=nowarn", handle.name)
-        finally:
-            Path(handle.name).unlink(missing_ok=True)
-        for path in self.changed_files():
-            target = self.path / path
-            original = self._base_bytes(path)
-            before, after = _text(original), _text(target.read_bytes() if target.is_file() else None)
-            if journal is not None and (before is not None or original is None):
-                journal.record("restore_attempt", path, before, after)
+        """Bring back a diff `set_aside` returned, on the tree as it is at the base commit; each
+        text file it changes is journaled (tool `restore_attempt`)."""
+        tree = self._aside.get(diff) or self._tree_with(diff)
+        self._stage()
+        self.git.run("read-tree", "-u", "--reset", tree)
+        if journal is not None:
+            for change in changes_against(self.git, self.base_commit):
+                if change.journaled:
+                    journal.record("restore_attempt", change.path, change.base, change.now)
+
+    def _tree_with(self, diff: str) -> str:
+        """The base commit's tree with `diff` applied, built in a private index (no file is read)."""
+        with tempfile.TemporaryDirectory(prefix="agent-restore-") as tmp:
+            private = self.git.with_index(Path(tmp) / "index")
+            private.run("read-tree", self.base_commit)
+            patch = diff.encode("utf-8", "surrogateescape")
+            private.run("apply", "--cached", "--binary", "--whitespace=nowarn", "-", stdin=patch)
+            return private.text("write-tree")
 
     def commit(self, message: str) -> str | None:
-        """Commit everything in the worktree on the agent's branch; None when nothing changed."""
-        tree = self.tree
-        tree.git.add("-A")
-        if not tree.index.diff("HEAD"):
+        """Commit everything in the worktree on the agent's branch; None when nothing changed.
+        Plumbing only: no hook, no signing, no editor."""
+        self._stage()
+        if self.git.status("diff-index", "--cached", "--quiet", "HEAD", "--") == 0:
             return None
-        commit = tree.index.commit(message, author=AGENT_AUTHOR, committer=AGENT_AUTHOR)
-        return commit.hexsha
+        tree = self.git.text("write-tree")
+        parent = self.git.text("rev-parse", "--verify", "HEAD^{commit}")
+        author = [("user.name", AGENT_NAME), ("user.email", AGENT_EMAIL)]
+        committing = HostGit(self.path, self.git_dir, settings=author)
+        commit = committing.text("commit-tree", tree, "-p", parent, stdin=message.encode("utf-8", "replace"))
+        committing.run("update-ref", "-m", "agent: commit", "HEAD", commit, parent)
+        return commit
 
     def write_patch(self, session_id: str) -> Path:
         patch_dir = agent_dir(self.repo) / "patches"
         patch_dir.mkdir(parents=True, exist_ok=True)
         patch = patch_dir / f"{session_id}.patch"
-        patch.write_text(self.diff(), encoding="utf-8")
+        patch.write_bytes(self.diff_bytes())
         return patch
 
     def remove(self, keep_branch: bool) -> None:
         """Remove the worktree; delete the branch too unless it holds the agent's change."""
+        user = HostGit(Path(self.repo.working_tree_dir or self.path), Path(self.repo.git_dir))
         try:
-            self.repo.git.worktree("remove", "--force", str(self.path))
-        except git.GitCommandError:
+            user.run("worktree", "remove", "--force", str(self.path))
+        except HostGitError:
             shutil.rmtree(self.path, ignore_errors=True)
-            self.repo.git.worktree("prune")
+            user.run("worktree", "prune")
         if not keep_branch and self.branch in {h.name for h in self.repo.heads}:
-            self.repo.git.branch("-D", self.branch)
+            user.run("branch", "-D", self.branch)
 
 
 def apply_branch(repo: git.Repo, branch: str) -> list[str]:
@@ -182,13 +205,17 @@ def apply_branch(repo: git.Repo, branch: str) -> list[str]:
     if branch not in {h.name for h in repo.heads}:
         raise WorkspaceError(f"no branch named {branch!r}; `git branch --list 'agent/*'` shows the agent's")
     base = repo.git.merge_base("HEAD", branch)
-    patch = str(repo.git.diff(base, branch, "--binary"))
+    # the user's repository and config, but a patch `git apply` takes: no external diff, textconv, colour
+    plain = ("--no-ext-diff", "--no-textconv", "--no-color", "--src-prefix=a/", "--dst-prefix=b/")
+    patch = bytes(
+        repo.git.diff(base, branch, "--binary", *plain, stdout_as_string=False, strip_newline_in_stdout=False)
+    )
     if not patch.strip():
         raise WorkspaceError(f"branch {branch} holds no change relative to your HEAD")
-    files = str(repo.git.diff("--name-only", base, branch)).splitlines()
+    files = str(repo.git.diff("--name-only", "--no-ext-diff", base, branch)).splitlines()
     patch_file = agent_dir(repo) / "patches" / f"apply-{slugify(branch)}.patch"
     patch_file.parent.mkdir(parents=True, exist_ok=True)
-    patch_file.write_text(patch + ("" if patch.endswith("\n") else "\n"), encoding="utf-8")
+    patch_file.write_bytes(patch)
     try:
         repo.git.apply("--check", str(patch_file))
         repo.git.apply(str(patch_file))
@@ -213,20 +240,12 @@ def live_diff(worktree: Path, base_commit: str) -> str:
     """The worktree's change against `base_commit`, new files included, read while the agent works.
 
     Uses a throwaway index (GIT_INDEX_FILE) so the agent's own index is never touched or locked.
+    Commands may be running: nothing is removed, nested repositories and gitlinks are left out, and
+    git is not waited on for long (a command may make a FIFO where git opens a file).
     """
     with tempfile.TemporaryDirectory(prefix="agent-diff-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        tree = git.Repo(worktree)
-        tree.git.read_tree(base_commit, env=env)
-        tree.git.add("-A", env=env)
-        return str(tree.git.diff("--cached", base_commit, env=env))
-
-
-def _text(data: bytes | None) -> str | None:
-    """`data` as text; None when it is missing or not UTF-8."""
-    if data is None:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+        tree = HostGit(worktree, timeout=LIVE_TIMEOUT).with_index(Path(tmp) / "index")
+        tree.run("read-tree", base_commit)
+        skip = [f":(exclude,literal){rel}" for rel in unreadable_paths(tree)]
+        tree.run("add", "-A", "--ignore-errors", "--", ".", *skip, ok_codes=(0, 1))
+        return tree.run("diff", "--cached", base_commit, "--").decode("utf-8", "replace")

@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agent.repo.beneath import read_beneath, write_beneath
+
 
 class UndoError(Exception):
     """An undo that cannot be done safely (nothing left, or the file changed since the edit)."""
@@ -115,23 +117,23 @@ class EditJournal:
     def undo(self, root: Path, count: int = 1) -> list[EditRecord]:
         """Revert the last `count` edits in the worktree at `root`; returns the undo records."""
         pending = self.pending()[-count:] if count >= 1 else []
-        current = {rec.path: _read(root / rec.path) for rec in pending}
+        current = {rec.path: _read(root, rec.path) for rec in pending}
         chosen = self.plan_undo(count, current)
         for path, text in current.items():
-            _write(root / path, text)
+            try:
+                write_beneath(root, path, None if text is None else text.encode("utf-8"))
+            except OSError as exc:
+                raise UndoError(f"cannot write {path}: {exc}") from exc
         return [self.record("undo", rec.path, rec.after, rec.before, undoes=rec.seq) for rec in chosen]
 
 
-def _read(path: Path) -> str | None:
+def _read(root: Path, rel: str) -> str | None:
+    """The file's text now; never read through a symbolic link (the model's commands plant them)."""
     try:
-        return path.read_bytes().decode("utf-8")
+        return read_beneath(root, rel).decode("utf-8")
     except FileNotFoundError:
         return None
-
-
-def _write(path: Path, text: str | None) -> None:
-    if text is None:
-        path.unlink(missing_ok=True)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode("utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UndoError(
+            f"{rel} is no longer the text file the journal recorded ({exc}); nothing was undone"
+        ) from exc

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 import git
+
+from agent.repo.host_git import HostGit, HostGitError
 
 TOKEN_VARIABLE = "LOCAL_AGENT_PUSH_TOKEN"
 # Prints the credentials git asks for (`get`); ignores `store` and `erase`.
@@ -44,19 +47,22 @@ def repository_slug(repo: git.Repo, remote: str, env: Mapping[str, str]) -> str 
     return None
 
 
+def push_settings(token: str | None) -> list[tuple[str, str]]:
+    """Command-line-scope config for one `git push`: our credential helper only (others are reset)."""
+    if not token:
+        return []
+    # an empty helper clears the ones configured before
+    return [("credential.helper", ""), ("credential.helper", CREDENTIAL_HELPER)]
+
+
 def push_environment(token: str | None) -> dict[str, str]:
-    """Environment for one `git push`: our credential helper only (others are reset), no prompts."""
-    env = {"GIT_TERMINAL_PROMPT": "0"}
-    if token:
-        env |= {
-            "GIT_CONFIG_COUNT": "2",
-            "GIT_CONFIG_KEY_0": "credential.helper",
-            "GIT_CONFIG_VALUE_0": "",  # an empty helper clears the ones configured before
-            "GIT_CONFIG_KEY_1": "credential.helper",
-            "GIT_CONFIG_VALUE_1": CREDENTIAL_HELPER,
-            TOKEN_VARIABLE: token,
-        }
-    return env
+    """Environment for one `git push` (what `push_branch` gives git): the credential helper as
+    GIT_CONFIG_COUNT/KEY/VALUE, the token in its variable, no prompts."""
+    settings = push_settings(token)
+    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_COUNT": str(len(settings))}
+    for n, (key, value) in enumerate(settings):
+        env |= {f"GIT_CONFIG_KEY_{n}": key, f"GIT_CONFIG_VALUE_{n}": value}
+    return env | ({TOKEN_VARIABLE: token} if token else {})
 
 
 def push_branch(
@@ -71,8 +77,16 @@ def push_branch(
     if local_branch not in {h.name for h in repo.heads}:
         raise PushError(f"no local branch {local_branch!r} to push")
     refspec = f"+refs/heads/{local_branch}:refs/heads/{remote_branch}"
+    # the user's own config (credentials, proxies, insteadOf), but no hook: the branch holds what the
+    # model wrote, and a pre-push hook that runs the tests would run it on the host
+    pushing = HostGit(
+        Path(repo.working_tree_dir or repo.git_dir),
+        Path(repo.git_dir),
+        user_config=True,
+        settings=push_settings(token),
+        env={TOKEN_VARIABLE: token} if token else {},
+    )
     try:
-        repo.git.push(remote, refspec, env=push_environment(token))
-    except git.GitCommandError as exc:
-        detail = str(exc.stderr or exc).strip()
-        raise PushError(f"git push of {local_branch} to {remote}/{remote_branch} failed: {detail}") from exc
+        pushing.run("push", "--no-verify", "--no-recurse-submodules", remote, refspec)
+    except HostGitError as exc:
+        raise PushError(f"git push of {local_branch} to {remote}/{remote_branch} failed: {exc}") from exc
