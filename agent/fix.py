@@ -22,8 +22,8 @@ from agent.context.locate import cache_dir
 from agent.engine import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted
 from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState
+from agent.loop.repair import RepairBudget
 from agent.messages import Message
-from agent.repair import RepairBudget
 from agent.report import RepairSummary, RunReport, TestSummary, report_dict
 from agent.run_setup import RunSetup, command_wrapper, prepare_run
 from agent.session import Trajectory, new_session_id

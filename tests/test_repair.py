@@ -1,4 +1,4 @@
-"""The repair phase (agent/repair.py): fixes written as code blocks, tried on the real tree with
+"""The repair phase (agent/loop/repair.py): fixes written as code blocks, tried on the real tree with
 the real tests in the real sandbox, before the tool-calling loop."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 
 from agent.engine import ChatOptions
 from agent.events import EngineEvent, Notice, StepStarted, ToolFinished, ToolStarted
+from agent.loop.repair import BLOCK_END
 from agent.messages import Message, ToolSpec
-from agent.repair import BLOCK_END
 from agent.report import RepairSummary, render_text
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot

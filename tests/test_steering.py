@@ -13,8 +13,8 @@ from agent.console import ConsolePrinter
 from agent.engines.scripted import ScriptedTurn
 from agent.events import Interrupted, ModelDelta, RunEvent, UserGuidance
 from agent.fix import FixRequest, FixRun
+from agent.loop.planning import step_kind, tick
 from agent.paced import PacedEngine, pieces
-from agent.planning import step_kind, tick
 from agent.steering import Steering
 from sandbox.subprocess_sandbox import SubprocessSandbox
 from tests.repos import median_repo

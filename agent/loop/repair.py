@@ -29,11 +29,11 @@ from typing import Any
 from pydantic import BaseModel
 
 import prompts
-from agent.code_blocks import CodeBlock, close_open_fence, code_blocks
 from agent.engine import ChatOptions
 from agent.events import ChatDone
+from agent.loop.code_blocks import CodeBlock, close_open_fence, code_blocks
+from agent.loop.suite_runs import clip, failing_count, same_result
 from agent.messages import Message, ToolCall
-from agent.suite_runs import clip, failing_count, same_result
 from tools.base import ToolOutcome
 
 # a reply ends at the close of its first fenced block: what a model writes after it (usage

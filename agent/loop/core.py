@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 import prompts
 from agent.context.languages import is_test_path
-from agent.cosmetic import only_cosmetic
 from agent.engine import ChatOptions, Engine
 from agent.events import (
     ChatDone,
@@ -39,12 +38,13 @@ from agent.events import (
     Usage,
     UserGuidance,
 )
+from agent.loop.cosmetic import only_cosmetic
+from agent.loop.planning import action_kind, parse_plan, tick
+from agent.loop.repair import Repair, RepairBudget, RepairHost, RepairResult, language_of
+from agent.loop.set_elsewhere import changed_lines, set_elsewhere
+from agent.loop.suite_runs import clip, failing_count, ran_tests, same_result
 from agent.messages import Message, ToolCall, ToolSpec
-from agent.planning import action_kind, parse_plan, tick
-from agent.repair import Repair, RepairBudget, RepairHost, RepairResult, language_of
-from agent.set_elsewhere import changed_lines, set_elsewhere
 from agent.steering import Steering
-from agent.suite_runs import clip, failing_count, ran_tests, same_result
 from tools.base import ToolContext, ToolOutcome, ToolResult
 from tools.journal import EditRecord, UndoError
 
@@ -113,7 +113,7 @@ class Budgets(BaseModel):
     plan: bool = True
     plan_max_tokens: int = 160
     turn_max_tokens: int = 768
-    # Draft-and-test repair (agent/repair.py) before the tool-calling loop, when the tests show
+    # Draft-and-test repair (agent/loop/repair.py) before the tool-calling loop, when the tests show
     # the bug: "auto" with an engine that samples (a replay could only repeat itself), "always",
     # or "off".
     repair: Literal["auto", "always", "off"] = "auto"
@@ -481,7 +481,7 @@ class AgentLoop:
         )
 
     def _repair(self, state: LoopState, task: str, context: str, instructions: str) -> bool:
-        """Draft-and-test repair (agent/repair.py); True when a draft made the tests pass (the run
+        """Draft-and-test repair (agent/loop/repair.py); True when a draft made the tests pass (the run
         is over). Otherwise the tree is as it was, and the closest draft is kept as attempt 0."""
         assert self.set_aside is not None and self.code_version is not None
         budget = self.budgets.repair_budget
