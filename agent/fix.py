@@ -21,8 +21,7 @@ from agent.context import build_pack, resolve_budget
 from agent.context.locate import cache_dir
 from agent.engine import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted
-from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState
-from agent.loop.repair import RepairBudget
+from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState, RepairBudget
 from agent.messages import Message
 from agent.report import RepairSummary, RunReport, TestSummary, report_dict
 from agent.run_setup import RunSetup, command_wrapper, prepare_run

@@ -1,5 +1,19 @@
 """The planner-executor loop (agent/loop/core.py) and the phases and checks it is made of."""
 
-from agent.loop.core import AgentLoop, Budgets, ContextTooSmall, LoopState, StopRun, Trial
+from agent.loop.core import AgentLoop, Trial
+from agent.loop.errors import ContextTooSmall, Finished, LimitsExceeded, StoppedByUser, StopRun, Stuck
+from agent.loop.state import Budgets, LoopState, RepairBudget
 
-__all__ = ["AgentLoop", "Budgets", "ContextTooSmall", "LoopState", "StopRun", "Trial"]
+__all__ = [
+    "AgentLoop",
+    "Budgets",
+    "ContextTooSmall",
+    "Finished",
+    "LimitsExceeded",
+    "LoopState",
+    "RepairBudget",
+    "StopRun",
+    "StoppedByUser",
+    "Stuck",
+    "Trial",
+]

@@ -11,9 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
-
-from pydantic import BaseModel
+from typing import Any, Protocol
 
 import prompts
 from agent.context.languages import is_test_path
@@ -23,12 +21,8 @@ from agent.events import (
     EngineEvent,
     Interrupted,
     ModelDelta,
-    ModelError,
     ModelText,
-    Notice,
-    PlanProgress,
     PlanSet,
-    RunEvent,
     StepStarted,
     TextDelta,
     ThinkingDelta,
@@ -39,22 +33,16 @@ from agent.events import (
     UserGuidance,
 )
 from agent.loop.cosmetic import only_cosmetic
+from agent.loop.errors import STUCK, ContextTooSmall, Finished, LimitsExceeded, StoppedByUser, StopRun, Stuck
 from agent.loop.planning import action_kind, parse_plan, tick
-from agent.loop.repair import Repair, RepairBudget, RepairHost, RepairResult, language_of
+from agent.loop.repair import Repair, RepairHost, language_of
 from agent.loop.set_elsewhere import changed_lines, set_elsewhere
+from agent.loop.state import ALL_TESTS, Budgets, Emit, LoopState, Outcome, Run, SetAside
 from agent.loop.suite_runs import clip, failing_count, ran_tests, same_result
 from agent.messages import Message, ToolCall, ToolSpec
 from agent.steering import Steering
 from tools.base import ToolContext, ToolOutcome, ToolResult
 from tools.journal import EditRecord, UndoError
-
-Emit = Callable[[RunEvent], None]
-
-
-class Outcome(Protocol):
-    result: ToolResult
-    error: str | None
-    seconds: float
 
 
 class Toolset(Protocol):
@@ -69,78 +57,6 @@ class Toolset(Protocol):
     def call(self, call: ToolCall, ctx: ToolContext) -> Any: ...  # returns an `Outcome`
 
 
-class Budgets(BaseModel):
-    max_steps: int = 50
-    max_seconds: float = 1800.0
-    max_tokens: int = 2_000_000  # prefilled + generated, over the whole run
-    max_repeats: int = 4  # times one call may be made with no change to the code in between
-    # After a repeated call the next turn samples at this temperature: a greedy model given the
-    # same context makes the same call again, whatever the nudge says.
-    unstick_temperature: float = 0.7
-    max_idle_turns: int = 3  # consecutive turns without any tool call
-    # A stuck attempt (repeats, no calls) is set aside and the task started again from the plan,
-    # told what that attempt changed and how the tests failed; later attempts are sampled.
-    max_attempts: int = 5
-    attempt_min_seconds: float = 60.0  # a new attempt needs at least this much time left
-    # After each edit the loop runs the tests itself and hands their result back with the edit's
-    # (the models spent every other turn calling run_tests, ~15 s a turn on a CPU)
-    test_after_edit: bool = True
-    # An attempt whose edits, tested one by one, leave as many tests failing as its best so far
-    # this many times in a row is stuck too (the models kept piling changes onto a wrong fix)
-    max_stale_edits: int = 3
-    # With tests after edits: an edit that makes more of them fail than the best so far is undone
-    # at once (the models built every next edit on the one that broke more). Off by default: a
-    # fix in several steps may break more before it mends (the eval oracle's tomlkit task did)
-    undo_regressions: bool = False
-    # With tests after edits and failing tests to fix: an edit that does not make them pass is
-    # tried against other edits sampled for the same turn, up to this many in all, and the one
-    # that leaves the fewest failing goes on (the models' first edit of a turn was often a near
-    # miss that a second draw got right; a draw costs a call, not a turn). 1: no sampling.
-    edit_samples: int = 4
-    # A draw that repeats an edit already tried on the code (or an earlier draw of the turn) makes
-    # the next replies hotter, until an edit goes on: each such draw adds `draw_heat` to the
-    # temperature (up to `max_draw_temperature`) and halves the sampling floor (min_p, from
-    # `draw_min_p`). The 1.5B model sent one call four draws in a row at 0.7: its floor left no
-    # other token to sample at most places, whatever the temperature.
-    draw_heat: float = 0.2
-    max_draw_temperature: float = 1.1
-    draw_min_p: float = 0.05
-    # Lines where the tried edits changed nothing in this many set-off turns on the same code are
-    # closed to edits (grounded old text cannot hold them) until the code changes. The 1.5B model
-    # edited one line draw after draw, attempt after attempt, while the bug sat two lines up.
-    # 0: never.
-    bar_after_set_offs: int = 2
-    plan: bool = True
-    plan_max_tokens: int = 160
-    turn_max_tokens: int = 768
-    # Draft-and-test repair (agent/loop/repair.py) before the tool-calling loop, when the tests show
-    # the bug: "auto" with an engine that samples (a replay could only repeat itself), "always",
-    # or "off".
-    repair: Literal["auto", "always", "off"] = "auto"
-    repair_budget: RepairBudget = RepairBudget()
-
-
-class ContextTooSmall(Exception):
-    """The model's context cannot hold the system prompt, the tool schemas and the task."""
-
-
-class StopRun(Exception):
-    """Ends the act loop; `reason` goes into the report."""
-
-    def __init__(self, reason: str, message: str = "") -> None:
-        super().__init__(message or reason)
-        self.reason = reason
-
-
-@dataclass
-class SetAside:
-    """An attempt's change, put aside when the attempt got stuck, and its tests (None: not run)."""
-
-    attempt: int
-    diff: str
-    tests: dict[str, Any] | None
-
-
 def _test_data(outcome: Outcome) -> dict[str, Any]:
     """A run_tests outcome as the loop keeps it: its data and its output."""
     return {**outcome.result.data, "output": outcome.result.output}
@@ -152,7 +68,7 @@ def _covers(state: LoopState, arguments: dict[str, Any], ran: dict[str, Any]) ->
     and every edit after it was then shown as passing.) A test is held when the run `ran` shows
     it failing, or, with no keyword (which could leave it out), when the paths include it."""
     shown = {str(t) for t in ran.get("failing", [])}
-    failing = [str(t) for t in (state.baseline or {}).get("failing", []) if str(t) not in shown]
+    failing = [str(t) for t in (state.tests.baseline or {}).get("failing", []) if str(t) not in shown]
     if not failing:
         return True
     if arguments.get("keyword"):
@@ -217,82 +133,12 @@ class Trial:
         return self.failing, self.cosmetic
 
 
-@dataclass
-class LoopState:
-    messages: list[Message]
-    task: str = ""
-    plan: list[str] = field(default_factory=list)
-    plan_done: list[int] = field(default_factory=list)
-    steps: int = 0
-    tool_calls: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    usage: Usage = field(default_factory=Usage)
-    summary: str = ""
-    stop_reason: str = ""
-    last_tests: dict[str, Any] | None = None
-    changed_since_tests: bool = False
-    finish_refusals: int = 0
-    # calls made since the code last changed (signature -> times): a model going round in a
-    # cycle (edit A, test, edit A, test...) repeats itself as surely as one making one call again
-    seen: dict[str, int] = field(default_factory=dict)
-    # each version of the code this attempt made (by content) -> the calls seen on it
-    versions: dict[str, dict[str, int]] = field(default_factory=dict)
-    revisits: int = 0  # edits that put the code back to a version it had before
-    test_args: dict[str, Any] = field(default_factory=dict)  # the model's last run_tests arguments
-    best_failing: dict[str, float] = field(default_factory=dict)  # per test selection, this attempt
-    stale_edits: int = 0  # edits in a row whose tests did no better than the attempt's best
-    baseline: dict[str, Any] | None = None  # the tests on the code as it was before any change
-    repeats: int = 0
-    heat: int = 0  # draws since an edit last went on that repeated a tried edit (`draw_heat`)
-    idle_turns: int = 0
-    attempt: int = 1
-    set_aside: list[SetAside] = field(default_factory=list)  # the changes of earlier attempts
-    tested: dict[str, int] = field(default_factory=dict)  # each version of the code tested -> attempt
-    step_seconds: list[float] = field(default_factory=list)  # how long each step took (budget checks)
-    # each version of the code -> the edits tried on it that did no better (kept across attempts:
-    # the same edit on the same code does the same)
-    fruitless: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
-    # each version of the code -> path -> line -> the set-off turns whose edits there changed
-    # nothing (`bar_after_set_offs`; kept across attempts like `fruitless`)
-    idle_lines: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
-    notices: list[str] = field(default_factory=list)
-    repair: RepairResult | None = None  # how the repair phase went, when it ran
-
-    def new_attempt(self, opening: list[Message]) -> None:
-        """Back to the conversation as it stood after the plan; the counters of one attempt reset."""
-        self.messages = list(opening)
-        self.attempt += 1
-        self.last_tests, self.changed_since_tests, self.finish_refusals = None, False, 0
-        self.seen, self.repeats, self.idle_turns, self.stop_reason = {}, 0, 0, ""
-        self.versions, self.revisits = {}, 0
-        self.test_args, self.best_failing, self.stale_edits = {}, {}, 0
-        if self.baseline is not None:  # the tree is back as it was: the baseline stands again
-            self.last_tests = self.baseline
-            self.best_failing[ALL_TESTS] = failing_count(self.baseline)
-
-    def tests_now(self) -> dict[str, Any] | None:
-        """The last test run, if the code has not changed since."""
-        return None if self.changed_since_tests else self.last_tests
-
-    def tests_stand(self) -> bool:
-        """The last test run covered the whole suite and nothing changed since."""
-        last = self.last_tests
-        return last is not None and bool(last.get("whole_suite", True)) and not self.changed_since_tests
-
-
-# stop reasons after which another attempt may help, as the next attempt is told them
-RETRY_REASONS = {
-    "repeated_call": "went round in circles, repeating calls",
-    "no_progress": "stopped calling tools",
-    "no_improvement": "kept making edits that did not make fewer tests fail",
-}
 ATTEMPT_DIFF_CHARS = 1500
 ATTEMPT_TESTS_CHARS = 1200
 NO_CHANGE_TESTS_CHARS = 1500
 EDITING_TOOLS = frozenset({"edit_file", "create_file", "apply_patch", "replace_lines", "shell"})
 FILE_EDITORS = EDITING_TOOLS - {"shell"}  # tools that only change files: the tests run after them
 ELIDED = "elided to fit the context window; call the tool again if you need them]"
-ALL_TESTS = json.dumps({})  # the test selection of a whole-suite run
 BASELINE_TESTS_CHARS = 1200
 
 
@@ -328,14 +174,13 @@ class AgentLoop:
         self.restore = restore
         self.code_writer = code_writer
         self.specs = toolset.specs()
-        self._started = 0.0
 
     # ---- the run ----------------------------------------------------------------------------
 
     def run(self, task: str, context: str, instructions: str = "") -> LoopState:
         """`instructions`: the project's AGENTS.md block (agent/instruction_prompt.py), or ""."""
-        self._started = time.monotonic()
-        state = LoopState(messages=[], task=task)
+        self._run = Run(LoopState(messages=[], task=task), self.budgets, self.emit)
+        state = self._run.state
         tests = self._baseline(state)
         if self._repairs(state) and self._repair(state, task, context, instructions):
             return state
@@ -346,63 +191,57 @@ class AgentLoop:
             if self.budgets.plan:
                 self._plan(state)
         except StopRun as stop:
-            self._stopped(state, stop)
+            self._run.stopped(stop)
             return state
         opening = list(state.messages)  # what every attempt starts from (the KV cache keeps it)
         while True:
             if self.code_version is not None:  # the code as the attempt starts is a version too
-                state.versions[self.code_version()] = state.seen
+                state.calls.versions[self.code_version()] = state.calls.seen
             try:
                 while True:
-                    self._check_budgets(state)
+                    self._run.check_budgets()
                     self._steer(state)
                     began = time.monotonic()
                     self._step(state)
                     state.step_seconds.append(time.monotonic() - began)
             except StopRun as stop:
-                self._stopped(state, stop)
+                self._run.stopped(stop)
             if not self._try_again(state, opening):
                 self._keep_best(state)
                 return state
-
-    def _stopped(self, state: LoopState, stop: StopRun) -> None:
-        state.stop_reason = stop.reason
-        if str(stop) != stop.reason:
-            self._notice(state, str(stop), "warning")
 
     def _try_again(self, state: LoopState, opening: list[Message]) -> bool:
         """After a stuck attempt: set its change aside and start again from the plan, told what it
         did and how the tests failed (the next attempt is sampled, not greedy)."""
         budgets = self.budgets
-        left = budgets.max_seconds - (time.monotonic() - self._started)
+        left = self._run.time_left()
         if (
             self.set_aside is None
-            or state.stop_reason not in RETRY_REASONS
+            or state.stop_reason not in STUCK
             or state.attempt >= budgets.max_attempts
             or left < budgets.attempt_min_seconds
             or budgets.max_steps - state.steps < 3
         ):
             return False
-        if self.has_changes() and not state.tests_stand():  # how that change fares, for the next attempt
+        if self.has_changes() and not state.tests.stand():  # how that change fares, for the next attempt
             self.verify(state, f"attempt_{state.attempt}_verify")
-        standing = state.last_tests if state.tests_stand() else None
+        standing = state.tests.last if state.tests.stand() else None
         diff = self.set_aside()
         if diff:
             state.set_aside.append(SetAside(state.attempt, diff, standing))
-        tests = self._last_test_output(state) if state.last_tests and not state.last_tests.get("ok") else ""
+        tests = self._last_test_output(state) if state.tests.last and not state.tests.last.get("ok") else ""
         reason = state.stop_reason
         note = prompts.render(
             "new_attempt",
             attempt=state.attempt,
-            reason=RETRY_REASONS[reason],
+            reason=STUCK[reason],
             diff=clip(diff, ATTEMPT_DIFF_CHARS),
             tests=clip(tests, ATTEMPT_TESTS_CHARS, tail=True),
         )
         last = opening[-1]
         state.new_attempt([*opening[:-1], last.model_copy(update={"content": f"{note}\n\n{last.content}"})])
-        self._notice(
-            state,
-            f"attempt {state.attempt} of {budgets.max_attempts}: the last one {RETRY_REASONS[reason]}; "
+        self._run.notice(
+            f"attempt {state.attempt} of {budgets.max_attempts}: the last one {STUCK[reason]}; "
             f"its change ({len(diff.splitlines())} diff lines) was set aside and the task started again",
             "warning",
         )
@@ -413,31 +252,29 @@ class AgentLoop:
         the fewest failing tests where they ran, and any change over none (a person reviews it)."""
         if not state.set_aside or self.set_aside is None or self.restore is None:
             return
-        standing = state.last_tests if state.tests_stand() else None
+        standing = state.tests.last if state.tests.stand() else None
         if standing is not None and standing.get("ok"):
             return
-        best = min(state.set_aside, key=lambda a: failing_count(a.tests, state.baseline))
-        if self.has_changes() and failing_count(standing, state.baseline) <= failing_count(
-            best.tests, state.baseline
+        best = min(state.set_aside, key=lambda a: failing_count(a.tests, state.tests.baseline))
+        if self.has_changes() and failing_count(standing, state.tests.baseline) <= failing_count(
+            best.tests, state.tests.baseline
         ):
             return
         self.set_aside()
         self.restore(best.diff)
-        state.last_tests, state.changed_since_tests = best.tests, best.tests is None
+        state.tests.last, state.tests.changed_since = best.tests, best.tests is None
         tests = best.tests or {}
         said = f"{tests.get('failed', 0)} failing tests" if best.tests is not None else "tests not run on it"
-        self._notice(
-            state, f"kept the change of attempt {best.attempt} ({said}): the best of {state.attempt}"
-        )
+        self._run.notice(f"kept the change of attempt {best.attempt} ({said}): the best of {state.attempt}")
 
     def _baseline(self, state: LoopState) -> str:
         """The tests on the code as it is, before any change: what the task prompt says of them."""
         if not self.budgets.test_after_edit:
             return ""
         self.verify(state, "baseline")
-        state.baseline = state.last_tests
-        tests = state.baseline or {}
-        state.best_failing[ALL_TESTS] = failing_count(tests)
+        state.tests.baseline = state.tests.last
+        tests = state.tests.baseline or {}
+        state.tests.best_failing[ALL_TESTS] = failing_count(tests)
         return prompts.render(
             "tests_before",
             ok=bool(tests.get("ok")),
@@ -467,7 +304,7 @@ class AgentLoop:
 
     def _repairs(self, state: LoopState) -> bool:
         """The repair phase runs: the tests show the bug, and drafts can be tried and set aside."""
-        baseline = state.baseline
+        baseline = state.tests.baseline
         mode = self.budgets.repair
         return (
             mode != "off"
@@ -488,43 +325,41 @@ class AgentLoop:
         # its replies are steps of the run: at most its share of them, the rest are the loop's
         share = max(1, int(budget.share * self.budgets.max_steps))
         budget = budget.model_copy(update={"max_drafts": min(budget.max_drafts, share)})
-        until = time.monotonic() + budget.share * max(self._time_left(), 0.0)
+        until = time.monotonic() + budget.share * max(self._run.time_left(), 0.0)
         host = RepairHost(
             chat=lambda messages, options: self._converse(state, messages, [], options),
             write=lambda call: self._repair_write(state, call),
             test=lambda call_id: self._repair_test(state, call_id),
             set_aside=self.set_aside,
             version=self.code_version,
-            seconds_left=lambda: min(until - time.monotonic(), self._time_left()),
+            seconds_left=lambda: min(until - time.monotonic(), self._run.time_left()),
             step=lambda: self._repair_step(state),
-            notice=lambda message: self._notice(state, message),
+            notice=lambda message: self._run.notice(message),
         )
-        self._notice(
-            state,
+        self._run.notice(
             f"repair: the model writes fixes as code, each tried with the tests "
-            f"(up to {budget.share * max(self._time_left(), 0.0):.0f}s)",
+            f"(up to {budget.share * max(self._run.time_left(), 0.0):.0f}s)",
         )
-        baseline = state.baseline or {}
+        baseline = state.tests.baseline or {}
         language = language_of(context, baseline)
         try:
             result = Repair(host, budget, language).run(
                 task, context, self._last_test_output(state), baseline, instructions
             )
         except StopRun as stop:  # interrupted by the user
-            self._stopped(state, stop)
+            self._run.stopped(stop)
             return True
         state.repair = result
         if result.resolved:
             state.summary = result.summary
             state.stop_reason = "finished"
-            self._tick_plan(state, list(range(len(state.plan))))
+            self._run.tick_plan(list(range(len(state.plan))))
             return True
         closest = result.closest()
         if closest is not None and closest.failing <= failing_count(baseline) and not closest.same_as_before:
             state.set_aside.append(SetAside(0, closest.diff, closest.tests))
-        state.last_tests, state.changed_since_tests = state.baseline, False
-        self._notice(
-            state,
+        state.tests.last, state.tests.changed_since = state.tests.baseline, False
+        self._run.notice(
             f"repair: {len(result.drafts)} drafts from {result.replies} replies, none passed; "
             "going on with tools",
         )
@@ -540,12 +375,12 @@ class AgentLoop:
         state.tool_calls += 1
         self.emit(ToolStarted(call=call))
         outcome: ToolOutcome = self.code_writer.call(call, self.ctx)
-        self._emit_finished(call, outcome)
+        self._run.tool_finished(call, outcome)
         return outcome
 
     def _repair_test(self, state: LoopState, call_id: str) -> dict[str, Any]:
         self.verify(state, call_id)
-        return state.last_tests or {}
+        return state.tests.last or {}
 
     def _plan(self, state: LoopState) -> None:
         done = self._chat(state, ChatOptions(tool_choice="none", max_tokens=self.budgets.plan_max_tokens))
@@ -560,11 +395,11 @@ class AgentLoop:
         state.steps += 1
         self.emit(StepStarted(step=state.steps))
         options = ChatOptions(tool_choice="required", max_tokens=self.budgets.turn_max_tokens)
-        if state.repeats >= 1 or state.attempt > 1:
+        if state.calls.repeats >= 1 or state.attempt > 1:
             options = options.model_copy(
                 update={"temperature": self.budgets.unstick_temperature, "seed": state.steps}
             )
-        if state.heat:
+        if state.draws.heat:
             options = options.model_copy(update=self._heated(state))
         began = time.monotonic()
         done = self._chat(state, options)
@@ -581,7 +416,7 @@ class AgentLoop:
         if not done.message.tool_calls:
             self._no_tool_call(state)
             return
-        state.idle_turns = 0
+        state.calls.idle_turns = 0
         for call in done.message.tool_calls:
             self._run_call(state, call, trial)
 
@@ -590,7 +425,7 @@ class AgentLoop:
     def _samples_edits(self, state: LoopState, done: ChatDone) -> bool:
         """The turn is one file edit, and there are failing tests it can be measured on."""
         calls = done.message.tool_calls
-        baseline = state.baseline
+        baseline = state.tests.baseline
         return (
             self.budgets.edit_samples > 1
             and self.engine.samples
@@ -609,16 +444,16 @@ class AgentLoop:
         other replies to the same turn (sampled, the prompt's KV cache reused) and try those. The
         tree is left as it was; the trial with the fewest failing tests is the turn's reply."""
         budgets = self.budgets
-        before = failing_count(state.tests_now(), state.baseline)
+        before = failing_count(state.tests.now(), state.tests.baseline)
         version = self.code_version() if self.code_version is not None else None
-        fruitless = state.fruitless.setdefault(version, set()) if version is not None else set()
+        fruitless = state.draws.fruitless.setdefault(version, set()) if version is not None else set()
         trials = [self._trial(state, done, fruitless)]
         self._note_fruitless(fruitless, trials[-1], before)
-        state.heat += int(trials[-1].repeated)
+        state.draws.heat += int(trials[-1].repeated)
         while len(trials) < budgets.edit_samples and trials[-1].outcome is None and not trials[0].tests_only:
             if any(t.tests is not None and t.tests.result.data.get("ok") for t in trials):
                 break
-            if self._time_left() < 2 * seconds:  # a draw and the turn after it must still fit
+            if self._run.time_left() < 2 * seconds:  # a draw and the turn after it must still fit
                 break
             sample = len(trials) + 1
             where = f" ({trials[-1].where})" if trials[-1].where else ""
@@ -629,9 +464,8 @@ class AgentLoop:
                     **self._heated(state),
                 }
             )
-            hotter = f", temperature {drawn.temperature:.1f}" if state.heat else ""
-            self._notice(
-                state,
+            hotter = f", temperature {drawn.temperature:.1f}" if state.draws.heat else ""
+            self._run.notice(
                 f"edit {len(trials)} of this turn{where}: {trials[-1].told()}; "
                 f"drawing another ({sample} of {budgets.edit_samples}{hotter})",
             )
@@ -645,29 +479,29 @@ class AgentLoop:
             again = _edit_pair(reply) in _edit_pairs(trials)  # the same as an earlier draw
             trials.append(self._trial(state, reply, fruitless))
             self._note_fruitless(fruitless, trials[-1], before)
-            state.heat += int(trials[-1].repeated or again)
+            state.draws.heat += int(trials[-1].repeated or again)
         held = next((t for t in trials if t.outcome is not None), None)
         chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
         if _sets_off(trials, chosen):
             barred = self._note_idle_lines(state, version, trials)
             chosen.set_off = self._set_off_text(trials, barred, passing=before == 0)
         else:
-            state.heat = 0
+            state.draws.heat = 0
         if len(trials) > 1 or chosen.set_off:
             counts = ", ".join(t.told() for t in trials)
             going = "applying none" if chosen.set_off else f"going on with edit {trials.index(chosen) + 1}"
-            self._notice(state, f"tried {len(trials)} edits for this turn (tests: {counts}); {going}")
+            self._run.notice(f"tried {len(trials)} edits for this turn (tests: {counts}); {going}")
         return chosen
 
     def _heated(self, state: LoopState) -> dict[str, float]:
-        """Sampling for a reply after `state.heat` draws that repeated tried edits (`draw_heat`)."""
-        if not state.heat:
+        """Sampling for a reply after `state.draws.heat` draws that repeated tried edits (`draw_heat`)."""
+        if not state.draws.heat:
             return {}
         budgets = self.budgets
-        heated = budgets.unstick_temperature + budgets.draw_heat * state.heat
+        heated = budgets.unstick_temperature + budgets.draw_heat * state.draws.heat
         return {
             "temperature": min(budgets.max_draw_temperature, heated),
-            "min_p": budgets.draw_min_p / 2 ** min(state.heat, 3),
+            "min_p": budgets.draw_min_p / 2 ** min(state.draws.heat, 3),
         }
 
     @staticmethod
@@ -695,7 +529,7 @@ class AgentLoop:
                     touched.setdefault(path, set()).update(lines)
             elif trial.repeated and (span := self._old_text_lines(trial.done.message.tool_calls[0])):
                 touched.setdefault(span[0], set()).update(span[1])
-        counts = state.idle_lines.setdefault(version, {})
+        counts = state.draws.idle_lines.setdefault(version, {})
         closed: dict[str, set[int]] = {}
         for path, lines in touched.items():
             per_line = counts.setdefault(path, {})
@@ -707,9 +541,9 @@ class AgentLoop:
 
     def _barred(self, state: LoopState) -> dict[str, set[int]]:
         """The lines closed to edits on the code as it is now (`bar_after_set_offs`)."""
-        if self.code_version is None or not state.idle_lines or not self.budgets.bar_after_set_offs:
+        if self.code_version is None or not state.draws.idle_lines or not self.budgets.bar_after_set_offs:
             return {}
-        counts = state.idle_lines.get(self.code_version(), {})
+        counts = state.draws.idle_lines.get(self.code_version(), {})
         least = self.budgets.bar_after_set_offs
         barred = {path: {n for n, turns in lines.items() if turns >= least} for path, lines in counts.items()}
         return {path: lines for path, lines in barred.items() if lines}
@@ -751,7 +585,7 @@ class AgentLoop:
         call = done.message.tool_calls[0]
         if _edit_pair(done) in fruitless:
             return Trial(done=done, failing=float("inf"), repeated=True, where=self._place(call))
-        before = state.tests_now()
+        before = state.tests.now()
         pending = len(self.ctx.edits.pending())
         outcome = self.toolset.call(call, self.ctx)
         edits = len(self.ctx.edits.pending()) - pending
@@ -771,16 +605,16 @@ class AgentLoop:
                     changed_lines(record.before, record.after)
                 )
         if not (trial.tests_only or trial.cosmetic):  # a new test fails by design: nothing to compare
-            run = ToolCall(id="trial_tests", name="run_tests", arguments=dict(state.test_args))
+            run = ToolCall(id="trial_tests", name="run_tests", arguments=dict(state.tests.args))
             trial.tests = self.toolset.call(run, self.ctx)
             ran = _test_data(trial.tests)
-            trial.failing = failing_count(ran, state.baseline)
+            trial.failing = failing_count(ran, state.tests.baseline)
             trial.no_effect = same_result(before, ran)
             trial.tried = self._tested(state) < state.attempt
         try:
             self.ctx.edits.undo(self.ctx.root, edits)
         except UndoError as exc:  # changed behind the journal's back: this edit stays and goes on
-            self._notice(state, f"could not take back a trial edit: {exc}; keeping it", "warning")
+            self._run.notice(f"could not take back a trial edit: {exc}; keeping it", "warning")
             trial.outcome = outcome
         return trial
 
@@ -805,9 +639,6 @@ class AgentLoop:
             return None
         first = text.count("\n", 0, at) + 1
         return path, set(range(first, first + old.count("\n") + 1))
-
-    def _time_left(self) -> float:
-        return self.budgets.max_seconds - (time.monotonic() - self._started)
 
     # ---- model turns -----------------------------------------------------------------------
 
@@ -874,16 +705,16 @@ class AgentLoop:
                 if self.engine.count_tokens(state.messages, self.specs) <= limit:
                     break
         if self.engine.count_tokens(state.messages, self.specs) > limit:
-            raise StopRun("context_full", "the conversation no longer fits the model's context window")
-        self._notice(
-            state, f"context compacted: {elided} older tool outputs cut to their first line to fit the window"
+            raise LimitsExceeded("context_full", "the conversation no longer fits the model's context window")
+        self._run.notice(
+            f"context compacted: {elided} older tool outputs cut to their first line to fit the window"
         )
 
     def _no_tool_call(self, state: LoopState) -> None:
-        state.idle_turns += 1
-        self._model_error(state, "no_tool_call", "the reply contained no tool call")
-        if state.idle_turns >= self.budgets.max_idle_turns:
-            raise StopRun("no_progress", f"{state.idle_turns} replies in a row without a tool call")
+        state.calls.idle_turns += 1
+        self._run.model_error("no_tool_call", "the reply contained no tool call")
+        if state.calls.idle_turns >= self.budgets.max_idle_turns:
+            raise Stuck("no_progress", f"{state.calls.idle_turns} replies in a row without a tool call")
         state.messages.append(Message.user(prompts.render("nudge_no_call")))
 
     # ---- tool calls ------------------------------------------------------------------------
@@ -901,20 +732,18 @@ class AgentLoop:
             self._finish(state, call)
             return
         pending = len(self.ctx.edits.pending())
-        before = (state.last_tests, state.changed_since_tests)
+        before = (state.tests.last, state.tests.changed_since)
         held = trial.outcome if trial is not None else None
         outcome = held if held is not None else self.toolset.call(call, self.ctx)
         if held is not None and trial is not None:
             pending -= trial.edits  # its edits are on the journal already
         unchanged = outcome.error is not None and bool(outcome.result.data.get("unchanged"))
-        if unchanged and state.repeats >= 1:
+        if unchanged and state.calls.repeats >= 1:
             # the same edit that changes nothing, sent again: the model takes its change for done
             # and has nothing else to try on it (the models sent it three or four times running)
             self._record(state, call, outcome)
-            raise StopRun(
-                "repeated_call", f"the model sent the same `{call.name}` that changes nothing twice"
-            )
-        if unchanged and state.changed_since_tests:
+            raise Stuck("repeated_call", f"the model sent the same `{call.name}` that changes nothing twice")
+        if unchanged and state.tests.changed_since:
             # an edit that changes nothing, right after one that did: the model thinks its change
             # is done. What it needs is how the tests fare on it, not a turn spent on the refusal.
             self._verify(state)
@@ -924,20 +753,20 @@ class AgentLoop:
         revisited = False
         edited = outcome.error is None and call.name in EDITING_TOOLS
         if edited:
-            state.changed_since_tests = True
+            state.tests.changed_since = True
             revisited = self._code_changed(state)
         self._record(state, call, outcome, revisited)
-        if revisited and state.revisits >= self.budgets.max_repeats:
-            raise StopRun(
+        if revisited and state.calls.revisits >= self.budgets.max_repeats:
+            raise Stuck(
                 "repeated_call",
-                f"the edits put the code back to a version it had before {state.revisits} times",
+                f"the edits put the code back to a version it had before {state.calls.revisits} times",
             )
         if call.name == "run_tests" and outcome.error is None:
-            state.last_tests = {**outcome.result.data, "output": outcome.result.output}
-            state.changed_since_tests = False
+            state.tests.last = {**outcome.result.data, "output": outcome.result.output}
+            state.tests.changed_since = False
         ran = outcome.result.data
         if call.name == "run_tests" and ran_tests(ran) and _covers(state, call.arguments, ran):
-            state.test_args = dict(call.arguments)  # a selection that found no test is not kept
+            state.tests.args = dict(call.arguments)  # a selection that found no test is not kept
         if edited and call.name in FILE_EDITORS and self.budgets.test_after_edit:
             tested = trial.tests if trial is not None else None
             self._test_after_edit(state, call, len(self.ctx.edits.pending()) - pending, before, tested)
@@ -953,13 +782,13 @@ class AgentLoop:
         """Run the tests the model last chose (all of them at first) on its edit and add their
         result to the edit's; undo an edit that made more of them fail; end the attempt when edit
         after edit does no better. `tested`: their run on this very edit, made when it was tried."""
-        self.verify(state, f"tests_{state.steps}_{call.id}", state.test_args, tested)
+        self.verify(state, f"tests_{state.steps}_{call.id}", state.tests.args, tested)
         self._tested(state)
         output = clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
-        tests = state.last_tests or {}
-        selection = json.dumps(state.test_args, sort_keys=True)
-        failing = failing_count(tests, state.baseline)
-        best = state.best_failing.get(selection, float("inf"))
+        tests = state.tests.last or {}
+        selection = json.dumps(state.tests.args, sort_keys=True)
+        failing = failing_count(tests, state.tests.baseline)
+        best = state.tests.best_failing.get(selection, float("inf"))
         last = state.messages[-1]
         if self._tests_only(edits):  # a new test that fails shows the bug: neither worse nor stale
             text = prompts.render("tests_now", output=output)
@@ -971,7 +800,7 @@ class AgentLoop:
             )
             state.messages[-1] = last.model_copy(update={"content": note})
             after = _how_many(failing)  # best is a count: it is lower
-            self._notice(state, f"undid the {call.name} that made more tests fail ({int(best)} -> {after})")
+            self._run.notice(f"undid the {call.name} that made more tests fail ({int(best)} -> {after})")
         else:
             text = prompts.render("tests_now", output=output)
             if not tests.get("ok") and only_cosmetic(self._last_edits(edits)):
@@ -982,23 +811,23 @@ class AgentLoop:
             if tests.get("ok"):
                 return
             if failing < best:
-                state.best_failing[selection], state.stale_edits = failing, 0
+                state.tests.best_failing[selection], state.tests.stale_edits = failing, 0
                 return
         self._stale_edit(state)
 
     def _stale_edit(self, state: LoopState) -> None:
         """One more edit in a row that did no better; too many end the attempt."""
-        state.stale_edits += 1
-        if state.stale_edits >= self.budgets.max_stale_edits:
-            raise StopRun(
+        state.tests.stale_edits += 1
+        if state.tests.stale_edits >= self.budgets.max_stale_edits:
+            raise Stuck(
                 "no_improvement",
-                f"{state.stale_edits} edits in a row left as many tests failing as before",
+                f"{state.tests.stale_edits} edits in a row left as many tests failing as before",
             )
 
     def _set_off(self, state: LoopState, call: ToolCall, trial: Trial) -> None:
         """The turn's edits all changed nothing: the tree stays as it was, the model is told where
         they were, and the turn counts as an edit that did no better."""
-        self._emit_finished(
+        self._run.tool_finished(
             call, ToolOutcome(result=ToolResult(output=trial.set_off, ok=False, data={"set_off": True}))
         )
         state.messages.append(Message.tool_result(call, trial.set_off))
@@ -1009,7 +838,7 @@ class AgentLoop:
         none did before; with no `code_version`, always this one)."""
         if self.code_version is None:
             return state.attempt
-        return state.tested.setdefault(self.code_version(), state.attempt)
+        return state.tests.tested.setdefault(self.code_version(), state.attempt)
 
     def _last_edits(self, edits: int) -> list[EditRecord]:
         """The last call's `edits` file changes."""
@@ -1027,12 +856,12 @@ class AgentLoop:
         try:
             self.ctx.edits.undo(self.ctx.root, edits)
         except UndoError as exc:  # changed behind the journal's back: leave it, say so
-            self._notice(state, f"could not undo an edit that made more tests fail: {exc}", "warning")
+            self._run.notice(f"could not undo an edit that made more tests fail: {exc}", "warning")
             return False
-        state.last_tests, state.changed_since_tests = before
+        state.tests.last, state.tests.changed_since = before
         version = self.code_version() if self.code_version is not None else None
         if version is not None:  # back on a version seen before, without counting a revisit
-            state.seen = state.versions.setdefault(version, {})
+            state.calls.seen = state.calls.versions.setdefault(version, {})
         return True
 
     def _code_changed(self, state: LoopState) -> bool:
@@ -1040,52 +869,39 @@ class AgentLoop:
         attempt had before gets back the calls made on it (running the same tests on it again is
         a repeat). True when the code went back to an earlier version."""
         version = self.code_version() if self.code_version is not None else None
-        if version is not None and version in state.versions:
-            state.seen = state.versions[version]
-            state.revisits += 1
-            state.repeats = max(state.repeats, 1)  # the next turn is sampled
+        if version is not None and version in state.calls.versions:
+            state.calls.seen = state.calls.versions[version]
+            state.calls.revisits += 1
+            state.calls.repeats = max(state.calls.repeats, 1)  # the next turn is sampled
             return True
-        state.seen = {}  # the code changed: the same test run now means something new
+        state.calls.seen = {}  # the code changed: the same test run now means something new
         if version is not None:
-            state.versions[version] = state.seen
+            state.calls.versions[version] = state.calls.seen
         return False
 
     def _record(self, state: LoopState, call: ToolCall, outcome: Outcome, revisited: bool = False) -> None:
-        self._emit_finished(call, outcome)
+        self._run.tool_finished(call, outcome)
         result = outcome.result
         kind = action_kind(call.name, result.ok and outcome.error is None, result.data)
         if kind is not None:
-            self._tick_plan(state, tick(state.plan, state.plan_done, kind))
+            self._run.tick_plan(tick(state.plan, state.plan_done, kind))
         if outcome.error is not None:
-            self._model_error(state, outcome.error, result.output)
+            self._run.model_error(outcome.error, result.output)
         text = result.output
         if revisited:
             text = prompts.render("code_revisited") + "\n" + text
-        elif state.repeats >= 1:
+        elif state.calls.repeats >= 1:
             text = prompts.render("repeated_call") + "\n" + text
         state.messages.append(Message.tool_result(call, text))
 
-    def _emit_finished(self, call: ToolCall, outcome: Outcome) -> None:
-        result = outcome.result
-        self.emit(
-            ToolFinished(
-                call_id=call.id,
-                name=call.name,
-                ok=result.ok and outcome.error is None,
-                output=result.output,
-                data=result.data,
-                seconds=outcome.seconds,
-            )
-        )
-
     def _check_repeat(self, state: LoopState, call: ToolCall) -> None:
         signature = call.name + json.dumps(call.arguments, sort_keys=True) + (call.raw_arguments or "")
-        state.repeats = state.seen.get(signature, 0)
-        state.seen[signature] = state.repeats + 1
-        if state.repeats + 1 >= self.budgets.max_repeats:
-            raise StopRun(
+        state.calls.repeats = state.calls.seen.get(signature, 0)
+        state.calls.seen[signature] = state.calls.repeats + 1
+        if state.calls.repeats + 1 >= self.budgets.max_repeats:
+            raise Stuck(
                 "repeated_call",
-                f"the model made the same `{call.name}` call {state.repeats + 1} times "
+                f"the model made the same `{call.name}` call {state.calls.repeats + 1} times "
                 "without changing the code in between",
             )
 
@@ -1095,9 +911,9 @@ class AgentLoop:
         if refusal is None:
             state.summary = summary
             self.emit(ToolFinished(call_id=call.id, name="finish", ok=True, output="accepted"))
-            self._tick_plan(state, list(range(len(state.plan))))
-            raise StopRun("finished")
-        state.finish_refusals += 1
+            self._run.tick_plan(list(range(len(state.plan))))
+            raise Finished()
+        state.tests.finish_refusals += 1
         self.emit(ToolFinished(call_id=call.id, name="finish", ok=False, output=refusal))
         state.messages.append(Message.tool_result(call, refusal))
 
@@ -1107,9 +923,9 @@ class AgentLoop:
             return prompts.render(
                 "finish_no_change", task=state.task, test_after_edit=self.budgets.test_after_edit
             )
-        if not state.tests_stand():  # a passing subset (-k one test) does not show nothing broke
+        if not state.tests.stand():  # a passing subset (-k one test) does not show nothing broke
             self._verify(state)
-        tests = state.last_tests or {}
+        tests = state.tests.last or {}
         if tests.get("ok") or tests.get("no_tests"):
             return None
         return prompts.render(
@@ -1133,13 +949,13 @@ class AgentLoop:
         call = ToolCall(id=call_id, name="run_tests", arguments=dict(arguments or {}))
         self.emit(ToolStarted(call=call))
         outcome = tested if tested is not None else self.toolset.call(call, self.ctx)
-        self._emit_finished(call, outcome)
-        state.last_tests = _test_data(outcome)
-        state.changed_since_tests = False
+        self._run.tool_finished(call, outcome)
+        state.tests.last = _test_data(outcome)
+        state.tests.changed_since = False
 
     @staticmethod
     def _last_test_output(state: LoopState) -> str:
-        return str((state.last_tests or {}).get("output", ""))[-3000:]
+        return str((state.tests.last or {}).get("output", ""))[-3000:]
 
     # ---- steering --------------------------------------------------------------------------
 
@@ -1159,9 +975,9 @@ class AgentLoop:
         self.emit(Interrupted(step=state.steps, partial_text=partial))
         paused = time.monotonic()
         text = self.steering.wait_for_guidance()
-        self._started += time.monotonic() - paused
+        self._run.started += time.monotonic() - paused
         if text is None:
-            raise StopRun("interrupted", "the user ended the run")
+            raise StoppedByUser()
         self._add_guidance(state, text)
 
     def _add_guidance(self, state: LoopState, text: str) -> None:
@@ -1169,37 +985,7 @@ class AgentLoop:
             state.messages.append(Message.user(prompts.render("guidance", text=text.strip())))
             self.emit(UserGuidance(text=text.strip()))
 
-    def _tick_plan(self, state: LoopState, done: list[int]) -> None:
-        if done != state.plan_done:
-            state.plan_done = done
-            self.emit(PlanProgress(done=done))
-
     # ---- bookkeeping -----------------------------------------------------------------------
-
-    def _check_budgets(self, state: LoopState) -> None:
-        if state.steps >= self.budgets.max_steps:
-            raise StopRun("max_steps", f"step budget of {self.budgets.max_steps} used up")
-        left = self.budgets.max_seconds - (time.monotonic() - self._started)
-        if left <= 0:
-            raise StopRun("max_time", f"time budget of {self.budgets.max_seconds:.0f}s used up")
-        recent = state.step_seconds[-5:]
-        if recent and left < sum(recent) / len(recent):  # a step started now would end past the budget
-            raise StopRun(
-                "max_time",
-                f"time budget of {self.budgets.max_seconds:.0f}s nearly used up: {left:.0f}s left, "
-                f"a step takes {sum(recent) / len(recent):.0f}s",
-            )
-        spent = state.usage.prefilled_tokens + state.usage.generated_tokens
-        if spent > self.budgets.max_tokens:
-            raise StopRun("max_tokens", f"token budget of {self.budgets.max_tokens} used up")
-
-    def _model_error(self, state: LoopState, category: str, message: str) -> None:
-        state.errors[category] = state.errors.get(category, 0) + 1
-        self.emit(ModelError(category=category, message=message[:500]))
-
-    def _notice(self, state: LoopState, message: str, level: str = "info") -> None:
-        state.notices.append(message)
-        self.emit(Notice(message=message, level="warning" if level == "warning" else "info"))
 
 
 def _cut_short(stream: Iterator[EngineEvent], shown: list[str]) -> ChatDone:

@@ -26,12 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
 import prompts
 from agent.engine import ChatOptions
 from agent.events import ChatDone
 from agent.loop.code_blocks import CodeBlock, close_open_fence, code_blocks
+from agent.loop.state import RepairBudget
 from agent.loop.suite_runs import clip, failing_count, same_result
 from agent.messages import Message, ToolCall
 from tools.base import ToolOutcome
@@ -40,16 +39,6 @@ from tools.base import ToolOutcome
 # examples, a restated explanation) costs decode time and is never used
 BLOCK_END = "\n```\n"
 TESTS_CHARS = 2000
-
-
-class RepairBudget(BaseModel):
-    share: float = 0.7  # of the run's time budget, at most
-    max_drafts: int = 30  # replies drawn, at most
-    per_round: int = 3  # replies drawn before the closest draft is fed back
-    temperature: float = 0.8  # every reply but the first (greedy)
-    max_tokens: int = 640
-    # a reply needs about this long; the phase does not start one with less time left
-    min_seconds: float = 20.0
 
 
 @dataclass
