@@ -1,5 +1,6 @@
 """The planner-executor loop (agent/loop/core.py) and the phases and checks it is made of."""
 
+from agent.loop.base import Tools, Worktree
 from agent.loop.core import AgentLoop, Trial
 from agent.loop.errors import ContextTooSmall, Finished, LimitsExceeded, StoppedByUser, StopRun, Stuck
 from agent.loop.state import Budgets, LoopState, RepairBudget
@@ -15,5 +16,7 @@ __all__ = [
     "StopRun",
     "StoppedByUser",
     "Stuck",
+    "Tools",
     "Trial",
+    "Worktree",
 ]

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import prompts
-from agent.context.languages import is_test_path
 from agent.engine import ChatOptions, Engine
 from agent.events import (
     ChatDone,
@@ -26,69 +25,25 @@ from agent.events import (
     StepStarted,
     TextDelta,
     ThinkingDelta,
-    ToolFinished,
     ToolStarted,
     TurnUsage,
     Usage,
     UserGuidance,
 )
+from agent.loop.attempts import Attempts
+from agent.loop.base import Outcome, Tools, Worktree
+from agent.loop.checks import EDITING_TOOLS, FILE_EDITORS, Checks, last_output, test_data, tests_only, verify
 from agent.loop.cosmetic import only_cosmetic
-from agent.loop.errors import STUCK, ContextTooSmall, Finished, LimitsExceeded, StoppedByUser, StopRun, Stuck
+from agent.loop.errors import ContextTooSmall, LimitsExceeded, StoppedByUser, StopRun, Stuck
 from agent.loop.planning import action_kind, parse_plan, tick
 from agent.loop.repair import Repair, RepairHost, language_of
 from agent.loop.set_elsewhere import changed_lines, set_elsewhere
-from agent.loop.state import ALL_TESTS, Budgets, Emit, LoopState, Outcome, Run, SetAside
-from agent.loop.suite_runs import clip, failing_count, ran_tests, same_result
+from agent.loop.state import Budgets, Emit, LoopState, Run, SetAside
+from agent.loop.suite_runs import failing_count, ran_tests, same_result
 from agent.messages import Message, ToolCall, ToolSpec
 from agent.steering import Steering
-from tools.base import ToolContext, ToolOutcome, ToolResult
-from tools.journal import EditRecord, UndoError
-
-
-class Toolset(Protocol):
-    def specs(self) -> list[ToolSpec]: ...
-
-    # `specs()` narrowed for the call grammar to the repository as it is (tools/grounding.py)
-    # `barred`: per file, the lines an edit's old text may not hold
-    def grounded_specs(
-        self, ctx: ToolContext, barred: Mapping[str, set[int]] | None = None
-    ) -> list[ToolSpec]: ...
-
-    def call(self, call: ToolCall, ctx: ToolContext) -> Any: ...  # returns an `Outcome`
-
-
-def _test_data(outcome: Outcome) -> dict[str, Any]:
-    """A run_tests outcome as the loop keeps it: its data and its output."""
-    return {**outcome.result.data, "output": outcome.result.output}
-
-
-def _covers(state: LoopState, arguments: dict[str, Any], ran: dict[str, Any]) -> bool:
-    """A run_tests selection the loop may use for its own runs after edits: one that holds every
-    test that failed before any change. (The 1.5B model once ran `-k 'not <the failing test>'`,
-    and every edit after it was then shown as passing.) A test is held when the run `ran` shows
-    it failing, or, with no keyword (which could leave it out), when the paths include it."""
-    shown = {str(t) for t in ran.get("failing", [])}
-    failing = [str(t) for t in (state.tests.baseline or {}).get("failing", []) if str(t) not in shown]
-    if not failing:
-        return True
-    if arguments.get("keyword"):
-        return False
-    paths = [str(p).rstrip("/") for p in arguments.get("paths") or []]
-    if not paths:
-        return True
-
-    def held(test: str) -> bool:
-        file = test.split("::", 1)[0]
-        return any(
-            test == p or test.startswith((p + "::", p + "[")) or file == p or file.startswith(p + "/")
-            for p in paths
-        )
-
-    return all(held(test) for test in failing)
-
-
-def _how_many(count: float) -> str:
-    return str(int(count)) if count != float("inf") else "no count (the tests did not run through)"
+from tools.base import ToolOutcome
+from tools.journal import UndoError
 
 
 @dataclass
@@ -133,47 +88,26 @@ class Trial:
         return self.failing, self.cosmetic
 
 
-ATTEMPT_DIFF_CHARS = 1500
-ATTEMPT_TESTS_CHARS = 1200
-NO_CHANGE_TESTS_CHARS = 1500
-EDITING_TOOLS = frozenset({"edit_file", "create_file", "apply_patch", "replace_lines", "shell"})
-FILE_EDITORS = EDITING_TOOLS - {"shell"}  # tools that only change files: the tests run after them
 ELIDED = "elided to fit the context window; call the tool again if you need them]"
-BASELINE_TESTS_CHARS = 1200
 
 
 class AgentLoop:
     def __init__(
         self,
         engine: Engine,
-        toolset: Toolset,
-        ctx: ToolContext,
+        tools: Tools,
+        worktree: Worktree,
         emit: Emit,
         budgets: Budgets,
-        has_changes: Callable[[], bool],
         steering: Steering | None = None,
-        set_aside: Callable[[], str] | None = None,
-        code_version: Callable[[], str] | None = None,
-        restore: Callable[[str], None] | None = None,
-        code_writer: Toolset | None = None,
     ) -> None:
-        """`set_aside`: puts the tree back as it was and returns the diff it removed; without it
-        there is one attempt. `code_version`: a key of the code's current content (edits that go
-        back and forth between two versions are caught by it). `restore`: applies a diff set aside
-        before (the best attempt's change is what the run leaves). `code_writer`: the toolset
-        holding write_code, for the repair phase (without it, or the two above, there is none)."""
         self.engine = engine
-        self.toolset = toolset
-        self.ctx = ctx
+        self.tools = tools
+        self.worktree = worktree
         self.emit = emit
         self.budgets = budgets
-        self.has_changes = has_changes
         self.steering = steering
-        self.set_aside = set_aside
-        self.code_version = code_version
-        self.restore = restore
-        self.code_writer = code_writer
-        self.specs = toolset.specs()
+        self.specs = tools.toolset.specs()
 
     # ---- the run ----------------------------------------------------------------------------
 
@@ -181,7 +115,9 @@ class AgentLoop:
         """`instructions`: the project's AGENTS.md block (agent/instruction_prompt.py), or ""."""
         self._run = Run(LoopState(messages=[], task=task), self.budgets, self.emit)
         state = self._run.state
-        tests = self._baseline(state)
+        self.checks = Checks(self._run, self.tools, self.worktree)
+        self.attempts = Attempts(self._run, self.worktree, self.checks.verify)
+        tests = self.checks.baseline()
         if self._repairs(state) and self._repair(state, task, context, instructions):
             return state
         guidance = state.messages  # what the user wrote during the repair phase
@@ -195,8 +131,8 @@ class AgentLoop:
             return state
         opening = list(state.messages)  # what every attempt starts from (the KV cache keeps it)
         while True:
-            if self.code_version is not None:  # the code as the attempt starts is a version too
-                state.calls.versions[self.code_version()] = state.calls.seen
+            # the code as the attempt starts is a version too
+            state.calls.versions[self.worktree.code_version()] = state.calls.seen
             try:
                 while True:
                     self._run.check_budgets()
@@ -206,82 +142,9 @@ class AgentLoop:
                     state.step_seconds.append(time.monotonic() - began)
             except StopRun as stop:
                 self._run.stopped(stop)
-            if not self._try_again(state, opening):
-                self._keep_best(state)
+            if not self.attempts.try_again(opening):
+                self.attempts.keep_best()
                 return state
-
-    def _try_again(self, state: LoopState, opening: list[Message]) -> bool:
-        """After a stuck attempt: set its change aside and start again from the plan, told what it
-        did and how the tests failed (the next attempt is sampled, not greedy)."""
-        budgets = self.budgets
-        left = self._run.time_left()
-        if (
-            self.set_aside is None
-            or state.stop_reason not in STUCK
-            or state.attempt >= budgets.max_attempts
-            or left < budgets.attempt_min_seconds
-            or budgets.max_steps - state.steps < 3
-        ):
-            return False
-        if self.has_changes() and not state.tests.stand():  # how that change fares, for the next attempt
-            self.verify(state, f"attempt_{state.attempt}_verify")
-        standing = state.tests.last if state.tests.stand() else None
-        diff = self.set_aside()
-        if diff:
-            state.set_aside.append(SetAside(state.attempt, diff, standing))
-        tests = self._last_test_output(state) if state.tests.last and not state.tests.last.get("ok") else ""
-        reason = state.stop_reason
-        note = prompts.render(
-            "new_attempt",
-            attempt=state.attempt,
-            reason=STUCK[reason],
-            diff=clip(diff, ATTEMPT_DIFF_CHARS),
-            tests=clip(tests, ATTEMPT_TESTS_CHARS, tail=True),
-        )
-        last = opening[-1]
-        state.new_attempt([*opening[:-1], last.model_copy(update={"content": f"{note}\n\n{last.content}"})])
-        self._run.notice(
-            f"attempt {state.attempt} of {budgets.max_attempts}: the last one {STUCK[reason]}; "
-            f"its change ({len(diff.splitlines())} diff lines) was set aside and the task started again",
-            "warning",
-        )
-        return True
-
-    def _keep_best(self, state: LoopState) -> None:
-        """When the last attempt did not fix it, the change left on the tree is the best attempt's:
-        the fewest failing tests where they ran, and any change over none (a person reviews it)."""
-        if not state.set_aside or self.set_aside is None or self.restore is None:
-            return
-        standing = state.tests.last if state.tests.stand() else None
-        if standing is not None and standing.get("ok"):
-            return
-        best = min(state.set_aside, key=lambda a: failing_count(a.tests, state.tests.baseline))
-        if self.has_changes() and failing_count(standing, state.tests.baseline) <= failing_count(
-            best.tests, state.tests.baseline
-        ):
-            return
-        self.set_aside()
-        self.restore(best.diff)
-        state.tests.last, state.tests.changed_since = best.tests, best.tests is None
-        tests = best.tests or {}
-        said = f"{tests.get('failed', 0)} failing tests" if best.tests is not None else "tests not run on it"
-        self._run.notice(f"kept the change of attempt {best.attempt} ({said}): the best of {state.attempt}")
-
-    def _baseline(self, state: LoopState) -> str:
-        """The tests on the code as it is, before any change: what the task prompt says of them."""
-        if not self.budgets.test_after_edit:
-            return ""
-        self.verify(state, "baseline")
-        state.tests.baseline = state.tests.last
-        tests = state.tests.baseline or {}
-        state.tests.best_failing[ALL_TESTS] = failing_count(tests)
-        return prompts.render(
-            "tests_before",
-            ok=bool(tests.get("ok")),
-            no_tests=bool(tests.get("no_tests")),
-            passed=int(tests.get("passed") or 0),
-            output=clip(self._last_test_output(state), BASELINE_TESTS_CHARS, tail=True),
-        )
 
     def _initial_messages(
         self, task: str, context: str, instructions: str = "", tests: str = ""
@@ -295,7 +158,7 @@ class AgentLoop:
             context=context,
             plan=self.budgets.plan,
             instructions=instructions,
-            test_command=self.ctx.test_command,
+            test_command=self.tools.ctx.test_command,
             tests=tests,
         )
         return [Message.system(system), Message.user(user)]
@@ -309,9 +172,7 @@ class AgentLoop:
         return (
             mode != "off"
             and (mode == "always" or self.engine.samples)
-            and self.code_writer is not None
-            and self.set_aside is not None
-            and self.code_version is not None
+            and self.tools.code_writer is not None
             and baseline is not None
             and ran_tests(baseline)
             and not baseline.get("ok")
@@ -320,7 +181,6 @@ class AgentLoop:
     def _repair(self, state: LoopState, task: str, context: str, instructions: str) -> bool:
         """Draft-and-test repair (agent/loop/repair.py); True when a draft made the tests pass (the run
         is over). Otherwise the tree is as it was, and the closest draft is kept as attempt 0."""
-        assert self.set_aside is not None and self.code_version is not None
         budget = self.budgets.repair_budget
         # its replies are steps of the run: at most its share of them, the rest are the loop's
         share = max(1, int(budget.share * self.budgets.max_steps))
@@ -330,8 +190,8 @@ class AgentLoop:
             chat=lambda messages, options: self._converse(state, messages, [], options),
             write=lambda call: self._repair_write(state, call),
             test=lambda call_id: self._repair_test(state, call_id),
-            set_aside=self.set_aside,
-            version=self.code_version,
+            set_aside=self.worktree.set_aside,
+            version=self.worktree.code_version,
             seconds_left=lambda: min(until - time.monotonic(), self._run.time_left()),
             step=lambda: self._repair_step(state),
             notice=lambda message: self._run.notice(message),
@@ -344,7 +204,7 @@ class AgentLoop:
         language = language_of(context, baseline)
         try:
             result = Repair(host, budget, language).run(
-                task, context, self._last_test_output(state), baseline, instructions
+                task, context, last_output(state.tests), baseline, instructions
             )
         except StopRun as stop:  # interrupted by the user
             self._run.stopped(stop)
@@ -371,15 +231,14 @@ class AgentLoop:
         self.emit(StepStarted(step=state.steps))
 
     def _repair_write(self, state: LoopState, call: ToolCall) -> ToolOutcome:
-        assert self.code_writer is not None
         state.tool_calls += 1
         self.emit(ToolStarted(call=call))
-        outcome: ToolOutcome = self.code_writer.call(call, self.ctx)
+        outcome = self.tools.write_code(call)
         self._run.tool_finished(call, outcome)
         return outcome
 
     def _repair_test(self, state: LoopState, call_id: str) -> dict[str, Any]:
-        self.verify(state, call_id)
+        self.checks.verify(call_id)
         return state.tests.last or {}
 
     def _plan(self, state: LoopState) -> None:
@@ -445,8 +304,8 @@ class AgentLoop:
         tree is left as it was; the trial with the fewest failing tests is the turn's reply."""
         budgets = self.budgets
         before = failing_count(state.tests.now(), state.tests.baseline)
-        version = self.code_version() if self.code_version is not None else None
-        fruitless = state.draws.fruitless.setdefault(version, set()) if version is not None else set()
+        version = self.worktree.code_version()
+        fruitless = state.draws.fruitless.setdefault(version, set())
         trials = [self._trial(state, done, fruitless)]
         self._note_fruitless(fruitless, trials[-1], before)
         state.draws.heat += int(trials[-1].repeated)
@@ -541,9 +400,9 @@ class AgentLoop:
 
     def _barred(self, state: LoopState) -> dict[str, set[int]]:
         """The lines closed to edits on the code as it is now (`bar_after_set_offs`)."""
-        if self.code_version is None or not state.draws.idle_lines or not self.budgets.bar_after_set_offs:
+        if not state.draws.idle_lines or not self.budgets.bar_after_set_offs:
             return {}
-        counts = state.draws.idle_lines.get(self.code_version(), {})
+        counts = state.draws.idle_lines.get(self.worktree.code_version(), {})
         least = self.budgets.bar_after_set_offs
         barred = {path: {n for n, turns in lines.items() if turns >= least} for path, lines in counts.items()}
         return {path: lines for path, lines in barred.items() if lines}
@@ -565,7 +424,7 @@ class AgentLoop:
         elsewhere: list[str] = []
         for path, lines in changed.items():
             try:
-                source = (self.ctx.root / path).read_text(encoding="utf-8")
+                source = (self.tools.ctx.root / path).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
             elsewhere += [f"{path} line {line}: `{text}`" for line, text in set_elsewhere(source, lines)]
@@ -586,33 +445,35 @@ class AgentLoop:
         if _edit_pair(done) in fruitless:
             return Trial(done=done, failing=float("inf"), repeated=True, where=self._place(call))
         before = state.tests.now()
-        pending = len(self.ctx.edits.pending())
-        outcome = self.toolset.call(call, self.ctx)
-        edits = len(self.ctx.edits.pending()) - pending
+        pending = self.tools.edit_count()
+        outcome = self.tools.call(call)
+        edits = self.tools.edit_count() - pending
         if outcome.error is not None or edits < 1:
             return Trial(done=done, failing=float("inf"), where=_why_not(outcome))
         trial = Trial(
             done=done,
             failing=float("inf"),
             edits=edits,
-            tests_only=self._tests_only(edits),
+            tests_only=tests_only(self.tools.last_edits(edits)),
             where=_where(outcome),
         )
-        trial.cosmetic = only_cosmetic(self._last_edits(edits))
-        for record in self._last_edits(edits):
+        trial.cosmetic = only_cosmetic(self.tools.last_edits(edits))
+        for record in self.tools.last_edits(edits):
             if record.before is not None and record.after is not None:
                 trial.changed.setdefault(record.path, set()).update(
                     changed_lines(record.before, record.after)
                 )
         if not (trial.tests_only or trial.cosmetic):  # a new test fails by design: nothing to compare
             run = ToolCall(id="trial_tests", name="run_tests", arguments=dict(state.tests.args))
-            trial.tests = self.toolset.call(run, self.ctx)
-            ran = _test_data(trial.tests)
+            trial.tests = self.tools.call(run)
+            ran = test_data(trial.tests)
             trial.failing = failing_count(ran, state.tests.baseline)
             trial.no_effect = same_result(before, ran)
-            trial.tried = self._tested(state) < state.attempt
+            trial.tried = (
+                state.tests.first_tested(self.worktree.code_version(), state.attempt) < state.attempt
+            )
         try:
-            self.ctx.edits.undo(self.ctx.root, edits)
+            self.tools.undo_edits(edits)
         except UndoError as exc:  # changed behind the journal's back: this edit stays and goes on
             self._run.notice(f"could not take back a trial edit: {exc}; keeping it", "warning")
             trial.outcome = outcome
@@ -627,9 +488,10 @@ class AgentLoop:
         """The file and 1-based lines an edit_file call's old_text covers in the file as it is
         (None: no such file in the repository, or the text is not in it)."""
         path, old = str(call.arguments.get("path", "")), str(call.arguments.get("old_text", "")).strip()
-        target = (self.ctx.root / path).resolve()
+        root = self.tools.ctx.root
+        target = (root / path).resolve()
         try:
-            if not target.is_relative_to(self.ctx.root.resolve()):
+            if not target.is_relative_to(root.resolve()):
                 return None
             text = target.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError, ValueError):
@@ -644,7 +506,7 @@ class AgentLoop:
 
     def _chat(self, state: LoopState, options: ChatOptions) -> ChatDone:
         self._fit_context(state, options.max_tokens)
-        specs = self.toolset.grounded_specs(self.ctx, self._barred(state))
+        specs = self.tools.grounded_specs(self._barred(state))
         return self._converse(state, state.messages, specs, options)
 
     def _converse(
@@ -726,15 +588,15 @@ class AgentLoop:
         state.tool_calls += 1
         self.emit(ToolStarted(call=call))
         if trial is not None and trial.set_off:
-            self._set_off(state, call, trial)
+            self.checks.set_off(call, trial.set_off)
             return
         if call.name == "finish" and not call.parse_error:
-            self._finish(state, call)
+            self.checks.finish(call)
             return
-        pending = len(self.ctx.edits.pending())
+        pending = self.tools.edit_count()
         before = (state.tests.last, state.tests.changed_since)
         held = trial.outcome if trial is not None else None
-        outcome = held if held is not None else self.toolset.call(call, self.ctx)
+        outcome = held if held is not None else self.tools.call(call)
         if held is not None and trial is not None:
             pending -= trial.edits  # its edits are on the journal already
         unchanged = outcome.error is not None and bool(outcome.result.data.get("unchanged"))
@@ -744,12 +606,7 @@ class AgentLoop:
             self._record(state, call, outcome)
             raise Stuck("repeated_call", f"the model sent the same `{call.name}` that changes nothing twice")
         if unchanged and state.tests.changed_since:
-            # an edit that changes nothing, right after one that did: the model thinks its change
-            # is done. What it needs is how the tests fare on it, not a turn spent on the refusal.
-            self._verify(state)
-            outcome.result.output += "\n" + prompts.render(
-                "tests_now", output=clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
-            )
+            self.checks.tests_now(outcome)
         revisited = False
         edited = outcome.error is None and call.name in EDITING_TOOLS
         if edited:
@@ -761,122 +618,24 @@ class AgentLoop:
                 "repeated_call",
                 f"the edits put the code back to a version it had before {state.calls.revisits} times",
             )
-        if call.name == "run_tests" and outcome.error is None:
-            state.tests.last = {**outcome.result.data, "output": outcome.result.output}
-            state.tests.changed_since = False
-        ran = outcome.result.data
-        if call.name == "run_tests" and ran_tests(ran) and _covers(state, call.arguments, ran):
-            state.tests.args = dict(call.arguments)  # a selection that found no test is not kept
+        if call.name == "run_tests":
+            self.checks.model_ran_tests(call, outcome)
         if edited and call.name in FILE_EDITORS and self.budgets.test_after_edit:
             tested = trial.tests if trial is not None else None
-            self._test_after_edit(state, call, len(self.ctx.edits.pending()) - pending, before, tested)
-
-    def _test_after_edit(
-        self,
-        state: LoopState,
-        call: ToolCall,
-        edits: int,
-        before: tuple[dict[str, Any] | None, bool],
-        tested: Outcome | None = None,
-    ) -> None:
-        """Run the tests the model last chose (all of them at first) on its edit and add their
-        result to the edit's; undo an edit that made more of them fail; end the attempt when edit
-        after edit does no better. `tested`: their run on this very edit, made when it was tried."""
-        self.verify(state, f"tests_{state.steps}_{call.id}", state.tests.args, tested)
-        self._tested(state)
-        output = clip(self._last_test_output(state), NO_CHANGE_TESTS_CHARS, tail=True)
-        tests = state.tests.last or {}
-        selection = json.dumps(state.tests.args, sort_keys=True)
-        failing = failing_count(tests, state.tests.baseline)
-        best = state.tests.best_failing.get(selection, float("inf"))
-        last = state.messages[-1]
-        if self._tests_only(edits):  # a new test that fails shows the bug: neither worse nor stale
-            text = prompts.render("tests_now", output=output)
-            state.messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
-            return
-        if failing > best and self.budgets.undo_regressions and self._undo(state, edits, before):
-            note = prompts.render(
-                "edit_undone", before=_how_many(best), after=_how_many(failing), output=output
-            )
-            state.messages[-1] = last.model_copy(update={"content": note})
-            after = _how_many(failing)  # best is a count: it is lower
-            self._run.notice(f"undid the {call.name} that made more tests fail ({int(best)} -> {after})")
-        else:
-            text = prompts.render("tests_now", output=output)
-            if not tests.get("ok") and only_cosmetic(self._last_edits(edits)):
-                text = prompts.render("edit_cosmetic") + "\n" + text
-            elif not tests.get("ok") and not before[1] and same_result(before[0], tests):
-                text = prompts.render("edit_no_effect") + "\n" + text
-            state.messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
-            if tests.get("ok"):
-                return
-            if failing < best:
-                state.tests.best_failing[selection], state.tests.stale_edits = failing, 0
-                return
-        self._stale_edit(state)
-
-    def _stale_edit(self, state: LoopState) -> None:
-        """One more edit in a row that did no better; too many end the attempt."""
-        state.tests.stale_edits += 1
-        if state.tests.stale_edits >= self.budgets.max_stale_edits:
-            raise Stuck(
-                "no_improvement",
-                f"{state.tests.stale_edits} edits in a row left as many tests failing as before",
-            )
-
-    def _set_off(self, state: LoopState, call: ToolCall, trial: Trial) -> None:
-        """The turn's edits all changed nothing: the tree stays as it was, the model is told where
-        they were, and the turn counts as an edit that did no better."""
-        self._run.tool_finished(
-            call, ToolOutcome(result=ToolResult(output=trial.set_off, ok=False, data={"set_off": True}))
-        )
-        state.messages.append(Message.tool_result(call, trial.set_off))
-        self._stale_edit(state)
-
-    def _tested(self, state: LoopState) -> int:
-        """Note the code as it is now as tested; the first attempt that tested it (this one if
-        none did before; with no `code_version`, always this one)."""
-        if self.code_version is None:
-            return state.attempt
-        return state.tests.tested.setdefault(self.code_version(), state.attempt)
-
-    def _last_edits(self, edits: int) -> list[EditRecord]:
-        """The last call's `edits` file changes."""
-        return self.ctx.edits.pending()[-edits:] if edits >= 1 else []
-
-    def _tests_only(self, edits: int) -> bool:
-        """The last call's `edits` file changes were all to test files."""
-        records = self._last_edits(edits)
-        return bool(records) and all(is_test_path(r.path) for r in records)
-
-    def _undo(self, state: LoopState, edits: int, before: tuple[dict[str, Any] | None, bool]) -> bool:
-        """Revert the last call's `edits` file changes; the code and its tests are as they were."""
-        if edits < 1:
-            return False
-        try:
-            self.ctx.edits.undo(self.ctx.root, edits)
-        except UndoError as exc:  # changed behind the journal's back: leave it, say so
-            self._run.notice(f"could not undo an edit that made more tests fail: {exc}", "warning")
-            return False
-        state.tests.last, state.tests.changed_since = before
-        version = self.code_version() if self.code_version is not None else None
-        if version is not None:  # back on a version seen before, without counting a revisit
-            state.calls.seen = state.calls.versions.setdefault(version, {})
-        return True
+            self.checks.after_edit(call, self.tools.edit_count() - pending, before, tested)
 
     def _code_changed(self, state: LoopState) -> bool:
         """After an edit: a new version of the code starts with no calls seen; a version the
         attempt had before gets back the calls made on it (running the same tests on it again is
         a repeat). True when the code went back to an earlier version."""
-        version = self.code_version() if self.code_version is not None else None
-        if version is not None and version in state.calls.versions:
+        version = self.worktree.code_version()
+        if version in state.calls.versions:
             state.calls.seen = state.calls.versions[version]
             state.calls.revisits += 1
             state.calls.repeats = max(state.calls.repeats, 1)  # the next turn is sampled
             return True
         state.calls.seen = {}  # the code changed: the same test run now means something new
-        if version is not None:
-            state.calls.versions[version] = state.calls.seen
+        state.calls.versions[version] = state.calls.seen
         return False
 
     def _record(self, state: LoopState, call: ToolCall, outcome: Outcome, revisited: bool = False) -> None:
@@ -905,57 +664,9 @@ class AgentLoop:
                 "without changing the code in between",
             )
 
-    def _finish(self, state: LoopState, call: ToolCall) -> None:
-        summary = str(call.arguments.get("summary", "")).strip()
-        refusal = self._finish_refusal(state)
-        if refusal is None:
-            state.summary = summary
-            self.emit(ToolFinished(call_id=call.id, name="finish", ok=True, output="accepted"))
-            self._run.tick_plan(list(range(len(state.plan))))
-            raise Finished()
-        state.tests.finish_refusals += 1
-        self.emit(ToolFinished(call_id=call.id, name="finish", ok=False, output=refusal))
-        state.messages.append(Message.tool_result(call, refusal))
-
-    def _finish_refusal(self, state: LoopState) -> str | None:
-        """Why `finish` cannot be accepted yet, or None. Verifies with the tests first."""
-        if not self.has_changes():  # a fix needs a change; a stuck model ends on repeats or budgets
-            return prompts.render(
-                "finish_no_change", task=state.task, test_after_edit=self.budgets.test_after_edit
-            )
-        if not state.tests.stand():  # a passing subset (-k one test) does not show nothing broke
-            self._verify(state)
-        tests = state.tests.last or {}
-        if tests.get("ok") or tests.get("no_tests"):
-            return None
-        return prompts.render(
-            "finish_tests_fail",
-            output=self._last_test_output(state),
-            test_after_edit=self.budgets.test_after_edit,
-        )
-
-    def _verify(self, state: LoopState) -> None:
-        self.verify(state, f"verify_{state.steps}")
-
-    def verify(
-        self,
-        state: LoopState,
-        call_id: str,
-        arguments: dict[str, Any] | None = None,
-        tested: Outcome | None = None,
-    ) -> None:
-        """The verify step: the loop runs the tests itself (also after the run, for the report).
-        `tested`: a run of these tests on the code as it is now, reported instead of a new one."""
-        call = ToolCall(id=call_id, name="run_tests", arguments=dict(arguments or {}))
-        self.emit(ToolStarted(call=call))
-        outcome = tested if tested is not None else self.toolset.call(call, self.ctx)
-        self._run.tool_finished(call, outcome)
-        state.tests.last = _test_data(outcome)
-        state.tests.changed_since = False
-
-    @staticmethod
-    def _last_test_output(state: LoopState) -> str:
-        return str((state.tests.last or {}).get("output", ""))[-3000:]
+    def verify(self, state: LoopState, call_id: str) -> None:
+        """The whole suite on the tree as it is, its result kept in `state` (the report's)."""
+        verify(self.tools, self.emit, state.tests, call_id)
 
     # ---- steering --------------------------------------------------------------------------
 

@@ -11,29 +11,21 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
 from agent.events import ModelError, Notice, PlanProgress, RunEvent, StepStarted, ToolFinished, Usage
+from agent.loop.base import Outcome
 from agent.loop.errors import LimitsExceeded, StopRun
 from agent.loop.suite_runs import failing_count
 from agent.messages import Message, ToolCall
-from tools.base import ToolResult
 
 if TYPE_CHECKING:
     from agent.loop.repair import RepairResult
 
 Emit = Callable[[RunEvent], None]
 ALL_TESTS = json.dumps({})  # the test selection of a whole-suite run
-
-
-class Outcome(Protocol):
-    """A tool call's outcome (tools/base.py `ToolOutcome`)."""
-
-    result: ToolResult
-    error: str | None
-    seconds: float
 
 
 class RepairBudget(BaseModel):
@@ -107,7 +99,7 @@ class SetAside:
 
 
 @dataclass
-class TestRecord:
+class SuiteRecord:
     """What the tests showed: before any change, and in this attempt (checks.py)."""
 
     baseline: dict[str, Any] | None = None  # the tests on the code as it was before any change
@@ -188,7 +180,7 @@ class LoopState:
     set_aside: list[SetAside] = field(default_factory=list)  # the changes of earlier attempts
     step_seconds: list[float] = field(default_factory=list)  # how long each step took (budget checks)
     repair: RepairResult | None = None  # how the repair phase went, when it ran
-    tests: TestRecord = field(default_factory=TestRecord)
+    tests: SuiteRecord = field(default_factory=SuiteRecord)
     calls: CallRecord = field(default_factory=CallRecord)
     draws: DrawRecord = field(default_factory=DrawRecord)
 
@@ -248,17 +240,7 @@ class Run:
             self.emit(PlanProgress(done=done))
 
     def tool_finished(self, call: ToolCall, outcome: Outcome) -> None:
-        result = outcome.result
-        self.emit(
-            ToolFinished(
-                call_id=call.id,
-                name=call.name,
-                ok=result.ok and outcome.error is None,
-                output=result.output,
-                data=result.data,
-                seconds=outcome.seconds,
-            )
-        )
+        self.emit(finished(call, outcome))
 
     def check_budgets(self) -> None:
         """Stop before a step the budgets have no room for."""
@@ -278,3 +260,16 @@ class Run:
         spent = state.usage.prefilled_tokens + state.usage.generated_tokens
         if spent > budgets.max_tokens:
             raise LimitsExceeded("max_tokens", f"token budget of {budgets.max_tokens} used up")
+
+
+def finished(call: ToolCall, outcome: Outcome) -> ToolFinished:
+    """The event that shows a tool call's outcome."""
+    result = outcome.result
+    return ToolFinished(
+        call_id=call.id,
+        name=call.name,
+        ok=result.ok and outcome.error is None,
+        output=result.output,
+        data=result.data,
+        seconds=outcome.seconds,
+    )
