@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import prompts
@@ -32,61 +31,16 @@ from agent.events import (
 )
 from agent.loop.attempts import Attempts
 from agent.loop.base import Outcome, Tools, Worktree
-from agent.loop.checks import EDITING_TOOLS, FILE_EDITORS, Checks, last_output, test_data, tests_only, verify
-from agent.loop.cosmetic import only_cosmetic
+from agent.loop.checks import EDITING_TOOLS, FILE_EDITORS, Checks, last_output, verify
 from agent.loop.errors import ContextTooSmall, LimitsExceeded, StoppedByUser, StopRun, Stuck
 from agent.loop.planning import action_kind, parse_plan, tick
 from agent.loop.repair import Repair, RepairHost, language_of
-from agent.loop.set_elsewhere import changed_lines, set_elsewhere
+from agent.loop.sampling import EditSampler, Trial
 from agent.loop.state import Budgets, Emit, LoopState, Run, SetAside
-from agent.loop.suite_runs import failing_count, ran_tests, same_result
+from agent.loop.suite_runs import failing_count, ran_tests
 from agent.messages import Message, ToolCall, ToolSpec
 from agent.steering import Steering
 from tools.base import ToolOutcome
-from tools.journal import UndoError
-
-
-@dataclass
-class Trial:
-    """An edit tried on the tree and its tests, before the loop settles on one (`edit_samples`)."""
-
-    done: ChatDone
-    failing: float
-    tests: Outcome | None = None  # the run_tests on it; None: the edit did not apply (or only to tests)
-    outcome: Outcome | None = None  # set while the edit is still on the tree (it could not be undone)
-    edits: int = 0  # the file changes it made
-    tests_only: bool = False  # all of them to test files
-    cosmetic: bool = False  # comments and layout only: the code is as it was (tests not run)
-    no_effect: bool = False  # every test's result is as it was before the edit
-    tried: bool = False  # the code came out as a version an earlier attempt had tested
-    repeated: bool = False  # the very edit was tried on this code before and did no better
-    where: str = ""  # the file and line it changed, or why it did not apply, for the run's log
-    # set when every edit tried for the turn changed no test result: none is applied, and this
-    # is what the model reads instead of the chosen edit's result
-    set_off: str = ""
-    changed: dict[str, set[int]] = field(default_factory=dict)  # path -> the lines it changed
-
-    def told(self) -> str:
-        """How it fared, for the run's log."""
-        if self.cosmetic:
-            return "comments only"
-        if self.repeated:
-            return "tried on this code before, not again"
-        count = "no count" if self.failing == float("inf") else f"{int(self.failing)} failing"
-        if self.tried:
-            return f"{count}, as an earlier attempt had it"
-        return f"{count}, no test result changed" if self.no_effect else count
-
-    def rank(self, before: float) -> tuple[float, bool]:
-        """Lower is better. An edit that changed no test's result goes nowhere, and one that
-        makes the code as an earlier attempt had it goes where that attempt went (the 1.5B model
-        copied the set-aside attempt's diff from its prompt, draw after draw): an edit that
-        leaves as many failing as `before` and changed something ranks above them; one that
-        makes more fail ranks below."""
-        if self.no_effect or self.tried or self.repeated:
-            return before + 0.5, False
-        return self.failing, self.cosmetic
-
 
 ELIDED = "elided to fit the context window; call the tool again if you need them]"
 
@@ -117,6 +71,9 @@ class AgentLoop:
         state = self._run.state
         self.checks = Checks(self._run, self.tools, self.worktree)
         self.attempts = Attempts(self._run, self.worktree, self.checks.verify)
+        self.sampler = EditSampler(
+            self._run, self.tools, self.worktree.code_version, self._query, self.engine.samples
+        )
         tests = self.checks.baseline()
         if self._repairs(state) and self._repair(state, task, context, instructions):
             return state
@@ -242,7 +199,7 @@ class AgentLoop:
         return state.tests.last or {}
 
     def _plan(self, state: LoopState) -> None:
-        done = self._chat(state, ChatOptions(tool_choice="none", max_tokens=self.budgets.plan_max_tokens))
+        done = self._query(ChatOptions(tool_choice="none", max_tokens=self.budgets.plan_max_tokens))
         state.messages.append(done.message.model_copy(update={"tool_calls": []}))
         state.plan = parse_plan(done.message.content)
         self.emit(PlanSet(steps=state.plan))
@@ -259,17 +216,17 @@ class AgentLoop:
                 update={"temperature": self.budgets.unstick_temperature, "seed": state.steps}
             )
         if state.draws.heat:
-            options = options.model_copy(update=self._heated(state))
+            options = options.model_copy(update=self.sampler.heated())
         began = time.monotonic()
-        done = self._chat(state, options)
+        done = self._query(options)
         if done.finish_reason == "interrupted":  # the partial text is kept, its calls never ran
             if done.message.content:
                 state.messages.append(done.message)
             self._pause(state, done.message.content)
             return
         trial: Trial | None = None
-        if self._samples_edits(state, done):
-            trial = self._sample_edits(state, options, done, time.monotonic() - began)
+        if self.sampler.wanted(done):
+            trial = self.sampler.sample(options, done, time.monotonic() - began)
             done = trial.done
         state.messages.append(done.message)
         if not done.message.tool_calls:
@@ -281,232 +238,12 @@ class AgentLoop:
 
     # ---- edit sampling -----------------------------------------------------------------------
 
-    def _samples_edits(self, state: LoopState, done: ChatDone) -> bool:
-        """The turn is one file edit, and there are failing tests it can be measured on."""
-        calls = done.message.tool_calls
-        baseline = state.tests.baseline
-        return (
-            self.budgets.edit_samples > 1
-            and self.engine.samples
-            and self.budgets.test_after_edit
-            and baseline is not None
-            and ran_tests(baseline)
-            and not baseline.get("ok")
-            and done.finish_reason != "interrupted"
-            and len(calls) == 1
-            and calls[0].name in FILE_EDITORS
-            and calls[0].parse_error is None
-        )
-
-    def _sample_edits(self, state: LoopState, options: ChatOptions, done: ChatDone, seconds: float) -> Trial:
-        """Try the turn's edit on the tree with the tests; while it does not make them pass, draw
-        other replies to the same turn (sampled, the prompt's KV cache reused) and try those. The
-        tree is left as it was; the trial with the fewest failing tests is the turn's reply."""
-        budgets = self.budgets
-        before = failing_count(state.tests.now(), state.tests.baseline)
-        version = self.worktree.code_version()
-        fruitless = state.draws.fruitless.setdefault(version, set())
-        trials = [self._trial(state, done, fruitless)]
-        self._note_fruitless(fruitless, trials[-1], before)
-        state.draws.heat += int(trials[-1].repeated)
-        while len(trials) < budgets.edit_samples and trials[-1].outcome is None and not trials[0].tests_only:
-            if any(t.tests is not None and t.tests.result.data.get("ok") for t in trials):
-                break
-            if self._run.time_left() < 2 * seconds:  # a draw and the turn after it must still fit
-                break
-            sample = len(trials) + 1
-            where = f" ({trials[-1].where})" if trials[-1].where else ""
-            drawn = options.model_copy(
-                update={
-                    "temperature": budgets.unstick_temperature,
-                    "seed": 1000 * state.steps + sample,
-                    **self._heated(state),
-                }
-            )
-            hotter = f", temperature {drawn.temperature:.1f}" if state.draws.heat else ""
-            self._run.notice(
-                f"edit {len(trials)} of this turn{where}: {trials[-1].told()}; "
-                f"drawing another ({sample} of {budgets.edit_samples}{hotter})",
-            )
-            began = time.monotonic()
-            reply = self._chat(state, drawn)
-            seconds = max(seconds, time.monotonic() - began)
-            if not self._samples_edits(state, reply):  # not an edit this time: not a candidate
-                calls = ", ".join(c.name for c in reply.message.tool_calls) or "no call"
-                trials.append(Trial(done=reply, failing=float("inf"), where=f"not one edit: {calls}"))
-                continue
-            again = _edit_pair(reply) in _edit_pairs(trials)  # the same as an earlier draw
-            trials.append(self._trial(state, reply, fruitless))
-            self._note_fruitless(fruitless, trials[-1], before)
-            state.draws.heat += int(trials[-1].repeated or again)
-        held = next((t for t in trials if t.outcome is not None), None)
-        chosen = held or min(trials, key=lambda t: t.rank(before))  # the earliest on a tie
-        if _sets_off(trials, chosen):
-            barred = self._note_idle_lines(state, version, trials)
-            chosen.set_off = self._set_off_text(trials, barred, passing=before == 0)
-        else:
-            state.draws.heat = 0
-        if len(trials) > 1 or chosen.set_off:
-            counts = ", ".join(t.told() for t in trials)
-            going = "applying none" if chosen.set_off else f"going on with edit {trials.index(chosen) + 1}"
-            self._run.notice(f"tried {len(trials)} edits for this turn (tests: {counts}); {going}")
-        return chosen
-
-    def _heated(self, state: LoopState) -> dict[str, float]:
-        """Sampling for a reply after `state.draws.heat` draws that repeated tried edits (`draw_heat`)."""
-        if not state.draws.heat:
-            return {}
-        budgets = self.budgets
-        heated = budgets.unstick_temperature + budgets.draw_heat * state.draws.heat
-        return {
-            "temperature": min(budgets.max_draw_temperature, heated),
-            "min_p": budgets.draw_min_p / 2 ** min(state.draws.heat, 3),
-        }
-
-    @staticmethod
-    def _note_fruitless(fruitless: set[tuple[str, str]], trial: Trial, before: float) -> None:
-        """Keep a tried edit_file call that did no better on the code it was tried on: it did not
-        apply, changed comments only or no test's result, or made more tests fail. One that
-        changed a result and left as many failing may be a first step: it stays open."""
-        pair = _edit_pair(trial.done)
-        if pair is None or trial.outcome is not None or trial.tests_only:
-            return
-        if trial.tests is None or trial.no_effect or trial.failing > before:
-            fruitless.add(pair)
-
-    def _note_idle_lines(
-        self, state: LoopState, version: str | None, trials: list[Trial]
-    ) -> dict[str, set[int]]:
-        """Count a set-off turn on the lines its edits changed to no effect (or would have: a
-        repeated edit's old text); the lines this turn closes to edits (`bar_after_set_offs`)."""
-        if version is None or not self.budgets.bar_after_set_offs:
-            return {}
-        touched: dict[str, set[int]] = {}
-        for trial in trials:
-            if trial.no_effect or trial.cosmetic:
-                for path, lines in trial.changed.items():
-                    touched.setdefault(path, set()).update(lines)
-            elif trial.repeated and (span := self._old_text_lines(trial.done.message.tool_calls[0])):
-                touched.setdefault(span[0], set()).update(span[1])
-        counts = state.draws.idle_lines.setdefault(version, {})
-        closed: dict[str, set[int]] = {}
-        for path, lines in touched.items():
-            per_line = counts.setdefault(path, {})
-            for line in lines:
-                per_line[line] = per_line.get(line, 0) + 1
-                if per_line[line] == self.budgets.bar_after_set_offs:
-                    closed.setdefault(path, set()).add(line)
-        return closed
-
-    def _barred(self, state: LoopState) -> dict[str, set[int]]:
-        """The lines closed to edits on the code as it is now (`bar_after_set_offs`)."""
-        if not state.draws.idle_lines or not self.budgets.bar_after_set_offs:
-            return {}
-        counts = state.draws.idle_lines.get(self.worktree.code_version(), {})
-        least = self.budgets.bar_after_set_offs
-        barred = {path: {n for n, turns in lines.items() if turns >= least} for path, lines in counts.items()}
-        return {path: lines for path, lines in barred.items() if lines}
-
-    def _set_off_text(
-        self, trials: list[Trial], barred: dict[str, set[int]] | None = None, passing: bool = False
-    ) -> str:
-        """What the model reads for a turn none of whose edits is applied (`_sets_off`): where
-        they were, what the lines they changed use that is set where none of them went, and the
-        lines this turn closed to edits. `passing`: the tests pass already (none did better)."""
-        if passing:
-            return prompts.render("edits_set_off_passing", tried=len(trials))
-        applied = [t for t in trials if t.tests is not None or t.repeated]
-        places = list(dict.fromkeys(t.where for t in applied if t.where))
-        changed: dict[str, set[int]] = {}
-        for trial in trials:
-            for path, lines in trial.changed.items():
-                changed.setdefault(path, set()).update(lines)
-        elsewhere: list[str] = []
-        for path, lines in changed.items():
-            try:
-                source = (self.tools.ctx.root / path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            elsewhere += [f"{path} line {line}: `{text}`" for line, text in set_elsewhere(source, lines)]
-        return prompts.render(
-            "edits_set_off",
-            tried=len(trials),
-            repeated=sum(t.repeated for t in trials),
-            places="; ".join(places) or "one place",
-            elsewhere=elsewhere,
-            closed=[f"{path} {_line_numbers(lines)}" for path, lines in (barred or {}).items()],
-            turns=self.budgets.bar_after_set_offs,
-        )
-
-    def _trial(self, state: LoopState, done: ChatDone, fruitless: set[tuple[str, str]]) -> Trial:
-        """Apply the reply's edit, run the tests the model last chose on it, and undo it. One of
-        the `fruitless` edits, tried on this code before, is not tried again: it would do the same."""
-        call = done.message.tool_calls[0]
-        if _edit_pair(done) in fruitless:
-            return Trial(done=done, failing=float("inf"), repeated=True, where=self._place(call))
-        before = state.tests.now()
-        pending = self.tools.edit_count()
-        outcome = self.tools.call(call)
-        edits = self.tools.edit_count() - pending
-        if outcome.error is not None or edits < 1:
-            return Trial(done=done, failing=float("inf"), where=_why_not(outcome))
-        trial = Trial(
-            done=done,
-            failing=float("inf"),
-            edits=edits,
-            tests_only=tests_only(self.tools.last_edits(edits)),
-            where=_where(outcome),
-        )
-        trial.cosmetic = only_cosmetic(self.tools.last_edits(edits))
-        for record in self.tools.last_edits(edits):
-            if record.before is not None and record.after is not None:
-                trial.changed.setdefault(record.path, set()).update(
-                    changed_lines(record.before, record.after)
-                )
-        if not (trial.tests_only or trial.cosmetic):  # a new test fails by design: nothing to compare
-            run = ToolCall(id="trial_tests", name="run_tests", arguments=dict(state.tests.args))
-            trial.tests = self.tools.call(run)
-            ran = test_data(trial.tests)
-            trial.failing = failing_count(ran, state.tests.baseline)
-            trial.no_effect = same_result(before, ran)
-            trial.tried = (
-                state.tests.first_tested(self.worktree.code_version(), state.attempt) < state.attempt
-            )
-        try:
-            self.tools.undo_edits(edits)
-        except UndoError as exc:  # changed behind the journal's back: this edit stays and goes on
-            self._run.notice(f"could not take back a trial edit: {exc}; keeping it", "warning")
-            trial.outcome = outcome
-        return trial
-
-    def _place(self, call: ToolCall) -> str:
-        """Where an edit_file call's old_text is in its file now, as "path line N" (or the path)."""
-        span = self._old_text_lines(call)
-        return f"{span[0]} line {min(span[1])}" if span else str(call.arguments.get("path", ""))
-
-    def _old_text_lines(self, call: ToolCall) -> tuple[str, set[int]] | None:
-        """The file and 1-based lines an edit_file call's old_text covers in the file as it is
-        (None: no such file in the repository, or the text is not in it)."""
-        path, old = str(call.arguments.get("path", "")), str(call.arguments.get("old_text", "")).strip()
-        root = self.tools.ctx.root
-        target = (root / path).resolve()
-        try:
-            if not target.is_relative_to(root.resolve()):
-                return None
-            text = target.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError, ValueError):
-            return None
-        at = text.find(old) if old else -1
-        if at == -1:
-            return None
-        first = text.count("\n", 0, at) + 1
-        return path, set(range(first, first + old.count("\n") + 1))
-
     # ---- model turns -----------------------------------------------------------------------
 
-    def _chat(self, state: LoopState, options: ChatOptions) -> ChatDone:
+    def _query(self, options: ChatOptions) -> ChatDone:
+        state = self._run.state
         self._fit_context(state, options.max_tokens)
-        specs = self.tools.grounded_specs(self._barred(state))
+        specs = self.tools.grounded_specs(self.sampler.barred())
         return self._converse(state, state.messages, specs, options)
 
     def _converse(
@@ -706,56 +443,3 @@ def _cut_short(stream: Iterator[EngineEvent], shown: list[str]) -> ChatDone:
         close()
     message = Message(role="assistant", content="".join(shown).strip())
     return ChatDone(message=message, usage=Usage(), finish_reason="interrupted")
-
-
-def _sets_off(trials: list[Trial], chosen: Trial) -> bool:
-    """The best of the turn's edits is one that changed no test result (or made the code as an
-    earlier attempt had it), among two or more that ran the tests: applying it would only leave
-    a change that does nothing on the tree, and a turn on it."""
-    if chosen.repeated:  # known to do no better: never applied
-        return True
-    ran = sum(t.tests is not None for t in trials)
-    return (chosen.no_effect or chosen.tried) and chosen.outcome is None and ran >= 2
-
-
-def _edit_pair(done: ChatDone) -> tuple[str, str] | None:
-    """A reply's edit_file call as (old_text, new_text), whitespace at either end dropped (the
-    edit tool matches past it); None for any other reply."""
-    calls = done.message.tool_calls
-    if len(calls) != 1 or calls[0].name != "edit_file":
-        return None
-    old, new = calls[0].arguments.get("old_text"), calls[0].arguments.get("new_text")
-    return (old.strip(), new.strip()) if isinstance(old, str) and isinstance(new, str) else None
-
-
-def _line_numbers(lines: set[int]) -> str:
-    """`{3, 4, 5, 9}` as "lines 3-5, 9"."""
-    runs: list[list[int]] = []
-    for line in sorted(lines):
-        if runs and line == runs[-1][-1] + 1:
-            runs[-1].append(line)
-        else:
-            runs.append([line])
-    spans = [f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs]
-    return ("line " if len(lines) == 1 else "lines ") + ", ".join(spans)
-
-
-def _edit_pairs(trials: list[Trial]) -> set[tuple[str, str]]:
-    """The edit_file calls of `trials` as `_edit_pair`s."""
-    return {pair for trial in trials if (pair := _edit_pair(trial.done)) is not None}
-
-
-def _where(outcome: Outcome) -> str:
-    """The file and line an edit changed, from its result."""
-    data = outcome.result.data
-    path, line = data.get("path"), data.get("line")
-    return f"{path} line {line}" if path and line else str(path or "")
-
-
-def _why_not(outcome: Outcome) -> str:
-    """Why an edit did not apply, from its result's first line."""
-    if outcome.error is None:
-        return "changed no file"
-    first = outcome.result.output.strip().splitlines()[0] if outcome.result.output.strip() else ""
-    first = first.removeprefix("error: ")
-    return first if len(first) <= 90 else first[:87] + "..."
