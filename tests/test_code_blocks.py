@@ -1,8 +1,8 @@
-"""Fenced code blocks in a reply (agent/loop/code_blocks.py)."""
+"""Fenced code blocks in a reply (agent/loop/repair.py)."""
 
 from __future__ import annotations
 
-from agent.loop.code_blocks import close_open_fence, code_blocks
+from agent.loop.repair import close_open_fence, code_blocks
 
 REPLY = """The regex leaves out the seconds unit. In `timeutil/duration.py`:
 
