@@ -20,6 +20,8 @@ ATTEMPT_TESTS_CHARS = 1200
 
 
 class Attempts:
+    """The attempts of one run, over its `Worktree`."""
+
     def __init__(self, run: Run, worktree: Worktree, verify: Callable[[str], None]) -> None:
         """`verify`: runs the whole suite on the tree as it is, under the given call id."""
         self.run = run

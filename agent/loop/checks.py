@@ -63,6 +63,9 @@ def tests_only(records: list[EditRecord]) -> bool:
 
 
 class Checks:
+    """The loop's test runs in one run: on its `Run`, through its `Tools`, with the `Worktree`
+    saying whether the code changed and which version of it this is."""
+
     def __init__(self, run: Run, tools: Tools, worktree: Worktree) -> None:
         self.run = run
         self.tools = tools

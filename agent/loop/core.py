@@ -35,6 +35,8 @@ from agent.steering import Steering
 
 
 class AgentLoop:
+    """One task at a time: `run` it, then `verify` the tree as it is left (agent/fix.py)."""
+
     def __init__(
         self,
         engine: Engine,

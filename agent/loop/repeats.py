@@ -16,6 +16,8 @@ from agent.messages import Message, ToolCall
 
 
 class Repeats:
+    """Repeats in one run, counted per version of the code (`CallRecord`)."""
+
     def __init__(self, run: Run, version: Callable[[], str]) -> None:
         """`version`: a key of the code as it is."""
         self.run = run

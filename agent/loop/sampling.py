@@ -73,6 +73,8 @@ ELIDED = "elided to fit the context window; call the tool again if you need them
 
 
 class EditSampler:
+    """Edit sampling in one run; `barred` and `heated` are what the loop's turns take from it."""
+
     def __init__(
         self,
         run: Run,

@@ -29,6 +29,8 @@ ALL_TESTS = json.dumps({})  # the test selection of a whole-suite run
 
 
 class RepairBudget(BaseModel):
+    """What the repair phase (repair.py) may spend."""
+
     share: float = 0.7  # of the run's time budget, at most
     max_drafts: int = 30  # replies drawn, at most
     per_round: int = 3  # replies drawn before the closest draft is fed back
@@ -39,6 +41,8 @@ class RepairBudget(BaseModel):
 
 
 class Budgets(BaseModel):
+    """What a run may spend, and the knobs of its checks, attempts and sampling."""
+
     max_steps: int = 50
     max_seconds: float = 1800.0
     max_tokens: int = 2_000_000  # prefilled + generated, over the whole run
@@ -165,6 +169,8 @@ class DrawRecord:
 
 @dataclass
 class LoopState:
+    """What a run knows as it goes, and what it hands back for the report."""
+
     messages: list[Message]
     task: str = ""
     plan: list[str] = field(default_factory=list)

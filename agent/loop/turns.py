@@ -32,6 +32,8 @@ from agent.steering import Steering
 
 
 class Turns:
+    """The model's turns in one run, and its pauses for the user's guidance."""
+
     def __init__(self, run: Run, engine: Engine, steering: Steering | None) -> None:
         self.run = run
         self.engine = engine
