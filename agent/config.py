@@ -39,7 +39,7 @@ class AgentConfig(BaseModel):
     max_steps: int = 50  # model turns, the repair phase's replies (at most repair_share of them) included
     max_minutes: float = 30.0
     max_tokens: int = 2_000_000
-    max_attempts: int = 5  # a stuck attempt is set aside and the task started again (agent/loop/)
+    max_attempts: int = 5  # a stuck attempt is set aside and the task started again (agent/loop/attempts.py)
     edit_tests: bool = False  # let the model change the repository's existing test files
     test_after_edit: bool = True  # the loop runs the tests after each edit (off for slow suites)
     undo_regressions: bool = False  # with it: an edit that makes more tests fail is undone at once
