@@ -59,7 +59,7 @@ class AgentConfig(BaseModel):
     max_steps: int = 50  # model turns, the repair phase's replies (at most repair_share of them) included
     max_minutes: float = 30.0
     max_tokens: int = 2_000_000
-    max_attempts: int = 5  # a stuck attempt is set aside and the task started again (agent/loop.py)
+    max_attempts: int = 5  # a stuck attempt is set aside and the task started again (agent/loop/attempts.py)
     edit_tests: bool = False  # let the model change the repository's existing test files
     test_after_edit: bool = True  # the loop runs the tests after each edit (off for slow suites)
     undo_regressions: bool = False  # with it: an edit that makes more tests fail is undone at once
@@ -67,7 +67,7 @@ class AgentConfig(BaseModel):
     # edits drawn for the same turn in all, and the one with the fewest failing goes on (1: off)
     edit_samples: int = Field(default=4, ge=1, le=16)
     plan: bool = True
-    # draft-and-test repair before the tool-calling loop when the tests show the bug (agent/repair.py):
+    # draft-and-test repair before the tool-calling loop when the tests show the bug (agent/loop/repair.py):
     # "auto" (on with a real model), "always" or "off"
     repair: Literal["auto", "always", "off"] = "auto"
     repair_drafts: int = Field(default=30, ge=1, le=500)  # replies drawn in it, at most

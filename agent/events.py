@@ -94,7 +94,7 @@ class PlanSet(BaseModel):
 
 
 class PlanProgress(BaseModel):
-    """Plan steps (0-based) ticked so far, by observed progress (see `agent.planning.tick`)."""
+    """Plan steps (0-based) ticked so far, by observed progress (see `agent.loop.planning.tick`)."""
 
     kind: Literal["plan_progress"] = "plan_progress"
     done: list[int]

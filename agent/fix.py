@@ -22,9 +22,8 @@ from agent.context import build_pack, resolve_budget
 from agent.context.locate import cache_dir
 from agent.engine import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted
-from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState
+from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState, RepairBudget, Tools
 from agent.messages import Message
-from agent.repair import RepairBudget
 from agent.repo.stray_guard import StrayGuard
 from agent.report import RepairSummary, RunReport, TestSummary, report_dict
 from agent.run_setup import RunSetup, prepare_run
@@ -84,6 +83,27 @@ def _tests_summary(data: dict[str, object] | None, command: str) -> TestSummary:
         exit_code=int(str(data["exit_code"])) if data.get("exit_code") is not None else None,
         failing=[str(f) for f in failing] if isinstance(failing, list) else [],
     )
+
+
+@dataclass
+class JournaledWorktree:
+    """The agent's worktree as the loop sees it (agent/loop/base.py `Worktree`): the journal keeps
+    the edits a set-aside change takes with it."""
+
+    workspace: Workspace
+    journal: EditJournal
+
+    def has_changes(self) -> bool:
+        return bool(self.workspace.changed_files())
+
+    def set_aside(self) -> str:
+        return self.workspace.set_aside(self.journal)
+
+    def code_version(self) -> str:
+        return hashlib.blake2b(self.workspace.diff().encode(), digest_size=12).hexdigest()
+
+    def restore(self, diff: str) -> None:
+        self.workspace.restore(diff, self.journal)
 
 
 class FixRun:
@@ -192,16 +212,11 @@ class FixRun:
         context = self._context(workspace, request, pack_budget)
         loop = AgentLoop(
             self.engine,
-            setup.toolset,
-            ctx,
+            Tools(setup.toolset, ctx, code_writer=Toolbox([write_code.TOOL])),
+            JournaledWorktree(workspace, journal),
             self.emit,
             budgets_from(self.config),
-            has_changes=lambda: bool(workspace.changed_files()),
             steering=self.steering,
-            set_aside=lambda: workspace.set_aside(journal),
-            code_version=lambda: hashlib.blake2b(workspace.diff().encode(), digest_size=12).hexdigest(),
-            restore=lambda diff: workspace.restore(diff, journal),
-            code_writer=Toolbox([write_code.TOOL]),
         )
         try:
             state = loop.run(request.task, context, instructions=setup.block.text)

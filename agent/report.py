@@ -34,7 +34,7 @@ class PullRequestRef(BaseModel):
 
 
 class RepairSummary(BaseModel):
-    """How the repair phase went (agent/repair.py), when it ran."""
+    """How the repair phase went (agent/loop/repair.py), when it ran."""
 
     replies: int = 0  # model replies drawn
     drafts: int = 0  # fixes tried on the tree with the tests

@@ -249,7 +249,7 @@ def test_barred_lines_split_a_files_text_into_the_blocks_between_them() -> None:
 
 @pytest.mark.model
 def test_old_text_cannot_hold_a_barred_line(toolbox: Toolbox, ctx: ToolContext, masker: TokenMasker) -> None:
-    """A line where edit after edit changed nothing is closed to edits (agent/loop.py): the
+    """A line where edit after edit changed nothing is closed to edits (agent/loop/sampling.py): the
     model has to start its old text elsewhere, in the same file or another."""
     path = "pkg/parse.py"
     barred = {path: {5}}  # `    return bool(text)`

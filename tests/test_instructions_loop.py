@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import git
 import pytest
 
 from agent.config import AgentConfig
-from agent.engine import ChatOptions
-from agent.engines.scripted import ScriptedEngine, ScriptedTurn
-from agent.events import EngineEvent, RunEvent, ToolFinished
+from agent.engine import Engine
+from agent.engines.scripted import ScriptedTurn
+from agent.events import RunEvent, ToolFinished
 from agent.fix import FixRequest, FixRun
-from agent.messages import Message, ToolSpec
 from agent.report import RunReport
+from tests.recording import RecordingEngine
 from tests.repos import BUGGY_MEDIAN, MEDIAN_TESTS, make_repo
 from tests.sandboxes import sandboxes
 
@@ -43,22 +42,6 @@ EDIT = ScriptedTurn(
 FINISH = ScriptedTurn(tool_calls=[{"name": "finish", "arguments": {"summary": "fixed the even case"}}])
 
 
-class RecordingEngine(ScriptedEngine):
-    """A ScriptedEngine that keeps the messages of every request, to check what the model saw."""
-
-    def __init__(self, turns: list[ScriptedTurn]) -> None:
-        super().__init__(turns)
-        self.requests: list[list[Message]] = []
-        self.last_tools: list[ToolSpec] = []
-
-    def chat(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
-    ) -> Iterator[EngineEvent]:
-        self.requests.append([m.model_copy(deep=True) for m in messages])
-        self.last_tools = list(tools)
-        return super().chat(messages, tools, options)
-
-
 @pytest.fixture
 def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "xdg"
@@ -73,7 +56,7 @@ def repo_with(tmp_path: Path, extra: dict[str, str]) -> Path:
     return make_repo(tmp_path / "repo", files)
 
 
-def run(repo: Path, engine: ScriptedEngine, **config: object) -> tuple[RunReport, list[RunEvent]]:
+def run(repo: Path, engine: Engine, **config: object) -> tuple[RunReport, list[RunEvent]]:
     events: list[RunEvent] = []
     settings = AgentConfig.model_validate({"max_steps": 8, **config})
     report = FixRun(engine, sandboxes(repo, settings), settings, events.append).run(
@@ -90,7 +73,7 @@ def test_agents_md_goes_into_the_prompt_and_its_test_command_verifies(
     report, events = run(repo, engine)
 
     assert report.status == "resolved", report
-    first_prompt = engine.requests[0][1].content
+    first_prompt = engine.conversations[0][1].content
     user_at = first_prompt.index("Explain each change in one sentence.")
     root_at = first_prompt.index("Keep functions pure.")
     assert user_at < root_at < first_prompt.index("Issue to fix:")  # the project's rules come later, win
@@ -150,7 +133,7 @@ def test_instructions_over_budget_are_reported_and_what_was_kept_is_shown(
     engine = RecordingEngine([PLAN, EDIT, FINISH])
     report, _ = run(repo, engine, instructions_budget=300)
 
-    prompt = engine.requests[0][1].content
+    prompt = engine.conversations[0][1].content
     assert "- rule 0: never rename" in prompt and "- rule 299: never rename" not in prompt
     assert "more lines of AGENTS.md were left out to fit the context window" in prompt
     notices = [n for n in report.notices if "project instructions are" in n]

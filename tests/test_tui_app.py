@@ -19,18 +19,11 @@ from agent.tui.changes import ChangesView
 from agent.tui.conversation import ModelReply, PlanView, ToolCard
 from agent.tui.prompt import PromptInput
 from agent.tui.screens import ApprovalScreen, HelpScreen, SessionPicker
+from tests.recording import RecordingEngine
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
 from tests.sandboxes import sandboxes
-from tests.tui_support import (
-    RecordingEngine,
-    answer_approvals,
-    make_app,
-    paced,
-    scripted,
-    type_text,
-    wait_for,
-)
+from tests.tui_support import answer_approvals, make_app, paced, scripted, type_text, wait_for
 
 FIXED = "(s[mid - 1] + s[mid]) / 2"
 SHELL = {"tool_calls": [{"name": "shell", "arguments": {"command": "echo checked > shell-approved.txt"}}]}
@@ -142,7 +135,7 @@ async def test_interrupt_then_guidance_continues_the_same_session(repo: Path) ->
     interrupted = next(e for e in events if isinstance(e, Interrupted))
     assert 0 < len(interrupted.partial_text) < len(LONG_PLAN)  # cut short mid-stream
     assert any(isinstance(e, UserGuidance) and e.text == "only change stats" for e in events)
-    later = engine.sent[1]  # the model's next request holds the guidance
+    later = engine.conversations[1]  # the model's next request holds the guidance
     assert any("only change stats" in m.content for m in later if m.role == "user")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -11,45 +11,14 @@ import git
 from textual.pilot import Pilot
 
 from agent.config import AgentConfig
-from agent.engine import ChatOptions, Engine
-from agent.engines.scripted import ScriptedEngine, ScriptedTurn
-from agent.events import EngineEvent
-from agent.messages import Message, ToolSpec
+from agent.engine import Engine
 from agent.paced import PacedEngine
 from agent.tui.app import AgentApp
 from agent.tui.bridge import TuiSetup
 from agent.tui.cli import sandbox_factory
 from agent.tui.screens import ApprovalScreen
 from sandbox.config import SandboxConfig
-
-SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"
-
-
-class RecordingEngine:
-    """Wraps an engine and keeps every conversation it was sent (to check what the model read)."""
-
-    def __init__(self, inner: Engine) -> None:
-        self.inner = inner
-        self.sent: list[list[Message]] = []
-
-    name = property(lambda self: self.inner.name)
-    model = property(lambda self: self.inner.model)
-    context_length = property(lambda self: self.inner.context_length)
-    tool_format = property(lambda self: self.inner.tool_format)
-    samples = property(lambda self: self.inner.samples)
-
-    def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
-        return self.inner.count_tokens(messages, tools)
-
-    def chat(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
-    ) -> Iterator[EngineEvent]:
-        self.sent.append(list(messages))
-        return self.inner.chat(messages, tools, options)
-
-
-def scripted(turns: list[ScriptedTurn] | None = None) -> ScriptedEngine:
-    return ScriptedEngine(turns) if turns is not None else ScriptedEngine.from_file(SCRIPT)
+from tests.scripts import scripted as scripted  # the TUI tests' engine
 
 
 def make_app(

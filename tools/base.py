@@ -52,7 +52,7 @@ class NoChange(ToolError):
     """An edit that would leave the code exactly as it is (the new text is the old text).
 
     A small model sends one right after an edit it believes finished; the loop answers it with
-    the tests' result on the code as it is (agent/loop.py), not only with the refusal.
+    the tests' result on the code as it is (agent/loop/checks.py), not only with the refusal.
     """
 
 

@@ -265,7 +265,7 @@ def available_tools(web_fetch: WebFetchConfig | None = None) -> list[Tool]:
             if tool.name not in known:
                 tools.insert(len(tools) - 1, tool)
                 known.add(tool.name)
-    tools.insert(len(tools) - 1, write_code.TOOL)  # the repair phase's (agent/repair.py)
+    tools.insert(len(tools) - 1, write_code.TOOL)  # the repair phase's (agent/loop/repair.py)
     return tools
 
 

@@ -17,39 +17,106 @@ whose text the prompt already holds. Measured on ../shared/minibugs (tests/bench
 If no draft passes within its share of the time, the tree is as it was, the closest draft is
 kept as a set-aside attempt (the run leaves it when nothing better comes), and the tool-calling
 loop takes over with the time left.
+
+Code blocks: a block opens with a line of three or more backticks (or tildes) and an optional
+language, and closes with a line of the same fence; a block still open when the reply ends (cut at
+a stop or a token limit) counts up to the end. The file a block is for may be named on the
+(non-blank) line before it (`In timeutil/duration.py:`) or in its first line
+(`# timeutil/duration.py`); `path` holds what looks like a file name there, for write_code to check
+against the repository.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
 import prompts
-from agent.code_blocks import CodeBlock, close_open_fence, code_blocks
 from agent.engine import ChatOptions
-from agent.events import ChatDone
+from agent.events import ChatDone, ToolStarted
+from agent.loop.base import Tools, Worktree
+from agent.loop.checks import last_output
+from agent.loop.errors import StopRun
+from agent.loop.state import RepairBudget, Run, SetAside
+from agent.loop.suite_runs import clip, failing_count, ran_tests, same_result
+from agent.loop.turns import Turns
 from agent.messages import Message, ToolCall
-from agent.suite_runs import clip, failing_count, same_result
 from tools.base import ToolOutcome
+
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n`]*$")
+_FILE_NAME = re.compile(r"[\w./-]*\w\.[A-Za-z]\w{0,5}\b")
+_FIRST_LINE_NAME = re.compile(r"^\s*(?:#|//|--|/\*)\s*(?:file:?\s*)?([\w./-]+\.\w+)\s*(?:\*/)?\s*$", re.I)
+# what the fence's info string says for code we would never merge into a source file
+NOT_CODE = frozenset(
+    {"bash", "sh", "shell", "console", "zsh", "powershell", "text", "txt", "output", "diff", "patch"}
+)
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    code: str
+    language: str  # the fence's info string, lower-cased ("" when none)
+    path: str | None  # a file name written just before the block or in its first line
+    closed: bool = True  # False: the reply ended inside it
+
+    @property
+    def is_code(self) -> bool:
+        """A block of program text (not a shell session, output or a diff)."""
+        return self.language not in NOT_CODE and bool(self.code.strip())
+
+
+def code_blocks(text: str) -> list[CodeBlock]:
+    """The fenced blocks of `text`, in order."""
+    blocks: list[CodeBlock] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        opened = _FENCE.match(lines[i])
+        if not opened:
+            i += 1
+            continue
+        fence, language = opened.group(1), opened.group(2).lower()
+        body: list[str] = []
+        j = i + 1
+        closed = False
+        while j < len(lines):
+            stripped = lines[j].strip()
+            if stripped.startswith(fence[0] * len(fence)) and not stripped.strip(fence[0]):
+                closed = True
+                break
+            body.append(lines[j])
+            j += 1
+        code = "\n".join(body) + ("\n" if body else "")
+        before = next((line for line in reversed(lines[max(0, i - 2) : i]) if line.strip()), "")
+        blocks.append(CodeBlock(code, language, _named_path(before, body), closed))
+        i = j + 1
+    return blocks
+
+
+def _named_path(before: str, body: list[str]) -> str | None:
+    if body:
+        first = _FIRST_LINE_NAME.match(body[0])
+        if first:
+            return first.group(1)
+    names = _FILE_NAME.findall(before)
+    return names[-1].strip("./") if names else None
+
+
+def close_open_fence(text: str) -> str:
+    """`text` with a closing fence added when it ends inside a block (a reply cut at its stop)."""
+    blocks = code_blocks(text)
+    if blocks and not blocks[-1].closed:
+        return text.rstrip("\n") + "\n```"
+    return text
+
 
 # a reply ends at the close of its first fenced block: what a model writes after it (usage
 # examples, a restated explanation) costs decode time and is never used
 BLOCK_END = "\n```\n"
 TESTS_CHARS = 2000
-
-
-class RepairBudget(BaseModel):
-    share: float = 0.7  # of the run's time budget, at most
-    max_drafts: int = 30  # replies drawn, at most
-    per_round: int = 3  # replies drawn before the closest draft is fed back
-    temperature: float = 0.8  # every reply but the first (greedy)
-    max_tokens: int = 640
-    # a reply needs about this long; the phase does not start one with less time left
-    min_seconds: float = 20.0
 
 
 @dataclass
@@ -247,3 +314,109 @@ def language_of(context: str, baseline: dict[str, Any]) -> str:
     if any(t.split("::", 1)[0].endswith(".py") for t in failing):
         return "python"
     return next((block.language for block in code_blocks(context) if block.language), "python")
+
+
+class RepairPhase:
+    """The repair phase in a run: whether it runs, the `RepairHost` it gets, and what it leaves:
+    a resolved run, or the tree as it was with the closest draft kept as attempt 0."""
+
+    def __init__(
+        self,
+        run: Run,
+        turns: Turns,
+        tools: Tools,
+        worktree: Worktree,
+        verify: Callable[[str], None],
+        samples: bool,
+    ) -> None:
+        """`verify`: the whole suite on the tree as it is, under the given call id; `samples`:
+        the engine's draws can differ (a replay could only repeat itself)."""
+        self.run = run
+        self.turns = turns
+        self.tools = tools
+        self.worktree = worktree
+        self.verify = verify
+        self.samples = samples
+        self._until = 0.0
+
+    def wanted(self) -> bool:
+        """The phase runs: the tests show the bug, and drafts can be written and tried."""
+        baseline = self.run.state.tests.baseline
+        mode = self.run.budgets.repair
+        return (
+            mode != "off"
+            and (mode == "always" or self.samples)
+            and self.tools.code_writer is not None
+            and baseline is not None
+            and ran_tests(baseline)
+            and not baseline.get("ok")
+        )
+
+    def run_phase(self, task: str, context: str, instructions: str) -> bool:
+        """Draft-and-test repair; True when a draft made the tests pass (the run is over)."""
+        state, budgets = self.run.state, self.run.budgets
+        budget = budgets.repair_budget
+        # its replies are steps of the run: at most its share of them, the rest are the loop's
+        share = max(1, int(budget.share * budgets.max_steps))
+        budget = budget.model_copy(update={"max_drafts": min(budget.max_drafts, share)})
+        self._until = time.monotonic() + budget.share * max(self.run.time_left(), 0.0)
+        self.run.notice(
+            f"repair: the model writes fixes as code, each tried with the tests "
+            f"(up to {budget.share * max(self.run.time_left(), 0.0):.0f}s)",
+        )
+        baseline = state.tests.baseline or {}
+        try:
+            result = Repair(self._host(), budget, language_of(context, baseline)).run(
+                task, context, last_output(state.tests), baseline, instructions
+            )
+        except StopRun as stop:  # interrupted by the user
+            self.run.stopped(stop)
+            return True
+        state.repair = result
+        if result.resolved:
+            state.summary = result.summary
+            state.stop_reason = "finished"
+            self.run.tick_plan(list(range(len(state.plan))))
+            return True
+        closest = result.closest()
+        if closest is not None and closest.failing <= failing_count(baseline) and not closest.same_as_before:
+            state.set_aside.append(SetAside(0, closest.diff, closest.tests))
+        state.tests.last, state.tests.changed_since = state.tests.baseline, False
+        self.run.notice(
+            f"repair: {len(result.drafts)} drafts from {result.replies} replies, none passed; "
+            "going on with tools",
+        )
+        return False
+
+    def _host(self) -> RepairHost:
+        return RepairHost(
+            chat=self._chat,
+            write=self._write,
+            test=self._test,
+            set_aside=self.worktree.set_aside,
+            version=self.worktree.code_version,
+            seconds_left=self._seconds_left,
+            step=self._step,
+            notice=self.run.notice,
+        )
+
+    def _chat(self, messages: list[Message], options: ChatOptions) -> ChatDone:
+        return self.turns.converse(messages, [], options)
+
+    def _write(self, call: ToolCall) -> ToolOutcome:
+        self.run.state.tool_calls += 1
+        self.run.emit(ToolStarted(call=call))
+        outcome = self.tools.write_code(call)
+        self.run.tool_finished(call, outcome)
+        return outcome
+
+    def _test(self, call_id: str) -> dict[str, Any]:
+        self.verify(call_id)
+        return self.run.state.tests.last or {}
+
+    def _seconds_left(self) -> float:
+        return min(self._until - time.monotonic(), self.run.time_left())
+
+    def _step(self) -> None:
+        self.turns.steer()
+        self.run.new_step()

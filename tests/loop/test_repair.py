@@ -1,21 +1,20 @@
-"""The repair phase (agent/repair.py): fixes written as code blocks, tried on the real tree with
+"""The repair phase (agent/loop/repair.py): fixes written as code blocks, tried on the real tree with
 the real tests in the real sandbox, before the tool-calling loop."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from agent.engine import ChatOptions
-from agent.events import EngineEvent, Notice, StepStarted, ToolFinished, ToolStarted
-from agent.messages import Message, ToolSpec
-from agent.repair import BLOCK_END
+from agent.engines.scripted import ScriptedTurn
+from agent.events import Notice, StepStarted, ToolFinished, ToolStarted
+from agent.loop.repair import BLOCK_END, close_open_fence, code_blocks
 from agent.report import RepairSummary, render_text
+from tests.recording import RecordingEngine
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
-from tests.test_loop_scripted import EDIT, FINISH, PLAN, ConversationEngine, ScriptedTurn, run_fix, turns
+from tests.scripts import EDIT, FINISH, PLAN, run_fix, turns
 
 GOOD = ScriptedTurn(
     text=(
@@ -42,24 +41,6 @@ BROKEN = ScriptedTurn(
 TALK = ScriptedTurn(text="The median is wrong for even lengths because it takes one value.")
 
 
-class OptionsEngine(ConversationEngine):
-    """Samples (so `repair = "auto"` runs it), and keeps every turn's options and tool list."""
-
-    def __init__(self, items: list[ScriptedTurn]) -> None:
-        super().__init__(items)
-        self.options: list[ChatOptions] = []
-
-    @property
-    def samples(self) -> bool:
-        return True
-
-    def chat(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
-    ) -> Iterator[EngineEvent]:
-        self.options.append(options)
-        return super().chat(messages, tools, options)
-
-
 @pytest.fixture
 def user_repo(tmp_path: Path) -> Path:
     repo = median_repo(tmp_path / "user")
@@ -69,7 +50,7 @@ def user_repo(tmp_path: Path) -> Path:
 
 def test_a_drafted_fix_that_passes_is_the_run_s_result(user_repo: Path) -> None:
     before = snapshot(user_repo)
-    engine = OptionsEngine(turns(GOOD))
+    engine = RecordingEngine(turns(GOOD), samples=True)
     report, events = run_fix(user_repo, engine, repair="auto")
     assert report.status == "resolved" and report.stop_reason == "finished" and report.tests.ok
     assert report.steps == 1 and report.summary.startswith("For an even length the median is the mean")
@@ -98,7 +79,7 @@ def test_a_drafted_fix_that_passes_is_the_run_s_result(user_repo: Path) -> None:
 
 
 def test_failed_drafts_leave_no_trace_and_the_closest_is_fed_back_with_its_tests(user_repo: Path) -> None:
-    engine = OptionsEngine(turns(SAME, NEAR, SAME, GOOD))
+    engine = RecordingEngine(turns(SAME, NEAR, SAME, GOOD), samples=True)
     report, events = run_fix(user_repo, engine, repair="always")
     assert report.status == "resolved" and report.steps == 4
     assert "middle = s" not in report.diff and "(len(s) - 1) // 2" not in report.diff
@@ -120,7 +101,7 @@ def test_failed_drafts_leave_no_trace_and_the_closest_is_fed_back_with_its_tests
 
 
 def test_a_reply_without_code_is_asked_for_its_code(user_repo: Path) -> None:
-    engine = OptionsEngine(turns(TALK, GOOD))
+    engine = RecordingEngine(turns(TALK, GOOD), samples=True)
     report, _ = run_fix(user_repo, engine, repair="always")
     assert report.status == "resolved" and report.steps == 2
     nudged = engine.conversations[1]
@@ -130,7 +111,7 @@ def test_a_reply_without_code_is_asked_for_its_code(user_repo: Path) -> None:
 
 def test_when_no_draft_passes_the_tool_loop_goes_on_with_the_steps_left(user_repo: Path) -> None:
     before = snapshot(user_repo)
-    engine = OptionsEngine(turns(SAME, NEAR, PLAN, EDIT, FINISH))
+    engine = RecordingEngine(turns(SAME, NEAR, PLAN, EDIT, FINISH), samples=True)
     report, events = run_fix(user_repo, engine, repair="always", repair_drafts=9, max_steps=4)
     assert report.status == "resolved" and report.stop_reason == "finished"
     assert report.steps == 4  # two replies of the repair phase (70% of the steps), two loop turns
@@ -146,7 +127,7 @@ def test_when_no_draft_passes_the_tool_loop_goes_on_with_the_steps_left(user_rep
 
 
 def test_the_closest_draft_is_kept_when_the_loop_does_no_better(user_repo: Path) -> None:
-    engine = OptionsEngine(turns(NEAR, PLAN, {"text": "I am not sure."}))
+    engine = RecordingEngine(turns(NEAR, PLAN, {"text": "I am not sure."}), samples=True)
     report, events = run_fix(user_repo, engine, repair="always", repair_drafts=1, max_steps=3)
     assert report.steps == 3
     assert report.status == "not_resolved"
@@ -155,7 +136,7 @@ def test_the_closest_draft_is_kept_when_the_loop_does_no_better(user_repo: Path)
 
 
 def test_a_draft_that_stops_the_tests_from_running_counts_them_all_failing(user_repo: Path) -> None:
-    engine = OptionsEngine(turns(BROKEN, NEAR, PLAN, {"text": "I am not sure."}))
+    engine = RecordingEngine(turns(BROKEN, NEAR, PLAN, {"text": "I am not sure."}), samples=True)
     report, events = run_fix(user_repo, engine, repair="always", repair_drafts=2, max_steps=4)
     notices = [e.message for e in events if isinstance(e, Notice)]
     assert "draft 1: 2 failing" in notices  # its import error, and the test that no longer ran
@@ -165,10 +146,10 @@ def test_a_draft_that_stops_the_tests_from_running_counts_them_all_failing(user_
 
 
 def test_repair_is_off_with_a_replay_in_auto_and_when_asked(user_repo: Path) -> None:
-    replay = ConversationEngine(turns(PLAN, EDIT, FINISH))  # samples nothing: auto leaves it out
+    replay = RecordingEngine(turns(PLAN, EDIT, FINISH))  # samples nothing: auto leaves it out
     report, _ = run_fix(user_repo, replay, repair="auto")
     assert report.status == "resolved" and replay.specs[0]  # the first turn already had the tools
-    off = OptionsEngine(turns(PLAN, EDIT, FINISH))
+    off = RecordingEngine(turns(PLAN, EDIT, FINISH), samples=True)
     report, _ = run_fix(user_repo, off, repair="off")
     assert report.status == "resolved" and off.options[0].tool_choice == "none" and off.specs[0]
 
@@ -177,6 +158,55 @@ def test_no_repair_when_the_tests_pass_before_any_change(tmp_path: Path) -> None
     repo = median_repo(tmp_path / "user")
     (repo / "test_stats.py").write_text("def test_nothing():\n    assert True\n")
     run_git(repo, "commit", "-qam", "tests pass")
-    engine = OptionsEngine(turns(PLAN, EDIT, FINISH))
+    engine = RecordingEngine(turns(PLAN, EDIT, FINISH), samples=True)
     report, _ = run_fix(repo, engine, repair="always")
     assert engine.specs[0] and report.steps == 2
+
+
+# ---- code blocks in a reply ---------------------------------------------------------------------
+
+BLOCKS_REPLY = """The regex leaves out the seconds unit. In `timeutil/duration.py`:
+
+```python
+_PART = re.compile(r"(\\d+)([hms])")
+```
+
+Then run it:
+
+```bash
+pytest -q
+```
+"""
+
+
+def test_blocks_with_their_language_and_the_file_named_before_them() -> None:
+    blocks = code_blocks(BLOCKS_REPLY)
+    assert [b.language for b in blocks] == ["python", "bash"]
+    assert blocks[0].code == '_PART = re.compile(r"(\\d+)([hms])")\n'
+    assert blocks[0].path == "timeutil/duration.py" and blocks[0].closed
+    assert blocks[0].is_code and not blocks[1].is_code
+
+
+def test_a_file_named_in_the_first_line_and_a_bare_fence() -> None:
+    blocks = code_blocks("Fixed:\n```\n# stats/central.py\ndef median(xs):\n    return 1\n```\n")
+    assert blocks[0].path == "stats/central.py" and blocks[0].language == ""
+    assert blocks[0].code.startswith("# stats/central.py\ndef median")
+
+
+def test_a_block_cut_at_the_reply_end_counts_and_gets_its_fence_closed() -> None:
+    text = "The fix:\n```python\ndef f():\n    return 2"
+    (block,) = code_blocks(text)
+    assert not block.closed and block.code == "def f():\n    return 2\n"
+    assert close_open_fence(text) == text + "\n```"
+    assert close_open_fence(BLOCKS_REPLY) == BLOCKS_REPLY
+
+
+def test_a_longer_fence_holds_a_shorter_one_and_tildes_work() -> None:
+    text = "````markdown\n```python\nx = 1\n```\n````\n~~~py\ny = 2\n~~~\n"
+    blocks = code_blocks(text)
+    assert [b.language for b in blocks] == ["markdown", "py"]
+    assert blocks[0].code == "```python\nx = 1\n```\n" and blocks[1].code == "y = 2\n"
+
+
+def test_no_blocks_in_plain_text() -> None:
+    assert code_blocks("The bug is in the regular expression.") == []

@@ -1,5 +1,5 @@
-"""Edit sampling: an edit that leaves tests failing is tried against other replies drawn for the
-same turn, on the real tree with the real tests, and the best of them goes on."""
+"""Edit sampling (agent/loop/sampling.py): an edit that leaves tests failing is tried against other
+replies drawn for the same turn, on the real tree with the real tests, and the best of them goes on."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from agent.engines.scripted import ScriptedTurn
 from agent.events import ChatDone, Notice, ToolFinished, ToolStarted, Usage
 from agent.loop import Trial
 from agent.messages import Message, ToolSpec
+from tests.recording import RecordingEngine
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot
-from tests.test_loop_scripted import (
+from tests.scripts import (
     BREAKING_EDIT,
     EDIT,
     FINISH,
     PLAN,
     READ,
     WRONG_EDIT,
-    ConversationEngine,
-    ScriptedTurn,
     run_fix,
     turns,
 )
@@ -49,21 +49,13 @@ def user_repo(tmp_path: Path) -> Path:
     return repo
 
 
-class DrawingEngine(ConversationEngine):
-    """A script whose next turn stands for another draw when the loop samples."""
-
-    @property
-    def samples(self) -> bool:
-        return True
-
-
 def _notices(events: list) -> list[str]:
     return [e.message for e in events if isinstance(e, Notice)]
 
 
 def test_a_drawn_edit_that_passes_replaces_the_first_that_did_not(user_repo: Path) -> None:
     before = snapshot(user_repo)
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, EDIT, FINISH))
+    engine = RecordingEngine(turns(PLAN, WRONG_EDIT, EDIT, FINISH), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=4)
     assert report.status == "resolved" and report.stop_reason == "finished" and report.steps == 2
     # the draw answered the very same turn, sampled (the greedy reply's KV cache stays usable)
@@ -90,7 +82,7 @@ def test_a_drawn_edit_that_passes_replaces_the_first_that_did_not(user_repo: Pat
 def test_the_edit_with_fewest_failing_goes_on_and_the_others_leave_no_trace(user_repo: Path) -> None:
     # the greedy edit keeps one test failing; the draws break two, are no edit, and the same
     # breaking edit again (not run again: it would break the same two)
-    engine = DrawingEngine(turns(PLAN, NEAR_MISS_EDIT, BREAKING_EDIT, READ, BREAKING_EDIT))
+    engine = RecordingEngine(turns(PLAN, NEAR_MISS_EDIT, BREAKING_EDIT, READ, BREAKING_EDIT), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=4, max_steps=1)
     assert report.steps == 1 and len(engine.conversations) == 5
     assert (
@@ -113,7 +105,7 @@ def test_the_edit_with_fewest_failing_goes_on_and_the_others_leave_no_trace(user
 def test_an_edit_that_changes_a_result_goes_on_over_one_that_changed_none(user_repo: Path) -> None:
     # greedy: a refactor that leaves the failure exactly as it was; the draws break one more
     # test, then fail as many but differently
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, NEAR_MISS_EDIT))
+    engine = RecordingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, NEAR_MISS_EDIT), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=3, max_steps=1)
     said = _notices(events)
     assert any(
@@ -127,12 +119,12 @@ def test_an_edit_that_changes_a_result_goes_on_over_one_that_changed_none(user_r
 
 
 def test_the_model_is_told_when_its_edit_changed_no_test_result(user_repo: Path, tmp_path: Path) -> None:
-    engine = ConversationEngine(turns(PLAN, WRONG_EDIT, READ))  # no sampling
+    engine = RecordingEngine(turns(PLAN, WRONG_EDIT, READ))  # no sampling
     run_fix(user_repo, engine, edit_samples=4, max_steps=2)
     after = _tool_texts(engine.conversations[2])[-1]
     assert "changed no test result" in after and "TESTS FAILED" in after
     # an edit that fails differently is not said to change nothing
-    engine = ConversationEngine(turns(PLAN, NEAR_MISS_EDIT, READ))
+    engine = RecordingEngine(turns(PLAN, NEAR_MISS_EDIT, READ))
     run_fix(median_repo(tmp_path / "other"), engine, edit_samples=4, max_steps=2)
     after = _tool_texts(engine.conversations[2])[-1]
     assert "changed no test result" not in after and "assert 2 == 2.5" in after
@@ -159,7 +151,7 @@ def test_an_edit_that_only_adds_a_failing_test_is_not_sampled(user_repo: Path) -
     create = ScriptedTurn(
         tool_calls=[{"name": "create_file", "arguments": {"path": "test_pair.py", "content": new_test}}]
     )
-    engine = DrawingEngine(turns(PLAN, create, EDIT, FINISH))
+    engine = RecordingEngine(turns(PLAN, create, EDIT, FINISH), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=4)
     assert report.status == "resolved" and report.steps == 3
     assert engine.temperatures == [0.0, 0.0, 0.0, 0.0]
@@ -170,7 +162,7 @@ def test_no_draw_when_the_tests_passed_before_any_change(user_repo: Path) -> Non
     stats = user_repo / "stats.py"
     stats.write_text(stats.read_text().replace("    return s[len(s) // 2]\n", FIXED))
     run_git(user_repo, "commit", "-qam", "fixed")
-    engine = DrawingEngine(turns(PLAN, BREAKING_EDIT, READ))
+    engine = RecordingEngine(turns(PLAN, BREAKING_EDIT, READ), samples=True)
     _, events = run_fix(user_repo, engine, edit_samples=4, max_steps=1)
     assert len(engine.conversations) == 2  # the plan and the one turn: nothing to compare edits on
     assert not any("drawing another" in n for n in _notices(events))
@@ -196,7 +188,7 @@ def _tool_texts(conversation: list[Message]) -> list[str]:
 
 def test_a_comment_only_edit_is_never_the_one_that_goes_on(user_repo: Path) -> None:
     # greedy: the fix as a comment; the draws: a wrong edit, then the comment again (not tried twice)
-    engine = DrawingEngine(turns(PLAN, COMMENT_EDIT, WRONG_EDIT, COMMENT_EDIT))
+    engine = RecordingEngine(turns(PLAN, COMMENT_EDIT, WRONG_EDIT, COMMENT_EDIT), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=3, max_steps=1)
     said = _notices(events)
     assert any(
@@ -208,14 +200,14 @@ def test_a_comment_only_edit_is_never_the_one_that_goes_on(user_repo: Path) -> N
 
 
 def test_the_model_is_told_a_comment_only_edit_changes_nothing(user_repo: Path, tmp_path: Path) -> None:
-    engine = ConversationEngine(turns(PLAN, COMMENT_EDIT, EDIT, FINISH))  # no sampling
+    engine = RecordingEngine(turns(PLAN, COMMENT_EDIT, EDIT, FINISH))  # no sampling
     report, _ = run_fix(user_repo, engine, edit_samples=4)
     assert report.status == "resolved"
     after_comment = _tool_texts(engine.conversations[2])[-1]
     assert "changed only comments or layout" in after_comment
     assert "TESTS FAILED" in after_comment
     # a real edit that still fails is not called cosmetic
-    engine = ConversationEngine(turns(PLAN, WRONG_EDIT, READ))
+    engine = RecordingEngine(turns(PLAN, WRONG_EDIT, READ))
     run_fix(median_repo(tmp_path / "other"), engine, edit_samples=4, max_steps=2)
     assert "comments" not in _tool_texts(engine.conversations[2])[-1]
 
@@ -238,7 +230,7 @@ def _run_tests_turn(arguments: dict) -> ScriptedTurn:
 def test_the_tests_after_an_edit_always_hold_the_tests_that_failed(
     user_repo: Path, selection: dict, kept: bool
 ) -> None:
-    engine = ConversationEngine(turns(PLAN, _run_tests_turn(selection), WRONG_EDIT, READ))
+    engine = RecordingEngine(turns(PLAN, _run_tests_turn(selection), WRONG_EDIT, READ))
     _, events = run_fix(user_repo, engine, edit_samples=1, max_steps=3)
     after_edit = [e for e in events if isinstance(e, ToolStarted) and e.call.id.startswith("tests_")]
     assert len(after_edit) == 1
@@ -266,7 +258,7 @@ def test_an_edit_that_makes_the_code_as_an_earlier_attempt_had_it_loses_the_draw
     # attempt 1: the near miss (a draw that is no edit loses to it), then three replies without
     # a call; attempt 2: the near miss again, and a draw that fails as many, another way
     script = [PLAN, NEAR_MISS_EDIT, READ, idle, idle, idle, NEAR_MISS_EDIT, other]
-    engine = DrawingEngine(turns(*script))
+    engine = RecordingEngine(turns(*script), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=10, max_attempts=2)
     said = _notices(events)
     assert report.attempts == 2
@@ -291,7 +283,7 @@ def test_an_edit_that_stops_the_tests_from_running_counts_them_all_failing(user_
             }
         ]
     )
-    engine = DrawingEngine(turns(PLAN, rename, NEAR_MISS_EDIT))
+    engine = RecordingEngine(turns(PLAN, rename, NEAR_MISS_EDIT), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=1)
     said = _notices(events)
     # the import error counts as its error and the test the suite no longer runs
@@ -303,7 +295,7 @@ def test_when_no_edit_of_the_turn_changed_a_result_none_is_applied(user_repo: Pa
     """The 1.5B model edited the wrong line draw after draw (the `return` instead of the pattern
     it used); the best of them went on and left a change that does nothing on the tree."""
     before = snapshot(user_repo)
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, READ))
+    engine = RecordingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, READ), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=3, max_steps=2)
     said = _notices(events)
     assert any(
@@ -325,7 +317,7 @@ def test_when_no_edit_of_the_turn_changed_a_result_none_is_applied(user_repo: Pa
 
 
 def test_an_edit_that_changed_a_result_is_applied_even_when_others_changed_none(user_repo: Path) -> None:
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, NEAR_MISS_EDIT))
+    engine = RecordingEngine(turns(PLAN, WRONG_EDIT, NEAR_MISS_EDIT), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=1)
     assert any("going on with edit 2" in n for n in _notices(events))
     assert "s[(len(s) - 1) // 2]" in report.diff
@@ -333,7 +325,7 @@ def test_an_edit_that_changed_a_result_is_applied_even_when_others_changed_none(
 
 def test_a_single_edit_that_changed_nothing_still_goes_on(user_repo: Path) -> None:
     # one draw is all there was time for (or the rest did not apply): nothing to weigh it with
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, READ))
+    engine = RecordingEngine(turns(PLAN, WRONG_EDIT, READ), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=1)
     assert any(
         "(tests: 1 failing, no test result changed, no count); going on with edit 1" in n
@@ -345,7 +337,7 @@ def test_a_single_edit_that_changed_nothing_still_goes_on(user_repo: Path) -> No
 def test_an_edit_tried_on_this_code_before_is_not_tried_again(user_repo: Path) -> None:
     """The 1.5B model's draws were mostly the very edit already tried; a second run of the tests
     on it would only say the same again."""
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, WRONG_EDIT, NEAR_MISS_EDIT))
+    engine = RecordingEngine(turns(PLAN, WRONG_EDIT, WRONG_EDIT, NEAR_MISS_EDIT), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=3, max_steps=1)
     said = _notices(events)
     assert any(
@@ -360,7 +352,9 @@ def test_after_a_set_off_turn_the_same_edits_are_not_applied_or_run_again(user_r
     """After a turn whose edits all changed nothing, the 1.5B model's next reply was the same call
     again, turn after turn."""
     before = snapshot(user_repo)
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, BREAKING_EDIT, READ))
+    engine = RecordingEngine(
+        turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, BREAKING_EDIT, READ), samples=True
+    )
     report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
     said = _notices(events)
     assert any(
@@ -378,7 +372,9 @@ def test_draws_that_repeat_a_tried_edit_make_the_next_replies_hotter(user_repo: 
     """At 0.7 the 1.5B model's draws were the same call four times in a row: its sampling floor
     (min_p) left no other token at most places. Each repeat raises the temperature and lowers the
     floor for the replies after it."""
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, BREAKING_EDIT, READ))
+    engine = RecordingEngine(
+        turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, BREAKING_EDIT, READ), samples=True
+    )
     _, events = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
     # plan, turn 1 (greedy, then a draw at the usual 0.7), as before any repeat
     assert engine.temperatures[:3] == [0.0, 0.0, 0.7] and engine.min_ps[:3] == [None] * 3
@@ -390,7 +386,9 @@ def test_draws_that_repeat_a_tried_edit_make_the_next_replies_hotter(user_repo: 
 
 
 def test_once_an_edit_goes_on_replies_are_sampled_as_before(user_repo: Path) -> None:
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, NEAR_MISS_EDIT, READ, READ))
+    engine = RecordingEngine(
+        turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, NEAR_MISS_EDIT, READ, READ), samples=True
+    )
     report, _ = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
     assert "s[(len(s) - 1) // 2]" in report.diff  # turn 2's hotter draw went on
     assert engine.temperatures[4] == pytest.approx(0.9)
@@ -407,7 +405,9 @@ def _old_text_grounds(specs: list[ToolSpec], path: str) -> object:
 def test_a_line_where_edits_changed_nothing_in_two_set_off_turns_is_closed_to_edits(user_repo: Path) -> None:
     """The 1.5B model edited one line draw after draw, attempt after attempt, while the bug sat
     elsewhere: after two set-off turns on it, an edit's old text cannot hold it."""
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, BREAKING_EDIT, READ))
+    engine = RecordingEngine(
+        turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, BREAKING_EDIT, READ), samples=True
+    )
     report, _ = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
     text = (user_repo / "stats.py").read_text()
     assert _old_text_grounds(engine.specs[1], "stats.py") == text  # turn 1: the whole file
@@ -424,7 +424,7 @@ def test_a_line_where_edits_changed_nothing_in_two_set_off_turns_is_closed_to_ed
 def test_closed_lines_stay_closed_in_the_next_attempt_on_the_same_code(user_repo: Path) -> None:
     # three set-off turns end attempt 1; attempt 2 starts on the code as it was
     stale = [WRONG_EDIT, BREAKING_EDIT] * 3
-    engine = DrawingEngine(turns(PLAN, *stale, READ, READ))
+    engine = RecordingEngine(turns(PLAN, *stale, READ, READ), samples=True)
     run_fix(user_repo, engine, edit_samples=2, max_steps=5, max_attempts=2)
     assert isinstance(_old_text_grounds(engine.specs[5], "stats.py"), list)
     assert isinstance(_old_text_grounds(engine.specs[-1], "stats.py"), list)  # attempt 2
@@ -445,7 +445,7 @@ def test_once_the_tests_pass_a_set_off_turn_says_so_and_points_to_finish(user_re
     """After its fix the model went on editing: a draw that broke a test and one that changed
     nothing. Neither goes on, and the model is not told that tests fail when none does."""
     breaking, needless = _sorted_line_edit("    s = xs\n"), _sorted_line_edit("    s = list(sorted(xs))\n")
-    engine = DrawingEngine(turns(PLAN, EDIT, breaking, needless, FINISH))
+    engine = RecordingEngine(turns(PLAN, EDIT, breaking, needless, FINISH), samples=True)
     report, _ = run_fix(user_repo, engine, edit_samples=2)
     assert report.status == "resolved" and "list(sorted" not in report.diff and "s = xs" not in report.diff
     told = _tool_texts(engine.conversations[4])[-1]
@@ -454,7 +454,7 @@ def test_once_the_tests_pass_a_set_off_turn_says_so_and_points_to_finish(user_re
 
 
 def test_a_repeated_edit_is_not_applied_even_when_no_other_draw_ran(user_repo: Path) -> None:
-    engine = DrawingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, READ, READ))
+    engine = RecordingEngine(turns(PLAN, WRONG_EDIT, BREAKING_EDIT, WRONG_EDIT, READ, READ), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=3)
     said = _notices(events)
     assert any("(tests: tried on this code before, not again, no count); applying none" in n for n in said), (
@@ -466,7 +466,7 @@ def test_a_repeated_edit_is_not_applied_even_when_no_other_draw_ran(user_repo: P
 def test_an_edit_tried_in_one_attempt_is_not_run_again_in_the_next(user_repo: Path) -> None:
     # three set-off turns end attempt 1; attempt 2 starts on the same code as it did
     stale = [WRONG_EDIT, BREAKING_EDIT] * 3
-    engine = DrawingEngine(turns(PLAN, *stale, WRONG_EDIT, NEAR_MISS_EDIT, READ))
+    engine = RecordingEngine(turns(PLAN, *stale, WRONG_EDIT, NEAR_MISS_EDIT, READ), samples=True)
     report, events = run_fix(user_repo, engine, edit_samples=2, max_steps=8, max_attempts=2)
     said = _notices(events)
     second = said[next(i for i, n in enumerate(said) if "attempt 2 of 2" in n) :]

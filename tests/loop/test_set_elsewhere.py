@@ -3,7 +3,7 @@ lines themselves changed nothing."""
 
 from __future__ import annotations
 
-from agent.set_elsewhere import changed_lines, set_elsewhere
+from agent.loop.set_elsewhere import changed_lines, set_elsewhere
 
 DURATION = """import re
 

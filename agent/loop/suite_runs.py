@@ -1,5 +1,5 @@
-"""What a test run's data says, read the same way by the loop (agent/loop.py) and the repair
-phase (agent/repair.py): how many tests fail, whether any ran, whether two runs showed the same
+"""What a test run's data says, read the same way by the loop's checks, attempts and edit sampling
+and by the repair phase: how many tests fail, whether any ran, whether two runs showed the same
 result, and its output clipped for a prompt."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Steering the loop from another thread (guidance, interrupt, stop) and ticking the plan."""
+"""The model's turns steered from another thread (agent/loop/turns.py, agent/steering.py):
+guidance, interrupt, stop."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from agent.engines.scripted import ScriptedTurn
 from agent.events import Interrupted, ModelDelta, RunEvent, UserGuidance
 from agent.fix import FixRequest, FixRun
 from agent.paced import PacedEngine, pieces
-from agent.planning import step_kind, tick
 from agent.steering import Steering
+from tests.recording import RecordingEngine
 from tests.repos import median_repo
 from tests.sandboxes import sandboxes
-from tests.tui_support import RecordingEngine, scripted
+from tests.scripts import scripted
 
 LONG = "Reading the code first " + " ".join(f"w{i}" for i in range(200))
 
@@ -43,7 +44,7 @@ def test_guidance_is_handed_to_the_model_before_the_next_step(tmp_path: Path) ->
     for event in events:
         printer(event)
     assert "you: keep the docstring" in printed.getvalue()  # `agent sessions ID` shows it too
-    plan_request, first_step = engine.sent[0], engine.sent[1]
+    plan_request, first_step = engine.conversations[0], engine.conversations[1]
     assert not any("keep the docstring" in m.content for m in plan_request)
     assert "keep the docstring" in first_step[-1].content and first_step[-1].role == "user"
 
@@ -72,7 +73,7 @@ def test_interrupt_cuts_the_turn_at_the_next_token_and_guidance_resumes(tmp_path
     pause = next(e for e in events if isinstance(e, Interrupted))
     assert pause.partial_text == "".join(pieces(LONG)[:5]).strip()
     assert report.status == "resolved" and report.stop_reason == "finished"
-    assert any("go on, read stats.py" in m.content for m in engine.sent[1])
+    assert any("go on, read stats.py" in m.content for m in engine.conversations[1])
 
 
 def test_stop_while_paused_ends_the_run_with_a_report(tmp_path: Path) -> None:
@@ -92,22 +93,6 @@ def test_stop_while_paused_ends_the_run_with_a_report(tmp_path: Path) -> None:
     report = run.run(FixRequest(task="median is wrong", repo=git.Repo(repo)))
     assert report.stop_reason == "interrupted" and report.status == "no_change"
     assert report.trajectory_path and Path(report.trajectory_path).is_file()
-
-
-def test_plan_steps_are_classified_by_their_first_action_word() -> None:
-    assert step_kind("Read the test file") == "inspect"
-    assert step_kind("Run the tests") == "test"
-    assert step_kind("Add a test for the even case") == "edit"
-    assert step_kind("Verify the fix") == "test"
-    assert step_kind("Think hard") == "other"
-
-
-def test_ticks_follow_evidence_in_order() -> None:
-    plan = ["Think it over", "Read stats.py", "Fix the even case", "Run the tests"]
-    assert tick(plan, [], "edit") == [0, 2]  # the edit ticks its step and the vague one before
-    assert tick(plan, [0, 2], "inspect") == [0, 1, 2]
-    assert tick(plan, [0, 1, 2], "inspect") == [0, 1, 2]  # no second read step: nothing changes
-    assert tick(plan, [0, 1, 2], "test") == [0, 1, 2, 3]
 
 
 def _index(events: list[RunEvent], kind: type) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.cosmetic import only_cosmetic, same_code
+from agent.loop.cosmetic import only_cosmetic, same_code
 from tools.journal import EditRecord
 
 CODE = "def f(x):\n    return x + 1\n"

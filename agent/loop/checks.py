@@ -1,0 +1,251 @@
+"""The loop's own test runs and what it makes of them: the baseline before any change, the tests
+after each edit (with the result they go back to the model in), edits that do no better counted
+(too many in a row: the attempt is stuck), the verify step, and whether `finish` is accepted.
+
+What a run's data says (how many fail, whether two runs showed the same) is suite_runs.py's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import prompts
+from agent.context.languages import is_test_path
+from agent.events import ToolFinished, ToolStarted
+from agent.loop.base import Outcome, Tools, Worktree
+from agent.loop.cosmetic import only_cosmetic
+from agent.loop.errors import Finished, Stuck
+from agent.loop.state import ALL_TESTS, Emit, Run, SuiteRecord, finished
+from agent.loop.suite_runs import clip, failing_count, ran_tests, same_result
+from agent.messages import Message, ToolCall
+from tools.base import ToolOutcome, ToolResult
+from tools.journal import EditRecord, UndoError
+
+EDITING_TOOLS = frozenset({"edit_file", "create_file", "apply_patch", "replace_lines", "shell"})
+FILE_EDITORS = EDITING_TOOLS - {"shell"}  # tools that only change files: the tests run after them
+NO_CHANGE_TESTS_CHARS = 1500
+BASELINE_TESTS_CHARS = 1200
+
+Before = tuple[dict[str, Any] | None, bool]  # the last test run and whether the code changed since
+
+
+def verify(
+    tools: Tools,
+    emit: Emit,
+    tests: SuiteRecord,
+    call_id: str,
+    arguments: dict[str, Any] | None = None,
+    tested: Outcome | None = None,
+) -> None:
+    """The verify step: the loop runs the tests itself (also after the run, for the report).
+    `tested`: a run of these tests on the code as it is now, reported instead of a new one."""
+    call = ToolCall(id=call_id, name="run_tests", arguments=dict(arguments or {}))
+    emit(ToolStarted(call=call))
+    outcome = tested if tested is not None else tools.call(call)
+    emit(finished(call, outcome))
+    tests.last = test_data(outcome)
+    tests.changed_since = False
+
+
+def test_data(outcome: Outcome) -> dict[str, Any]:
+    """A run_tests outcome as the loop keeps it: its data and its output."""
+    return {**outcome.result.data, "output": outcome.result.output}
+
+
+def last_output(tests: SuiteRecord) -> str:
+    return str((tests.last or {}).get("output", ""))[-3000:]
+
+
+def tests_only(records: list[EditRecord]) -> bool:
+    """These file changes were all to test files (and there was at least one)."""
+    return bool(records) and all(is_test_path(r.path) for r in records)
+
+
+class Checks:
+    """The loop's test runs in one run: on its `Run`, through its `Tools`, with the `Worktree`
+    saying whether the code changed and which version of it this is."""
+
+    def __init__(self, run: Run, tools: Tools, worktree: Worktree) -> None:
+        self.run = run
+        self.tools = tools
+        self.worktree = worktree
+
+    def verify(
+        self, call_id: str = "", arguments: dict[str, Any] | None = None, tested: Outcome | None = None
+    ) -> None:
+        """The tests (all, or `arguments`' selection) on the code as it is; `call_id` "": `verify_<step>`."""
+        state = self.run.state
+        verify(self.tools, self.run.emit, state.tests, call_id or f"verify_{state.steps}", arguments, tested)
+
+    def baseline(self) -> str:
+        """The tests on the code as it is, before any change: what the task prompt says of them."""
+        if not self.run.budgets.test_after_edit:
+            return ""
+        self.verify("baseline")
+        record = self.run.state.tests
+        record.baseline = record.last
+        tests = record.baseline or {}
+        record.best_failing[ALL_TESTS] = failing_count(tests)
+        return prompts.render(
+            "tests_before",
+            ok=bool(tests.get("ok")),
+            no_tests=bool(tests.get("no_tests")),
+            passed=int(tests.get("passed") or 0),
+            output=clip(last_output(record), BASELINE_TESTS_CHARS, tail=True),
+        )
+
+    def model_ran_tests(self, call: ToolCall, outcome: Outcome) -> None:
+        """The model's own run_tests: its result stands, and its selection is the one the loop
+        uses after edits when it holds the tests that failed (a selection that found none is not)."""
+        record = self.run.state.tests
+        if outcome.error is None:
+            record.last = test_data(outcome)
+            record.changed_since = False
+        ran = outcome.result.data
+        if ran_tests(ran) and _covers(record.baseline, call.arguments, ran):
+            record.args = dict(call.arguments)
+
+    def tests_now(self, outcome: Outcome) -> None:
+        """An edit that changes nothing, right after one that did: the model thinks its change is
+        done. What it needs is how the tests fare on it, not a turn spent on the refusal."""
+        self.verify()
+        output = clip(last_output(self.run.state.tests), NO_CHANGE_TESTS_CHARS, tail=True)
+        outcome.result.output += "\n" + prompts.render("tests_now", output=output)
+
+    def after_edit(self, call: ToolCall, edits: int, before: Before, tested: Outcome | None = None) -> None:
+        """Run the tests the model last chose (all of them at first) on its edit and add their
+        result to the edit's; undo an edit that made more of them fail; end the attempt when edit
+        after edit does no better. `tested`: their run on this very edit, made when it was tried."""
+        state, budgets = self.run.state, self.run.budgets
+        record = state.tests
+        self.verify(f"tests_{state.steps}_{call.id}", record.args, tested)
+        record.first_tested(self.worktree.code_version(), state.attempt)
+        output = clip(last_output(record), NO_CHANGE_TESTS_CHARS, tail=True)
+        tests = record.last or {}
+        selection = json.dumps(record.args, sort_keys=True)
+        failing = failing_count(tests, record.baseline)
+        best = record.best_failing.get(selection, float("inf"))
+        records = self.tools.last_edits(edits)
+        if tests_only(records):  # a new test that fails shows the bug: neither worse nor stale
+            self._append(prompts.render("tests_now", output=output))
+            return
+        if failing > best and budgets.undo_regressions and self._undo(edits, before):
+            note = prompts.render(
+                "edit_undone", before=_how_many(best), after=_how_many(failing), output=output
+            )
+            last = state.messages[-1]
+            state.messages[-1] = last.model_copy(update={"content": note})
+            after = _how_many(failing)  # best is a count: it is lower
+            self.run.notice(f"undid the {call.name} that made more tests fail ({int(best)} -> {after})")
+        else:
+            text = prompts.render("tests_now", output=output)
+            if not tests.get("ok") and only_cosmetic(records):
+                text = prompts.render("edit_cosmetic") + "\n" + text
+            elif not tests.get("ok") and not before[1] and same_result(before[0], tests):
+                text = prompts.render("edit_no_effect") + "\n" + text
+            self._append(text)
+            if tests.get("ok"):
+                return
+            if failing < best:
+                record.best_failing[selection], record.stale_edits = failing, 0
+                return
+        self.stale_edit()
+
+    def _append(self, text: str) -> None:
+        """Add `text` to the last message (the edit's result)."""
+        messages = self.run.state.messages
+        last = messages[-1]
+        messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
+
+    def stale_edit(self) -> None:
+        """One more edit in a row that did no better; too many end the attempt."""
+        record = self.run.state.tests
+        record.stale_edits += 1
+        if record.stale_edits >= self.run.budgets.max_stale_edits:
+            raise Stuck(
+                "no_improvement",
+                f"{record.stale_edits} edits in a row left as many tests failing as before",
+            )
+
+    def set_off(self, call: ToolCall, told: str) -> None:
+        """The turn's edits all changed nothing (edit sampling): the tree stays as it was, the model
+        is `told` where they were, and the turn counts as an edit that did no better."""
+        outcome = ToolOutcome(result=ToolResult(output=told, ok=False, data={"set_off": True}))
+        self.run.tool_finished(call, outcome)
+        self.run.state.messages.append(Message.tool_result(call, told))
+        self.stale_edit()
+
+    def _undo(self, edits: int, before: Before) -> bool:
+        """Revert the last call's `edits` file changes; the code and its tests are as they were."""
+        if edits < 1:
+            return False
+        try:
+            self.tools.undo_edits(edits)
+        except UndoError as exc:  # changed behind the journal's back: leave it, say so
+            self.run.notice(f"could not undo an edit that made more tests fail: {exc}", "warning")
+            return False
+        state = self.run.state
+        state.tests.last, state.tests.changed_since = before
+        # back on a version seen before, without counting a revisit
+        state.calls.back_on(self.worktree.code_version())
+        return True
+
+    def finish(self, call: ToolCall) -> None:
+        """Accept the model's `finish` (the run is over) or hand it the refusal."""
+        state = self.run.state
+        summary = str(call.arguments.get("summary", "")).strip()
+        refusal = self._refusal()
+        if refusal is None:
+            state.summary = summary
+            self.run.emit(ToolFinished(call_id=call.id, name="finish", ok=True, output="accepted"))
+            self.run.tick_plan(list(range(len(state.plan))))
+            raise Finished()
+        state.tests.finish_refusals += 1
+        self.run.emit(ToolFinished(call_id=call.id, name="finish", ok=False, output=refusal))
+        state.messages.append(Message.tool_result(call, refusal))
+
+    def _refusal(self) -> str | None:
+        """Why `finish` cannot be accepted yet, or None. Verifies with the tests first."""
+        state, budgets = self.run.state, self.run.budgets
+        if not self.worktree.has_changes():  # a fix needs a change; a stuck model ends on repeats or budgets
+            return prompts.render(
+                "finish_no_change", task=state.task, test_after_edit=budgets.test_after_edit
+            )
+        if not state.tests.stand():  # a passing subset (-k one test) does not show nothing broke
+            self.verify()
+        tests = state.tests.last or {}
+        if tests.get("ok") or tests.get("no_tests"):
+            return None
+        return prompts.render(
+            "finish_tests_fail", output=last_output(state.tests), test_after_edit=budgets.test_after_edit
+        )
+
+
+def _covers(baseline: dict[str, Any] | None, arguments: dict[str, Any], ran: dict[str, Any]) -> bool:
+    """A run_tests selection the loop may use for its own runs after edits: one that holds every
+    test that failed before any change. (The 1.5B model once ran `-k 'not <the failing test>'`,
+    and every edit after it was then shown as passing.) A test is held when the run `ran` shows
+    it failing, or, with no keyword (which could leave it out), when the paths include it."""
+    shown = {str(t) for t in ran.get("failing", [])}
+    failing = [str(t) for t in (baseline or {}).get("failing", []) if str(t) not in shown]
+    if not failing:
+        return True
+    if arguments.get("keyword"):
+        return False
+    paths = [str(p).rstrip("/") for p in arguments.get("paths") or []]
+    if not paths:
+        return True
+
+    def held(test: str) -> bool:
+        file = test.split("::", 1)[0]
+        return any(
+            test == p or test.startswith((p + "::", p + "[")) or file == p or file.startswith(p + "/")
+            for p in paths
+        )
+
+    return all(held(test) for test in failing)
+
+
+def _how_many(count: float) -> str:
+    return str(int(count)) if count != float("inf") else "no count (the tests did not run through)"
