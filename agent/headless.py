@@ -3,7 +3,8 @@
 Headless is on with `--headless`, when standard input is not a terminal, or when CI=true. It never
 asks anything: the sandbox policy alone decides what may run. With `--json`, stdout carries one
 `RunEvent` per line (the trajectory's types, streamed deltas left out) and the last line is always
-the `run_finished` event holding the report.
+the `run_finished` event holding the report, the exit code and the error if there was one; also
+when the run never started (a usage or engine error, Ctrl-C while the model loads).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.events import RUN_EVENT_ADAPTER, ModelDelta, RunEvent, RunFinished
+from pydantic_core import PydanticSerializationError
+
+from agent.events import RUN_EVENT_ADAPTER, ModelDelta, RunEvent, RunFinished, printable
+from agent.exitcodes import ERROR_STOP_REASONS, EXIT_INTERRUPTED
 from agent.report import RunReport, report_dict
 
 
@@ -77,22 +81,46 @@ def _non_empty(text: str, where: str) -> str:
 
 class JsonEvents:
     """Writes run events as JSON lines, holding `run_finished` back so it can be written last,
-    after anything that happens once the run is over (a pull request)."""
+    after anything that happens once the run is over (a pull request). `fail` writes it for a run
+    that never started, so the stream always ends with one."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
+        self.finished = False
 
     def __call__(self, event: RunEvent) -> None:
         if isinstance(event, ModelDelta | RunFinished):
             return
         self._write(event)
 
-    def finish(self, report: RunReport) -> None:
-        self._write(RunFinished(report=report_dict(report)))
+    def finish(self, report: RunReport, exit_code: int | None = None, error: str | None = None) -> None:
+        self._write(RunFinished(report=report_dict(report), exit_code=exit_code, error=error))
+        self.finished = True
+
+    def fail(self, exit_code: int, error: str, task: str = "") -> None:
+        """The last line for a run that ended before it had a report of its own."""
+        self.finish(stopped_report(exit_code, error, task), exit_code, error)
 
     def _write(self, event: RunEvent) -> None:
-        self.out.write(RUN_EVENT_ADAPTER.dump_json(event).decode("utf-8") + "\n")
+        try:
+            line = RUN_EVENT_ADAPTER.dump_json(event)
+        except PydanticSerializationError:  # a lone surrogate in a model's text or a file name
+            line = RUN_EVENT_ADAPTER.dump_json(printable(event))
+        self.out.write(line.decode("utf-8") + "\n")
         self.out.flush()
+
+
+def stopped_report(exit_code: int, error: str, task: str = "") -> RunReport:
+    """The report of a run stopped before it had one: by an error (status "error", the stop reason
+    naming its kind) or by Ctrl-C (status "interrupted")."""
+    interrupted = exit_code == EXIT_INTERRUPTED
+    return RunReport(
+        session_id="",
+        task=task,
+        status="interrupted" if interrupted else "error",
+        stop_reason="interrupted" if interrupted else ERROR_STOP_REASONS.get(exit_code, "internal_error"),
+        notices=[error],
+    )
 
 
 def report_from_stream(stdout: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import load_config
+from agent.config_check import check_numbers, positive_seconds
 from agent.sandboxing import command_sandbox, preparation_sandbox
 from agent.workspace import WorkspaceError, open_repo
 from sandbox.base import CommandResult
@@ -54,7 +55,7 @@ def sandbox_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def add_sandbox_parser(sub: Any) -> None:
     parser = sub.add_parser("sandbox", help="run a command in the sandbox exactly as the agent would")
     add_sandbox_flags(parser)
-    parser.add_argument("--timeout", type=float, help="seconds before the command is killed")
+    parser.add_argument("--timeout", type=positive_seconds, help="seconds before the command is killed")
     parser.add_argument("--setup", action="store_true", help="run the configured setup_command instead")
     parser.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command")
 
@@ -77,7 +78,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         root = Path(repo.working_tree_dir or args.repo)
     except WorkspaceError:
         repo, root = None, Path(args.repo).resolve()
-    config = load_config(root if repo else None, sandbox_overrides(args))
+    config = check_numbers(load_config(root if repo else None, sandbox_overrides(args)))
     timeout = args.timeout or config.command_timeout
     if args.setup:
         setup = preparation_sandbox(config, repo) if repo is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -287,12 +288,13 @@ def test_apply_brings_the_change_into_the_working_tree(user_repo: Path) -> None:
 
 
 def test_a_context_too_small_for_the_prompt_is_refused_before_any_turn(user_repo: Path) -> None:
-    from agent.loop import ContextTooSmall
-
+    """The run had started (its worktree, its first event): it ends with a report saying why."""
     before = snapshot(user_repo)
     engine = ScriptedEngine(turns(PLAN, READ), context_length=600)
-    with pytest.raises(ContextTooSmall, match=r"raise --ctx to at least \d+"):
-        run_fix(user_repo, engine)
+    report, events = run_fix(user_repo, engine)
+    assert report.status == "error" and report.stop_reason == "usage_error" and report.steps == 0
+    assert re.search(r"raise --ctx to at least \d+", report.notices[0]), report.notices
+    assert isinstance(events[-1], RunFinished) and events[-1].report["status"] == "error"
     assert snapshot(user_repo) == before
     assert not run_git(user_repo, "branch", "--list", "agent/*").strip()
 

@@ -6,7 +6,7 @@ import contextlib
 import http.server
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -263,15 +263,19 @@ def test_ipv6_forms_that_embed_a_private_ipv4_are_refused(address: str, named: s
         public_address("docs.example", 80, lambda host, port: [address], False)
 
 
+def resolving_to(address: str) -> Callable[[str, int], list[str]]:
+    return lambda host, port: [address]
+
+
 def test_ipv6_forms_that_embed_a_public_ipv4_still_pass() -> None:
     for address in ("64:ff9b::808:808", "2002:808:808::1", "2606:4700:4700::1111"):
-        assert public_address("docs.example", 443, lambda host, port, a=address: [a], False) == address
+        assert public_address("docs.example", 443, resolving_to(address), False) == address
 
 
 def test_web_fetch_refuses_a_name_that_resolves_to_nat64_loopback(server: str, tmp_path: Path) -> None:
     port = server.rsplit(":", 1)[1]
     for address in ("64:ff9b::7f00:1", "2002:7f00:1::", "::ffff:0:7f00:1"):
-        tool = WebFetch(WebFetchConfig(allow_domains=["docs.test"]), resolver=lambda host, p, a=address: [a])
+        tool = WebFetch(WebFetchConfig(allow_domains=["docs.test"]), resolver=resolving_to(address))
         outcome = call(tool, f"http://docs.test:{port}/page", tmp_path)
         assert outcome.error == "tool_error" and "127.0.0.1" in outcome.result.output, address
         assert f"docs.test resolves to {address}" in outcome.result.output

@@ -73,7 +73,8 @@ def shown_name(name: str) -> str:
 
 def split_undecodable(names: Iterable[str]) -> tuple[list[str], list[str]]:
     """(names that are valid UTF-8, the others shown with escapes), each sorted."""
-    good, bad = [], []
+    good: list[str] = []
+    bad: list[str] = []
     for name in names:
         (bad if undecodable(name) else good).append(name)
     return sorted(good), sorted(shown_name(name) for name in bad)
