@@ -64,12 +64,33 @@ def check_numbers(config: AgentConfig) -> AgentConfig:
     return config
 
 
-def positive_seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds above zero."""
+def _finite(text: str, what: str, above_zero: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0, not {text!r}")
+    if not math.isfinite(value) or value < 0 or (above_zero and value == 0):
+        bound = "above 0" if above_zero else "0 or more"
+        raise argparse.ArgumentTypeError(f"must be a finite number of {what} {bound}, not {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above zero."""
+    return _finite(text, "seconds", above_zero=True)
+
+
+def gigabytes(text: str) -> float:
+    """An argparse type: a finite, non-negative number of gigabytes."""
+    return _finite(text, "GB", above_zero=False)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, not {text!r}")
     return value

@@ -249,11 +249,28 @@ def test_nan_infinite_and_negative_config_values_are_config_errors(
         assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
 
 
-def test_sandbox_timeout_must_be_a_finite_positive_number(tmp_path: Path) -> None:
-    for value in ("nan", "inf", "-1", "0"):
-        result = agent(["sandbox", "--sandbox", "none", "--timeout", value, "--", "true"], tmp_path)
-        no_traceback(result)
-        assert result.returncode == 2 and "--timeout" in result.stderr and "finite" in result.stderr, value
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        *(
+            (
+                ["sandbox", "--sandbox", "none", "--timeout", value, "--", "true"],
+                "argument --timeout: must be",
+            )
+            for value in ("nan", "inf", "-1", "0")
+        ),
+        (["models", "fit", "m.gguf", "--ram", "nan"], "argument --ram: must be a finite number"),
+        (["models", "fit", "m.gguf", "--vram=-inf"], "argument --vram: must be a finite number"),
+        (["models", "fit", "m.gguf", "--ctx", "-4096"], "argument --ctx: must be a whole number above 0"),
+        (["models", "fit", "m.gguf", "--parallel", "0"], "argument --parallel: must be a whole number"),
+    ],
+)
+def test_nan_infinite_and_negative_flags_of_other_commands(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = agent(args, tmp_path)
+    no_traceback(result)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
 # ---- a regular expression that backtracks for ever -----------------------------------------------
