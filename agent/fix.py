@@ -25,6 +25,7 @@ from agent.context.locate import cache_dir
 from agent.engine import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
+from agent.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState
 from agent.messages import Message
 from agent.repair import RepairBudget
@@ -295,11 +296,7 @@ class FixRun:
         files = workspace.changed_files()
         diff = workspace.diff() if files else ""
         tests = _tests_summary(state.last_tests, test_command or "")
-        commit = (
-            workspace.commit(f"agent: {request.task.splitlines()[0][:60]}\n\n{state.summary}")
-            if files
-            else None
-        )
+        commit = workspace.commit(_commit_message(request.task, state.summary)) if files else None
         patch = str(workspace.write_patch(self.session_id)) if files else None
         if state.stop_reason in ("engine_error", "internal_error"):
             status = "error"
@@ -392,6 +389,12 @@ def _why_not_writable(path: Path) -> str:
     except OSError:
         read_only = False
     return "a read-only file system" if read_only else "permission denied"
+
+
+def _commit_message(task: str, summary: str) -> str:
+    """The agent's commit message; text git can store (no lone surrogate, no NUL from a model)."""
+    text = f"agent: {task.splitlines()[0][:60] if task else ''}\n\n{summary}"
+    return str(no_surrogates(text)).replace("\0", "")
 
 
 def _repair_summary(state: LoopState) -> RepairSummary | None:

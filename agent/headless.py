@@ -19,6 +19,7 @@ from pydantic_core import PydanticSerializationError
 
 from agent.events import RUN_EVENT_ADAPTER, ModelDelta, RunEvent, RunFinished, printable
 from agent.exitcodes import ERROR_STOP_REASONS, EXIT_INTERRUPTED
+from agent.jsonrepair import no_surrogates
 from agent.report import RunReport, report_dict
 
 
@@ -51,7 +52,20 @@ def read_task(
     stdin: TextIO | None,
     fetch_issue: IssueFetcher,
 ) -> TaskInput:
-    """The task from exactly one source: the text argument (`-` reads stdin), a file, or an issue."""
+    """The task from exactly one source: the text argument (`-` reads stdin), a file, or an issue.
+    Bytes that are not UTF-8 (in an argument) and lone surrogate escapes (in an issue's JSON)
+    become U+FFFD: the task goes into prompts, events and a commit message."""
+    task = _read_task(text, issue_file, github_issue, stdin, fetch_issue)
+    return TaskInput(text=str(no_surrogates(task.text)), issue=task.issue)
+
+
+def _read_task(
+    text: str | None,
+    issue_file: Path | None,
+    github_issue: int | None,
+    stdin: TextIO | None,
+    fetch_issue: IssueFetcher,
+) -> TaskInput:
     given = [name for name, value in (("text", text), ("file", issue_file), ("issue", github_issue)) if value]
     if len(given) != 1:
         raise UsageError(
@@ -66,10 +80,15 @@ def read_task(
             return TaskInput(text=_non_empty(issue_file.read_text(encoding="utf-8"), str(issue_file)))
         except OSError as exc:
             raise UsageError(f"cannot read the issue file {issue_file}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"the issue file {issue_file} is not UTF-8 text: {exc.reason}") from exc
     if text == "-":
         if stdin is None:
             raise UsageError("`-` reads the task from stdin, but there is no stdin")
-        return TaskInput(text=_non_empty(stdin.read(), "stdin"))
+        try:
+            return TaskInput(text=_non_empty(stdin.read(), "stdin"))
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"the task on stdin is not UTF-8 text: {exc.reason}") from exc
     return TaskInput(text=_non_empty(text or "", "the task"))
 
 

@@ -304,3 +304,32 @@ def test_a_model_error_names_the_search_time_limit(tmp_path: Path) -> None:
     events = fix_events(result)
     assert any(isinstance(e, ToolFinished) and "took longer than 10 seconds" in e.output for e in events)
     assert not any(isinstance(e, ModelError) and e.category == "tool_crash" for e in events)
+
+
+def test_a_task_and_a_summary_that_are_not_text_still_end_in_a_commit(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 in the task argument, a surrogate and a NUL in finish's summary:
+    the change is still committed (the commit message could not be encoded) and reported."""
+    repo = median_repo(tmp_path / "r")
+    script = json.loads(SCRIPT.read_text())
+    script[-1]["tool_calls"][0]["arguments"]["summary"] = "median \udcff averages\u0000 the pair"
+    path = tmp_path / "odd_summary.json"
+    path.write_text(json.dumps(script))
+    task = os.fsdecode(b"median of an even-length list is wrong \xff")
+    result = agent(["fix", task, "--script", str(path), "--json"], repo)
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = report_from_stream(result.stdout)
+    assert report["status"] == "resolved" and report["task"].endswith("wrong \ufffd")
+    message = git(repo, "log", "-1", "--format=%B", report["branch"])
+    assert "median \ufffd averages the pair" in message
+
+
+def test_an_issue_file_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
+    repo = median_repo(tmp_path / "r")
+    issue = tmp_path / "issue.md"
+    issue.write_bytes(b"median is wrong \xff\n")
+    result = agent(["fix", "--issue-file", str(issue), "--script", str(SCRIPT), "--json"], repo)
+    no_traceback(result)
+    assert result.returncode == 2 and "is not UTF-8 text" in result.stderr
+    last = RUN_EVENT_ADAPTER.validate_json(result.stdout.splitlines()[-1])
+    assert isinstance(last, RunFinished) and last.exit_code == 2
