@@ -50,7 +50,8 @@ def raw_decode(text: str) -> tuple[Any, int]:
 
 
 def check_depth(text: str, limit: int = MAX_DEPTH) -> None:
-    """Raise `JSONRepairError` when brackets outside strings nest deeper than `limit`."""
+    """Raise `JSONRepairError` when brackets outside strings nest deeper than `limit` in the first
+    value of `text` (what a decoder reads; text after it is not JSON the decoders recurse into)."""
     depth, quote, escaped = 0, "", False
     for match in _STRUCTURE.finditer(text):
         ch = match.group()
@@ -73,7 +74,9 @@ def check_depth(text: str, limit: int = MAX_DEPTH) -> None:
                     "tool arguments are a flat JSON object"
                 )
         elif ch in "]}":
-            depth = max(depth - 1, 0)
+            depth -= 1
+            if depth <= 0:
+                return
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -205,3 +205,11 @@ def test_deep_json_in_every_format_is_a_parse_error() -> None:
             name,
             reply.calls[0].parse_error,
         )
+
+
+def test_only_the_calls_json_counts_toward_the_depth_limit() -> None:
+    from agent.formats import get_format
+
+    text = '{"name": "f", "arguments": {"a": 1}} and then x = ' + "[" * 100 + "]" * 100
+    reply = get_format("json").parse(text, [])
+    assert [(c.name, c.arguments, c.parse_error) for c in reply.calls] == [("f", {"a": 1}, None)]
