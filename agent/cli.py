@@ -397,8 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except ArgumentsError as exc:
         sys.stderr.write(f"{exc.usage}{exc}\n")
-        words = sys.argv[1:] if argv is None else argv
-        if "--json" in words and "fix" in words:  # `agent fix --json`: the stream ends as always
+        if _streams_events(sys.argv[1:] if argv is None else argv):  # the stream ends as always
             JsonEvents(sys.stdout).fail(EXIT_USAGE, str(exc))
         return EXIT_USAGE
     try:
@@ -412,6 +411,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"agent: {known[1]}", file=sys.stderr)
         return known[0]
+
+
+def _streams_events(words: list[str]) -> bool:
+    """Whether a command line that did not parse was meant as `agent [--repo R] fix ... --json`."""
+    rest = iter(words)
+    for word in rest:
+        if word == "--repo":
+            next(rest, None)
+        elif not word.startswith("-"):
+            return word == "fix" and "--json" in words
+    return False
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
