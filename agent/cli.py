@@ -6,11 +6,14 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import agent.quiet_interrupt  # first: a Ctrl-C while the modules below load exits 130
 from agent.batch.cli import add_batch_parsers
 from agent.config import AgentConfig, ConfigError, load_config
+from agent.config_check import check_numbers
 from agent.context.cli import add_context_parser, run_context
 from agent.engine import EngineError
 from agent.exitcodes import (
@@ -20,11 +23,12 @@ from agent.exitcodes import (
     EXIT_OK,
     EXIT_PUBLISH,
     EXIT_USAGE,
+    exit_code_for,
 )
 from agent.github.api import GitHubError
 from agent.github.cli import add_pr_flags
 from agent.github.publish import PublishError
-from agent.headless import UsageError
+from agent.headless import JsonEvents, UsageError
 from agent.loop import ContextTooSmall
 from agent.model_resolution import ModelNotFound
 from agent.sandbox_cli import add_sandbox_flags, add_sandbox_parser, cmd_sandbox, sandbox_overrides
@@ -51,8 +55,24 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--script", type=Path, help="replay a scripted engine (tests and demos)")
 
 
+class ArgumentsError(UsageError):
+    """The command line does not parse (argparse's error, raised rather than exiting)."""
+
+    def __init__(self, usage: str, message: str) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser (its subparsers too) whose errors `main` reports: with `agent fix --json`
+    they end stdout with a `run_finished` event like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgumentsError(self.format_usage(), f"{self.prog}: error: {message}")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agent", description="A local-first coding agent.")
+    parser = _Parser(prog="agent", description="A local-first coding agent.")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository (default: current dir)")
     sub = parser.add_subparsers(dest="command")
 
@@ -154,6 +174,7 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "repair",
     )
     config = load_config(repo_root, {**{k: getattr(args, k, None) for k in keys}, **sandbox_overrides(args)})
+    check_numbers(config)  # NaN, infinite and negative flags and settings
     extra = getattr(args, "sandbox_read", None) or []
     if extra:  # `--sandbox-read` adds to the configured read_paths
         config.sandbox.read_paths = [*config.sandbox.read_paths, *(str(Path(p).resolve()) for p in extra)]
@@ -161,16 +182,49 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
+    """`agent fix`: every way it ends has an exit code, a message and, with --json, a last
+    `run_finished` line (also when the run never started)."""
+    from agent.headless import stopped_report
+    from agent.report import render_text
+
+    events = JsonEvents(sys.stdout) if args.json else None
+    task = args.task if isinstance(args.task, str) and args.task != "-" else ""
+    try:
+        return _fix(args, events)
+    except KeyboardInterrupt as exc:
+        print(f"\n{agent.quiet_interrupt.INTERRUPTED}", file=sys.stderr)
+        why = "interrupted by the user"
+        report = getattr(exc, "report", None) or stopped_report(EXIT_INTERRUPTED, why, task)
+        if events is not None:
+            events.finish(report, EXIT_INTERRUPTED, why)
+        elif report.session_id:
+            print(render_text(report))
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        code, message = known_error(exc) or _internal_error(exc)
+        print(f"agent: {message}", file=sys.stderr)
+        if events is not None and not events.finished:
+            events.fail(code, message, task)
+        return code
+
+
+def _internal_error(exc: Exception) -> tuple[int, str]:
+    traceback.print_exc()
+    return EXIT_ENGINE, f"internal error, please report it: {type(exc).__name__}: {exc}"
+
+
+def _fix(args: argparse.Namespace, events: JsonEvents | None) -> int:
     from agent.build import run_sandboxes, warn
     from agent.console import ConsolePrinter
     from agent.engines import build_engine
-    from agent.fix import FixRequest, FixRun
+    from agent.fix import FixRequest, FixRun, check_writable
     from agent.github.cli import issue_fetcher, open_pull_request, target_for
-    from agent.headless import JsonEvents, headless_mode, read_task
+    from agent.headless import headless_mode, read_task
     from agent.report import render_text
     from agent.terminal_approval import TerminalApprover
 
     repo = open_repo(args.repo)
+    check_writable(repo, args.apply)  # before a model is loaded for nothing
     args.headless = headless_mode(args.headless, sys.stdin, os.environ)
     target = target_for(args, repo, os.environ) if args.open_pr or args.github_issue else None
     if args.open_pr and target is not None:
@@ -187,20 +241,17 @@ def cmd_fix(args: argparse.Namespace) -> int:
         warn_untrusted(config)  # the run, which says it, never starts: what was ignored may be why
         raise
     printer = ConsolePrinter(verbose=args.verbose)
-    events = JsonEvents(sys.stdout) if args.json else None
     emit = _fanout(printer, events) if events else printer
     run = FixRun(engine, sandboxes, config, emit)
-    try:
-        request = FixRequest(task=task.text, repo=repo, apply=args.apply, github_issue=task.issue)
-        report = run.run(request)
-    except KeyboardInterrupt:
-        print("\ninterrupted: your repository is exactly as it was", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    code = EXIT_ENGINE if report.status == "error" else report.exit_code()
-    if args.open_pr and target is not None and report.status != "error":
+    request = FixRequest(task=task.text, repo=repo, apply=args.apply, github_issue=task.issue)
+    report = run.run(request)
+    code, error = run.failure or (exit_code_for(report), None)
+    if args.open_pr and target is not None and report.status != "error" and run.failure is None:
         code = open_pull_request(repo, report, args, target)
+    if error:
+        print(f"agent: {error}", file=sys.stderr)
     if events:
-        events.finish(report)
+        events.finish(report, code, error)
     else:
         print(render_text(report))
     return code
@@ -241,7 +292,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
 
     listing = args.list or not args.name
     root = repo_root(args.repo) if listing else Path(open_repo(args.repo).working_tree_dir or args.repo)
-    config = load_config(root, sandbox_overrides(args))
+    config = check_numbers(load_config(root, sandbox_overrides(args)))
     warn_untrusted(config)
     sandboxes = tool_sandboxes(config, open_repo(root) if root else None, approve_by_hand)
     with tool_session(config, root or args.repo, sandboxes.servers) as toolbox:
@@ -330,40 +381,75 @@ COMMANDS = {
 }
 
 
+def known_error(exc: BaseException) -> tuple[int, str] | None:
+    """(exit code, message) for the errors a user can cause and fix; None for anything else."""
+    if isinstance(exc, USER_ERRORS):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, EngineError):
+        return EXIT_ENGINE, f"engine error: {exc}"
+    if isinstance(exc, GitHubError):
+        return EXIT_PUBLISH, str(exc)
+    return None
+
+
+USER_ERRORS = (
+    ConfigError,
+    WorkspaceError,
+    ModelNotFound,
+    ContextTooSmall,
+    UsageError,
+    PublishError,
+    SandboxUnavailable,
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except ArgumentsError as exc:
+        sys.stderr.write(f"{exc.usage}{exc}\n")
+        if _streams_events(sys.argv[1:] if argv is None else argv):  # the stream ends as always
+            JsonEvents(sys.stdout).fail(EXIT_USAGE, str(exc))
+        return EXIT_USAGE
+    try:
+        return _dispatch(parser, args)
+    except KeyboardInterrupt:
+        print("\nagent: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        known = known_error(exc)
+        if known is None:
+            raise
+        print(f"agent: {known[1]}", file=sys.stderr)
+        return known[0]
+
+
+def _streams_events(words: list[str]) -> bool:
+    """Whether a command line that did not parse was meant as `agent [--repo R] fix ... --json`."""
+    rest = iter(words)
+    for word in rest:
+        if word == "--repo":
+            next(rest, None)
+        elif not word.startswith("-"):
+            return word == "fix" and "--json" in words
+    return False
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from agent.tui.cli import cmd_tui, wants_tui
 
     if args.command is None and not wants_tui(args):
         parser.print_help()
         return EXIT_USAGE
+    if wants_tui(args):
+        return cmd_tui(args, _config)
     handler = COMMANDS.get(args.command)
-    try:
-        if wants_tui(args):
-            return cmd_tui(args, _config)
-        if handler is None:
-            from agent.models.cli import run_models
+    if handler is None:
+        from agent.models.cli import run_models
 
-            return run_models(args, model_dirs=load_config(args.repo, {}).model_dirs)
-        return handler(args)
-    except (
-        ConfigError,
-        WorkspaceError,
-        ModelNotFound,
-        ContextTooSmall,
-        UsageError,
-        PublishError,
-        SandboxUnavailable,
-    ) as exc:
-        print(f"agent: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except EngineError as exc:
-        print(f"agent: engine error: {exc}", file=sys.stderr)
-        return EXIT_ENGINE
-    except GitHubError as exc:
-        print(f"agent: {exc}", file=sys.stderr)
-        return EXIT_PUBLISH
+        return run_models(args, model_dirs=load_config(args.repo, {}).model_dirs)
+    return handler(args)
 
 
 if __name__ == "__main__":

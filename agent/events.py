@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from agent.jsonrepair import no_surrogates
 from agent.messages import Message, ToolCall
 
 
@@ -172,8 +173,13 @@ class Interrupted(BaseModel):
 
 
 class RunFinished(BaseModel):
+    """The last event of every run. `exit_code` and `error` are set on the headless `--json` stream
+    (also when the run never started: a usage or engine error); older trajectories lack them."""
+
     kind: Literal["run_finished"] = "run_finished"
     report: dict[str, Any]
+    exit_code: int | None = None  # the command's exit code (agent/exitcodes.py)
+    error: str | None = None  # what went wrong, when something did
 
 
 RunEvent = Annotated[
@@ -195,4 +201,12 @@ RunEvent = Annotated[
 ]
 
 RUN_EVENT_ADAPTER: TypeAdapter[RunEvent] = TypeAdapter(RunEvent)
+
+
+def printable(event: RunEvent) -> RunEvent:
+    """The event with every lone surrogate replaced by U+FFFD, for when it cannot be encoded as JSON
+    (a model's text or a file name holding one must not end the run)."""
+    return RUN_EVENT_ADAPTER.validate_python(no_surrogates(RUN_EVENT_ADAPTER.dump_python(event)))
+
+
 ENGINE_EVENT_ADAPTER: TypeAdapter[EngineEvent] = TypeAdapter(EngineEvent)

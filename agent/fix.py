@@ -6,7 +6,9 @@ worktree and the branch, leaving the repository exactly as it was.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -15,17 +17,20 @@ from pathlib import Path
 from typing import Literal
 
 import git
+from pydantic_core import PydanticSerializationError
 
 from agent.build import RunSandboxes
-from agent.config import AgentConfig
+from agent.config import AgentConfig, ConfigError
 from agent.context import build_pack, resolve_budget
 from agent.context.locate import cache_dir
 from agent.engine import Engine, EngineError
-from agent.events import Notice, RunEvent, RunFinished, RunStarted
+from agent.events import Notice, RunEvent, RunFinished, RunStarted, printable
+from agent.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
+from agent.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState, RepairBudget, Tools
 from agent.messages import Message
 from agent.repo.stray_guard import StrayGuard
-from agent.report import RepairSummary, RunReport, TestSummary, report_dict
+from agent.report import RepairSummary, RunReport, Status, TestSummary, report_dict
 from agent.run_setup import RunSetup, prepare_run
 from agent.session import Trajectory, new_session_id
 from agent.steering import Steering
@@ -129,10 +134,15 @@ class FixRun:
         self.session_id = new_session_id()
         self._trajectory: Trajectory | None = None
         self._swept: list[str] = []  # nested repositories and special files removed from the worktree
+        self.failure: tuple[int, str] | None = None  # (exit code, message) of an error that ended the run
 
     def emit(self, event: RunEvent) -> None:
         if self._trajectory is not None:
-            self._trajectory.write(event)
+            try:
+                self._trajectory.write(event)
+            except PydanticSerializationError:  # a lone surrogate in a model's text or a file name
+                event = printable(event)
+                self._trajectory.write(event)
         self._emit(event)
 
     def sweep_notice(self, message: str) -> None:
@@ -141,25 +151,78 @@ class FixRun:
         self.emit(Notice(level="warning", message=message))
 
     def run(self, request: FixRequest) -> RunReport:
+        """The run's report, whatever happens once it started (an error is a report with status
+        "error"; `failure` then holds its exit code and message). Ctrl-C removes the worktree and
+        the branch and raises `RunInterrupted`, which carries the report."""
         started = time.monotonic()
+        check_writable(request.repo, request.apply)
         self._trajectory = Trajectory(agent_dir(request.repo) / "sessions", self.session_id)
-        workspace = Workspace.create(request.repo, self.session_id, request.task)
+        try:
+            workspace = Workspace.create(request.repo, self.session_id, request.task)
+        except BaseException:
+            self._trajectory.close()
+            raise
         workspace.notify = self.sweep_notice
         commit: str | None = None
         try:
-            report = self._run_in(workspace, request, started)
+            report = self._attempt(workspace, request, started)
             commit = report.commit
-            if request.apply and report.status == "resolved" and report.branch:
-                apply_branch(request.repo, report.branch)
-                report.applied = True
-            self.emit(RunFinished(report=report_dict(report)))
+            self._apply(request, report)
+            error = self.failure[1] if self.failure else None
+            self.emit(RunFinished(report=report_dict(report), error=error))
             return report
-        except KeyboardInterrupt:
-            self.emit(Notice(level="warning", message="interrupted by the user: worktree and branch removed"))
-            raise
+        except KeyboardInterrupt as exc:
+            message = "interrupted by the user: worktree and branch removed"
+            self.emit(Notice(level="warning", message=message))
+            report = self._stopped(request, started, "interrupted", "interrupted", message)
+            self.emit(RunFinished(report=report_dict(report), exit_code=EXIT_INTERRUPTED, error=message))
+            raise RunInterrupted(report) from exc
         finally:
             workspace.remove(keep_branch=commit is not None)
             self._trajectory.close()
+
+    def _attempt(self, workspace: Workspace, request: FixRequest, started: float) -> RunReport:
+        """`_run_in`, with any error after the start turned into an error report."""
+        try:
+            return self._run_in(workspace, request, started)
+        except Exception as exc:
+            stop_reason, message = _failure_of(exc)
+            detail = f"\n{traceback.format_exc()[-4000:]}" if stop_reason == "internal_error" else ""
+            self.emit(Notice(level="error", message=message + detail))
+            report = self._stopped(request, started, "error", stop_reason, message)
+            self.failure = (exit_code_for(report), message)
+            return report
+
+    def _apply(self, request: FixRequest, report: RunReport) -> None:
+        """`--apply`: the resolved change onto the user's working tree, all or nothing."""
+        if not (request.apply and report.status == "resolved" and report.branch):
+            return
+        try:
+            apply_branch(request.repo, report.branch)
+        except WorkspaceError as exc:
+            report.notices.append(f"not applied to your working tree: {exc}")
+            self.emit(Notice(level="error", message=f"not applied to your working tree: {exc}"))
+            self.failure = (EXIT_USAGE, str(exc))
+            return
+        report.applied = True
+
+    def _stopped(
+        self, request: FixRequest, started: float, status: Status, stop_reason: str, message: str
+    ) -> RunReport:
+        """The report of a run that an error or Ctrl-C stopped: no change is kept."""
+        return RunReport(
+            session_id=self.session_id,
+            task=request.task,
+            github_issue=request.github_issue,
+            status=status,
+            stop_reason=stop_reason,
+            engine=self.engine.name,
+            model=self.engine.model,
+            sandbox=self.sandbox.mode,
+            trajectory_path=str(self._trajectory.path) if self._trajectory else None,
+            elapsed_seconds=round(time.monotonic() - started, 2),
+            notices=[message],
+        )
 
     def _run_in(self, workspace: Workspace, request: FixRequest, started: float) -> RunReport:
         self.emit(
@@ -222,12 +285,14 @@ class FixRun:
             state = loop.run(request.task, context, instructions=setup.block.text)
         except EngineError as exc:
             self.emit(Notice(level="error", message=str(exc)))
+            self.failure = (EXIT_ENGINE, f"engine error: {exc}")
             state = LoopState(messages=[], stop_reason="engine_error", notices=[str(exc)])
         except (ContextTooSmall, WorkspaceError, SandboxUnavailable):
-            raise  # the user's to fix: the command line says how
+            raise  # the user's to fix: the run reports it (`_attempt`), the command line says how
         except Exception as exc:  # a bug of ours: the run still ends with a report, the work is kept
             message = f"internal error, please report it: {type(exc).__name__}: {exc}"
             self.emit(Notice(level="error", message=f"{message}\n{traceback.format_exc()[-4000:]}"))
+            self.failure = (EXIT_ENGINE, message)
             state = LoopState(messages=[], stop_reason="internal_error", notices=[message])
         self._final_verification(state, workspace, loop)
         return state
@@ -276,11 +341,7 @@ class FixRun:
         files = workspace.changed_files()
         diff = workspace.diff() if files else ""
         tests = _tests_summary(state.last_tests, test_command or "")
-        commit = (
-            workspace.commit(f"agent: {request.task.splitlines()[0][:60]}\n\n{state.summary}")
-            if files
-            else None
-        )
+        commit = workspace.commit(_commit_message(request.task, state.summary)) if files else None
         patch = str(workspace.write_patch(self.session_id)) if files else None
         if state.stop_reason in ("engine_error", "internal_error"):
             status = "error"
@@ -315,6 +376,70 @@ class FixRun:
             elapsed_seconds=round(time.monotonic() - started, 2),
             notices=[*state.notices, *self._swept],
         )
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: the worktree and branch are gone; `report` says so."""
+
+    def __init__(self, report: RunReport) -> None:
+        super().__init__("interrupted by the user")
+        self.report = report
+
+
+class RepositoryNotWritable(WorkspaceError):
+    """The agent cannot write where it keeps its branch, worktree and session log."""
+
+
+_USER_ERRORS = (ContextTooSmall, WorkspaceError, SandboxUnavailable, ConfigError)
+_ENVIRONMENT_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
+
+
+def _failure_of(exc: Exception) -> tuple[str, str]:
+    """(the report's stop_reason, a message) for an error that stopped a started run."""
+    if isinstance(exc, _USER_ERRORS):
+        return "usage_error", str(exc)
+    if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
+        return "usage_error", f"{exc.strerror}: {exc.filename or ''}".rstrip(": ")
+    if isinstance(exc, EngineError):
+        return "engine_error", f"engine error: {exc}"
+    return "internal_error", f"internal error, please report it: {type(exc).__name__}: {exc}"
+
+
+def check_writable(repo: git.Repo, apply: bool = False) -> None:
+    """Fail early, saying so, when the agent cannot write its branch, worktree and session log (the
+    git directory), or `--apply` cannot write the working tree. `os.access` sees read-only mounts
+    and permissions alike (as root, only the former stop a write, and only they are reported)."""
+    common = agent_dir(repo).parent
+    places = [common / name for name in ("", "objects", "refs/heads", "worktrees")]
+    places += [agent_dir(repo) / name for name in ("", "sessions", "worktrees", "patches", "cache")]
+    for place in places:
+        if place.exists() and not os.access(place, os.W_OK):
+            raise RepositoryNotWritable(
+                f"cannot write to {place} ({_why_not_writable(place)}): the agent keeps its branch, "
+                "worktree and session log in the repository's git directory. Make it writable, or run "
+                f"the agent in a writable clone (git clone {repo.working_tree_dir} /tmp/agent-copy)"
+            )
+    tree = Path(repo.working_tree_dir or ".")
+    if apply and not os.access(tree, os.W_OK):
+        raise RepositoryNotWritable(
+            f"--apply writes the change to your working tree, but cannot write to {tree} "
+            f"({_why_not_writable(tree)}). Run without --apply: the change stays on its branch, "
+            "for `agent apply BRANCH` where the tree is writable"
+        )
+
+
+def _why_not_writable(path: Path) -> str:
+    try:
+        read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    return "a read-only file system" if read_only else "permission denied"
+
+
+def _commit_message(task: str, summary: str) -> str:
+    """The agent's commit message; text git can store (no lone surrogate, no NUL from a model)."""
+    text = f"agent: {task.splitlines()[0][:60] if task else ''}\n\n{summary}"
+    return str(no_surrogates(text)).replace("\0", "")
 
 
 def _repair_summary(state: LoopState) -> RepairSummary | None:

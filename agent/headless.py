@@ -4,7 +4,8 @@ Headless is on with `--headless`, when standard input is not a terminal, or when
 asks anything: what needs a person's yes (every command under `approval = "always"`, an MCP tool
 that asks) is refused, with a message saying so. With `--json`, stdout carries one
 `RunEvent` per line (the trajectory's types, streamed deltas left out) and the last line is always
-the `run_finished` event holding the report.
+the `run_finished` event holding the report, the exit code and the error if there was one; also
+when the run never started (a usage or engine error, Ctrl-C while the model loads).
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.events import RUN_EVENT_ADAPTER, ModelDelta, RunEvent, RunFinished
+from pydantic_core import PydanticSerializationError
+
+from agent.events import RUN_EVENT_ADAPTER, ModelDelta, RunEvent, RunFinished, printable
+from agent.exitcodes import ERROR_STOP_REASONS, EXIT_INTERRUPTED
+from agent.jsonrepair import no_surrogates
 from agent.report import RunReport, report_dict
 
 
@@ -48,7 +53,20 @@ def read_task(
     stdin: TextIO | None,
     fetch_issue: IssueFetcher,
 ) -> TaskInput:
-    """The task from exactly one source: the text argument (`-` reads stdin), a file, or an issue."""
+    """The task from exactly one source: the text argument (`-` reads stdin), a file, or an issue.
+    Bytes that are not UTF-8 (in an argument) and lone surrogate escapes (in an issue's JSON)
+    become U+FFFD: the task goes into prompts, events and a commit message."""
+    task = _read_task(text, issue_file, github_issue, stdin, fetch_issue)
+    return TaskInput(text=str(no_surrogates(task.text)), issue=task.issue)
+
+
+def _read_task(
+    text: str | None,
+    issue_file: Path | None,
+    github_issue: int | None,
+    stdin: TextIO | None,
+    fetch_issue: IssueFetcher,
+) -> TaskInput:
     given = [name for name, value in (("text", text), ("file", issue_file), ("issue", github_issue)) if value]
     if len(given) != 1:
         raise UsageError(
@@ -63,10 +81,15 @@ def read_task(
             return TaskInput(text=_non_empty(issue_file.read_text(encoding="utf-8"), str(issue_file)))
         except OSError as exc:
             raise UsageError(f"cannot read the issue file {issue_file}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"the issue file {issue_file} is not UTF-8 text: {exc.reason}") from exc
     if text == "-":
         if stdin is None:
             raise UsageError("`-` reads the task from stdin, but there is no stdin")
-        return TaskInput(text=_non_empty(stdin.read(), "stdin"))
+        try:
+            return TaskInput(text=_non_empty(stdin.read(), "stdin"))
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"the task on stdin is not UTF-8 text: {exc.reason}") from exc
     return TaskInput(text=_non_empty(text or "", "the task"))
 
 
@@ -78,22 +101,46 @@ def _non_empty(text: str, where: str) -> str:
 
 class JsonEvents:
     """Writes run events as JSON lines, holding `run_finished` back so it can be written last,
-    after anything that happens once the run is over (a pull request)."""
+    after anything that happens once the run is over (a pull request). `fail` writes it for a run
+    that never started, so the stream always ends with one."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
+        self.finished = False
 
     def __call__(self, event: RunEvent) -> None:
         if isinstance(event, ModelDelta | RunFinished):
             return
         self._write(event)
 
-    def finish(self, report: RunReport) -> None:
-        self._write(RunFinished(report=report_dict(report)))
+    def finish(self, report: RunReport, exit_code: int | None = None, error: str | None = None) -> None:
+        self._write(RunFinished(report=report_dict(report), exit_code=exit_code, error=error))
+        self.finished = True
+
+    def fail(self, exit_code: int, error: str, task: str = "") -> None:
+        """The last line for a run that ended before it had a report of its own."""
+        self.finish(stopped_report(exit_code, error, task), exit_code, error)
 
     def _write(self, event: RunEvent) -> None:
-        self.out.write(RUN_EVENT_ADAPTER.dump_json(event).decode("utf-8") + "\n")
+        try:
+            line = RUN_EVENT_ADAPTER.dump_json(event)
+        except PydanticSerializationError:  # a lone surrogate in a model's text or a file name
+            line = RUN_EVENT_ADAPTER.dump_json(printable(event))
+        self.out.write(line.decode("utf-8") + "\n")
         self.out.flush()
+
+
+def stopped_report(exit_code: int, error: str, task: str = "") -> RunReport:
+    """The report of a run stopped before it had one: by an error (status "error", the stop reason
+    naming its kind) or by Ctrl-C (status "interrupted")."""
+    interrupted = exit_code == EXIT_INTERRUPTED
+    return RunReport(
+        session_id="",
+        task=task,
+        status="interrupted" if interrupted else "error",
+        stop_reason="interrupted" if interrupted else ERROR_STOP_REASONS.get(exit_code, "internal_error"),
+        notices=[error],
+    )
 
 
 def report_from_stream(stdout: str) -> dict[str, Any]:

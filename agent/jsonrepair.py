@@ -3,6 +3,10 @@
 Repairs: trailing commas, single-quoted strings, Python `True`/`False`/`None`, raw newlines inside
 strings, backslashes that are no JSON escape (`"\\d"` means the two characters), missing closing
 brackets at the end. Anything else raises `JSONRepairError` saying where.
+
+JSON nested deeper than `MAX_DEPTH` is refused before any decoder sees it: Python's decoder recurses
+once per level (100,000 `[` raised RecursionError), and no tool's arguments are more than a few
+levels deep.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ _WORD = re.compile(r"[A-Za-z_]+")
 _TRAILING_COMMA = re.compile(r",\s*[}\]]")
 _PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}
 _JSON_ESCAPES = frozenset('"\\/bfnrtu')
+_STRUCTURE = re.compile(r"[\"'\\\[\]{}]")
+MAX_DEPTH = 64
 
 
 class JSONRepairError(ValueError):
@@ -25,19 +31,69 @@ def loads_lenient(text: str) -> Any:
     """Strict JSON first; else the unambiguous repairs; else `JSONRepairError` saying where.
     A lone surrogate escape (`"\\udfff"`, which the 1.5B model once sampled) comes back as
     U+FFFD: such a string cannot be encoded, and the next prompt's rendering died on it."""
-    return _no_surrogates(_loads(text))
+    check_depth(text)
+    return no_surrogates(_loads(text))
+
+
+def loads_bounded(text: str) -> Any:
+    """`json.loads`, but JSON nested deeper than `MAX_DEPTH` raises `JSONRepairError` instead of
+    recursing (invalid JSON still raises `json.JSONDecodeError`; both are ValueErrors)."""
+    check_depth(text)
+    return json.loads(text)
+
+
+def raw_decode(text: str) -> tuple[Any, int]:
+    """`JSONDecoder(strict=False).raw_decode` under the same depth limit, surrogates replaced."""
+    check_depth(text)
+    value, end = json.JSONDecoder(strict=False).raw_decode(text)
+    return no_surrogates(value), end
+
+
+def check_depth(text: str, limit: int = MAX_DEPTH) -> None:
+    """Raise `JSONRepairError` when brackets outside strings nest deeper than `limit` in the first
+    value of `text` (what a decoder reads; text after it is not JSON the decoders recurse into)."""
+    depth, quote, escaped = 0, "", False
+    for match in _STRUCTURE.finditer(text):
+        ch = match.group()
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":  # the next character is escaped; skip it when it is one we watch
+                following = text[match.end() : match.end() + 1]
+                escaped = bool(following) and following in "\"'\\"
+            elif ch == quote:
+                quote = ""
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                raise JSONRepairError(
+                    f"the JSON is nested more than {limit} levels deep (at character {match.start()}); "
+                    "tool arguments are a flat JSON object"
+                )
+        elif ch in "]}":
+            depth -= 1
+            if depth <= 0:
+                return
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SCRUB_DEPTH = 200
 
 
-def _no_surrogates(value: Any) -> Any:
+def no_surrogates(value: Any, depth: int = 0) -> Any:
+    """`value` with every lone surrogate (in strings, keys, nested values) replaced by U+FFFD.
+    Values nested deeper than a parser lets through are cut (never a RecursionError)."""
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_no_surrogates(v) for v in value]
+    if depth > _SCRUB_DEPTH:
+        return "[nested too deep]"
+    if isinstance(value, list | tuple):
+        return [no_surrogates(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {_no_surrogates(k): _no_surrogates(v) for k, v in value.items()}
+        return {no_surrogates(k, depth + 1): no_surrogates(v, depth + 1) for k, v in value.items()}
     return value
 
 

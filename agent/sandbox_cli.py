@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.build import approve_by_hand, command_sandbox, probe, setup_sandbox, warn
 from agent.config import load_config
+from agent.config_check import check_numbers, positive_seconds
 from agent.trust_cli import warn_untrusted
 from agent.workspace import WorkspaceError, open_repo
 from sandbox.base import CommandResult
@@ -55,7 +56,7 @@ def sandbox_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def add_sandbox_parser(sub: Any) -> None:
     parser = sub.add_parser("sandbox", help="run a command in the sandbox exactly as the agent would")
     add_sandbox_flags(parser)
-    parser.add_argument("--timeout", type=float, help="seconds before the command is killed")
+    parser.add_argument("--timeout", type=positive_seconds, help="seconds before the command is killed")
     parser.add_argument("--setup", action="store_true", help="run the configured setup_command instead")
     parser.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command")
 
@@ -78,7 +79,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         root = Path(repo.working_tree_dir or args.repo)
     except WorkspaceError:
         repo, root = None, Path(args.repo).resolve()
-    config = load_config(root if repo else None, sandbox_overrides(args))
+    config = check_numbers(load_config(root if repo else None, sandbox_overrides(args)))
     warn_untrusted(config)
     timeout = args.timeout or config.command_timeout
     bwrap = probe(config)

@@ -163,3 +163,53 @@ def test_a_lone_surrogate_escape_becomes_a_replacement_character() -> None:
     # a pair written as two escapes is one character, kept
     _, calls = parse_tool_calls(tagged(body.replace("\\udfff", "\\ud83d\\ude00")))
     assert calls[0].arguments["new_text"] == "y\U0001f600"
+
+
+def test_json_nested_100k_deep_is_a_parse_error_not_a_crash() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    for body in (
+        '{"name": "read_file", "arguments": {"path": ' + deep + "}}",
+        '{"name": "read_file", "arguments": "{\\"path\\": ' + deep + '}"}',
+        "{" * 100_000,
+    ):
+        _, calls = parse_tool_calls(tagged(body))
+        assert calls[0].parse_error and "nested more than 64 levels deep" in calls[0].parse_error
+    flat = '{"name": "f", "arguments": {"a": "' + "[{" * 100 + '\\"\\\\"}}'
+    _, calls = parse_tool_calls(tagged(flat))
+    assert calls[0].parse_error is None  # brackets inside a string are text
+
+
+def test_deep_json_in_every_format_is_a_parse_error() -> None:
+    from agent.formats import get_format
+    from agent.messages import ToolSpec
+
+    deep = "[" * 100_000 + "]" * 100_000
+    spec = ToolSpec(
+        name="f", description="", parameters={"type": "object", "properties": {"a": {"type": "array"}}}
+    )
+    for name, call in (
+        ("json", '{"name": "f", "arguments": {"a": ' + deep + "}}"),
+        ("mistral", '[TOOL_CALLS][{"name": "f", "arguments": {"a": ' + deep + "}}]"),
+        ("mistral_v11", '[TOOL_CALLS]f[ARGS]{"a": ' + deep + "}"),
+        ("llama3", '{"name": "f", "parameters": {"a": ' + deep + "}}"),
+        ("glm45", "<tool_call>f\n<arg_key>a</arg_key>\n<arg_value>" + deep + "</arg_value>\n</tool_call>"),
+        ("glm47", "<tool_call>f<arg_key>a</arg_key><arg_value>" + deep + "</arg_value></tool_call>"),
+        (
+            "qwen3_coder",
+            "<tool_call>\n<function=f>\n<parameter=a>\n" + deep + "\n</parameter>\n</function>\n</tool_call>",
+        ),
+    ):
+        reply = get_format(name).parse(call, [spec])
+        assert reply.calls and reply.calls[0].parse_error, name
+        assert "nested more than 64 levels deep" in reply.calls[0].parse_error, (
+            name,
+            reply.calls[0].parse_error,
+        )
+
+
+def test_only_the_calls_json_counts_toward_the_depth_limit() -> None:
+    from agent.formats import get_format
+
+    text = '{"name": "f", "arguments": {"a": 1}} and then x = ' + "[" * 100 + "]" * 100
+    reply = get_format("json").parse(text, [])
+    assert [(c.name, c.arguments, c.parse_error) for c in reply.calls] == [("f", {"a": 1}, None)]

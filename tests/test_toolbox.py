@@ -223,3 +223,66 @@ def test_an_argument_that_repeats_its_own_description_is_refused(
     refused = outcome(box, ctx, "edit_file", copied)  # what the 0.5B model sent, word for word
     assert refused.error == "schema" and "path is the parameter's description" in refused.result.output
     assert outcome(box, ctx, "note", {"title": "an argument"}).error is None  # a value that only starts so
+
+
+def nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_arguments_nested_too_deep_are_refused_before_validation(
+    box: Toolbox, ctx: ToolContext, note: Note
+) -> None:
+    deep = outcome(box, ctx, "note", {"title": "t", "tags": nested(5000)})
+    assert deep.error == "schema" and "tags: nested more than 64 levels deep" in deep.result.output
+    assert "note takes: title" in deep.result.output and not note.runs
+    assert outcome(box, ctx, "note", {"title": "t", "tags": ["a"]}).error is None
+
+
+def test_surrogates_and_nul_characters_are_named_with_where_they_are(box: Toolbox, ctx: ToolContext) -> None:
+    lone = outcome(box, ctx, "note", {"title": "t", "tags": ["ok", "bad\udcff"]})
+    assert lone.error == "schema" and "tags.1: a lone surrogate (\\udcff)" in lone.result.output
+    assert lone.result.output.encode("utf-8")  # the observation itself can be encoded
+    nul = outcome(box, ctx, "note", {"title": "a\0b"})
+    assert nul.error == "schema" and "title: a NUL character" in nul.result.output
+    key = outcome(box, ctx, "note", {"title": "t", "\udcff": 1})
+    assert key.error == "schema" and "a lone surrogate" in key.result.output
+
+
+class BadPattern:
+    """A given-schema tool (an MCP server's) whose schema holds a regex that does not compile."""
+
+    name = "bad_pattern"
+    description = "Its schema cannot be checked."
+    parameters: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"q": {"type": "string", "pattern": "(unclosed"}},
+    }
+
+    def call(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        return ToolResult(output="ran")
+
+
+class Unprintable(Note):
+    """A tool whose output holds a lone surrogate (a file name decoded with surrogateescape)."""
+
+    name = "unprintable"
+
+    def run(self, args: NoteArgs, ctx: ToolContext) -> ToolResult:
+        return ToolResult(output="name: bad\udcff.py", data={"names": ["bad\udcff.py"]})
+
+
+def test_nothing_raises_out_of_call(ctx: ToolContext) -> None:
+    box = Toolbox([BadPattern(), Unprintable()])
+    crashed = outcome(box, ctx, "bad_pattern", {"q": "x"})
+    assert crashed.error == "tool_crash" and "bad_pattern" in crashed.result.output
+    printed = outcome(box, ctx, "unprintable", {"title": "t"})
+    assert printed.error is None and printed.result.output == "name: bad\ufffd.py"
+    assert printed.model_dump_json()  # outcomes always serialize (events, trajectories, --json)
+
+
+def test_run_tool_by_name_refuses_deep_json_text(box: Toolbox, ctx: ToolContext) -> None:
+    deep = run_tool_by_name(box, "read_file", '{"path": ' + "[" * 100_000 + "]" * 100_000 + "}", ctx)
+    assert deep.error == "parse_error" and "nested more than 64 levels deep" in deep.result.output

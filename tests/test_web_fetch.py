@@ -6,7 +6,7 @@ import contextlib
 import http.server
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -234,3 +234,52 @@ def test_html_to_text_keeps_structure_and_drops_what_no_reader_sees() -> None:
     assert "Raises `ValueError` on bad dates." in text and '```\nparse_date("2024-02-30")\n```' in text
     assert "menu" not in text and "steal" not in text and "color:red" not in text
     assert html_to_text("<title>Only title</title><p>body</p>").startswith("# Only title\n\nbody")
+
+
+# IPv6 addresses that carry an IPv4 address inside: the host or a relay would reach that IPv4.
+EMBEDDED = [
+    ("64:ff9b::7f00:1", "127.0.0.1"),  # NAT64, well-known prefix (RFC 6052)
+    ("64:ff9b::a00:1", "10.0.0.1"),
+    ("64:ff9b::a9fe:a9fe", "169.254.169.254"),
+    ("64:ff9b:1::a00:1", "local-use NAT64"),  # RFC 8215: never a public address, whatever it embeds
+    ("2002:7f00:1::", "127.0.0.1"),  # 6to4
+    ("2002:c0a8:101::1", "192.168.1.1"),
+    ("::ffff:10.0.0.1", "10.0.0.1"),  # IPv4-mapped
+    ("::ffff:0:7f00:1", "127.0.0.1"),  # IPv4-translated (SIIT)
+    ("::127.0.0.1", "127.0.0.1"),  # IPv4-compatible (deprecated)
+    ("::a00:1", "10.0.0.1"),
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "127.0.0.1"),  # Teredo: the client, obfuscated
+    ("2001:0:a00:1:8000:63bf:f7f7:f7f7", "10.0.0.1"),  # Teredo: the server (the client is 8.8.8.8)
+    ("2606:4700:1::5efe:a00:1", "10.0.0.1"),  # ISATAP interface identifier
+    ("2606:4700:1::200:5efe:7f00:1", "127.0.0.1"),
+]
+
+
+@pytest.mark.parametrize(("address", "named"), EMBEDDED)
+def test_ipv6_forms_that_embed_a_private_ipv4_are_refused(address: str, named: str) -> None:
+    with pytest.raises(FetchRefused, match=named.replace(".", r"\.")):
+        public_address(address, 80, lambda host, port: [], False)
+    with pytest.raises(FetchRefused, match=named.replace(".", r"\.")):  # as a name resolves to it
+        public_address("docs.example", 80, lambda host, port: [address], False)
+
+
+def resolving_to(address: str) -> Callable[[str, int], list[str]]:
+    return lambda host, port: [address]
+
+
+def test_ipv6_forms_that_embed_a_public_ipv4_still_pass() -> None:
+    for address in ("64:ff9b::808:808", "2002:808:808::1", "2606:4700:4700::1111"):
+        assert public_address("docs.example", 443, resolving_to(address), False) == address
+
+
+def test_web_fetch_refuses_a_name_that_resolves_to_nat64_loopback(server: str, tmp_path: Path) -> None:
+    port = server.rsplit(":", 1)[1]
+    for address in ("64:ff9b::7f00:1", "2002:7f00:1::", "::ffff:0:7f00:1"):
+        tool = WebFetch(WebFetchConfig(allow_domains=["docs.test"]), resolver=resolving_to(address))
+        outcome = call(tool, f"http://docs.test:{port}/page", tmp_path)
+        assert outcome.error == "tool_error" and "127.0.0.1" in outcome.result.output, address
+        assert f"docs.test resolves to {address}" in outcome.result.output
+    nat64 = fetcher(allow_private=False, allow_domains=["64:ff9b::7f00:1"])
+    literal = call(nat64, f"http://[64:ff9b::7f00:1]:{port}/", tmp_path)
+    assert literal.error == "tool_error" and "127.0.0.1" in literal.result.output
+    assert Handler.hosts == []

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.grounding import Ground
-from tools.repo_files import close_names, repo_files
+from tools.repo_files import close_names, repo_files, repo_listing
 
 MAX_ENTRIES = 300
 
@@ -24,10 +24,10 @@ def matches_glob(rel: str, pattern: str) -> bool:
     return fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel.rsplit("/", 1)[-1], pattern)
 
 
-def files_under(ctx: ToolContext, path: str) -> list[str]:
+def files_under(ctx: ToolContext, path: str, files: list[str] | None = None) -> list[str]:
     """Repository files inside `path` (a directory or a single file), or a ToolError."""
     base = ctx.resolve(path)
-    files = repo_files(ctx.root)
+    files = repo_files(ctx.root) if files is None else files
     if base.is_file():
         rel = ctx.relative(base)
         return [rel] if rel in files else []
@@ -47,7 +47,8 @@ class ListFiles:
     grounds: ClassVar[dict[str, Ground]] = {"path": Ground.DIRECTORY}  # tools/grounding.py
 
     def run(self, args: Args, ctx: ToolContext) -> ToolResult:
-        files = files_under(ctx, args.path)
+        listing = repo_listing(ctx.root)
+        files = files_under(ctx, args.path, listing.files)
         if args.pattern:
             files = [f for f in files if matches_glob(f, args.pattern)]
         shown = files[:MAX_ENTRIES]
@@ -57,7 +58,20 @@ class ListFiles:
             else ""
         )
         output = "\n".join(shown) + more if files else "no files match"
-        return ToolResult(output=output, data={"count": len(files), "files": shown})
+        data: dict[str, object] = {"count": len(files), "files": shown}
+        if listing.undecodable:
+            data["undecodable"] = listing.undecodable
+            output += _undecodable_note(listing.undecodable)
+        return ToolResult(output=output, data=data)
+
+
+def _undecodable_note(names: list[str]) -> str:
+    many = len(names) > 1
+    return (
+        f"\n[{len(names)} file{'s whose names are' if many else ' whose name is'} not valid UTF-8 "
+        f"{'are' if many else 'is'} not listed: {', '.join(names[:20])}; the file tools cannot open "
+        f"{'them' if many else 'it'}, shell commands can]"
+    )
 
 
 TOOL = ListFiles()

@@ -6,7 +6,7 @@ nothing a model sends (and no bug in a tool) can raise out of `Toolbox.call`.
 
 from __future__ import annotations
 
-import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -14,6 +14,7 @@ from typing import Any, cast
 import jsonschema
 from pydantic import ValidationError
 
+from agent.jsonrepair import MAX_DEPTH, loads_bounded, no_surrogates
 from agent.messages import ToolCall, ToolSpec
 from tools import (
     create_file,
@@ -171,7 +172,13 @@ class Toolbox:
 
     def call(self, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
         started = time.monotonic()
-        outcome = self._dispatch(call, ctx)
+        try:
+            outcome = self._dispatch(call, ctx)
+        except Exception as exc:  # checking the arguments failed (an MCP schema's broken regex)
+            outcome = _failure(
+                "tool_crash", f"tool crashed: checking {call.name} raised {type(exc).__name__}: {exc}"
+            )
+        outcome = _printable(outcome)
         outcome.seconds = round(time.monotonic() - started, 3)
         return outcome
 
@@ -185,6 +192,11 @@ class Toolbox:
                 "parse_error",
                 f"could not parse the arguments of {call.name}: {call.parse_error}. "
                 f"Send one JSON object. {self._usage[call.name]}",
+            )
+        problem = argument_problem(call.arguments)
+        if problem:
+            return _failure(
+                "schema", f"invalid arguments for {call.name}: {problem}\n{self._usage[call.name]}"
             )
         errors = sorted(self._validators[call.name].iter_errors(call.arguments), key=lambda e: list(e.path))
         if errors:
@@ -215,6 +227,57 @@ class Toolbox:
             return _failure("schema", f"invalid arguments for {call.name}: {exc}\n{self._usage[call.name]}")
         except Exception as exc:  # a tool bug must not end the run; the model and the report see it
             return _failure("tool_crash", f"tool crashed: {call.name} raised {type(exc).__name__}: {exc}")
+
+
+def argument_problem(arguments: Any) -> str | None:
+    """What makes arguments unusable before any schema is checked: nesting deeper than JSON
+    arguments need (validators recurse), a lone surrogate (text that cannot be encoded) or a NUL
+    character (no path, command or pattern holds one). Named with where it is, e.g. `edits.0.path`."""
+    pending: list[tuple[str, Any, int]] = [("", arguments, 0)]
+    while pending:
+        where, value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            top = where.split(".", 1)[0]
+            return f"{top}: nested more than {MAX_DEPTH} levels deep; send a flat JSON object"
+        if isinstance(value, dict):
+            items = list(value.items())
+            for key, _ in items:
+                if problem := _text_problem(str(key)):
+                    return f"{where or 'arguments'}: a key holds {problem}"
+        elif isinstance(value, list):
+            items = [(str(i), v) for i, v in enumerate(value)]
+        else:
+            problem = _text_problem(value) if isinstance(value, str) else None
+            if problem:
+                return f"{where or 'arguments'}: {problem}"
+            continue
+        pending.extend((f"{where}.{key}" if where else key, v, depth + 1) for key, v in reversed(items))
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text_problem(text: str) -> str | None:
+    if lone := _SURROGATE.search(text):
+        return (
+            f"a lone surrogate ({lone.group().encode('unicode_escape').decode()}), which is not text: "
+            "send the characters themselves (an escaped pair \\ud83d\\ude00 is one character)"
+        )
+    if "\0" in text:
+        return "a NUL character (\\u0000); paths, commands and text never hold one"
+    return None
+
+
+def _printable(outcome: ToolOutcome) -> ToolOutcome:
+    """The outcome with lone surrogates (a file name git gave us as bytes) replaced: events, the
+    trajectory and `--json` output must be able to encode it."""
+    result = outcome.result
+    if _SURROGATE.search(result.output) is None and not result.data:
+        return outcome
+    result.output = _SURROGATE.sub("\ufffd", result.output)
+    result.data = no_surrogates(result.data)
+    return outcome
 
 
 def _echoed_descriptions(arguments: dict[str, Any], parameters: dict[str, Any]) -> list[str]:
@@ -273,8 +336,8 @@ def run_tool_by_name(toolbox: Toolbox, name: str, args_json: str, ctx: ToolConte
     """`agent tool NAME --args JSON`: the same parsing and validation as a model's call."""
     problem: str | None = None
     try:
-        arguments = json.loads(args_json or "{}")
-    except json.JSONDecodeError as exc:
+        arguments = loads_bounded(args_json or "{}")
+    except ValueError as exc:  # not JSON (json.JSONDecodeError), or nested too deep
         problem = f"not valid JSON: {exc}"
     else:
         if not isinstance(arguments, dict):

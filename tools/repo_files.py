@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 BINARY_SNIFF_BYTES = 8192
+_SURROGATE = re.compile("[\ud800-\udfff]")
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox"})
 
 
@@ -48,15 +52,50 @@ def _inside(root: Path, path: Path) -> bool:
     return target == root or root in target.parents
 
 
-def repo_files(root: Path) -> list[str]:
+class RepoListing(NamedTuple):
+    files: list[str]  # sorted, relative, "/"-separated
+    undecodable: list[str]  # names that are not valid UTF-8, shown with \xNN escapes; left out
+
+
+def undecodable(name: str) -> bool:
+    """A name that is not valid UTF-8 (its bytes came back as lone surrogates): no model can
+    write it, no prompt or JSON line can hold it."""
+    return _SURROGATE.search(name) is not None
+
+
+def shown_name(name: str) -> str:
+    """A file name for people and models: bytes that are not UTF-8 as `\\xNN`."""
+    try:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file system gave us
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def split_undecodable(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(names that are valid UTF-8, the others shown with escapes), each sorted."""
+    good: list[str] = []
+    bad: list[str] = []
+    for name in names:
+        (bad if undecodable(name) else good).append(name)
+    return sorted(good), sorted(shown_name(name) for name in bad)
+
+
+def repo_listing(root: Path) -> RepoListing:
     """Sorted paths relative to `root`, honouring .gitignore; a plain walk outside git.
 
-    Deleted files and symlinks leading outside the repository are left out.
+    Deleted files and symlinks leading outside the repository are left out, and so are names that
+    are not valid UTF-8 (listed apart, so tools can say they exist).
     """
     real_root = root.resolve()
     listed = git_listing(root)
     names = listed if listed is not None else _walk(root)
-    return sorted({rel for rel in names if _inside(real_root, root / rel)})
+    files, skipped = split_undecodable(set(names))
+    return RepoListing([rel for rel in files if _inside(real_root, root / rel)], skipped)
+
+
+def repo_files(root: Path) -> list[str]:
+    """`repo_listing(root).files`: what the tools may show and open."""
+    return repo_listing(root).files
 
 
 def is_binary(path: Path) -> bool:

@@ -1,18 +1,27 @@
-"""search: a regular expression over the repository's text files (ignored and binary files skipped)."""
+"""search: a regular expression over the repository's text files (ignored and binary files skipped).
+
+The regex is the model's: it runs in a worker process (tools/regex_worker.py) with a time limit, never
+in the agent's own process, where a catastrophic pattern would hang the run.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+import subprocess
+import sys
+from pathlib import Path
 
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.list_files import files_under, matches_glob
-from tools.repo_files import is_binary, read_text
+from tools.repo_files import BINARY_SNIFF_BYTES
 
 MAX_LINE_CHARS = 200
 MAX_FILE_BYTES = 2_000_000  # bigger files are data, not code
+SEARCH_SECONDS = 10.0  # a model's regex runs in a worker process, killed after this
+WORKER = Path(__file__).with_name("regex_worker.py")
 
 
 class Args(ToolArgs):
@@ -24,14 +33,37 @@ class Args(ToolArgs):
     max_results: int = Field(50, ge=1, le=500, description="stop listing after this many matching lines")
 
 
-def _matching_lines(ctx: ToolContext, files: list[str], regex: re.Pattern[str]) -> Iterator[str]:
-    for rel in files:
-        path = ctx.root / rel
-        if path.stat().st_size > MAX_FILE_BYTES or is_binary(path):
-            continue
-        for number, line in enumerate(read_text(path).splitlines(), 1):
-            if regex.search(line):
-                yield f"{rel}:{number}: {line.strip()[:MAX_LINE_CHARS]}"
+def _matching_lines(ctx: ToolContext, files: list[str], pattern: str, limit: int) -> tuple[list[str], int]:
+    """(the first `limit` matching lines as "path:line: text", how many lines match), found by the
+    worker process (tools/regex_worker.py), which is killed after SEARCH_SECONDS."""
+    request = {
+        "pattern": pattern,
+        "files": [[rel, str(ctx.root / rel)] for rel in files],
+        "max_results": limit,
+        "max_file_bytes": MAX_FILE_BYTES,
+        "max_line_chars": MAX_LINE_CHARS,
+        "sniff_bytes": BINARY_SNIFF_BYTES,
+    }
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-I", "-S", str(WORKER)],
+            input=json.dumps(request),
+            capture_output=True,
+            encoding="utf-8",
+            timeout=SEARCH_SECONDS,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(
+            f"the search for {pattern!r} took longer than {SEARCH_SECONDS:.0f} seconds and was stopped. "
+            "Nested repeats such as (a+)+ or (.*)* backtrack without end on long lines: "
+            "search for a plain word or a simpler pattern"
+        ) from exc
+    lines = proc.stdout.splitlines()
+    if proc.returncode != 0 or not lines:
+        reason = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+        raise ToolError(f"the search for {pattern!r} failed: {reason[0]}; try a simpler pattern")
+    total = json.loads(lines[-1])["total"]
+    return [json.loads(line) for line in lines[:-1]], int(total)
 
 
 def _compile(pattern: str) -> tuple[re.Pattern[str], re.error | None]:
@@ -52,12 +84,7 @@ class Search:
         if args.glob:
             files = [f for f in files if matches_glob(f, args.glob)]
         regex, invalid = _compile(args.pattern)
-        hits: list[str] = []
-        total = 0
-        for hit in _matching_lines(ctx, files, regex):
-            total += 1
-            if len(hits) < args.max_results:
-                hits.append(hit)
+        hits, total = _matching_lines(ctx, files, regex.pattern, args.max_results)
         if not hits and invalid:
             raise ToolError(
                 f"invalid regular expression {args.pattern!r}: {invalid}. "

@@ -3,6 +3,8 @@
 Every hop of a redirect chain is checked again. The host is resolved here and *every* address it
 resolves to must be public (unless `allow_private`); the request then goes to the address that was
 checked, so a DNS answer that changes between the check and the connection cannot redirect it.
+An IPv6 address that carries an IPv4 address (NAT64, 6to4, Teredo, IPv4-mapped, -compatible or
+-translated, ISATAP) is public only when the IPv4 address it carries is public too.
 """
 
 from __future__ import annotations
@@ -59,6 +61,59 @@ def _parse(address: str) -> Address:
     return parsed
 
 
+_V6 = ipaddress.IPv6Network
+# IPv6 forms whose packets reach the IPv4 address they embed (RFC 6052, 3056, 4380, 4291, 2765, 5214)
+_NAT64 = _V6("64:ff9b::/96")
+_LOCAL_NAT64 = _V6("64:ff9b:1::/48")  # RFC 8215: local use only; where it embeds depends on the site
+_SIXTOFOUR = _V6("2002::/16")
+_TEREDO = _V6("2001::/32")
+_COMPATIBLE = _V6("::/96")  # IPv4-compatible (deprecated); :: and ::1 too, both refused anyway
+_TRANSLATED = _V6("::ffff:0:0:0/96")  # IPv4-translated (SIIT)
+_ISATAP_IDS = (0x00005EFE, 0x02005EFE)  # interface identifier 0000:5efe or 0200:5efe, then the IPv4
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[ipaddress.IPv4Address, str]]:
+    """The IPv4 addresses an IPv6 address carries, each with the form that carries it."""
+    low = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    found: list[tuple[ipaddress.IPv4Address, str]] = []
+    if address in _NAT64:
+        found.append((low, "NAT64"))
+    if address.sixtofour is not None:
+        found.append((address.sixtofour, "6to4"))
+    if address.teredo is not None:
+        server, client = address.teredo
+        found += [(server, "Teredo server"), (client, "Teredo client")]
+    if address in _COMPATIBLE or address in _TRANSLATED:
+        found.append((low, "IPv4-compatible" if address in _COMPATIBLE else "IPv4-translated"))
+    if (int(address) >> 32) & 0xFFFFFFFF in _ISATAP_IDS:
+        found.append((low, "ISATAP"))
+    return found
+
+
+def _public(address: Address) -> bool:
+    return address.is_global and not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+    )
+
+
+def why_not_public(address: Address) -> str | None:
+    """None for a public address; else why it is not one (naming an embedded IPv4 address)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:
+            return f"{address} is in the local-use NAT64 prefix {_LOCAL_NAT64}, "
+        for inner, form in embedded_ipv4(address):
+            if not _public(inner):
+                return f"{address} embeds the IPv4 address {inner} ({form}), which "
+        if address in _NAT64:  # in ::/8, "reserved": on a DNS64 network every IPv4 site is one
+            return None
+    return None if _public(address) else f"{address} "
+
+
 def public_address(host: str, port: int, resolver: Resolver, allow_private: bool) -> str:
     """The address to connect to, after checking every address `host` resolves to."""
     try:
@@ -69,10 +124,11 @@ def public_address(host: str, port: int, resolver: Resolver, allow_private: bool
         raise FetchRefused(f"{host} resolves to no address")
     if not allow_private:
         for address in addresses:
-            if not _parse(address).is_global:
-                where = host if host == address else f"{host} resolves to {address}, which"
+            reason = why_not_public(_parse(address))
+            if reason is not None:
+                where = "" if host == address else f"{host} resolves to {address}: "
                 raise FetchRefused(
-                    f"{where} is a private, loopback or reserved address; "
+                    f"{where}{reason}is a private, loopback or reserved address; "
                     "web_fetch only reaches public hosts (set allow_private = true under [web_fetch] "
                     "to allow local servers)"
                 )

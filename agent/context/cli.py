@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import load_config, user_config_dir
+from agent.config_check import check_numbers
 from agent.context.budget import parse_tokens, resolve_budget
 from agent.context.locate import cache_dir_for
 from agent.context.manifest import PackManifest
@@ -55,7 +56,7 @@ def stats_table(manifest: PackManifest) -> str:
 def run_context(args: argparse.Namespace) -> int:
     repo = open_repo(args.repo)
     root = Path(repo.working_tree_dir or args.repo)
-    config = load_config(root, {"model": args.model, "n_ctx": args.n_ctx})
+    config = check_numbers(load_config(root, {"model": args.model, "n_ctx": args.n_ctx}))
     warn_untrusted(config)
     count, tokenizer = counter_for(config)
     budget = args.budget if args.budget is not None else resolve_budget(config.context_budget, config.n_ctx)

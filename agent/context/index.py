@@ -48,6 +48,7 @@ class IndexStats:
     parsed: int = 0
     reused: int = 0
     symlinks: int = 0
+    undecodable: int = 0  # file names that are not valid UTF-8, skipped
     workers: int = 0
     seconds: float = 0.0
 
@@ -162,7 +163,9 @@ def load_index(
         else:
             unknown.append(entry)
     new = _hash_unknown(root, cache, unknown, found)
-    stats = IndexStats(files=len(listing.entries), symlinks=len(listing.symlinks))
+    stats = IndexStats(
+        files=len(listing.entries), symlinks=len(listing.symlinks), undecodable=len(listing.undecodable)
+    )
     stats.workers = _parse_new(root, cache, new, found, workers, parallel_bytes)
     stats.parsed, stats.reused = len(new), len(found) - len(new)
     cache.save({e.path for e in listing.entries})

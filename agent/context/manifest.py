@@ -30,6 +30,7 @@ class IndexSummary(BaseModel):
     parsed: int  # parsed this run (the rest came from the cache)
     reused: int
     symlinks_skipped: int
+    undecodable_skipped: int = 0  # file names that are not valid UTF-8 (a prompt cannot hold them)
     seconds: float
 
 
@@ -54,11 +55,18 @@ class PackManifest(BaseModel):
         """One line for people: what went in, how big, how fast."""
         tests = sum(1 for f in self.files if f.role == "test" and f.mode != "map")
         counts = self.counts()
+        skipped = self.index.undecodable_skipped
+        odd = (
+            f"; {skipped} file name{'s that are' if skipped > 1 else ' that is'} not valid UTF-8 "
+            f"{'were' if skipped > 1 else 'was'} skipped"
+            if skipped
+            else ""
+        )
         return (
             f"repository context: {self.total_tokens:,} of {self.budget:,} tokens; "
             f"files: {counts['full']} in full, {counts['snippets']} as excerpts ({tests} of them tests), "
             f"{counts['map']} more in the map, {self.left_out} left out "
-            f"({self.seconds:.1f}s; {self.index.parsed} parsed, {self.index.reused} from the cache)"
+            f"({self.seconds:.1f}s; {self.index.parsed} parsed, {self.index.reused} from the cache){odd}"
         )
 
 

@@ -291,6 +291,7 @@ def _manifest(packer: Packer, plan: _Plan, budget: int, total: int, seconds: flo
             parsed=stats.parsed,
             reused=stats.reused,
             symlinks_skipped=stats.symlinks,
+            undecodable_skipped=stats.undecodable,
             seconds=stats.seconds,
         ),
         seconds=round(seconds, 3),

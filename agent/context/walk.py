@@ -3,7 +3,7 @@
 `git ls-files --cached --others --exclude-standard` honours .gitignore, `.git/info/exclude` and
 the global excludes file, so ignored paths (a materialised task's `.task/`, build output, venvs)
 are never opened. Symbolic links are skipped: their target is either listed itself or outside
-the repository.
+the repository. Names that are not valid UTF-8 are skipped too (counted): a prompt cannot hold them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from agent.context.cache import StatKey
-from tools.repo_files import git_listing, repo_files
+from tools.repo_files import git_listing, repo_listing, split_undecodable
 
 
 class Entry(NamedTuple):
@@ -25,12 +25,16 @@ class Entry(NamedTuple):
 class Listing(NamedTuple):
     entries: list[Entry]
     symlinks: list[str]
+    undecodable: list[str]  # names that are not valid UTF-8, shown with \xNN escapes
 
 
 def walk(root: Path) -> Listing:
     """Regular files git lists (or, outside git, a plain walk), sorted; symbolic links apart."""
     listed = git_listing(root)
-    names = sorted(set(listed)) if listed is not None else repo_files(root)
+    if listed is not None:
+        names, skipped = split_undecodable(set(listed))
+    else:
+        names, skipped = repo_listing(root)
     base = str(root)
     entries: list[Entry] = []
     symlinks: list[str] = []
@@ -43,4 +47,4 @@ def walk(root: Path) -> Listing:
             symlinks.append(rel)
         elif stat.S_ISREG(info.st_mode):
             entries.append(Entry(rel, (info.st_size, info.st_mtime_ns, info.st_ino)))
-    return Listing(entries, symlinks)
+    return Listing(entries, symlinks, skipped)

@@ -31,23 +31,35 @@ def parse_in_workers(
         )
         for _ in batches
     ]
-    for proc, batch in zip(procs, batches, strict=True):  # every worker gets its work first
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps([root, batch]).encode())
-        proc.stdin.close()
-    results: Parsed = []
-    for proc, batch in zip(procs, batches, strict=True):
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        proc.stdout.close()
-        parsed: Parsed | None = None
-        if proc.wait() == 0:
-            try:
-                parsed = pickle.loads(out)
-            except Exception:  # a truncated or foreign stream: parse here instead
-                parsed = None
-        results.extend(parsed if parsed is not None else fallback(root, batch))
-    return results
+    try:
+        for proc, batch in zip(procs, batches, strict=True):  # every worker gets its work first
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps([root, batch]).encode())
+            proc.stdin.close()
+        return [
+            item
+            for proc, batch in zip(procs, batches, strict=True)
+            for item in _collect(proc, root, batch, fallback)
+        ]
+    finally:  # Ctrl-C (or an error) while they work: none is left running
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _collect(
+    proc: subprocess.Popen[bytes], root: str, batch: list[str], fallback: Callable[[str, list[str]], Parsed]
+) -> Parsed:
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    proc.stdout.close()
+    if proc.wait() == 0:
+        try:
+            return list(pickle.loads(out))
+        except Exception:  # a truncated or foreign stream: parse here instead
+            pass
+    return fallback(root, batch)
 
 
 def main() -> None:

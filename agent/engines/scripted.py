@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from agent.engine import ChatOptions, EngineError
 from agent.events import ChatDone, EngineEvent, TextDelta, ToolCallEvent, Usage, UsageEvent
 from agent.formats import parse_any
+from agent.jsonrepair import loads_bounded
 from agent.messages import Message, ToolCall, ToolSpec
 
 
@@ -42,8 +43,8 @@ def _to_call(scripted: ScriptedCall) -> ToolCall:
     if isinstance(scripted.arguments, dict):
         return ToolCall(id=call_id, name=scripted.name, arguments=scripted.arguments)
     try:
-        parsed = json.loads(scripted.arguments)
-    except json.JSONDecodeError as exc:
+        parsed = loads_bounded(scripted.arguments)
+    except ValueError as exc:  # not JSON, or JSON nested too deep
         return ToolCall(
             id=call_id,
             name=scripted.name,

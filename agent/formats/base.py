@@ -24,6 +24,7 @@ import prompts
 from agent.formats.coerce import CoercionError, coerce_arguments
 from agent.formats.stream import REASONING_TAGS, THINK_CLOSE
 from agent.grammar import Grammar
+from agent.jsonrepair import no_surrogates
 from agent.messages import ToolCall, ToolSpec
 
 
@@ -77,12 +78,13 @@ class ToolCallFormat(ABC):
         )
 
     def finish(self, call: ToolCall, tools: Sequence[ToolSpec]) -> ToolCall:
-        """A parsed call with its arguments coerced to the tool's schema types."""
+        """A parsed call with its arguments coerced to the tool's schema types, lone surrogates
+        replaced (as `loads_lenient` does: text holding one cannot be encoded into a prompt)."""
         if call.parse_error:
             return call
         schema = schemas(tools).get(call.name)
         try:
-            arguments = coerce_arguments(call.arguments, schema)
+            arguments = no_surrogates(coerce_arguments(call.arguments, schema))
         except CoercionError as exc:
             raw = json.dumps(call.arguments, ensure_ascii=False)
             return failed(call.id, call.name, raw, f"{exc}; send it as JSON of the right type")

@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+from agent.jsonrepair import JSONRepairError, loads_bounded
+
 _INTEGER = re.compile(r"-?\d+")
 _NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _NULLS = {"null", "None"}
@@ -71,9 +73,11 @@ def _from_text(text: str, kind: str) -> tuple[bool, Any]:
         return True, None
     if kind in ("array", "object") and word[:1] in "[{":
         try:
-            value = json.loads(word)
+            value = loads_bounded(word)
         except json.JSONDecodeError as exc:
             raise CoercionError(f"is not valid JSON ({exc.msg} at column {exc.colno})") from exc
+        except JSONRepairError as exc:
+            raise CoercionError(f"is not usable JSON: {exc}") from exc
         if _json_type(value) == kind:
             return True, value
     return False, None

@@ -12,7 +12,7 @@ from typing import Any
 
 from agent.formats.base import INTERRUPTED, failed
 from agent.grammar import GrammarBuilder, literal
-from agent.jsonrepair import JSONRepairError, loads_lenient
+from agent.jsonrepair import JSONRepairError, loads_lenient, raw_decode
 from agent.messages import ToolCall, ToolSpec
 
 _NAME = re.compile(r'["\']name["\']\s*:\s*["\']([^"\']+)["\']')
@@ -118,12 +118,11 @@ def decode_calls(
     JSON in prose).
     """
     calls: list[ToolCall] = []
-    decoder = json.JSONDecoder(strict=False)
     rest = text.strip()
     while rest and rest[0] in "[{":
         try:
-            value, end = decoder.raw_decode(rest)
-        except json.JSONDecodeError:
+            value, end = raw_decode(rest)
+        except (json.JSONDecodeError, JSONRepairError):
             try:
                 value, end = loads_lenient(rest), len(rest)
             except JSONRepairError:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from agent.formats.base import ParsedReply, ToolCallFormat, failed
 from agent.formats.json_calls import call_from_object, decode_calls, json_call_rules
 from agent.grammar import Grammar, GrammarBuilder, literal
-from agent.jsonrepair import JSONRepairError, loads_lenient
+from agent.jsonrepair import JSONRepairError, loads_lenient, raw_decode
 from agent.messages import ToolCall, ToolSpec
 
 TOOL_CALLS, ARGS, CALL_ID = "[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"
@@ -78,8 +78,8 @@ class MistralFormat(ToolCallFormat):
             return [failed(self.call_id(index), name, chunk, error)], ""
         name, args = named.group(1), named.group(2)
         try:
-            arguments, end = json.JSONDecoder(strict=False).raw_decode(args)
-        except json.JSONDecodeError:
+            arguments, end = raw_decode(args)
+        except (json.JSONDecodeError, JSONRepairError):
             try:
                 arguments, end = loads_lenient(args), len(args)
             except JSONRepairError as exc:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from agent.config_check import gigabytes, positive_int
 from agent.models import (
     CATALOGUE,
     ModelInstallError,
@@ -34,13 +35,15 @@ def add_models_parser(subparsers: Any) -> None:
     fit = actions.add_parser("fit", help="will a GGUF fit this machine, and with which settings")
     fit.add_argument("model", help="a GGUF file (the first shard of a split one) or a catalogue name")
     fit.add_argument(
-        "--ctx", type=int, help="context to size for (default: the trained context, or what fits)"
+        "--ctx", type=positive_int, help="context to size for (default: the trained context, or what fits)"
     )
-    fit.add_argument("--ram", type=float, help="RAM in GB instead of this machine's free RAM")
-    fit.add_argument("--vram", type=float, help="VRAM in GB instead of what nvidia-smi reports")
+    fit.add_argument("--ram", type=gigabytes, help="RAM in GB instead of this machine's free RAM")
+    fit.add_argument("--vram", type=gigabytes, help="VRAM in GB instead of what nvidia-smi reports")
     fit.add_argument("--kv-type", choices=["f16", "q8_0", "q4_0"], help="KV cache type (default: what fits)")
-    fit.add_argument("--experts", type=int, help="MoE experts used per token")
-    fit.add_argument("--parallel", type=int, default=1, help="sequences served together (llama-server -np)")
+    fit.add_argument("--experts", type=positive_int, help="MoE experts used per token")
+    fit.add_argument(
+        "--parallel", type=positive_int, default=1, help="sequences served together (llama-server -np)"
+    )
     fit.add_argument("--json", action="store_true", help="print the estimate as JSON")
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-import pytest
-
 from agent.engines.scripted import ScriptedEngine, ScriptedTurn
-from agent.events import Notice, TurnUsage
+from agent.events import Notice, RunFinished, TurnUsage
 from tests.repos import git as run_git
 from tests.repos import snapshot
 from tests.scripts import (
@@ -22,12 +21,13 @@ from tests.scripts import (
 
 
 def test_a_context_too_small_for_the_prompt_is_refused_before_any_turn(user_repo: Path) -> None:
-    from agent.loop import ContextTooSmall
-
+    """The run had started (its worktree, its first event): it ends with a report saying why."""
     before = snapshot(user_repo)
     engine = ScriptedEngine(turns(PLAN, READ), context_length=600)
-    with pytest.raises(ContextTooSmall, match=r"raise --ctx to at least \d+"):
-        run_fix(user_repo, engine)
+    report, events = run_fix(user_repo, engine)
+    assert report.status == "error" and report.stop_reason == "usage_error" and report.steps == 0
+    assert re.search(r"raise --ctx to at least \d+", report.notices[0]), report.notices
+    assert isinstance(events[-1], RunFinished) and events[-1].report["status"] == "error"
     assert snapshot(user_repo) == before
     assert not run_git(user_repo, "branch", "--list", "agent/*").strip()
 
