@@ -13,7 +13,8 @@ import pytest
 
 from agent.chat_template import ChatTemplate
 from agent.engine import ChatOptions, EngineError, final
-from agent.engines.llamacpp import BUDGET_STOPS, LlamaCppEngine, load_llama, physical_cores, usable_cpus
+from agent.engines.llama_load import load_llama, physical_cores, usable_cpus
+from agent.engines.llamacpp import BUDGET_STOPS, LlamaCppEngine
 from agent.events import ChatDone, TextDelta, ToolCallEvent, UsageEvent
 from agent.formats.hermes import HermesFormat
 from agent.messages import Message, ToolCall, ToolSpec

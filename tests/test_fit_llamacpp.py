@@ -19,7 +19,7 @@ import pytest
 
 from agent.config import load_config
 from agent.engines import load_settings
-from agent.engines.llamacpp import load_llama
+from agent.engines.llama_load import load_llama
 from agent.models.estimate import compute_buffer, kv_cache, weights
 from agent.models.gguf_file import read_model
 from agent.models.load_plan import GGML_TYPE_IDS

@@ -13,7 +13,8 @@ import pytest
 from agent.chat_template import ChatTemplate
 from agent.constrain import TokenMasker
 from agent.engine import ChatOptions, final
-from agent.engines.llamacpp import BUDGET_STOPS, LlamaCppEngine, load_llama
+from agent.engines.llama_load import load_llama
+from agent.engines.llamacpp import BUDGET_STOPS, LlamaCppEngine
 from agent.formats import FORMAT_NAMES, get_format
 from agent.messages import Message, ToolCall, ToolSpec
 from tests.templates import BY_FORMAT

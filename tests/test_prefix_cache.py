@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from agent.engine import ChatOptions
-from agent.engines.llamacpp import LlamaCppEngine, load_llama
+from agent.engines.llama_load import load_llama
+from agent.engines.llamacpp import LlamaCppEngine
 from agent.engines.prefix_cache import MIN_TOKENS, PrefixCache
 from agent.events import ChatDone
 from agent.messages import Message

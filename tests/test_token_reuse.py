@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent.engines.llamacpp import load_llama
+from agent.engines.llama_load import load_llama
 from agent.engines.token_reuse import reuse_cached_tokens
 
 

@@ -49,7 +49,8 @@ def _build_openai(config: AgentConfig) -> Engine:
 
 
 def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
-    from agent.engines.llamacpp import LlamaCppEngine, load_llama
+    from agent.engines.llama_load import load_llama
+    from agent.engines.llamacpp import LlamaCppEngine
     from agent.engines.prefix_cache import PrefixCache
     from agent.models.cache import model_cache_dir
 

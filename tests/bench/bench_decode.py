@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from agent.chat_template import ChatTemplate
 from agent.engine import ChatOptions, final
-from agent.engines.llamacpp import LlamaCppEngine, load_llama
+from agent.engines.llama_load import load_llama
+from agent.engines.llamacpp import LlamaCppEngine
 from agent.messages import Message, ToolSpec
 
 STORY = [Message.user("The old lighthouse keeper climbed the stairs as the storm rolled in. He")]

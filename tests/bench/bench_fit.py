@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from agent.engines.llamacpp import load_llama
+from agent.engines.llama_load import load_llama
 from agent.models.estimate import compute_buffer, kv_cache, weights
 from agent.models.gguf_file import read_model
 from agent.models.load_plan import GGML_TYPE_IDS

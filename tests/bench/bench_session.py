@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from agent.chat_template import ChatTemplate
 from agent.engine import ChatOptions, final
-from agent.engines.llamacpp import LlamaCppEngine, load_llama
+from agent.engines.llama_load import load_llama
+from agent.engines.llamacpp import LlamaCppEngine
 from agent.messages import Message
 from tests.templates import BY_FORMAT
 from tests.test_formats_engine import TOOLS

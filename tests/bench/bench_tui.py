@@ -155,7 +155,8 @@ def gemma() -> Path | None:
 
 
 def real_engine(path: Path, threads: int) -> Engine:
-    from agent.engines.llamacpp import LlamaCppEngine, load_llama
+    from agent.engines.llama_load import load_llama
+    from agent.engines.llamacpp import LlamaCppEngine
 
     return LlamaCppEngine(llama=load_llama(path, n_ctx=4096, n_threads=threads), model_name=path.name)
 
