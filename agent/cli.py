@@ -15,7 +15,7 @@ from agent.batch.cli import add_batch_parsers
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.config_check import check_numbers
 from agent.context.cli import add_context_parser, run_context
-from agent.engine import EngineError
+from agent.engines.base import EngineError
 from agent.exitcodes import (
     EXIT_ENGINE,
     EXIT_INTERRUPTED,

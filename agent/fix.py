@@ -23,7 +23,7 @@ from agent.build import RunSandboxes
 from agent.config import AgentConfig, ConfigError
 from agent.context import build_pack, resolve_budget
 from agent.context.locate import cache_dir
-from agent.engine import Engine, EngineError
+from agent.engines.base import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
 from agent.jsonrepair import no_surrogates

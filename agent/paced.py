@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from agent.engine import ChatOptions, Engine
+from agent.engines.base import ChatOptions, Engine
 from agent.events import EngineEvent, TextDelta, ThinkingDelta
 from agent.messages import Message, ToolSpec
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig, user_config_dir
-from agent.engine import Engine
+from agent.engines.base import Engine
 from agent.events import Notice, RunEvent
 from agent.instruction_prompt import InstructionsBlock, NestedInstructions, build_block
 from agent.instructions import ProjectInstructions, discover

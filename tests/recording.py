@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from agent.engine import ChatOptions, Engine
+from agent.engines.base import ChatOptions, Engine
 from agent.engines.scripted import ScriptedEngine, ScriptedTurn
 from agent.events import EngineEvent
 from agent.messages import Message, ToolSpec

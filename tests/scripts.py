@@ -9,7 +9,7 @@ from typing import Any
 import git
 
 from agent.config import AgentConfig
-from agent.engine import Engine
+from agent.engines.base import Engine
 from agent.engines.scripted import ScriptedEngine, ScriptedTurn
 from agent.events import RunEvent
 from agent.fix import FixRequest, FixRun

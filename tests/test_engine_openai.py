@@ -19,7 +19,7 @@ import httpx
 import jsonschema
 import pytest
 
-from agent.engine import ChatOptions, EngineError, final
+from agent.engines.base import ChatOptions, EngineError, final
 from agent.engines.openai_compat import OpenAICompatEngine, api_root
 from agent.events import ChatDone, TextDelta, ToolCallEvent, UsageEvent
 from agent.messages import Message, ToolCall, ToolSpec

@@ -13,8 +13,8 @@ import pytest
 from gguf import GGUFReader, GGUFWriter
 
 from agent.config import load_config
-from agent.engine import EngineError
 from agent.engines import build_engine
+from agent.engines.base import EngineError
 from agent.knobs import ModelKnobs, resolve_knobs
 from agent.models.cli import add_models_parser, run_models
 from agent.models.estimate import kv_cache, weights

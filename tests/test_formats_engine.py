@@ -12,7 +12,7 @@ import pytest
 
 from agent.chat_template import ChatTemplate
 from agent.constrain import TokenMasker
-from agent.engine import ChatOptions, final
+from agent.engines.base import ChatOptions, final
 from agent.engines.llama_load import load_llama
 from agent.engines.llamacpp import BUDGET_STOPS, LlamaCppEngine
 from agent.formats import FORMAT_NAMES, get_format

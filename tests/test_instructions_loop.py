@@ -8,7 +8,7 @@ import git
 import pytest
 
 from agent.config import AgentConfig
-from agent.engine import Engine
+from agent.engines.base import Engine
 from agent.engines.scripted import ScriptedTurn
 from agent.events import RunEvent, ToolFinished
 from agent.fix import FixRequest, FixRun

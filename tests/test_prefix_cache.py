@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.engine import ChatOptions
+from agent.engines.base import ChatOptions
 from agent.engines.llama_load import load_llama
 from agent.engines.llamacpp import LlamaCppEngine
 from agent.engines.prefix_cache import MIN_TOKENS, PrefixCache

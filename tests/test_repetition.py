@@ -61,7 +61,7 @@ def test_reasoning_is_paid_from_its_own_allowance_only_when_the_model_reasons() 
 
 @pytest.mark.model
 def test_a_call_that_loops_is_stopped_with_a_message_the_model_can_act_on(gemma_path: Path) -> None:
-    from agent.engine import ChatOptions, final
+    from agent.engines.base import ChatOptions, final
     from agent.engines.llama_load import load_llama
     from agent.engines.llamacpp import LlamaCppEngine
     from agent.messages import Message, ToolCall, ToolSpec

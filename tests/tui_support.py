@@ -11,7 +11,7 @@ import git
 from textual.pilot import Pilot
 
 from agent.config import AgentConfig
-from agent.engine import Engine
+from agent.engines.base import Engine
 from agent.paced import PacedEngine
 from agent.tui.app import AgentApp
 from agent.tui.bridge import TuiSetup

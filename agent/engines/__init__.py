@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig, user_config_path
-from agent.engine import Engine, EngineError
+from agent.engines.base import Engine, EngineError
 from agent.model_resolution import resolve_model
 
 Say = Callable[[str], None]

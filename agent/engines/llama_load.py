@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agent.engine import EngineError
+from agent.engines.base import EngineError
 
 
 def usable_cpus() -> set[int]:

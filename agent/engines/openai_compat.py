@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from agent.engine import ChatOptions, EngineError
+from agent.engines.base import ChatOptions, EngineError
 from agent.engines.turn import ThinkingEffort, thinking_variables
 from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage, UsageEvent
 from agent.formats import ToolCallFormat, get_format, parse_any

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.engine import ChatOptions, EngineError
+from agent.engines.base import ChatOptions, EngineError
 from agent.events import ChatDone, EngineEvent, TextDelta, ToolCallEvent, Usage, UsageEvent
 from agent.formats import parse_any
 from agent.jsonrepair import loads_bounded

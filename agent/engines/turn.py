@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agent.engine import EngineError
+from agent.engines.base import EngineError
 from agent.events import Usage
 from agent.messages import Message, ToolCall, ToolSpec
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 
 import prompts
-from agent.engine import ChatOptions, Engine
+from agent.engines.base import ChatOptions, Engine
 from agent.events import ChatDone, PlanSet, ToolStarted
 from agent.loop.attempts import Attempts
 from agent.loop.base import Outcome, Tools, Worktree

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import prompts
-from agent.engine import ChatOptions
+from agent.engines.base import ChatOptions
 from agent.events import ChatDone, ToolStarted
 from agent.loop.base import Tools, Worktree
 from agent.loop.checks import last_output

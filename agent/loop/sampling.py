@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import prompts
-from agent.engine import ChatOptions
+from agent.engines.base import ChatOptions
 from agent.events import ChatDone
 from agent.loop.base import Outcome, Tools
 from agent.loop.checks import FILE_EDITORS, test_data, tests_only

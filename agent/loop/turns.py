@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 import prompts
-from agent.engine import ChatOptions, Engine
+from agent.engines.base import ChatOptions, Engine
 from agent.events import (
     ChatDone,
     EngineEvent,

@@ -6,7 +6,7 @@ and later the oldest tool outputs are cut to their first line until the prompt f
 
 from __future__ import annotations
 
-from agent.engine import Engine
+from agent.engines.base import Engine
 from agent.loop.errors import ContextTooSmall, LimitsExceeded
 from agent.loop.state import Run
 from agent.messages import Message, ToolSpec

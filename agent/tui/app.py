@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from agent.engine import Engine, EngineError
+from agent.engines.base import Engine, EngineError
 from agent.events import (
     Interrupted,
     ModelDelta,

@@ -18,7 +18,7 @@ from textual.message import Message
 
 from agent.build import RunSandboxes
 from agent.config import AgentConfig
-from agent.engine import Engine
+from agent.engines.base import Engine
 from agent.events import RunEvent
 from agent.report import RunReport
 from agent.steering import Steering

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.config import AgentConfig
-from agent.engine import Engine
+from agent.engines.base import Engine
 from sandbox.approval import Approver
 
 if TYPE_CHECKING:  # every `agent` command imports this module: Textual only when the app runs

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from textual import events
 from textual.widgets import TextArea
 
-from agent.engine import Engine
+from agent.engines.base import Engine
 from agent.engines.scripted import ScriptedTurn
 from agent.tui.app import AgentApp
 from agent.tui.prompt import PromptInput
