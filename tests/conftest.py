@@ -31,6 +31,6 @@ def qwen() -> Any:
 @pytest.fixture(scope="module")
 def masker(qwen: Any) -> Any:
     """llguidance token masks over that vocabulary (it reads what `qwen` holds: both live for the module)."""
-    from agent.constrain import TokenMasker
+    from agent.engines.constrain import TokenMasker
 
     return TokenMasker(qwen)

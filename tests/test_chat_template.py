@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from agent.chat_template import ChatTemplate, ChatTemplateError
+from agent.engines.chat_template import ChatTemplate, ChatTemplateError
 from agent.formats.hermes import HermesFormat
 from agent.messages import Message, ToolCall, ToolSpec
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.constrain import TokenMasker
+from agent.engines.constrain import TokenMasker
 from agent.formats import get_format
 from tests.test_formats_engine import CALLS, TOOLS
 

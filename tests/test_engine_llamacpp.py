@@ -11,8 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from agent.chat_template import ChatTemplate
 from agent.engines.base import ChatOptions, EngineError, final
+from agent.engines.chat_template import ChatTemplate
 from agent.engines.llama_load import load_llama, physical_cores, usable_cpus
 from agent.engines.llamacpp import BUDGET_STOPS, LlamaCppEngine
 from agent.events import ChatDone, TextDelta, ToolCallEvent, UsageEvent

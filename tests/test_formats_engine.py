@@ -10,9 +10,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from agent.chat_template import ChatTemplate
-from agent.constrain import TokenMasker
 from agent.engines.base import ChatOptions, final
+from agent.engines.chat_template import ChatTemplate
+from agent.engines.constrain import TokenMasker
 from agent.engines.llama_load import load_llama
 from agent.engines.llamacpp import BUDGET_STOPS, LlamaCppEngine
 from agent.formats import FORMAT_NAMES, get_format

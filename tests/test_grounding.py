@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.constrain import TokenMasker
+from agent.engines.constrain import TokenMasker
 from agent.formats import get_format
 from agent.messages import ToolCall, ToolSpec
 from sandbox.subprocess_sandbox import SubprocessSandbox

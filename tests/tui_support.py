@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 
 from agent.config import AgentConfig
 from agent.engines.base import Engine
-from agent.paced import PacedEngine
+from agent.engines.paced import PacedEngine
 from agent.tui.app import AgentApp
 from agent.tui.bridge import TuiSetup
 from agent.tui.cli import sandbox_factory

@@ -19,9 +19,9 @@ from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing
 from typing import Any
 
-from agent.chat_template import ChatTemplate, ChatTemplateError
-from agent.constrain import ConstraintError, GrammarProcessor, TokenMasker, llguidance_available
 from agent.engines.base import ChatOptions, EngineError
+from agent.engines.chat_template import ChatTemplate, ChatTemplateError
+from agent.engines.constrain import ConstraintError, GrammarProcessor, TokenMasker, llguidance_available
 from agent.engines.prefix_cache import MIN_TOKENS, PrefixCache
 from agent.engines.repetition import repeating_period
 from agent.engines.token_reuse import common_prefix, reuse_cached_tokens

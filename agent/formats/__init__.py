@@ -1,7 +1,7 @@
 """Tool-call wire formats by model family; `get_format` by name, `FORMAT_NAMES` lists them.
 
 The embedded engine finds a model's format by rendering a probe conversation with the model's own
-chat template (`agent.chat_template.ChatTemplate.format`); config can name one instead.
+chat template (`agent.engines.chat_template.ChatTemplate.format`); config can name one instead.
 """
 
 from __future__ import annotations

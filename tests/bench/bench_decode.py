@@ -20,8 +20,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from agent.chat_template import ChatTemplate
 from agent.engines.base import ChatOptions, final
+from agent.engines.chat_template import ChatTemplate
 from agent.engines.llama_load import load_llama
 from agent.engines.llamacpp import LlamaCppEngine
 from agent.messages import Message, ToolSpec
