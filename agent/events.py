@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from agent.jsonrepair import no_surrogates
+from agent.formats.jsonrepair import no_surrogates
 from agent.messages import Message, ToolCall
 
 

@@ -26,7 +26,7 @@ from agent.context.locate import cache_dir
 from agent.engines.base import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
-from agent.jsonrepair import no_surrogates
+from agent.formats.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState, RepairBudget, Tools
 from agent.messages import Message
 from agent.repo.stray_guard import StrayGuard

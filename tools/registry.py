@@ -14,7 +14,7 @@ from typing import Any, cast
 import jsonschema
 from pydantic import ValidationError
 
-from agent.jsonrepair import MAX_DEPTH, loads_bounded, no_surrogates
+from agent.formats.jsonrepair import MAX_DEPTH, loads_bounded, no_surrogates
 from agent.messages import ToolCall, ToolSpec
 from tools import (
     create_file,

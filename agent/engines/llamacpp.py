@@ -141,7 +141,7 @@ class LlamaCppEngine:
     # ---- tokens ------------------------------------------------------------------------------
 
     def _tokenize(self, text: str) -> list[int]:
-        # a lone surrogate cannot be encoded: never from a parsed call (agent/jsonrepair.py), but a
+        # a lone surrogate cannot be encoded: never from a parsed call (agent/formats/jsonrepair.py), but a
         # prompt must not die on one that came in some other way
         return list(self._llama.tokenize(text.encode("utf-8", errors="replace"), add_bos=False, special=True))
 

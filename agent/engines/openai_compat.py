@@ -23,8 +23,8 @@ from agent.engines.base import ChatOptions, EngineError
 from agent.engines.turn import ThinkingEffort, thinking_variables
 from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage, UsageEvent
 from agent.formats import ToolCallFormat, get_format, parse_any
+from agent.formats.jsonrepair import JSONRepairError, loads_lenient
 from agent.formats.stream import StreamSplitter
-from agent.jsonrepair import JSONRepairError, loads_lenient
 from agent.messages import Message, ToolCall, ToolSpec
 
 _VERSION_SEGMENT = re.compile(r"^v\d+[a-z0-9]*$")

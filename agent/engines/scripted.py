@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from agent.engines.base import ChatOptions, EngineError
 from agent.events import ChatDone, EngineEvent, TextDelta, ToolCallEvent, Usage, UsageEvent
 from agent.formats import parse_any
-from agent.jsonrepair import loads_bounded
+from agent.formats.jsonrepair import loads_bounded
 from agent.messages import Message, ToolCall, ToolSpec
 
 

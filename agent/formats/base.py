@@ -22,9 +22,9 @@ from typing import Any
 
 import prompts
 from agent.formats.coerce import CoercionError, coerce_arguments
+from agent.formats.jsonrepair import no_surrogates
 from agent.formats.stream import REASONING_TAGS, THINK_CLOSE
 from agent.grammar import Grammar
-from agent.jsonrepair import no_surrogates
 from agent.messages import ToolCall, ToolSpec
 
 

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from agent.jsonrepair import JSONRepairError, loads_bounded
+from agent.formats.jsonrepair import JSONRepairError, loads_bounded
 
 _INTEGER = re.compile(r"-?\d+")
 _NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")

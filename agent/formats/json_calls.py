@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.formats.base import INTERRUPTED, failed
+from agent.formats.jsonrepair import JSONRepairError, loads_lenient, raw_decode
 from agent.grammar import GrammarBuilder, literal
-from agent.jsonrepair import JSONRepairError, loads_lenient, raw_decode
 from agent.messages import ToolCall, ToolSpec
 
 _NAME = re.compile(r'["\']name["\']\s*:\s*["\']([^"\']+)["\']')

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from agent.formats.base import ParsedReply, ToolCallFormat, failed
 from agent.formats.json_calls import call_from_object, decode_calls, json_call_rules
+from agent.formats.jsonrepair import JSONRepairError, loads_lenient, raw_decode
 from agent.grammar import Grammar, GrammarBuilder, literal
-from agent.jsonrepair import JSONRepairError, loads_lenient, raw_decode
 from agent.messages import ToolCall, ToolSpec
 
 TOOL_CALLS, ARGS, CALL_ID = "[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"
