@@ -30,7 +30,7 @@ from agent.github.cli import add_pr_flags
 from agent.github.publish import PublishError
 from agent.headless import JsonEvents, UsageError
 from agent.loop import ContextTooSmall
-from agent.model_resolution import ModelNotFound
+from agent.models.resolution import ModelNotFound
 from agent.sandbox_cli import add_sandbox_flags, add_sandbox_parser, cmd_sandbox, sandbox_overrides
 from agent.trust_cli import add_trust_parser, cmd_trust, warn_untrusted
 from agent.workspace import WorkspaceError, open_repo

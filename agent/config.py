@@ -11,8 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from agent.formats import ToolFormatName
-from agent.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
 from agent.mcp.config import McpServerConfig
+from agent.models.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
 from agent.trust import (
     PROJECT_CONFIG,
     TRUST_TABLE,
@@ -81,7 +81,7 @@ class AgentConfig(BaseModel):
     mcp_servers: dict[str, McpServerConfig] = {}  # `agent mcp add`; user and project entries both apply
     mcp_tools_budget: int = 3000  # tokens of MCP tool schemas offered to the model
     mcp_tool_max_tokens: int = 1000  # a single MCP tool's schema above this is left out (reported)
-    # model knobs (agent/knobs.py); per model in [models."<glob>"] tables
+    # model knobs (agent/models/knobs.py); per model in [models."<glob>"] tables
     thinking: Thinking | None = None  # off | high | max; None: the model's default
     experts_used: int | None = None  # MoE experts per token (a GGUF metadata override)
     kv_cache_type: KvCacheType | None = None  # f16 | q8_0 | q4_0; None: f16 unless it does not fit

@@ -15,13 +15,13 @@ from gguf import GGUFReader, GGUFWriter
 from agent.config import load_config
 from agent.engines import build_engine
 from agent.engines.base import EngineError
-from agent.knobs import ModelKnobs, resolve_knobs
 from agent.models.cli import add_models_parser, run_models
 from agent.models.estimate import kv_cache, weights
 from agent.models.fit import FitRequest, plan_fit
 from agent.models.fit_report import server_command
 from agent.models.gguf_file import GGUFError, read_model
 from agent.models.hardware import GB, detect
+from agent.models.knobs import ModelKnobs, resolve_knobs
 from agent.models.load_plan import ModelDoesNotFit, plan_load
 from agent.models.shape import model_shape
 from tests.gguf_synth import Glm5, Mix, T, glm5_file, write_header

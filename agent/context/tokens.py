@@ -13,7 +13,7 @@ from pathlib import Path
 
 from agent.config import AgentConfig
 from agent.messages import Message
-from agent.model_resolution import ModelNotFound, resolve_model
+from agent.models.resolution import ModelNotFound, resolve_model
 
 CountTokens = Callable[[str], int]
 CHARS_PER_TOKEN = 3.5

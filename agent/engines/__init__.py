@@ -11,7 +11,7 @@ from typing import Any
 
 from agent.config import AgentConfig, user_config_path
 from agent.engines.base import Engine, EngineError
-from agent.model_resolution import resolve_model
+from agent.models.resolution import resolve_model
 
 Say = Callable[[str], None]
 

@@ -131,11 +131,11 @@ def _pull(name: str, cache_dir: Path, env: Mapping[str, str]) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from agent.model_resolution import ModelNotFound, resolve_model
     from agent.models.fit import FitRequest, plan_fit
     from agent.models.fit_report import plan_json, render_table
     from agent.models.gguf_file import GGUFError, read_model
     from agent.models.hardware import detect
+    from agent.models.resolution import ModelNotFound, resolve_model
 
     try:
         path = resolve_model(args.model, None).path

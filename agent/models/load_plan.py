@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.knobs import ResolvedKnobs
 from agent.models.fit import FitPlan, FitRequest, plan_fit
 from agent.models.fit_report import server_command
 from agent.models.gguf_file import GGUFModel, read_model
 from agent.models.hardware import GB, Hardware, detect
+from agent.models.knobs import ResolvedKnobs
 
 # GGML type ids llama-cpp-python takes as type_k / type_v
 GGML_TYPE_IDS = {"f16": 1, "q4_0": 2, "q8_0": 8}
