@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from tools.repo_files import repo_files
+from agent.repo.files import repo_files
 
 AGENTS = "AGENTS.md"
 FALLBACK = "CLAUDE.md"

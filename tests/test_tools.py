@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from agent.messages import ToolCall
+from agent.repo.files import repo_files
 from sandbox.bubblewrap import BubblewrapSandbox
 from tests.repos import git, make_repo, median_repo
 from tools.base import ToolContext
 from tools.registry import Toolbox, ToolOutcome, default_tools
-from tools.repo_files import repo_files
 from tools.run_tests import has_pytest_suite, parse_pytest
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from agent.grammar import LINES_OF
-from tools.repo_files import repo_files
+from agent.repo.files import repo_files
 
 
 class Ground(StrEnum):

@@ -7,9 +7,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from agent.repo.files import close_names, repo_files, repo_listing
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.grounding import Ground
-from tools.repo_files import close_names, repo_files, repo_listing
 
 MAX_ENTRIES = 300
 

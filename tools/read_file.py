@@ -7,9 +7,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from agent.repo.files import close_names, is_binary, repo_files
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.grounding import Ground
-from tools.repo_files import close_names, is_binary, repo_files
 from tools.textfile import hash_bytes
 
 MAX_LINES = 400

@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from agent.repo.files import close_names, repo_files
 from sandbox.output import cap_text
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
-from tools.repo_files import close_names, repo_files
 
 NO_TESTS_COLLECTED = 5
 USAGE_ERROR = 4

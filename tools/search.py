@@ -14,9 +14,9 @@ from pathlib import Path
 
 from pydantic import Field
 
+from agent.repo.files import BINARY_SNIFF_BYTES
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.list_files import files_under, matches_glob
-from tools.repo_files import BINARY_SNIFF_BYTES
 
 MAX_LINE_CHARS = 200
 MAX_FILE_BYTES = 2_000_000  # bigger files are data, not code

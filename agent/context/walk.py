@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from agent.context.cache import StatKey
-from tools.repo_files import git_listing, repo_listing, split_undecodable
+from agent.repo.files import git_listing, repo_listing, split_undecodable
 
 
 class Entry(NamedTuple):

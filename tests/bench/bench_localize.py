@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from agent.context import build_pack, parse_tokens
-from tools.repo_files import is_binary, repo_files
+from agent.repo.files import is_binary, repo_files
 
 EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 TREES = Path.home() / ".cache" / "local-agent-bench" / "tasks"
