@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from agent.repo.languages import is_test_path
 from sandbox.approval import ToolAwareSandbox
 from sandbox.base import Sandbox
 from tools.journal import EditJournal
@@ -81,8 +82,6 @@ class ToolContext:
     def protected(self, rel: str) -> bool:
         """A test file the tools may not change in this run, if it exists (callers know whether it
         does: a new test file may be written)."""
-        from agent.context.languages import is_test_path
-
         return self.protect_tests and is_test_path(rel)
 
     def sandbox_for(self, tool: str) -> Sandbox:

@@ -27,8 +27,8 @@ import textwrap
 from dataclasses import dataclass, field
 
 from agent.context.tags import CONTAINERS, FUNCTIONS, Symbol, extract, supported
+from agent.repo.languages import grammar_for
 from tools.elision import is_marker
-from tools.languages import grammar_for
 from tools.syntax import parse_python
 
 Node = ast.stmt

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from agent.repo.files import close_names, repo_files
+from agent.repo.languages import is_test_path
 from sandbox.output import cap_text
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 
@@ -119,8 +120,6 @@ def _check_paths(ctx: ToolContext, paths: list[str]) -> None:
 
 def tests_of(source: str, files: list[str]) -> list[str]:
     """The test files named after a source file: test_x.py, x_test.py/.go, x.test.js, x.spec.ts..."""
-    from agent.context.languages import is_test_path  # (agent.context is heavy to import)
-
     stem = PurePosixPath(source).stem
     names = {f"test_{stem}", f"{stem}_test", f"{stem}.test", f"{stem}.spec", f"{stem}Test", f"{stem}Tests"}
     return [f for f in files if is_test_path(f) and PurePosixPath(f).stem in names]
@@ -129,8 +128,6 @@ def tests_of(source: str, files: list[str]) -> list[str]:
 def selected_tests(ctx: ToolContext, paths: list[str]) -> tuple[list[str], list[str]]:
     """The given paths with each source file replaced by its tests (or dropped when it has none):
     small models ask run_tests for the file they changed, and pytest collects nothing from it."""
-    from agent.context.languages import is_test_path
-
     selected: list[str] = []
     notes: list[str] = []
     for given in paths:

@@ -15,8 +15,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from agent.repo.languages import grammar_for
 from tools.blocks import number
-from tools.languages import grammar_for
 
 CONTEXT_LINES = 3
 

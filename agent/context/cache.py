@@ -41,7 +41,8 @@ def version() -> str:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as package_version
 
-    from agent.context import graph, languages, lexical, records, tags, terms
+    from agent.context import graph, lexical, records, tags, terms
+    from agent.repo import languages
 
     digest = hashlib.blake2b(digest_size=8)
     for module in (graph, languages, lexical, records, tags, terms):

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from agent.context.cache import ParseCache, version
-from agent.context.languages import is_doc_path, is_test_path
 from agent.context.records import MAX_FILE_BYTES, FileRecord, Terms, build_record, digest, unindexed
 from agent.context.terms import Tokenizer
 from agent.context.walk import Entry, walk
 from agent.context.workers import Parsed, parse_in_workers
+from agent.repo.languages import is_doc_path, is_test_path
 
 if TYPE_CHECKING:
     from agent.context.graph import RefGraph

@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
-from agent.context.languages import generated_by_content, generated_by_name
 from agent.context.tags import CONTAINERS, Symbol, extract, supported
 from agent.context.terms import Tokenizer
-from tools.languages import grammar_for
+from agent.repo.languages import generated_by_content, generated_by_name, grammar_for
 
 MAX_FILE_BYTES = 1_000_000  # bigger files are data, not code: listed, never parsed
 SNIFF_BYTES = 8192

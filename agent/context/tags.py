@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import cache
+from importlib import resources
 from typing import Any, NamedTuple
-
-from agent.context.languages import query_sources
 
 CONTAINERS = frozenset({"class", "interface", "impl", "module"})
 FUNCTIONS = frozenset({"function", "method"})
@@ -38,6 +37,22 @@ _KIND_PRIORITY = {"function": 0, "method": 0, "class": 1, "variable": 2}
 _SPACES = re.compile(r"\s+")
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 MAX_SIGNATURE = 200
+
+QUERY_FILE = {"tsx": "typescript"}  # grammars that share another's node names
+REFERENCES_MARK = "; references"
+
+
+@cache
+def query_sources(grammar: str) -> tuple[str, str] | None:
+    """The definitions query and the references query of a grammar (one file, two sections), from
+    `queries/<language>.scm` next to this module (package data); a language without a query file
+    is still listed and searchable as text."""
+    name = QUERY_FILE.get(grammar, grammar)
+    resource = resources.files("agent.context").joinpath("queries", f"{name}.scm")
+    if not resource.is_file():
+        return None
+    definitions, _, references = resource.read_text(encoding="utf-8").partition(REFERENCES_MARK)
+    return definitions, references
 
 
 class Symbol(NamedTuple):

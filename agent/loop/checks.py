@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import prompts
-from agent.context.languages import is_test_path
 from agent.events import ToolFinished, ToolStarted
 from agent.loop.base import Outcome, Tools, Worktree
 from agent.loop.cosmetic import only_cosmetic
@@ -19,6 +18,7 @@ from agent.loop.errors import Finished, Stuck
 from agent.loop.state import ALL_TESTS, Emit, Run, SuiteRecord, finished
 from agent.loop.suite_runs import clip, failing_count, ran_tests, same_result
 from agent.messages import Message, ToolCall
+from agent.repo.languages import is_test_path
 from tools.base import ToolOutcome, ToolResult
 from tools.journal import EditRecord, UndoError
 

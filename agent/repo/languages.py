@@ -1,18 +1,55 @@
-"""What kind of file a path is: its tree-sitter language, and whether it is a test, a doc or generated.
+"""What a repository's file is, from its path: its tree-sitter grammar (the one extension table,
+for the post-edit syntax check in tools/editing/syntax.py and the repository context's tags), and
+whether it is a test, a doc or generated.
 
-Grammars come from the one extension table in tools/languages.py (the syntax check uses it too).
-Queries for definitions and references live next to this module as `queries/<language>.scm`
-(package data); a language without a query file is still listed and searchable as text.
+Shared by tools/ and agent/context/ (context-specific query loading stays in agent/context/tags.py).
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
-from importlib import resources
 from pathlib import PurePosixPath
 
-QUERY_FILE = {"tsx": "typescript"}  # grammars that share another's node names
+GRAMMARS: dict[str, str] = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".cxx": "cpp",
+    ".hh": "cpp",
+    ".hpp": "cpp",
+    ".hxx": "cpp",
+    ".cs": "csharp",
+    ".rb": "ruby",
+    ".php": "php",
+    ".kt": "kotlin",
+    ".swift": "swift",
+    ".lua": "lua",
+    ".scala": "scala",
+    ".sh": "bash",
+    ".json": "json",
+    ".toml": "toml",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+}
+
+
+def grammar_for(path: str) -> str | None:
+    return GRAMMARS.get(PurePosixPath(path).suffix.lower())
+
 
 DOC_SUFFIXES = frozenset({".md", ".rst", ".txt", ".adoc", ".html", ".htm"})
 LOCK_FILES = frozenset(
@@ -58,17 +95,3 @@ def generated_by_content(head: bytes, data: bytes) -> bool:
         return True
     lines = data.count(b"\n") + 1
     return len(data) > 20_000 and len(data) / lines > 400
-
-
-REFERENCES_MARK = "; references"
-
-
-@cache
-def query_sources(grammar: str) -> tuple[str, str] | None:
-    """The definitions query and the references query of a grammar (one file, two sections)."""
-    name = QUERY_FILE.get(grammar, grammar)
-    resource = resources.files("agent.context").joinpath("queries", f"{name}.scm")
-    if not resource.is_file():
-        return None
-    definitions, _, references = resource.read_text(encoding="utf-8").partition(REFERENCES_MARK)
-    return definitions, references
