@@ -26,7 +26,7 @@ import git
 
 from agent.config import AgentConfig
 from agent.mcp.runtime import CommandWrapper, no_wrapping
-from agent.workspace import agent_dir
+from agent.repo.dirs import env_dir
 from sandbox.approval import ApprovalSandbox, Approver, Decision
 from sandbox.base import Sandbox
 from sandbox.bubblewrap import BubblewrapSandbox, BwrapInfo, probe_bwrap
@@ -59,11 +59,6 @@ class RunSandboxes:
 def approve_by_hand(request: object) -> Decision:
     """The approver of `agent tool` and `agent sandbox`: the person who typed the command asked."""
     return "approve"
-
-
-def env_dir(repo: git.Repo | None) -> Path | None:
-    """Where `setup_command` prepares the test environment: `<git-common-dir>/.agent/env`."""
-    return agent_dir(repo) / "env" if repo is not None else None
 
 
 def probe(config: AgentConfig) -> BwrapInfo | None:

@@ -318,7 +318,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
 def cmd_sessions(args: argparse.Namespace) -> int:
     from agent.console import ConsolePrinter
     from agent.events import RunFinished, RunStarted
-    from agent.fix import session_dir
+    from agent.repo.dirs import session_dir
     from agent.session import list_sessions, read_trajectory
 
     paths = list_sessions(session_dir(open_repo(args.repo)))

@@ -22,20 +22,20 @@ from pydantic_core import PydanticSerializationError
 from agent.build import RunSandboxes
 from agent.config import AgentConfig, ConfigError
 from agent.context import build_pack, resolve_budget
-from agent.context.locate import cache_dir
 from agent.engines.base import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
 from agent.formats.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState, RepairBudget, Tools
 from agent.messages import Message
+from agent.repo.dirs import agent_dir, cache_dir, session_dir
 from agent.repo.stray_guard import StrayGuard
 from agent.report import RepairSummary, RunReport, Status, TestSummary, report_dict
 from agent.run_setup import RunSetup, prepare_run
 from agent.session import Trajectory, new_session_id
 from agent.steering import Steering
 from agent.undo import journal_path
-from agent.workspace import Workspace, WorkspaceError, agent_dir, apply_branch
+from agent.workspace import Workspace, WorkspaceError, apply_branch
 from sandbox.bubblewrap import SandboxUnavailable
 from sandbox.select import run_setup
 from tools import write_code
@@ -449,7 +449,3 @@ def _repair_summary(state: LoopState) -> RepairSummary | None:
     return RepairSummary(
         replies=repair.replies, drafts=len(repair.drafts) + repair.resolved, resolved=repair.resolved
     )
-
-
-def session_dir(repo: git.Repo) -> Path:
-    return agent_dir(repo) / "sessions"

@@ -18,6 +18,7 @@ from pathlib import Path
 import git
 
 from agent.repo.changes import changes_against
+from agent.repo.dirs import agent_dir
 from agent.repo.host_git import HostGit, HostGitError, display_path
 from agent.repo.strays import remove_strays, unreadable_paths
 from tools.journal import EditJournal
@@ -52,11 +53,6 @@ def open_repo(path: Path) -> git.Repo:
     except ValueError as exc:
         raise WorkspaceError("the repository has no commit yet: commit your code first") from exc
     return repo
-
-
-def agent_dir(repo: git.Repo) -> Path:
-    """`<git-common-dir>/.agent`: sessions, worktrees and patches live here, not in the work tree."""
-    return Path(repo.git.rev_parse("--path-format=absolute", "--git-common-dir")) / ".agent"
 
 
 def _free_branch_name(repo: git.Repo, base: str) -> str:

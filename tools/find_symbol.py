@@ -12,9 +12,9 @@ import textwrap
 from pydantic import Field
 
 from agent.context.index import load_index
-from agent.context.locate import cache_dir_for
 from agent.context.lookup import find_definitions, find_references, similar_names
 from agent.context.sources import Sources
+from agent.repo.dirs import cache_dir_for
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 
 MAX_DEFINITIONS = 8

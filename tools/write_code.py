@@ -17,8 +17,8 @@ import textwrap
 from pydantic import Field
 
 from agent.context.index import load_index
-from agent.context.locate import cache_dir_for
 from agent.context.lookup import find_definitions
+from agent.repo.dirs import cache_dir_for
 from tools.base import NoChange, ToolArgs, ToolContext, ToolError, ToolResult
 from tools.changes import FileChange, commit, describe, open_target
 from tools.definitions import Merged, merge_code, name_of

@@ -15,12 +15,12 @@ from typing import Any
 from agent.config import load_config, user_config_dir
 from agent.config_check import check_numbers
 from agent.context.budget import parse_tokens, resolve_budget
-from agent.context.locate import cache_dir_for
 from agent.context.manifest import PackManifest
 from agent.context.pack import build_pack
 from agent.context.tokens import counter_for
 from agent.instruction_prompt import build_block
 from agent.instructions import discover
+from agent.repo.dirs import cache_dir_for
 from agent.trust_cli import warn_untrusted
 from agent.workspace import open_repo
 

@@ -88,7 +88,7 @@ def open_pull_request(
 def find_report(checkout: git.Repo, branch: str | None) -> RunReport | None:
     """The newest recorded run whose change is on `branch` (any branch when None)."""
     from agent.events import RunFinished
-    from agent.fix import session_dir
+    from agent.repo.dirs import session_dir
     from agent.session import list_sessions, read_trajectory
 
     for path in list_sessions(session_dir(checkout)):

@@ -7,7 +7,7 @@ from pathlib import Path
 import git
 
 from agent.events import RunFinished, RunStarted
-from agent.fix import session_dir
+from agent.repo.dirs import session_dir
 from agent.session import list_sessions, read_trajectory
 from agent.workspace import WorkspaceError
 
