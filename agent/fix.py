@@ -29,6 +29,7 @@ from agent.formats.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState, RepairBudget, Tools
 from agent.messages import Message
 from agent.repo.dirs import agent_dir, cache_dir, session_dir
+from agent.repo.journal import EditJournal
 from agent.repo.stray_guard import StrayGuard
 from agent.report import RepairSummary, RunReport, Status, TestSummary, report_dict
 from agent.run_setup import RunSetup, prepare_run
@@ -41,7 +42,6 @@ from sandbox.select import run_setup
 from tools import write_code
 from tools.base import ToolContext
 from tools.edit_formats import tools_for
-from tools.journal import EditJournal
 from tools.registry import Toolbox, configured_tools
 
 Emit = Callable[[RunEvent], None]

@@ -19,9 +19,9 @@ import git
 from agent.events import RunFinished, RunStarted
 from agent.repo.dirs import agent_dir
 from agent.repo.host_git import HostGit, HostGitError
+from agent.repo.journal import EditJournal, EditRecord, UndoError
 from agent.session import list_sessions, read_trajectory
 from agent.workspace import AGENT_EMAIL, AGENT_NAME, WorkspaceError
-from tools.journal import EditJournal, EditRecord, UndoError
 
 JOURNAL_SUFFIX = ".edits"
 

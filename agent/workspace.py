@@ -20,8 +20,8 @@ import git
 from agent.repo.changes import changes_against
 from agent.repo.dirs import agent_dir
 from agent.repo.host_git import HostGit, HostGitError, display_path
+from agent.repo.journal import EditJournal
 from agent.repo.strays import remove_strays, unreadable_paths
-from tools.journal import EditJournal
 
 AGENT_NAME, AGENT_EMAIL = "local-agent", "agent@localhost"
 LIVE_TIMEOUT = 30.0  # seconds for one git command of the TUI's live view

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from agent.messages import ToolCall
+from agent.repo.journal import EditJournal, UndoError
 from sandbox.subprocess_sandbox import SubprocessSandbox
 from tests.repos import make_repo
 from tools import apply_patch, create_file, edit_file, read_file, replace_lines
 from tools.base import ToolContext
-from tools.journal import EditJournal, UndoError
 from tools.registry import Toolbox, ToolOutcome
 
 APP = '''import os

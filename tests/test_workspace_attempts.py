@@ -6,8 +6,8 @@ from pathlib import Path
 
 import git
 
+from agent.repo.journal import EditJournal
 from agent.workspace import Workspace
-from tools.journal import EditJournal
 
 BINARY = bytes(range(256)) * 4
 

@@ -15,10 +15,10 @@ import git as gitpython
 import pytest
 
 from agent.repo.host_git import HostGitError
+from agent.repo.journal import EditJournal, UndoError
 from agent.repo.strays import remove_strays
 from agent.workspace import Workspace, live_diff
 from tests.repos import BUGGY_MEDIAN, git, make_repo
-from tools.journal import EditJournal, UndoError
 
 SECRET = "outside-secret-5f1c\n"
 CONFIG_SECRET = "config-secret-77e2"

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from agent.repo.journal import EditJournal
 from agent.repo.languages import is_test_path
 from sandbox.approval import ToolAwareSandbox
 from sandbox.base import Sandbox
-from tools.journal import EditJournal
 
 
 class ToolArgs(BaseModel):

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agent.messages import ToolCall, ToolSpec
+from agent.repo.journal import EditRecord
 from tools.base import ToolContext, ToolOutcome, ToolResult
-from tools.journal import EditRecord
 
 
 class Outcome(Protocol):

@@ -18,9 +18,9 @@ from agent.loop.errors import Finished, Stuck
 from agent.loop.state import ALL_TESTS, Emit, Run, SuiteRecord, finished
 from agent.loop.suite_runs import clip, failing_count, ran_tests, same_result
 from agent.messages import Message, ToolCall
+from agent.repo.journal import EditRecord, UndoError
 from agent.repo.languages import is_test_path
 from tools.base import ToolOutcome, ToolResult
-from tools.journal import EditRecord, UndoError
 
 EDITING_TOOLS = frozenset({"edit_file", "create_file", "apply_patch", "replace_lines", "shell"})
 FILE_EDITORS = EDITING_TOOLS - {"shell"}  # tools that only change files: the tests run after them

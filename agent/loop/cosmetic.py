@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from tools.journal import EditRecord
+from agent.repo.journal import EditRecord
 from tools.syntax import parse_python
 
 

@@ -24,7 +24,7 @@ from agent.loop.set_elsewhere import changed_lines, set_elsewhere
 from agent.loop.state import Run
 from agent.loop.suite_runs import failing_count, ran_tests, same_result
 from agent.messages import ToolCall
-from tools.journal import UndoError
+from agent.repo.journal import UndoError
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.loop.cosmetic import only_cosmetic, same_code
-from tools.journal import EditRecord
+from agent.repo.journal import EditRecord
 
 CODE = "def f(x):\n    return x + 1\n"
 
