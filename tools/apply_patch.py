@@ -19,8 +19,7 @@ from tools.edit_file import strip_line_numbers
 from tools.elision import new_only_marker, truncation_refusal
 from tools.matching import find_block
 from tools.patch_parse import FilePatch, Hunk, parse_patch
-from tools.read_file import readable_file
-from tools.textfile import TextFile, read_disk_text
+from tools.textfile import TextFile, read_disk_text, readable_file
 
 
 class Args(ToolArgs):

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from tools.base import ToolError
-from tools.read_file import number_lines
 from tools.reindent import Reindent
+from tools.textfile import number_lines
 
 CANDIDATE_LINES = 8
 

@@ -15,9 +15,8 @@ from pathlib import Path
 from tools.base import NoChange, ToolContext, ToolError
 from tools.blocks import number
 from tools.lint import new_problems
-from tools.read_file import readable_file
 from tools.syntax import describe_problem, edit_breaks_syntax
-from tools.textfile import TextFile, read_disk_text, short_hash
+from tools.textfile import TextFile, read_disk_text, readable_file, short_hash
 
 CONTEXT_LINES = 2
 MAX_SHOWN_LINES = 60

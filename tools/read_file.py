@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 
-from agent.repo.files import close_names, is_binary, repo_files
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
 from tools.grounding import Ground
-from tools.textfile import hash_bytes
+from tools.textfile import hash_bytes, number_lines, readable_file
 
 MAX_LINES = 400
 MAX_LINE_CHARS = 500
-DIRECTORY_PREVIEW = 20
 
 
 class Args(ToolArgs):
@@ -23,41 +20,10 @@ class Args(ToolArgs):
     end_line: int | None = Field(None, ge=1, description="last line to show (default: up to 400 lines)")
 
 
-def number_lines(lines: list[str], first: int) -> str:
-    """`  12| code` style, right-aligned to the widest number shown."""
-    width = len(str(first + len(lines) - 1))
-    return "\n".join(f"{n:>{width}}| {line}" for n, line in enumerate(lines, first))
-
-
 def _clip(line: str) -> str:
     if len(line) <= MAX_LINE_CHARS:
         return line
     return f"{line[:MAX_LINE_CHARS]} ... [{len(line) - MAX_LINE_CHARS} more characters]"
-
-
-def missing_file_error(ctx: ToolContext, path: str) -> ToolError:
-    close = close_names(path, repo_files(ctx.root), limit=3)
-    hint = f" Did you mean: {', '.join(close)}?" if close else " Use list_files to see the files."
-    return ToolError(f"file not found: {path}.{hint}")
-
-
-def directory_error(ctx: ToolContext, path: str, directory: Path) -> ToolError:
-    rel = ctx.relative(directory)
-    inside = [f for f in repo_files(ctx.root) if rel == "." or f.startswith(rel + "/")]
-    preview = ", ".join(inside[:DIRECTORY_PREVIEW]) + (" ..." if len(inside) > DIRECTORY_PREVIEW else "")
-    return ToolError(f"{path} is a directory, not a file. Files in it: {preview or '(none)'}")
-
-
-def readable_file(ctx: ToolContext, path: str) -> Path:
-    """The resolved path of an existing text file inside the repository, or a ToolError saying why not."""
-    resolved = ctx.resolve(path)
-    if resolved.is_dir():
-        raise directory_error(ctx, path, resolved)
-    if not resolved.is_file():
-        raise missing_file_error(ctx, path)
-    if is_binary(resolved):
-        raise ToolError(f"{path} is a binary file; only text files can be read or edited")
-    return resolved
 
 
 class ReadFile:

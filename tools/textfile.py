@@ -2,7 +2,8 @@
 
 Edits replace runs of lines; untouched lines keep their own line endings (a file with mixed LF and
 CRLF stays mixed), and new lines take the ending the file mostly uses. The short content hash is
-what read_file shows and replace_lines checks.
+what read_file shows and replace_lines checks. `readable_file` finds an existing text file for
+reading or editing, or says why not.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.base import ToolError
+from agent.repo.files import close_names, is_binary, repo_files
+from tools.base import ToolContext, ToolError
 
 HASH_CHARS = 8
+DIRECTORY_PREVIEW = 20
 
 
 def short_hash(text: str) -> str:
@@ -94,3 +97,34 @@ class TextFile:
         for i in range(len(all_endings) - 1):  # only the last line may lack a newline
             all_endings[i] = all_endings[i] or self.newline
         return TextFile(lines=self.lines[:start] + new_lines + self.lines[end:], endings=all_endings)
+
+
+def number_lines(lines: list[str], first: int) -> str:
+    """`  12| code` style, right-aligned to the widest number shown."""
+    width = len(str(first + len(lines) - 1))
+    return "\n".join(f"{n:>{width}}| {line}" for n, line in enumerate(lines, first))
+
+
+def missing_file_error(ctx: ToolContext, path: str) -> ToolError:
+    close = close_names(path, repo_files(ctx.root), limit=3)
+    hint = f" Did you mean: {', '.join(close)}?" if close else " Use list_files to see the files."
+    return ToolError(f"file not found: {path}.{hint}")
+
+
+def directory_error(ctx: ToolContext, path: str, directory: Path) -> ToolError:
+    rel = ctx.relative(directory)
+    inside = [f for f in repo_files(ctx.root) if rel == "." or f.startswith(rel + "/")]
+    preview = ", ".join(inside[:DIRECTORY_PREVIEW]) + (" ..." if len(inside) > DIRECTORY_PREVIEW else "")
+    return ToolError(f"{path} is a directory, not a file. Files in it: {preview or '(none)'}")
+
+
+def readable_file(ctx: ToolContext, path: str) -> Path:
+    """The resolved path of an existing text file inside the repository, or a ToolError saying why not."""
+    resolved = ctx.resolve(path)
+    if resolved.is_dir():
+        raise directory_error(ctx, path, resolved)
+    if not resolved.is_file():
+        raise missing_file_error(ctx, path)
+    if is_binary(resolved):
+        raise ToolError(f"{path} is a binary file; only text files can be read or edited")
+    return resolved
