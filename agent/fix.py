@@ -41,8 +41,7 @@ from sandbox.bubblewrap import SandboxUnavailable
 from sandbox.select import run_setup
 from tools import write_code
 from tools.base import ToolContext
-from tools.edit_formats import tools_for
-from tools.registry import Toolbox, configured_tools
+from tools.registry import Toolbox, configured_tools, tools_for
 
 Emit = Callable[[RunEvent], None]
 

@@ -10,8 +10,7 @@ import pytest
 
 import prompts
 from agent.models import pull
-from tools.edit_formats import FAMILY_TOOLS, edit_tools_for, family_of, tools_for
-from tools.registry import Toolbox, default_tools
+from tools.registry import FAMILY_TOOLS, Toolbox, default_tools, edit_tools_for, family_of, tools_for
 
 PROMPT_BUDGET = 2_500
 

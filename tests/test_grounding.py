@@ -17,9 +17,8 @@ from agent.formats import get_format
 from agent.messages import ToolCall, ToolSpec
 from sandbox.subprocess_sandbox import SubprocessSandbox
 from tools.base import ToolContext
-from tools.edit_formats import tools_for
 from tools.grounding import Ground, GroundingLimits, RepoView, grounded_schema, lines_allowed
-from tools.registry import Toolbox, default_tools
+from tools.registry import Toolbox, default_tools, tools_for
 
 PARSE = '''"""Parsing helpers."""
 
