@@ -1,11 +1,11 @@
-"""Merging a block of fixed definitions into a file by name (tools/definitions.py)."""
+"""Merging a block of fixed definitions into a file by name (tools/editing/definitions.py)."""
 
 from __future__ import annotations
 
 import ast
 import textwrap
 
-from tools.definitions import merge_code, merge_python, whole_file
+from tools.editing.definitions import merge_code, merge_python, whole_file
 
 DURATION = '''import re
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tools.blocks import Ambiguous, NoMatch, Query
-from tools.elision import is_marker, is_strong_marker
-from tools.matching import find_block
-from tools.reindent import conform
+from tools.editing.blocks import Ambiguous, NoMatch, Query
+from tools.editing.elision import is_marker, is_strong_marker
+from tools.editing.matching import find_block
+from tools.editing.reindent import conform
 
 CODE = """class Store:
     def get(self, key):

@@ -1,6 +1,6 @@
 """apply_patch: a unified diff or a `*** Begin Patch` envelope, all files or none.
 
-Each hunk is located with the same matching ladder as edit_file (tools/matching.py), never by
+Each hunk is located with the same matching ladder as edit_file (tools/editing/matching.py), never by
 its line numbers alone: a header's line number only picks between equally good places when it
 names one of them exactly, and hunks of one file are applied in order. Every file is checked
 (syntax included) before any is written.
@@ -13,13 +13,13 @@ from dataclasses import dataclass, field, replace
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
-from tools.blocks import Ambiguous, Match, NoMatch, Query, key
-from tools.changes import FileChange, commit, describe, writable_path
 from tools.edit_file import strip_line_numbers
-from tools.elision import new_only_marker, truncation_refusal
-from tools.matching import find_block
-from tools.patch_parse import FilePatch, Hunk, parse_patch
-from tools.textfile import TextFile, read_disk_text, readable_file
+from tools.editing.blocks import Ambiguous, Match, NoMatch, Query, key
+from tools.editing.changes import FileChange, commit, describe, writable_path
+from tools.editing.elision import new_only_marker, truncation_refusal
+from tools.editing.matching import find_block
+from tools.editing.patch_parse import FilePatch, Hunk, parse_patch
+from tools.editing.textfile import TextFile, read_disk_text, readable_file
 
 
 class Args(ToolArgs):

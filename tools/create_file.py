@@ -9,9 +9,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
-from tools.changes import FileChange, commit, writable_path
-from tools.elision import new_only_marker
-from tools.textfile import read_disk_text, short_hash
+from tools.editing.changes import FileChange, commit, writable_path
+from tools.editing.elision import new_only_marker
+from tools.editing.textfile import read_disk_text, short_hash
 
 __all__ = ["TOOL", "Args", "writable_path"]
 

@@ -1,7 +1,7 @@
 """edit_file: replace a piece of a file (search and replace), forgiving where it is safe.
 
 old_text found exactly once, character for character, is replaced as given. Otherwise line-number
-prefixes copied from read_file are dropped and the matching ladder (tools/matching.py) looks for
+prefixes copied from read_file are dropped and the matching ladder (tools/editing/matching.py) looks for
 the lines: up to whitespace and indentation (the replacement re-indented), with `...` standing for
 left-out lines, or with a misremembered line when the place is still unmistakable. Anything
 ambiguous is refused with the candidates shown; it never guesses. An edit that would not parse
@@ -17,13 +17,13 @@ from typing import ClassVar, NoReturn
 from pydantic import Field
 
 from tools.base import NoChange, ToolArgs, ToolContext, ToolError, ToolResult
-from tools.blocks import Match, NoMatch, Query, exact_candidates, show
-from tools.changes import Target, change_of, commit, describe, open_target
-from tools.elision import new_only_marker, truncation_refusal
+from tools.editing.blocks import Match, NoMatch, Query, exact_candidates, show
+from tools.editing.changes import Target, change_of, commit, describe, open_target
+from tools.editing.elision import new_only_marker, truncation_refusal
+from tools.editing.matching import find_block
+from tools.editing.reindent import conform
+from tools.editing.textfile import TextFile, normalise_newlines, split_lines
 from tools.grounding import Ground
-from tools.matching import find_block
-from tools.reindent import conform
-from tools.textfile import TextFile, normalise_newlines, split_lines
 
 MAX_PLACES_SHOWN = 4
 _LINE_PREFIX = re.compile(r"^\s*\d+\| ?")

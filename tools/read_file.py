@@ -7,8 +7,8 @@ from typing import ClassVar
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.editing.textfile import hash_bytes, number_lines, readable_file
 from tools.grounding import Ground
-from tools.textfile import hash_bytes, number_lines, readable_file
 
 MAX_LINES = 400
 MAX_LINE_CHARS = 500

@@ -13,11 +13,11 @@ from typing import ClassVar
 from pydantic import Field
 
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
-from tools.blocks import key
-from tools.changes import change_of, commit, describe, open_target
 from tools.edit_file import strip_line_numbers
+from tools.editing.blocks import key
+from tools.editing.changes import change_of, commit, describe, open_target
+from tools.editing.textfile import normalise_newlines, short_hash, split_lines
 from tools.grounding import Ground
-from tools.textfile import normalise_newlines, short_hash, split_lines
 
 
 class Args(ToolArgs):

@@ -2,7 +2,7 @@
 
 The model writes the functions, methods, classes or constants it changes as they should read, and
 the tool finds where each one is (the repository index, or the path it gives) and replaces it
-there (tools/definitions.py): no old text to quote, no line numbers, no diff syntax. A whole file
+there (tools/editing/definitions.py): no old text to quote, no line numbers, no diff syntax. A whole file
 written out works too. Python is merged by its own parser, the languages the repository index
 knows (JavaScript/TypeScript, Go, Rust, Java, C/C++...) by their tree-sitter definitions.
 """
@@ -20,10 +20,10 @@ from agent.context.index import load_index
 from agent.context.lookup import find_definitions
 from agent.repo.dirs import cache_dir_for
 from tools.base import NoChange, ToolArgs, ToolContext, ToolError, ToolResult
-from tools.changes import FileChange, commit, describe, open_target
-from tools.definitions import Merged, merge_code, name_of
-from tools.syntax import parse_python, python_problem
-from tools.textfile import normalise_newlines
+from tools.editing.changes import FileChange, commit, describe, open_target
+from tools.editing.definitions import Merged, merge_code, name_of
+from tools.editing.syntax import parse_python, python_problem
+from tools.editing.textfile import normalise_newlines
 
 MAX_CANDIDATE_FILES = 6
 
@@ -37,7 +37,7 @@ class Args(ToolArgs):
 
 
 # a definition's name in the C-family, Go, Rust, JavaScript...: what the locator looks up (the
-# merge itself goes by the tree-sitter definitions, tools/definitions.py)
+# merge itself goes by the tree-sitter definitions, tools/editing/definitions.py)
 _DEFINED = re.compile(
     r"^\s*(?:export\s+|pub\s+|async\s+|static\s+|public\s+|private\s+|protected\s+)*"
     r"(?:def|function|func(?:\s*\([^)]*\))?|fn|class|struct|interface|trait|impl|enum|type)\s+(\w+)"

@@ -13,7 +13,7 @@ import ast
 from collections.abc import Iterable
 
 from agent.repo.journal import EditRecord
-from tools.syntax import parse_python
+from tools.editing.syntax import parse_python
 
 
 def _tree(text: str) -> str | None:

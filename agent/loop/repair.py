@@ -3,7 +3,7 @@
 When the tests show the bug before any change, the run starts here, before the tool-calling loop.
 The model reads the issue, the repository context and the failing tests, says in a sentence or
 two what causes the bug and writes the fixed definitions in one fenced block; `write_code`
-merges them into the files that hold them (tools/definitions.py), and the whole suite runs on
+merges them into the files that hold them (tools/editing/definitions.py), and the whole suite runs on
 the result. A draft that makes every test pass is the fix. Otherwise the tree goes back as it
 was and more replies are drawn (sampled; the prompt's KV cache is reused, so a draft costs its
 reply's tokens); after each round the closest draft so far (fewest failing tests, a changed

@@ -13,7 +13,7 @@ import ast
 import difflib
 from typing import TypeGuard
 
-from tools.syntax import parse_python
+from tools.editing.syntax import parse_python
 
 MAX_SHOWN = 6
 LINE_CHARS = 120

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.bench.edit_sources import RealEdit
-from tools.blocks import key
-from tools.textfile import short_hash
+from tools.editing.blocks import key
+from tools.editing.textfile import short_hash
 
 UNIFIED, CODEX, SEARCH, LINES, WHOLE = (
     "unified diff",

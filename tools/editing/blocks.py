@@ -1,7 +1,7 @@
 """Blocks of lines: what the matching ladder looks for, what it returns, and the exact rungs.
 
 `key` is the comparison the whitespace rung uses; `windows` finds every run of lines equal to a
-block under a comparison. See tools/matching.py for the ladder itself.
+block under a comparison. See tools/editing/matching.py for the ladder itself.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from tools.base import ToolError
-from tools.reindent import Reindent
-from tools.textfile import number_lines
+from tools.editing.reindent import Reindent
+from tools.editing.textfile import number_lines
 
 CANDIDATE_LINES = 8
 

@@ -13,7 +13,7 @@ from collections import Counter
 
 from pyflakes import checker, messages
 
-from tools.syntax import parse_python
+from tools.editing.syntax import parse_python
 
 # what fails at run time for certain; style findings (unused imports...) are not worth a turn
 SERIOUS = (messages.UndefinedName, messages.UndefinedLocal, messages.UndefinedExport)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from tools.blocks import Match, NoMatch, Query, key, windows
-from tools.reindent import Reindent, indent_of, merge, width
+from tools.editing.blocks import Match, NoMatch, Query, key, windows
+from tools.editing.reindent import Reindent, indent_of, merge, width
 
 _COMMENT_OPEN = re.compile(r"^(?:#+|//+|/\*+|--|<!--|;+|\*)\s*")
 _COMMENT_CLOSE = re.compile(r"\s*(?:\*+/|-->)$")

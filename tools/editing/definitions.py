@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 from agent.context.tags import CONTAINERS, FUNCTIONS, Symbol, extract, supported
 from agent.repo.languages import grammar_for
-from tools.elision import is_marker
-from tools.syntax import parse_python
+from tools.editing.elision import is_marker
+from tools.editing.syntax import parse_python
 
 Node = ast.stmt
 DEF_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

@@ -20,8 +20,8 @@ import difflib
 from collections import defaultdict
 from dataclasses import dataclass
 
-from tools.blocks import Match, Query, key
-from tools.reindent import Reindent, merge
+from tools.editing.blocks import Match, Query, key
+from tools.editing.reindent import Reindent, merge
 
 FUZZY_MIN = 0.85
 FUZZY_MARGIN = 0.1

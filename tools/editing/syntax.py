@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.repo.languages import grammar_for
-from tools.blocks import number
+from tools.editing.blocks import number
 
 CONTEXT_LINES = 3
 

@@ -3,7 +3,7 @@
 `commit` takes the new text of one or more files, refuses the lot if any file that parsed before
 would not parse after (the model gets the error with numbered context), writes them all or none,
 and records each change in the edit journal; a Python name the change uses but nothing defines is
-noted (tools/lint.py). `describe` shows the model the changed lines with
+noted (tools/editing/lint.py). `describe` shows the model the changed lines with
 their new numbers and the file's new hash, so its view of the file stays in sync.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.base import NoChange, ToolContext, ToolError
-from tools.blocks import number
-from tools.lint import new_problems
-from tools.syntax import describe_problem, edit_breaks_syntax
-from tools.textfile import TextFile, read_disk_text, readable_file, short_hash
+from tools.editing.blocks import number
+from tools.editing.lint import new_problems
+from tools.editing.syntax import describe_problem, edit_breaks_syntax
+from tools.editing.textfile import TextFile, read_disk_text, readable_file, short_hash
 
 CONTEXT_LINES = 2
 MAX_SHOWN_LINES = 60

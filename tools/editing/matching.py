@@ -17,7 +17,7 @@ shown as numbered lines. It never guesses; an edit never lands in the wrong plac
 
 from __future__ import annotations
 
-from tools.blocks import (
+from tools.editing.blocks import (
     Ambiguous,
     Match,
     NoMatch,
@@ -28,9 +28,9 @@ from tools.blocks import (
     trim_blank_edges,
     whitespace_candidates,
 )
-from tools.elision import elision_match, marker_positions
-from tools.fuzzy import FUZZY_MARGIN, FUZZY_MIN, closest_windows, fuzzy_match
-from tools.reindent import Reindent, conform, merge
+from tools.editing.elision import elision_match, marker_positions
+from tools.editing.fuzzy import FUZZY_MARGIN, FUZZY_MIN, closest_windows, fuzzy_match
+from tools.editing.reindent import Reindent, conform, merge
 
 CANDIDATES_SHOWN = 2
 
