@@ -25,7 +25,7 @@ from agent.trust import (
     without,
 )
 from sandbox.config import SandboxConfig
-from tools.web_config import WebFetchConfig
+from tools.web.config import WebFetchConfig
 
 __all__ = [
     "PROJECT_CONFIG",

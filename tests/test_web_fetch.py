@@ -17,10 +17,10 @@ from sandbox.approval import ApprovalRequest
 from sandbox.subprocess_sandbox import SubprocessSandbox
 from tools.base import ToolContext
 from tools.registry import Toolbox, configured_tools, default_tools
-from tools.web_config import WebFetchConfig
+from tools.web.config import WebFetchConfig
+from tools.web.guard import FetchRefused, host_allowed, public_address
+from tools.web.text import html_to_text
 from tools.web_fetch import WebFetch
-from tools.web_guard import FetchRefused, host_allowed, public_address
-from tools.web_text import html_to_text
 
 PAGE = b"""<!doctype html><html><head><title>Parser docs</title><style>body{color:red}</style>
 <script>window.steal()</script></head><body><nav hidden>menu</nav><h1>parse_date</h1>

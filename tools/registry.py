@@ -33,7 +33,7 @@ from tools import (
 )
 from tools.base import NoChange, SchemaTool, Tool, ToolContext, ToolError, ToolOutcome, ToolResult
 from tools.grounding import Ground, RepoView, grounded_schema
-from tools.web_config import WebFetchConfig
+from tools.web.config import WebFetchConfig
 
 ERROR_CATEGORIES = ("unknown_tool", "parse_error", "schema", "tool_error", "tool_crash")
 MAX_SCHEMA_ERRORS = 5

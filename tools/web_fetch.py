@@ -4,7 +4,7 @@ Off unless the config enables it (it is not in the default toolset). http and ht
 must be on `allow_domains` (or, when a person is there to ask, approved by them); every redirect hop
 is checked again; private, loopback and reserved addresses are refused (SSRF) unless `allow_private`;
 the body is capped in bytes and the whole fetch in seconds. HTML becomes markdown text
-(tools/web_text.py), and the result is wrapped as untrusted data so the model does not take a page's
+(tools/web/text.py), and the result is wrapped as untrusted data so the model does not take a page's
 words for instructions.
 """
 
@@ -21,8 +21,8 @@ import prompts
 from sandbox.approval import ApprovalRequest, Approver
 from sandbox.output import cap_text
 from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
-from tools.web_config import WebFetchConfig
-from tools.web_guard import (
+from tools.web.config import WebFetchConfig
+from tools.web.guard import (
     FetchRefused,
     Resolver,
     check_scheme,
@@ -30,7 +30,7 @@ from tools.web_guard import (
     public_address,
     system_resolver,
 )
-from tools.web_text import html_to_text
+from tools.web.text import html_to_text
 
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 TEXT_TYPES = (

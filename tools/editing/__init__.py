@@ -1,0 +1,1 @@
+"""The machinery of the edit tools: matching old text, applying changes, syntax and lint checks."""
