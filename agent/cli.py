@@ -31,9 +31,9 @@ from agent.github.publish import PublishError
 from agent.headless import JsonEvents, UsageError
 from agent.loop import ContextTooSmall
 from agent.models.resolution import ModelNotFound
+from agent.run.workspace import WorkspaceError, open_repo
 from agent.sandbox_cli import add_sandbox_flags, add_sandbox_parser, cmd_sandbox, sandbox_overrides
 from agent.trust_cli import add_trust_parser, cmd_trust, warn_untrusted
-from agent.workspace import WorkspaceError, open_repo
 from sandbox.bubblewrap import SandboxUnavailable
 
 
@@ -185,7 +185,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     """`agent fix`: every way it ends has an exit code, a message and, with --json, a last
     `run_finished` line (also when the run never started)."""
     from agent.headless import stopped_report
-    from agent.report import render_text
+    from agent.run.report import render_text
 
     events = JsonEvents(sys.stdout) if args.json else None
     task = args.task if isinstance(args.task, str) and args.task != "-" else ""
@@ -217,10 +217,10 @@ def _fix(args: argparse.Namespace, events: JsonEvents | None) -> int:
     from agent.build import run_sandboxes, warn
     from agent.console import ConsolePrinter
     from agent.engines import build_engine
-    from agent.fix import FixRequest, FixRun, check_writable
     from agent.github.cli import issue_fetcher, open_pull_request, target_for
     from agent.headless import headless_mode, read_task
-    from agent.report import render_text
+    from agent.run.fix import FixRequest, FixRun, check_writable
+    from agent.run.report import render_text
     from agent.terminal_approval import TerminalApprover
 
     repo = open_repo(args.repo)
@@ -276,7 +276,7 @@ def cmd_pr(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from agent.workspace import apply_branch
+    from agent.run.workspace import apply_branch
 
     repo = open_repo(args.repo)
     files = apply_branch(repo, args.branch)
@@ -319,7 +319,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     from agent.console import ConsolePrinter
     from agent.events import RunFinished, RunStarted
     from agent.repo.dirs import session_dir
-    from agent.session import list_sessions, read_trajectory
+    from agent.run.session import list_sessions, read_trajectory
 
     paths = list_sessions(session_dir(open_repo(args.repo)))
     if args.show:
@@ -343,7 +343,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    from agent.undo import undo
+    from agent.run.undo import undo
 
     result = undo(open_repo(args.repo), args.session, args.count)
     edits = ", ".join(f"{rec.tool} {rec.path}" for rec in result.undone)

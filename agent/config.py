@@ -77,7 +77,9 @@ class AgentConfig(BaseModel):
     # Tokens of repository context in the first prompt; None or "auto": min(200K, the model's
     # context minus room for the conversation). Relevance decides how much of it is used.
     context_budget: int | Literal["auto"] | None = None
-    instructions_budget: int = 2000  # of those, at most this many for AGENTS.md (agent/instruction_prompt.py)
+    instructions_budget: int = (
+        2000  # of those, at most this many for AGENTS.md (agent/run/instruction_prompt.py)
+    )
     mcp_servers: dict[str, McpServerConfig] = {}  # `agent mcp add`; user and project entries both apply
     mcp_tools_budget: int = 3000  # tokens of MCP tool schemas offered to the model
     mcp_tool_max_tokens: int = 1000  # a single MCP tool's schema above this is left out (reported)

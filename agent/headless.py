@@ -21,7 +21,7 @@ from pydantic_core import PydanticSerializationError
 from agent.events import RUN_EVENT_ADAPTER, ModelDelta, RunEvent, RunFinished, printable
 from agent.exitcodes import ERROR_STOP_REASONS, EXIT_INTERRUPTED
 from agent.formats.jsonrepair import no_surrogates
-from agent.report import RunReport, report_dict
+from agent.run.report import RunReport, report_dict
 
 
 class UsageError(Exception):

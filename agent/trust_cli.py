@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from agent.config import AgentConfig, ConfigError, check_project, load_config, trusted_files, user_config_path
 from agent.exitcodes import EXIT_NOT_RESOLVED, EXIT_OK, EXIT_USAGE
+from agent.run.workspace import WorkspaceError, open_repo
 from agent.trust import (
     GATE_BY_KEY,
     PROJECT_CONFIG,
@@ -27,7 +28,6 @@ from agent.trust import (
     trust_key,
     value_at,
 )
-from agent.workspace import WorkspaceError, open_repo
 
 # C0 and C1 controls (terminal escapes, carriage returns) and bidirectional overrides (text shown in
 # another order than it is read): shown escaped, so the file cannot hide a line from the person

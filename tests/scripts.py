@@ -12,8 +12,8 @@ from agent.config import AgentConfig
 from agent.engines.base import Engine
 from agent.engines.scripted import ScriptedEngine, ScriptedTurn
 from agent.events import RunEvent
-from agent.fix import FixRequest, FixRun
-from agent.report import RunReport
+from agent.run.fix import FixRequest, FixRun
+from agent.run.report import RunReport
 from tests.sandboxes import sandboxes
 
 MEDIAN_SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"  # the whole fix, as JSON

@@ -23,7 +23,7 @@ from agent.engines.llamacpp import BUDGET_STOPS
 from agent.events import ToolStarted
 from agent.headless import report_from_stream
 from agent.models import pull
-from agent.session import read_trajectory
+from agent.run.session import read_trajectory
 from tests.bench.minibugs import MiniBug, load_tasks, materialize
 from tests.repos import snapshot
 from tools.registry import Toolbox, available_tools, default_tools

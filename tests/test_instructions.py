@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.instruction_prompt import build_block, instructions_manifest
-from agent.instructions import discover, find_test_command
+from agent.run.instruction_prompt import build_block, instructions_manifest
+from agent.run.instructions import discover, find_test_command
 from tests.repos import make_repo
 
 ROOT_RULES = "# Rules\n\nUse tabs in Makefiles.\nRun the tests with `python -m pytest -q`.\n"

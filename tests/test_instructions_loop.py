@@ -11,8 +11,8 @@ from agent.config import AgentConfig
 from agent.engines.base import Engine
 from agent.engines.scripted import ScriptedTurn
 from agent.events import RunEvent, ToolFinished
-from agent.fix import FixRequest, FixRun
-from agent.report import RunReport
+from agent.run.fix import FixRequest, FixRun
+from agent.run.report import RunReport
 from tests.recording import RecordingEngine
 from tests.repos import BUGGY_MEDIAN, MEDIAN_TESTS, make_repo
 from tests.sandboxes import sandboxes

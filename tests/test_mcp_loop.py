@@ -9,10 +9,10 @@ import git
 from agent.config import AgentConfig
 from agent.engines.scripted import ScriptedTurn
 from agent.events import ModelError, RunEvent, ToolFinished
-from agent.fix import FixRequest, FixRun
 from agent.mcp.config import McpServerConfig
 from agent.mcp.tools import tool_name
-from agent.report import RunReport
+from agent.run.fix import FixRequest, FixRun
+from agent.run.report import RunReport
 from tests.mcp_fixtures import calls, http_config, http_server, stdio_server
 from tests.recording import RecordingEngine
 from tests.repos import median_repo

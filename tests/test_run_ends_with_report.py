@@ -19,7 +19,7 @@ import pytest
 
 from agent.events import RUN_EVENT_ADAPTER, RunFinished
 from agent.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
-from agent.report import RunReport
+from agent.run.report import RunReport
 from tests.repos import git, median_repo, snapshot
 
 AGENT = [sys.executable, "-m", "agent.cli"]

@@ -13,8 +13,8 @@ from textual.widgets.collapsible import CollapsibleTitle
 from agent.config import AgentConfig
 from agent.engines.scripted import ScriptedTurn
 from agent.events import Interrupted, ModelText, PlanProgress, RunStarted, UserGuidance
-from agent.fix import FixRequest, FixRun
-from agent.session import Trajectory, read_trajectory
+from agent.run.fix import FixRequest, FixRun
+from agent.run.session import Trajectory, read_trajectory
 from agent.tui.changes import ChangesView
 from agent.tui.conversation import ModelReply, PlanView, ToolCard
 from agent.tui.prompt import PromptInput

@@ -7,7 +7,7 @@ from pathlib import Path
 import git
 
 from agent.repo.journal import EditJournal
-from agent.workspace import Workspace
+from agent.run.workspace import Workspace
 
 BINARY = bytes(range(256)) * 4
 

@@ -17,7 +17,7 @@ import pytest
 from agent.repo.host_git import HostGitError
 from agent.repo.journal import EditJournal, UndoError
 from agent.repo.strays import remove_strays
-from agent.workspace import Workspace, live_diff
+from agent.run.workspace import Workspace, live_diff
 from tests.repos import BUGGY_MEDIAN, git, make_repo
 
 SECRET = "outside-secret-5f1c\n"

@@ -27,7 +27,7 @@ from agent.batch.sources import SandboxFor, TaskSetupError, tool_env
 from agent.batch.tasks import Task
 from agent.engines.oracle import write_oracle_script
 from agent.events import RUN_EVENT_ADAPTER, RunEvent, RunFinished
-from agent.workspace import WorkspaceError, apply_branch
+from agent.run.workspace import WorkspaceError, apply_branch
 
 OnEvent = Callable[[RunEvent], None]
 Phase = Callable[[str], None]

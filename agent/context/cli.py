@@ -18,11 +18,11 @@ from agent.context.budget import parse_tokens, resolve_budget
 from agent.context.manifest import PackManifest
 from agent.context.pack import build_pack
 from agent.context.tokens import counter_for
-from agent.instruction_prompt import build_block
-from agent.instructions import discover
 from agent.repo.dirs import cache_dir_for
+from agent.run.instruction_prompt import build_block
+from agent.run.instructions import discover
+from agent.run.workspace import open_repo
 from agent.trust_cli import warn_untrusted
-from agent.workspace import open_repo
 
 
 def add_context_parser(sub: Any) -> None:

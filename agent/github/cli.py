@@ -15,7 +15,7 @@ from agent.exitcodes import EXIT_NOT_RESOLVED, EXIT_OK, EXIT_PUBLISH, EXIT_USAGE
 from agent.github.api import GitHubClient, GitHubError
 from agent.github.publish import GitHubTarget, PublishError, PullRequestOptions, publish
 from agent.github.remote import PushError
-from agent.report import RunReport
+from agent.run.report import RunReport
 
 Say = Callable[[str], None]
 
@@ -89,7 +89,7 @@ def find_report(checkout: git.Repo, branch: str | None) -> RunReport | None:
     """The newest recorded run whose change is on `branch` (any branch when None)."""
     from agent.events import RunFinished
     from agent.repo.dirs import session_dir
-    from agent.session import list_sessions, read_trajectory
+    from agent.run.session import list_sessions, read_trajectory
 
     for path in list_sessions(session_dir(checkout)):
         for event in read_trajectory(path):

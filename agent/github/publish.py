@@ -14,8 +14,8 @@ import git
 
 from agent.github.api import DEFAULT_API_URL, GitHubClient
 from agent.github.remote import push_branch, repository_slug
-from agent.report import PullRequestRef, RunReport
-from agent.workspace import slugify
+from agent.run.report import PullRequestRef, RunReport
+from agent.run.workspace import slugify
 
 TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
 

@@ -35,7 +35,7 @@ class Toolset(Protocol):
 
 
 class Worktree(Protocol):
-    """The tree the run edits, as attempts see it (agent/fix.py gives the agent's git worktree)."""
+    """The tree the run edits, as attempts see it (agent/run/fix.py gives the agent's git worktree)."""
 
     def has_changes(self) -> bool: ...
 

@@ -35,7 +35,7 @@ from agent.steering import Steering
 
 
 class AgentLoop:
-    """One task at a time: `run` it, then `verify` the tree as it is left (agent/fix.py)."""
+    """One task at a time: `run` it, then `verify` the tree as it is left (agent/run/fix.py)."""
 
     def __init__(
         self,
@@ -57,7 +57,7 @@ class AgentLoop:
 
     def run(self, task: str, context: str, instructions: str = "") -> LoopState:
         """Fix `task`, given the repository `context` and the project's AGENTS.md block
-        (agent/instruction_prompt.py, or ""); the state it ends in is the report's."""
+        (agent/run/instruction_prompt.py, or ""); the state it ends in is the report's."""
         state = self._start(task)
         tests = self.checks.baseline()
         if self.repair.wanted() and self.repair.run_phase(task, context, instructions):

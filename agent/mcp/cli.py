@@ -13,8 +13,8 @@ from agent.config import PROJECT_CONFIG, AgentConfig, load_config, user_config_p
 from agent.mcp.config import McpConfigError, McpServerConfig, add_server, check_name, remove_server
 from agent.mcp.runtime import CommandWrapper
 from agent.mcp.servers import McpServers
+from agent.run.workspace import WorkspaceError, open_repo
 from agent.trust_cli import warn_untrusted
-from agent.workspace import WorkspaceError, open_repo
 from tools.registry import Toolbox, available_tools
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

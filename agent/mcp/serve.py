@@ -19,9 +19,9 @@ from pydantic import Field
 
 from agent.config import user_config_dir
 from agent.context import pack_context
-from agent.instruction_prompt import build_block
-from agent.instructions import discover
 from agent.messages import ToolCall
+from agent.run.instruction_prompt import build_block
+from agent.run.instructions import discover
 from sandbox.base import Sandbox
 from tools import create_file, edit_file, list_files, read_file, run_tests, search, shell
 from tools.base import Tool, ToolArgs, ToolContext, ToolResult

@@ -33,8 +33,9 @@ from agent.events import (
     TurnUsage,
     UserGuidance,
 )
-from agent.fix import FixRequest, FixRun
-from agent.session import read_trajectory
+from agent.run.fix import FixRequest, FixRun
+from agent.run.session import read_trajectory
+from agent.run.workspace import WorkspaceError, apply_branch, discard_branch, live_diff
 from agent.steering import Steering
 from agent.tui.bridge import (
     ApprovalNeeded,
@@ -51,7 +52,6 @@ from agent.tui.prompt import PromptInput
 from agent.tui.screens import ApprovalScreen, HelpScreen, SessionPicker
 from agent.tui.sessions import session_rows
 from agent.tui.status import StatusBar
-from agent.workspace import WorkspaceError, apply_branch, discard_branch, live_diff
 from sandbox.bubblewrap import SandboxUnavailable
 
 LIVE_RATE_SECONDS = 0.5

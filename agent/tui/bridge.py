@@ -20,7 +20,7 @@ from agent.build import RunSandboxes
 from agent.config import AgentConfig
 from agent.engines.base import Engine
 from agent.events import RunEvent
-from agent.report import RunReport
+from agent.run.report import RunReport
 from agent.steering import Steering
 from sandbox.approval import ApprovalRequest, Approver, Decision
 

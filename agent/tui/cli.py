@@ -58,10 +58,10 @@ def sandbox_factory(config: AgentConfig, repo: git.Repo) -> SandboxFactory:
 
 def cmd_tui(args: argparse.Namespace, config_for: Callable[[argparse.Namespace, Path], AgentConfig]) -> int:
     from agent.engines import build_engine
+    from agent.run.workspace import open_repo
     from agent.tui.app import AgentApp
     from agent.tui.bridge import TuiSetup
     from agent.tui.sessions import find_session
-    from agent.workspace import open_repo
 
     repo = open_repo(args.repo)
     config = config_for(args, Path(repo.working_tree_dir or args.repo))

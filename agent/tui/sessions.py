@@ -8,8 +8,8 @@ import git
 
 from agent.events import RunFinished, RunStarted
 from agent.repo.dirs import session_dir
-from agent.session import list_sessions, read_trajectory
-from agent.workspace import WorkspaceError
+from agent.run.session import list_sessions, read_trajectory
+from agent.run.workspace import WorkspaceError
 
 
 def describe(path: Path) -> str:

@@ -13,9 +13,9 @@ import pytest
 from agent.config import AgentConfig
 from agent.engines.scripted import ScriptedEngine
 from agent.events import ModelError, RunEvent, RunFinished, RunStarted, ToolFinished
-from agent.fix import FixRequest, FixRun
-from agent.session import read_trajectory
-from agent.workspace import Workspace, apply_branch
+from agent.run.fix import FixRequest, FixRun
+from agent.run.session import read_trajectory
+from agent.run.workspace import Workspace, apply_branch
 from sandbox.egress import PROXIED
 from tests.recording import RecordingEngine
 from tests.repos import git as run_git

@@ -10,7 +10,7 @@ import pytest
 from agent.engines.scripted import ScriptedTurn
 from agent.events import Notice, StepStarted, ToolFinished, ToolStarted
 from agent.loop.repair import BLOCK_END, close_open_fence, code_blocks
-from agent.report import RepairSummary, render_text
+from agent.run.report import RepairSummary, render_text
 from tests.recording import RecordingEngine
 from tests.repos import git as run_git
 from tests.repos import median_repo, snapshot

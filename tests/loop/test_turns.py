@@ -14,7 +14,7 @@ from agent.console import ConsolePrinter
 from agent.engines.paced import PacedEngine, pieces
 from agent.engines.scripted import ScriptedTurn
 from agent.events import Interrupted, ModelDelta, RunEvent, UserGuidance
-from agent.fix import FixRequest, FixRun
+from agent.run.fix import FixRequest, FixRun
 from agent.steering import Steering
 from tests.recording import RecordingEngine
 from tests.repos import median_repo

@@ -16,11 +16,11 @@ from typing import Any
 from agent.config import AgentConfig, user_config_dir
 from agent.engines.base import Engine
 from agent.events import Notice, RunEvent
-from agent.instruction_prompt import InstructionsBlock, NestedInstructions, build_block
-from agent.instructions import ProjectInstructions, discover
 from agent.mcp.runtime import CommandWrapper
 from agent.mcp.servers import McpServers
 from agent.messages import Message, ToolSpec
+from agent.run.instruction_prompt import InstructionsBlock, NestedInstructions, build_block
+from agent.run.instructions import ProjectInstructions, discover
 from sandbox.approval import Approver
 from tools.base import SchemaTool, Tool
 from tools.registry import Toolbox, default_tools

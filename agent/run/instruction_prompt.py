@@ -20,8 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 import prompts
-from agent.instructions import InstructionFile, Kind, ProjectInstructions, discover
 from agent.messages import ToolCall, ToolSpec
+from agent.run.instructions import InstructionFile, Kind, ProjectInstructions, discover
 from tools.base import ToolContext, ToolError
 
 CountTokens = Callable[[str], int]

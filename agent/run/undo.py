@@ -20,8 +20,8 @@ from agent.events import RunFinished, RunStarted
 from agent.repo.dirs import agent_dir
 from agent.repo.host_git import HostGit, HostGitError
 from agent.repo.journal import EditJournal, EditRecord, UndoError
-from agent.session import list_sessions, read_trajectory
-from agent.workspace import AGENT_EMAIL, AGENT_NAME, WorkspaceError
+from agent.run.session import list_sessions, read_trajectory
+from agent.run.workspace import AGENT_EMAIL, AGENT_NAME, WorkspaceError
 
 JOURNAL_SUFFIX = ".edits"
 

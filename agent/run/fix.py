@@ -31,12 +31,12 @@ from agent.messages import Message
 from agent.repo.dirs import agent_dir, cache_dir, session_dir
 from agent.repo.journal import EditJournal
 from agent.repo.stray_guard import StrayGuard
-from agent.report import RepairSummary, RunReport, Status, TestSummary, report_dict
-from agent.run_setup import RunSetup, prepare_run
-from agent.session import Trajectory, new_session_id
+from agent.run.report import RepairSummary, RunReport, Status, TestSummary, report_dict
+from agent.run.session import Trajectory, new_session_id
+from agent.run.setup import RunSetup, prepare_run
+from agent.run.undo import journal_path
+from agent.run.workspace import Workspace, WorkspaceError, apply_branch
 from agent.steering import Steering
-from agent.undo import journal_path
-from agent.workspace import Workspace, WorkspaceError, apply_branch
 from sandbox.bubblewrap import SandboxUnavailable
 from sandbox.select import run_setup
 from tools import write_code

@@ -1,0 +1,1 @@
+"""One task from start to report: the run (fix.py), its worktree, report, session log, undo, and what the repository tells the model (AGENTS.md)."""
