@@ -10,10 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from agent.formats import ToolFormatName
-from agent.mcp.config import McpServerConfig
-from agent.models.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
-from agent.trust import (
+from agent.config_trust import (
     PROJECT_CONFIG,
     TRUST_TABLE,
     ProjectFile,
@@ -24,6 +21,9 @@ from agent.trust import (
     untrusted_part,
     without,
 )
+from agent.formats import ToolFormatName
+from agent.mcp.config import McpServerConfig
+from agent.models.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
 from sandbox.config import SandboxConfig
 from tools.web.config import WebFetchConfig
 
@@ -100,7 +100,7 @@ class AgentConfig(BaseModel):
 
     @property
     def untrusted(self) -> Untrusted | None:
-        """What was ignored from the repository's `.agent.toml` until `agent trust` (agent/trust.py)."""
+        """What was ignored from the repository's `.agent.toml` until `agent trust` (agent/config_trust.py)."""
         return self._untrusted
 
     def untrusted_notice(self) -> str | None:
@@ -208,7 +208,7 @@ def load_config(
 ) -> AgentConfig:
     """Merge the config files with `overrides` (flags the user gave; None means not given).
 
-    Of the repository's `.agent.toml`, settings that need trust (agent/trust.py) apply only when the
+    Of the repository's `.agent.toml`, settings that need trust (agent/config_trust.py) apply only when the
     user trusted this exact file; otherwise they are left out and `config.untrusted` says which."""
     user_path = user_config_path(env)
     merged, records = _user_settings(user_path)

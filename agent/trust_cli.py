@@ -2,7 +2,7 @@
 
 The file is shown (control characters escaped, so it cannot hide a line from the terminal) with the
 settings that wait for trust and what each could do; the record goes into the user config with the
-file's SHA-256. The trust logic is in agent/trust.py; this module only talks to the person.
+file's SHA-256. The trust logic is in agent/config_trust.py; this module only talks to the person.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.config import AgentConfig, ConfigError, check_project, load_config, trusted_files, user_config_path
-from agent.exitcodes import EXIT_NOT_RESOLVED, EXIT_OK, EXIT_USAGE
-from agent.run.workspace import WorkspaceError, open_repo
-from agent.trust import (
+from agent.config_trust import (
     GATE_BY_KEY,
     PROJECT_CONFIG,
     ProjectFile,
@@ -28,6 +26,8 @@ from agent.trust import (
     trust_key,
     value_at,
 )
+from agent.exitcodes import EXIT_NOT_RESOLVED, EXIT_OK, EXIT_USAGE
+from agent.run.workspace import WorkspaceError, open_repo
 
 # C0 and C1 controls (terminal escapes, carriage returns) and bidirectional overrides (text shown in
 # another order than it is read): shown escaped, so the file cannot hide a line from the person

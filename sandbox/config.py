@@ -15,7 +15,7 @@ address_space_bytes = 17179869184
 ```
 
 In a repository's own `.agent.toml`, what could weaken isolation (and `setup_command`) waits for
-`agent trust`: the list is `agent.trust.GATES`.
+`agent trust`: the list is `agent.config_trust.GATES`.
 """
 
 from __future__ import annotations
