@@ -100,7 +100,7 @@ class AgentConfig(BaseModel):
 
     @property
     def untrusted(self) -> Untrusted | None:
-        """What was ignored from the repository's `.agent.toml` until `agent trust` (agent/config_trust.py)."""
+        """What was ignored from the repository's `.agent.toml` until `agent trust` (config_trust.py)."""
         return self._untrusted
 
     def untrusted_notice(self) -> str | None:

@@ -380,7 +380,7 @@ def test_a_gguf_whose_header_cannot_be_read_is_refused(tmp_path: Path, agent: Ru
 
 
 def test_every_setting_is_classified() -> None:
-    """A new AgentConfig key must be put in agent/config_trust.py's GATES or ALLOWED (else it is held back)."""
+    """A new AgentConfig key must go in agent/config_trust.py's GATES or ALLOWED (else it is held back)."""
     top = {gate.key.split(".")[0] for gate in GATES}
     assert top | ALLOWED == set(AgentConfig.model_fields)
     assert not top & ALLOWED and not {t.split(".")[0] for t in CLASSIFIED_TABLES} & ALLOWED

@@ -1,1 +1,2 @@
-"""One task from start to report: the run (fix.py), its worktree, report, session log, undo, and what the repository tells the model (AGENTS.md)."""
+"""One task from start to report: the run (fix.py), its worktree, report, session log and undo, and
+what the repository tells the model (AGENTS.md)."""
