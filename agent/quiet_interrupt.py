@@ -1,6 +1,6 @@
 """Ctrl-C while the `agent` command is still loading its modules: exit 130 quietly.
 
-Imported first by agent/cli.py, so it is in place before the slow imports (pydantic models,
+Imported first by agent/cli/main.py, so it is in place before the slow imports (pydantic models,
 tree-sitter, llama.cpp bindings) run. At that point nothing has been touched, so the repository is
 exactly as it was. `main()` and `agent fix` catch Ctrl-C themselves once they run and say what
 they cleaned up; this hook replaces Python's traceback and its exit by SIGINT (-2) for a Ctrl-C

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
+from agent.cli.main import main
 from agent.context import build_pack, parse_tokens, resolve_budget
 from agent.context.index import load_index
 from agent.context.walk import walk

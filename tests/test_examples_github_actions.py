@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from agent.cli import _build_parser
+from agent.cli.main import _build_parser
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "examples" / "github-actions" / "agent-fix.yml"
 

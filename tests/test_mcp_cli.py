@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pytest
 
-from agent.cli import main
+from agent.cli.main import main
 from agent.mcp.config import McpServerConfig
 from tests.mcp_fixtures import SERVER
 from tests.repos import make_repo, median_repo
