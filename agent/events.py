@@ -178,7 +178,7 @@ class RunFinished(BaseModel):
 
     kind: Literal["run_finished"] = "run_finished"
     report: dict[str, Any]
-    exit_code: int | None = None  # the command's exit code (agent/exitcodes.py)
+    exit_code: int | None = None  # the command's exit code (agent/run/exitcodes.py)
     error: str | None = None  # what went wrong, when something did
 
 

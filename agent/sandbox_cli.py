@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.build import approve_by_hand, command_sandbox, probe, setup_sandbox, warn
+from agent.cli.config_check import check_numbers, positive_seconds
 from agent.config import load_config
-from agent.config_check import check_numbers, positive_seconds
 from agent.run.workspace import WorkspaceError, open_repo
 from agent.trust_cli import warn_untrusted
 from sandbox.base import CommandResult

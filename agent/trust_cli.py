@@ -26,7 +26,7 @@ from agent.config_trust import (
     trust_key,
     value_at,
 )
-from agent.exitcodes import EXIT_NOT_RESOLVED, EXIT_OK, EXIT_USAGE
+from agent.run.exitcodes import EXIT_NOT_RESOLVED, EXIT_OK, EXIT_USAGE
 from agent.run.workspace import WorkspaceError, open_repo
 
 # C0 and C1 controls (terminal escapes, carriage returns) and bidirectional overrides (text shown in

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.headless import report_from_stream
+from agent.cli.headless import report_from_stream
 from tests.repos import median_repo, snapshot
 
 AGENT = [sys.executable, "-m", "agent.cli"]

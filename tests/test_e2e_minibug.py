@@ -19,9 +19,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from agent.cli.headless import report_from_stream
 from agent.engines.llamacpp import BUDGET_STOPS
 from agent.events import ToolStarted
-from agent.headless import report_from_stream
 from agent.models import pull
 from agent.run.session import read_trajectory
 from tests.bench.minibugs import MiniBug, load_tasks, materialize

@@ -18,8 +18,8 @@ import git
 import pytest
 
 from agent.build import setup_sandbox
+from agent.cli.headless import report_from_stream
 from agent.config import AgentConfig
-from agent.headless import report_from_stream
 from sandbox.config import SandboxConfig
 from sandbox.egress import PROXIED, EgressProxy
 from sandbox.select import run_setup

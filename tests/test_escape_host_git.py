@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from agent.headless import report_from_stream
+from agent.cli.headless import report_from_stream
 from tests.repos import BUGGY_MEDIAN, MEDIAN_TESTS, git, make_repo
 
 AGENT = [sys.executable, "-m", "agent.cli"]

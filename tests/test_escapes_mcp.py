@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from agent.headless import report_from_stream
+from agent.cli.headless import report_from_stream
 from tests.escape_support import (
     SECRET,
     SECRET_ENV,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.cli.headless import report_from_stream
+from agent.cli.terminal_approval import TerminalApprover
 from agent.engines.scripted import ScriptedTurn
-from agent.headless import report_from_stream
-from agent.terminal_approval import TerminalApprover
 from sandbox.approval import ApprovalRequest
 from tests.escape_support import SECRET, SECRET_ENV, assert_contained, loopback_service, markers, probe_script
 from tests.repos import BUGGY_MEDIAN, MEDIAN_TESTS, git, make_repo, median_repo

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agent.cli.headless import report_from_stream
 from agent.github.api import GitHubClient, GitHubError, RateLimited
 from agent.github.remote import PushError, push_branch, push_environment, slug_from_url
-from agent.headless import report_from_stream
 from tests.github_fake import FakeGitHub, GitHubServer, rate_headers
 from tests.repos import git, median_repo
 

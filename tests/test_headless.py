@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.cli.headless import TaskInput, UsageError, headless_mode, read_task
 from agent.events import RUN_EVENT_ADAPTER, RunFinished, RunStarted, ToolFinished
-from agent.headless import TaskInput, UsageError, headless_mode, read_task
 from tests.repos import median_repo, snapshot
 
 AGENT = [sys.executable, "-m", "agent.cli"]

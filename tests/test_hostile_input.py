@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.cli.headless import report_from_stream
 from agent.events import RUN_EVENT_ADAPTER, ModelError, RunFinished, ToolFinished
-from agent.headless import report_from_stream
 from tests.repos import git, median_repo, snapshot
 
 AGENT = [sys.executable, "-m", "agent.cli"]

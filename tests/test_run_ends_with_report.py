@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from agent.events import RUN_EVENT_ADAPTER, RunFinished
-from agent.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
+from agent.run.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
 from agent.run.report import RunReport
 from tests.repos import git, median_repo, snapshot
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.headless import report_from_stream
+from agent.cli.headless import report_from_stream
 from tests.repos import BUGGY_MEDIAN, git, median_repo, snapshot
 from tests.test_cli import run_agent
 

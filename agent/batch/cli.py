@@ -11,8 +11,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from agent.exitcodes import EXIT_INTERRUPTED, EXIT_NOT_RESOLVED, EXIT_OK
-from agent.headless import UsageError
+from agent.cli.headless import UsageError
+from agent.run.exitcodes import EXIT_INTERRUPTED, EXIT_NOT_RESOLVED, EXIT_OK
 
 if TYPE_CHECKING:  # the runner is imported when a batch runs, not for every `agent` command
     from agent.batch.results import TaskResult

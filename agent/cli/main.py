@@ -10,13 +10,19 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-import agent.quiet_interrupt  # first: a Ctrl-C while the modules below load exits 130
+import agent.cli.quiet_interrupt  # first: a Ctrl-C while the modules below load exits 130
 from agent.batch.cli import add_batch_parsers
+from agent.cli.config_check import check_numbers
+from agent.cli.headless import JsonEvents, UsageError
 from agent.config import AgentConfig, ConfigError, load_config
-from agent.config_check import check_numbers
 from agent.context.cli import add_context_parser, run_context
 from agent.engines.base import EngineError
-from agent.exitcodes import (
+from agent.github.api import GitHubError
+from agent.github.cli import add_pr_flags
+from agent.github.publish import PublishError
+from agent.loop import ContextTooSmall
+from agent.models.resolution import ModelNotFound
+from agent.run.exitcodes import (
     EXIT_ENGINE,
     EXIT_INTERRUPTED,
     EXIT_NOT_RESOLVED,
@@ -25,12 +31,6 @@ from agent.exitcodes import (
     EXIT_USAGE,
     exit_code_for,
 )
-from agent.github.api import GitHubError
-from agent.github.cli import add_pr_flags
-from agent.github.publish import PublishError
-from agent.headless import JsonEvents, UsageError
-from agent.loop import ContextTooSmall
-from agent.models.resolution import ModelNotFound
 from agent.run.workspace import WorkspaceError, open_repo
 from agent.sandbox_cli import add_sandbox_flags, add_sandbox_parser, cmd_sandbox, sandbox_overrides
 from agent.trust_cli import add_trust_parser, cmd_trust, warn_untrusted
@@ -184,7 +184,7 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
 def cmd_fix(args: argparse.Namespace) -> int:
     """`agent fix`: every way it ends has an exit code, a message and, with --json, a last
     `run_finished` line (also when the run never started)."""
-    from agent.headless import stopped_report
+    from agent.cli.headless import stopped_report
     from agent.run.report import render_text
 
     events = JsonEvents(sys.stdout) if args.json else None
@@ -192,7 +192,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     try:
         return _fix(args, events)
     except KeyboardInterrupt as exc:
-        print(f"\n{agent.quiet_interrupt.INTERRUPTED}", file=sys.stderr)
+        print(f"\n{agent.cli.quiet_interrupt.INTERRUPTED}", file=sys.stderr)
         why = "interrupted by the user"
         report = getattr(exc, "report", None) or stopped_report(EXIT_INTERRUPTED, why, task)
         if events is not None:
@@ -215,13 +215,13 @@ def _internal_error(exc: Exception) -> tuple[int, str]:
 
 def _fix(args: argparse.Namespace, events: JsonEvents | None) -> int:
     from agent.build import run_sandboxes, warn
-    from agent.console import ConsolePrinter
+    from agent.cli.console import ConsolePrinter
+    from agent.cli.headless import headless_mode, read_task
+    from agent.cli.terminal_approval import TerminalApprover
     from agent.engines import build_engine
     from agent.github.cli import issue_fetcher, open_pull_request, target_for
-    from agent.headless import headless_mode, read_task
     from agent.run.fix import FixRequest, FixRun, check_writable
     from agent.run.report import render_text
-    from agent.terminal_approval import TerminalApprover
 
     repo = open_repo(args.repo)
     check_writable(repo, args.apply)  # before a model is loaded for nothing
@@ -316,7 +316,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    from agent.console import ConsolePrinter
+    from agent.cli.console import ConsolePrinter
     from agent.events import RunFinished, RunStarted
     from agent.repo.dirs import session_dir
     from agent.run.session import list_sessions, read_trajectory

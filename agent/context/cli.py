@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.cli.config_check import check_numbers
 from agent.config import load_config, user_config_dir
-from agent.config_check import check_numbers
 from agent.context.budget import parse_tokens, resolve_budget
 from agent.context.manifest import PackManifest
 from agent.context.pack import build_pack

@@ -11,10 +11,10 @@ from contextlib import contextmanager
 import git
 import httpx
 
-from agent.exitcodes import EXIT_NOT_RESOLVED, EXIT_OK, EXIT_PUBLISH, EXIT_USAGE
 from agent.github.api import GitHubClient, GitHubError
 from agent.github.publish import GitHubTarget, PublishError, PullRequestOptions, publish
 from agent.github.remote import PushError
+from agent.run.exitcodes import EXIT_NOT_RESOLVED, EXIT_OK, EXIT_PUBLISH, EXIT_USAGE
 from agent.run.report import RunReport
 
 Say = Callable[[str], None]

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.config_check import gigabytes, positive_int
+from agent.cli.config_check import gigabytes, positive_int
 from agent.models import (
     CATALOGUE,
     ModelInstallError,

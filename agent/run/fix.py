@@ -24,13 +24,13 @@ from agent.config import AgentConfig, ConfigError
 from agent.context import build_pack, resolve_budget
 from agent.engines.base import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted, printable
-from agent.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
 from agent.formats.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState, RepairBudget, Tools
 from agent.messages import Message
 from agent.repo.dirs import agent_dir, cache_dir, session_dir
 from agent.repo.journal import EditJournal
 from agent.repo.stray_guard import StrayGuard
+from agent.run.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
 from agent.run.report import RepairSummary, RunReport, Status, TestSummary, report_dict
 from agent.run.session import Trajectory, new_session_id
 from agent.run.setup import RunSetup, prepare_run

@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from agent.headless import report_from_stream
+from agent.cli.headless import report_from_stream
 from tests.bench.minibugs import MiniBug, load_tasks, materialize, score
 from tests.bench.peer import llama_server, run_mini
 

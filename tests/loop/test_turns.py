@@ -9,8 +9,8 @@ from pathlib import Path
 
 import git
 
+from agent.cli.console import ConsolePrinter
 from agent.config import AgentConfig
-from agent.console import ConsolePrinter
 from agent.engines.paced import PacedEngine, pieces
 from agent.engines.scripted import ScriptedTurn
 from agent.events import Interrupted, ModelDelta, RunEvent, UserGuidance

@@ -19,8 +19,8 @@ from typing import Any, TextIO
 from pydantic_core import PydanticSerializationError
 
 from agent.events import RUN_EVENT_ADAPTER, ModelDelta, RunEvent, RunFinished, printable
-from agent.exitcodes import ERROR_STOP_REASONS, EXIT_INTERRUPTED
 from agent.formats.jsonrepair import no_surrogates
+from agent.run.exitcodes import ERROR_STOP_REASONS, EXIT_INTERRUPTED
 from agent.run.report import RunReport, report_dict
 
 

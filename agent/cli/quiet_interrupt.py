@@ -13,7 +13,7 @@ import os
 import sys
 from types import TracebackType
 
-from agent.exitcodes import EXIT_INTERRUPTED
+from agent.run.exitcodes import EXIT_INTERRUPTED
 
 INTERRUPTED = "interrupted: your repository is exactly as it was"
 _previous = sys.excepthook
