@@ -18,6 +18,7 @@ import httpx
 import pydantic
 import pytest
 
+from agent.cli.models import add_models_parser, run_models
 from agent.models import (
     CATALOGUE,
     ModelInstallError,
@@ -26,7 +27,6 @@ from agent.models import (
     pull,
 )
 from agent.models.catalogue import CatalogueEntry, HubSource, PyPIPartsSource
-from agent.models.cli import add_models_parser, run_models
 from agent.models.download import download
 from agent.models.progress import StderrProgress, no_progress
 from tests.gguf_synth import write_header

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent.tui.cli import wants_tui
+from agent.cli.tui import wants_tui
 from tests.repos import median_repo
 from tests.test_cli import run_agent
 

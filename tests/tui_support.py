@@ -10,12 +10,12 @@ from typing import Literal
 import git
 from textual.pilot import Pilot
 
+from agent.cli.tui import sandbox_factory
 from agent.config import AgentConfig
 from agent.engines.base import Engine
 from agent.engines.paced import PacedEngine
 from agent.tui.app import AgentApp
 from agent.tui.bridge import TuiSetup
-from agent.tui.cli import sandbox_factory
 from agent.tui.screens import ApprovalScreen
 from sandbox.config import SandboxConfig
 from tests.scripts import scripted as scripted  # the TUI tests' engine

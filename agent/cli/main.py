@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import agent.cli.quiet_interrupt  # first: a Ctrl-C while the modules below load exits 130
-from agent.batch.cli import add_batch_parsers
+from agent.cli.batch import add_batch_parsers
 from agent.cli.config_check import check_numbers
+from agent.cli.context import add_context_parser, run_context
+from agent.cli.github import add_pr_flags
 from agent.cli.headless import JsonEvents, UsageError
+from agent.cli.sandbox import add_sandbox_flags, add_sandbox_parser, cmd_sandbox, sandbox_overrides
+from agent.cli.trust import add_trust_parser, cmd_trust, warn_untrusted
 from agent.config import AgentConfig, ConfigError, load_config
-from agent.context.cli import add_context_parser, run_context
 from agent.engines.base import EngineError
 from agent.github.api import GitHubError
-from agent.github.cli import add_pr_flags
 from agent.github.publish import PublishError
 from agent.loop import ContextTooSmall
 from agent.models.resolution import ModelNotFound
@@ -32,8 +34,6 @@ from agent.run.exitcodes import (
     exit_code_for,
 )
 from agent.run.workspace import WorkspaceError, open_repo
-from agent.sandbox_cli import add_sandbox_flags, add_sandbox_parser, cmd_sandbox, sandbox_overrides
-from agent.trust_cli import add_trust_parser, cmd_trust, warn_untrusted
 from sandbox.bubblewrap import SandboxUnavailable
 
 
@@ -127,11 +127,11 @@ def _build_parser() -> argparse.ArgumentParser:
     add_context_parser(sub)
     add_trust_parser(sub)
     _add_models(sub)
-    from agent.mcp.cli import add_mcp_parser
+    from agent.cli.mcp import add_mcp_parser
 
     add_mcp_parser(sub)
 
-    from agent.tui.cli import add_tui_parser
+    from agent.cli.tui import add_tui_parser
 
     add_tui_parser(sub, fix, _add_engine_flags)
     return parser
@@ -150,7 +150,7 @@ def _add_task_flags(fix: argparse.ArgumentParser) -> None:
 
 def _add_models(sub: Any) -> None:
     try:
-        from agent.models.cli import add_models_parser
+        from agent.cli.models import add_models_parser
     except ImportError:
         return
     add_models_parser(sub)
@@ -216,10 +216,10 @@ def _internal_error(exc: Exception) -> tuple[int, str]:
 def _fix(args: argparse.Namespace, events: JsonEvents | None) -> int:
     from agent.build import run_sandboxes, warn
     from agent.cli.console import ConsolePrinter
+    from agent.cli.github import issue_fetcher, open_pull_request, target_for
     from agent.cli.headless import headless_mode, read_task
     from agent.cli.terminal_approval import TerminalApprover
     from agent.engines import build_engine
-    from agent.github.cli import issue_fetcher, open_pull_request, target_for
     from agent.run.fix import FixRequest, FixRun, check_writable
     from agent.run.report import render_text
 
@@ -270,7 +270,7 @@ def _fanout(*sinks: Any) -> Any:
 
 
 def cmd_pr(args: argparse.Namespace) -> int:
-    from agent.github.cli import cmd_pr as run_pr
+    from agent.cli.github import cmd_pr as run_pr
 
     return run_pr(args, open_repo(args.repo))
 
@@ -286,7 +286,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_tool(args: argparse.Namespace) -> int:
     from agent.build import approve_by_hand, tool_sandboxes
-    from agent.mcp.cli import repo_root, tool_session
+    from agent.cli.mcp import repo_root, tool_session
     from tools.base import ToolContext
     from tools.registry import run_tool_by_name
 
@@ -354,13 +354,13 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from agent.mcp.cli import run_mcp
+    from agent.cli.mcp import run_mcp
 
     return run_mcp(args)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from agent.batch.cli import cmd_batch as run_batch
+    from agent.cli.batch import cmd_batch as run_batch
 
     return run_batch(args)
 
@@ -437,7 +437,7 @@ def _streams_events(words: list[str]) -> bool:
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from agent.tui.cli import cmd_tui, wants_tui
+    from agent.cli.tui import cmd_tui, wants_tui
 
     if args.command is None and not wants_tui(args):
         parser.print_help()
@@ -446,7 +446,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return cmd_tui(args, _config)
     handler = COMMANDS.get(args.command)
     if handler is None:
-        from agent.models.cli import run_models
+        from agent.cli.models import run_models
 
         return run_models(args, model_dirs=load_config(args.repo, {}).model_dirs)
     return handler(args)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli.config_check import check_numbers
+from agent.cli.trust import warn_untrusted
 from agent.config import load_config, user_config_dir
 from agent.context.budget import parse_tokens, resolve_budget
 from agent.context.manifest import PackManifest
@@ -22,7 +23,6 @@ from agent.repo.dirs import cache_dir_for
 from agent.run.instruction_prompt import build_block
 from agent.run.instructions import discover
 from agent.run.workspace import open_repo
-from agent.trust_cli import warn_untrusted
 
 
 def add_context_parser(sub: Any) -> None:

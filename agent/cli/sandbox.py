@@ -14,9 +14,9 @@ from typing import Any
 
 from agent.build import approve_by_hand, command_sandbox, probe, setup_sandbox, warn
 from agent.cli.config_check import check_numbers, positive_seconds
+from agent.cli.trust import warn_untrusted
 from agent.config import load_config
 from agent.run.workspace import WorkspaceError, open_repo
-from agent.trust_cli import warn_untrusted
 from sandbox.base import CommandResult
 from sandbox.bubblewrap import POLICIES
 from sandbox.select import run_setup

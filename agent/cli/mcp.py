@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from agent.cli.trust import warn_untrusted
 from agent.config import PROJECT_CONFIG, AgentConfig, load_config, user_config_path
 from agent.mcp.config import McpConfigError, McpServerConfig, add_server, check_name, remove_server
 from agent.mcp.runtime import CommandWrapper
 from agent.mcp.servers import McpServers
 from agent.run.workspace import WorkspaceError, open_repo
-from agent.trust_cli import warn_untrusted
 from tools.registry import Toolbox, available_tools
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
