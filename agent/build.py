@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -27,6 +26,7 @@ import git
 from agent.config import AgentConfig
 from agent.mcp.runtime import CommandWrapper, no_wrapping
 from agent.repo.dirs import env_dir
+from agent.run.sandboxes import RunSandboxes
 from sandbox.approval import ApprovalSandbox, Approver, Decision
 from sandbox.base import Sandbox
 from sandbox.bubblewrap import BubblewrapSandbox, BwrapInfo, probe_bwrap
@@ -39,21 +39,6 @@ HEADLESS_APPROVAL_WARNING = (
     "nobody can approve a command, so every command the model asks for is refused. Run in a "
     'terminal or the TUI to approve them, or set approval = "never".'
 )
-
-
-@dataclass(frozen=True)
-class RunSandboxes:
-    """Everything one run executes through: the model's commands, the setup step, MCP servers."""
-
-    commands: Sandbox
-    setup: Sandbox | None  # runs `setup_command` before the first step; None without one
-    servers: CommandWrapper  # starts an MCP stdio server inside the sandbox
-    approver: Approver | None = None  # who says yes (MCP tools that ask too); None: headless
-
-    @property
-    def setup_mode(self) -> str | None:
-        """What the setup step runs in, network included (for the banner and the notices)."""
-        return self.setup.mode if self.setup is not None else None
 
 
 def approve_by_hand(request: object) -> Decision:

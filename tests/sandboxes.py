@@ -6,8 +6,9 @@ from pathlib import Path
 
 import git
 
-from agent.build import RunSandboxes, run_sandboxes
+from agent.build import run_sandboxes
 from agent.config import AgentConfig
+from agent.run.sandboxes import RunSandboxes
 from sandbox.approval import Approver
 
 

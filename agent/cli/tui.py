@@ -15,7 +15,7 @@ from sandbox.approval import Approver
 if TYPE_CHECKING:  # every `agent` command imports this module: Textual only when the app runs
     import git
 
-    from agent.build import RunSandboxes
+    from agent.run.sandboxes import RunSandboxes
     from agent.tui.bridge import SandboxFactory
 
 AddFlags = Callable[[argparse.ArgumentParser], None]

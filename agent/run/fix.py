@@ -19,7 +19,6 @@ from typing import Literal
 import git
 from pydantic_core import PydanticSerializationError
 
-from agent.build import RunSandboxes
 from agent.config import AgentConfig, ConfigError
 from agent.context import build_pack, resolve_budget
 from agent.engines.base import Engine, EngineError
@@ -32,6 +31,7 @@ from agent.repo.journal import EditJournal
 from agent.repo.stray_guard import StrayGuard
 from agent.run.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
 from agent.run.report import RepairSummary, RunReport, Status, TestSummary, report_dict
+from agent.run.sandboxes import RunSandboxes
 from agent.run.session import Trajectory, new_session_id
 from agent.run.setup import RunSetup, prepare_run
 from agent.run.undo import journal_path

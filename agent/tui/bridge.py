@@ -16,11 +16,11 @@ from pathlib import Path
 import git
 from textual.message import Message
 
-from agent.build import RunSandboxes
 from agent.config import AgentConfig
 from agent.engines.base import Engine
 from agent.events import RunEvent
 from agent.run.report import RunReport
+from agent.run.sandboxes import RunSandboxes
 from agent.steering import Steering
 from sandbox.approval import ApprovalRequest, Approver, Decision
 
