@@ -16,15 +16,20 @@ or as they are with `--sandbox none` (the loud warning covers them).
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import git
 
-from agent.config import AgentConfig
+from agent import engines
+from agent.config import AgentConfig, user_config_path
+from agent.engines.base import Engine, EngineError
 from agent.mcp.runtime import CommandWrapper, no_wrapping
+from agent.models.resolution import resolve_model
 from agent.repo.dirs import env_dir
 from agent.run.sandboxes import RunSandboxes
 from sandbox.approval import ApprovalSandbox, Approver, Decision
@@ -33,6 +38,7 @@ from sandbox.bubblewrap import BubblewrapSandbox, BwrapInfo, probe_bwrap
 from sandbox.egress import PROXIED, ProxiedNetwork
 from sandbox.select import PreparedEnvironment, backend, warning_for
 
+Say = Callable[[str], None]
 SETUP_MODE = f"bubblewrap (workspace, {PROXIED})"
 HEADLESS_APPROVAL_WARNING = (
     'WARNING: approval = "always" and this run is headless (no terminal, --headless or CI=true): '
@@ -150,3 +156,105 @@ def scoring_sandbox(
     task's tree writable, network off, the scrubbed environment, never an approval prompt (scoring
     is ours, not the model's); `read_paths` adds the task set's own files."""
     return backend(config.sandbox, "workspace", list(read_paths), (), bwrap or probe(config))
+
+
+# ---- engines -------------------------------------------------------------------------------------
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_engine(config: AgentConfig, script: Path | None = None, say: Say = _stderr) -> Engine:
+    """The scripted engine for a script, the HTTP engine for a base URL, else the embedded one."""
+    backend = engines.backend_for(script, config.base_url)
+    if backend == "scripted" and script is not None:
+        return engines.scripted(script)
+    if backend == "openai":
+        return _build_openai(config)
+    return _build_llamacpp(config, say)
+
+
+def _build_openai(config: AgentConfig) -> Engine:
+    import httpx
+
+    client = httpx.Client(timeout=httpx.Timeout(600.0, connect=10.0))
+    return engines.openai(
+        client=client,
+        base_url=config.base_url or "",
+        model=config.server_model,
+        api_key=os.environ.get(config.api_key_env),
+        context_length=config.n_ctx,
+        thinking=config.knobs_for(config.server_model).thinking,
+        tool_format=config.tool_format,
+    )
+
+
+def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
+    from agent.engines.llama_load import load_llama
+    from agent.engines.prefix_cache import PrefixCache
+    from agent.models.cache import model_cache_dir
+
+    resolved = resolve_model(None, config.model)
+    if resolved.warning:
+        say(f"warning: {resolved.warning}")
+    size_gb = resolved.path.stat().st_size / 1e9
+    kwargs = load_settings(config, resolved.path, say)
+    say(f"loading {resolved.path.name} ({size_gb:.2f} GB, from {resolved.source}) ...")
+    started = time.monotonic()
+    llama = load_llama(resolved.path, **kwargs)
+    say(f"model loaded in {time.monotonic() - started:.1f}s")
+    thinking = config.knobs_for(resolved.path.name, config.model or "").thinking
+    prefix_cache = PrefixCache(model_cache_dir() / "prompt-cache", llama) if config.prompt_cache else None
+    return engines.llamacpp(
+        llama=llama,
+        model_name=resolved.path.name,
+        thinking=thinking,
+        tool_format=config.tool_format,
+        prefix_cache=prefix_cache,
+    )
+
+
+def load_settings(config: AgentConfig, path: Path, say: Say) -> dict[str, Any]:
+    """The memory check and recommended settings (agent.models.load_plan) as load_llama arguments."""
+    knobs = config.knobs_for(path.name, config.model or "")
+    plain = {"n_ctx": knobs.n_ctx or config.n_ctx, "n_threads": knobs.threads}
+    if not config.fit_check:
+        return plain
+    from agent.models.gguf_file import GGUFError
+    from agent.models.load_plan import ModelDoesNotFit, plan_load
+
+    try:
+        plan = plan_load(path, knobs, default_ctx=config.n_ctx, gpu_offload=_gpu_offload())
+    except ModelDoesNotFit as exc:
+        raise EngineError(str(exc)) from exc
+    except GGUFError as exc:  # llama.cpp would parse what our reader could not: refused, not risked
+        raise unreadable_header(exc) from exc
+    say(plan.summary)
+    return plan.load_kwargs()
+
+
+def unreadable_header(exc: Exception) -> EngineError:
+    return EngineError(
+        f"{exc}: the memory check cannot read its header, so the model is not loaded. Use a GGUF "
+        "file that `agent models fit` reads, or, if you trust this file, set fit_check = false in "
+        f"{user_config_path()} to load it without the check"
+    )
+
+
+def check_header(path: Path) -> None:
+    """Refuse (EngineError) a file whose GGUF header our reader cannot parse, before llama.cpp opens it."""
+    from agent.models.gguf_file import GGUFError, read_model
+
+    try:
+        read_model(path)
+    except GGUFError as exc:
+        raise unreadable_header(exc) from exc
+
+
+def _gpu_offload() -> bool:
+    try:
+        import llama_cpp
+    except ImportError:
+        return False
+    return bool(llama_cpp.llama_supports_gpu_offload())

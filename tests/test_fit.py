@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from gguf import GGUFReader, GGUFWriter
 
+from agent.build import build_engine
 from agent.cli.models import add_models_parser, run_models
 from agent.config import load_config
-from agent.engines import build_engine
 from agent.engines.base import EngineError
 from agent.models.estimate import kv_cache, weights
 from agent.models.fit import FitRequest, plan_fit

@@ -17,8 +17,8 @@ from typing import Any
 import llama_cpp
 import pytest
 
+from agent.build import load_settings
 from agent.config import load_config
-from agent.engines import load_settings
 from agent.engines.llama_load import load_llama
 from agent.models.estimate import compute_buffer, kv_cache, weights
 from agent.models.gguf_file import read_model

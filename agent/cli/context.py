@@ -2,27 +2,37 @@
 
 stdout gets the pack (or, with --json, the manifest; with --stats, a table of what went in);
 stderr gets one summary line, so `agent context "..." > pack.md` still says what it did.
+
+Tokens are counted with the configured model's own tokenizer, without its weights: a GGUF is opened
+vocabulary-only (no weights are loaded: a fraction of a second); a server is asked through its
+engine (its /tokenize endpoint or its estimate); with no model at all, an estimate is used and said so.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agent.cli.config_check import check_numbers
 from agent.cli.trust import warn_untrusted
-from agent.config import load_config, user_config_dir
+from agent.config import AgentConfig, load_config, user_config_dir
 from agent.context.budget import parse_tokens, resolve_budget
 from agent.context.manifest import PackManifest
 from agent.context.pack import build_pack
-from agent.context.tokens import counter_for
+from agent.messages import Message
+from agent.models.resolution import ModelNotFound, resolve_model
 from agent.repo.dirs import cache_dir_for
 from agent.run.instruction_prompt import build_block
 from agent.run.instructions import discover
 from agent.run.workspace import open_repo
+
+CountTokens = Callable[[str], int]
+CHARS_PER_TOKEN = 3.5
 
 
 def add_context_parser(sub: Any) -> None:
@@ -78,3 +88,32 @@ def run_context(args: argparse.Namespace) -> int:
         print("\n\n".join(part for part in (block.text, pack.text) if part))
     print(f"{pack.manifest.summary()}; counted with {tokenizer}", file=sys.stderr)
     return 0
+
+
+def gguf_counter(path: Path, fit_check: bool = True) -> CountTokens:
+    from llama_cpp import Llama
+
+    if fit_check:  # as the engine does: a header our reader cannot parse is not handed to llama.cpp
+        from agent.build import check_header
+
+        check_header(path)
+    llama = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    return lambda text: len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+
+def estimate(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def counter_for(config: AgentConfig) -> tuple[CountTokens, str]:
+    """A counter and the name of the tokenizer it uses."""
+    if config.base_url:
+        from agent.build import build_engine
+
+        engine = build_engine(config)
+        return (lambda text: engine.count_tokens([Message.user(text)], [])), f"{config.base_url} (server)"
+    try:
+        resolved = resolve_model(None, config.model)
+    except ModelNotFound:
+        return estimate, f"an estimate ({CHARS_PER_TOKEN} characters per token: no model installed)"
+    return gguf_counter(resolved.path, config.fit_check), resolved.path.name

@@ -95,12 +95,11 @@ def _internal_error(exc: Exception) -> tuple[int, str]:
 
 
 def _fix(args: argparse.Namespace, events: JsonEvents | None) -> int:
-    from agent.build import run_sandboxes, warn
+    from agent.build import build_engine, run_sandboxes, warn
     from agent.cli.console import ConsolePrinter
     from agent.cli.github import issue_fetcher, open_pull_request, target_for
     from agent.cli.headless import headless_mode, read_task
     from agent.cli.terminal_approval import TerminalApprover
-    from agent.engines import build_engine
     from agent.run.fix import FixRequest, FixRun, check_writable
     from agent.run.report import render_text
 

@@ -57,7 +57,7 @@ def sandbox_factory(config: AgentConfig, repo: git.Repo) -> SandboxFactory:
 
 
 def cmd_tui(args: argparse.Namespace, config_for: Callable[[argparse.Namespace, Path], AgentConfig]) -> int:
-    from agent.engines import build_engine
+    from agent.build import build_engine
     from agent.run.workspace import open_repo
     from agent.tui.app import AgentApp
     from agent.tui.bridge import TuiSetup

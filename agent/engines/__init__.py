@@ -1,119 +1,82 @@
-"""Building the engine a run uses, by configuration. Backends are imported lazily."""
+"""The engines: one Protocol (base.py: `Engine`, `ChatOptions`, `EngineError`) and its backends by
+short name. agent/build.py (the composition root) picks the backend for a config and builds it
+through this registry; nothing else constructs an engine (tests/test_build.py checks the source).
+A backend's module, with its bindings (llama.cpp, httpx), is imported only when it is built.
+
+- `llamacpp`: the embedded engine, a GGUF resident in this process (llamacpp.py; llama_load.py
+  loads it);
+- `openai`: an OpenAI-compatible server (openai_compat.py);
+- `scripted`: a replay of scripted turns, for tests and demos (scripted.py).
+"""
 
 from __future__ import annotations
 
-import os
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from agent.config import AgentConfig, user_config_path
-from agent.engines.base import Engine, EngineError
-from agent.models.resolution import resolve_model
+from agent.engines.base import Engine
 
-Say = Callable[[str], None]
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def build_engine(config: AgentConfig, script: Path | None = None, say: Say = _stderr) -> Engine:
-    """The scripted engine for a script, the HTTP engine for a base URL, else the embedded one."""
-    if script is not None:
-        from agent.engines.scripted import ScriptedEngine
-
-        return ScriptedEngine.from_file(script)
-    if config.base_url:
-        return _build_openai(config)
-    return _build_llamacpp(config, say)
-
-
-def _build_openai(config: AgentConfig) -> Engine:
+if TYPE_CHECKING:
     import httpx
 
-    from agent.engines.openai_compat import OpenAICompatEngine
-
-    client = httpx.Client(timeout=httpx.Timeout(600.0, connect=10.0))
-    return OpenAICompatEngine(
-        client=client,
-        base_url=config.base_url or "",
-        model=config.server_model,
-        api_key=os.environ.get(config.api_key_env),
-        context_length=config.n_ctx,
-        thinking=config.knobs_for(config.server_model).thinking,
-        tool_format=config.tool_format,
-    )
-
-
-def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
-    from agent.engines.llama_load import load_llama
-    from agent.engines.llamacpp import LlamaCppEngine
     from agent.engines.prefix_cache import PrefixCache
-    from agent.models.cache import model_cache_dir
+    from agent.engines.turn import ThinkingEffort
 
-    resolved = resolve_model(None, config.model)
-    if resolved.warning:
-        say(f"warning: {resolved.warning}")
-    size_gb = resolved.path.stat().st_size / 1e9
-    kwargs = load_settings(config, resolved.path, say)
-    say(f"loading {resolved.path.name} ({size_gb:.2f} GB, from {resolved.source}) ...")
-    started = time.monotonic()
-    llama = load_llama(resolved.path, **kwargs)
-    say(f"model loaded in {time.monotonic() - started:.1f}s")
-    thinking = config.knobs_for(resolved.path.name, config.model or "").thinking
-    prefix_cache = PrefixCache(model_cache_dir() / "prompt-cache", llama) if config.prompt_cache else None
+Backend = Literal["llamacpp", "openai", "scripted"]
+BACKENDS: tuple[Backend, ...] = ("llamacpp", "openai", "scripted")
+
+
+def backend_for(script: Path | None, base_url: str | None) -> Backend:
+    """The scripted engine for a script, the HTTP engine for a base URL, else the embedded one."""
+    if script is not None:
+        return "scripted"
+    return "openai" if base_url else "llamacpp"
+
+
+def llamacpp(
+    llama: Any,
+    model_name: str,
+    thinking: ThinkingEffort | None = None,
+    tool_format: str | None = None,
+    prefix_cache: PrefixCache | None = None,
+) -> Engine:
+    """The embedded engine on a loaded model (llama_load.py `load_llama`)."""
+    from agent.engines.llamacpp import LlamaCppEngine
+
     return LlamaCppEngine(
         llama=llama,
-        model_name=resolved.path.name,
+        model_name=model_name,
         thinking=thinking,
-        tool_format=config.tool_format,
+        tool_format=tool_format,
         prefix_cache=prefix_cache,
     )
 
 
-def load_settings(config: AgentConfig, path: Path, say: Say) -> dict[str, Any]:
-    """The memory check and recommended settings (agent.models.load_plan) as load_llama arguments."""
-    knobs = config.knobs_for(path.name, config.model or "")
-    plain = {"n_ctx": knobs.n_ctx or config.n_ctx, "n_threads": knobs.threads}
-    if not config.fit_check:
-        return plain
-    from agent.models.gguf_file import GGUFError
-    from agent.models.load_plan import ModelDoesNotFit, plan_load
+def openai(
+    client: httpx.Client,
+    base_url: str,
+    model: str = "",
+    api_key: str | None = None,
+    context_length: int = 32768,
+    thinking: ThinkingEffort | None = None,
+    tool_format: str | None = None,
+) -> Engine:
+    """An OpenAI-compatible server through `client`."""
+    from agent.engines.openai_compat import OpenAICompatEngine
 
-    try:
-        plan = plan_load(path, knobs, default_ctx=config.n_ctx, gpu_offload=_gpu_offload())
-    except ModelDoesNotFit as exc:
-        raise EngineError(str(exc)) from exc
-    except GGUFError as exc:  # llama.cpp would parse what our reader could not: refused, not risked
-        raise unreadable_header(exc) from exc
-    say(plan.summary)
-    return plan.load_kwargs()
-
-
-def unreadable_header(exc: Exception) -> EngineError:
-    return EngineError(
-        f"{exc}: the memory check cannot read its header, so the model is not loaded. Use a GGUF "
-        "file that `agent models fit` reads, or, if you trust this file, set fit_check = false in "
-        f"{user_config_path()} to load it without the check"
+    return OpenAICompatEngine(
+        client=client,
+        base_url=base_url,
+        model=model,
+        api_key=api_key,
+        context_length=context_length,
+        thinking=thinking,
+        tool_format=tool_format,
     )
 
 
-def check_header(path: Path) -> None:
-    """Refuse (EngineError) a file whose GGUF header our reader cannot parse, before llama.cpp opens it."""
-    from agent.models.gguf_file import GGUFError, read_model
+def scripted(script: Path) -> Engine:
+    """A replay of the turns in a JSON script (`--script FILE.json`)."""
+    from agent.engines.scripted import ScriptedEngine
 
-    try:
-        read_model(path)
-    except GGUFError as exc:
-        raise unreadable_header(exc) from exc
-
-
-def _gpu_offload() -> bool:
-    try:
-        import llama_cpp
-    except ImportError:
-        return False
-    return bool(llama_cpp.llama_supports_gpu_offload())
+    return ScriptedEngine.from_file(script)
