@@ -16,12 +16,13 @@ or as they are with `--sandbox none` (the loud warning covers them).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import git
 
@@ -38,7 +39,18 @@ from sandbox.bubblewrap import BubblewrapSandbox, BwrapInfo, probe_bwrap
 from sandbox.egress import PROXIED, ProxiedNetwork
 from sandbox.select import PreparedEnvironment, backend, warning_for
 
+if TYPE_CHECKING:  # imported where they are built: `agent sandbox` and `agent --help` load none of it
+    from agent.events import RunEvent
+    from agent.loop import AgentLoop, Budgets, Toolset, Worktree
+    from agent.run.fix import FixRun, LoopFactory
+    from agent.steering import Steering
+    from tools.base import Tool, ToolContext
+    from tools.registry import Toolbox
+
+    Emit = Callable[[RunEvent], None]
+
 Say = Callable[[str], None]
+UNLIMITED = 10**9  # MCP tools `agent tool` lists: all
 SETUP_MODE = f"bubblewrap (workspace, {PROXIED})"
 HEADLESS_APPROVAL_WARNING = (
     'WARNING: approval = "always" and this run is headless (no terminal, --headless or CI=true): '
@@ -258,3 +270,97 @@ def _gpu_offload() -> bool:
     except ImportError:
         return False
     return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+# ---- toolsets and the run ---------------------------------------------------------------------
+
+
+def run_tools(config: AgentConfig, tool_format: str) -> list[Tool]:
+    """Our tools for a run: the configured ones (web_fetch when enabled), with the edit tools of the
+    model's family (tools/registry.py `tools_for`). MCP servers' tools join at setup (agent/run/setup.py)."""
+    from tools.registry import configured_tools, tools_for
+
+    return tools_for(tool_format, configured_tools(config.web_fetch))
+
+
+def budgets_for(config: AgentConfig) -> Budgets:
+    """What the loop may spend, from the config (agent/loop/state.py)."""
+    from agent.loop import Budgets, RepairBudget
+
+    return Budgets(
+        max_steps=config.max_steps,
+        max_seconds=config.max_minutes * 60,
+        max_tokens=config.max_tokens,
+        max_attempts=config.max_attempts,
+        test_after_edit=config.test_after_edit,
+        undo_regressions=config.undo_regressions,
+        edit_samples=config.edit_samples,
+        plan=config.plan,
+        repair=config.repair,
+        repair_budget=RepairBudget(max_drafts=config.repair_drafts, share=config.repair_share),
+    )
+
+
+def loop_factory(engine: Engine, config: AgentConfig) -> LoopFactory:
+    """How a run makes its agent loop once its worktree exists: the run's toolset bound to the tool
+    context, write_code for the repair phase (agent/loop/repair.py), the budgets from the config."""
+    from agent.loop import AgentLoop, Tools
+    from tools import write_code
+    from tools.registry import Toolbox
+
+    budgets = budgets_for(config)
+
+    def new_loop(
+        toolset: Toolset, ctx: ToolContext, worktree: Worktree, emit: Emit, steering: Steering | None
+    ) -> AgentLoop:
+        tools = Tools(toolset, ctx, code_writer=Toolbox([write_code.TOOL]))
+        return AgentLoop(engine, tools, worktree, emit, budgets, steering=steering)
+
+    return new_loop
+
+
+def fix_run(
+    engine: Engine,
+    sandboxes: RunSandboxes,
+    config: AgentConfig,
+    emit: Emit,
+    steering: Steering | None = None,
+) -> FixRun:
+    """One task from start to report (agent/run/fix.py), for `agent fix` and the TUI."""
+    from agent.run.fix import FixRun
+
+    tools = run_tools(config, engine.tool_format)
+    return FixRun(
+        engine, sandboxes, config, emit, steering, tools=tools, new_loop=loop_factory(engine, config)
+    )
+
+
+def served_tools(read_only: bool) -> list[Tool]:
+    """What `agent mcp serve` offers: `repo_context` (agent/run/repo_context.py) and our tools;
+    `--read-only`: only those that change nothing."""
+    from agent.run.repo_context import RepoContext
+    from tools import create_file, edit_file, list_files, read_file, run_tests, search, shell
+
+    tools: list[Tool] = [RepoContext(), read_file.TOOL, search.TOOL, list_files.TOOL]
+    if not read_only:
+        tools += [run_tests.TOOL, shell.TOOL, edit_file.TOOL, create_file.TOOL]
+    return tools
+
+
+def _warn_mcp(message: str) -> None:
+    print(f"agent: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def tool_session(config: AgentConfig, root: Path, wrap: CommandWrapper) -> Iterator[Toolbox]:
+    """For `agent tool` and `agent mcp list --tools`: every tool a run may offer (tools/registry.py
+    `available_tools`) plus the configured servers' tools (stdio ones started through `wrap`, inside
+    the sandbox); the person at the terminal approves by calling."""
+    from agent.mcp.servers import McpServers
+    from tools.registry import Toolbox, available_tools
+
+    with McpServers(
+        config.mcp_servers, root, wrap, approver=lambda request: "approve", notify=_warn_mcp
+    ) as servers:
+        tools = servers.start(lambda spec: 0, UNLIMITED, UNLIMITED)
+        yield Toolbox([*available_tools(config.web_fetch), *tools])

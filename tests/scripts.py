@@ -8,11 +8,12 @@ from typing import Any
 
 import git
 
+from agent.build import fix_run
 from agent.config import AgentConfig
 from agent.engines.base import Engine
 from agent.engines.scripted import ScriptedEngine, ScriptedTurn
 from agent.events import RunEvent
-from agent.run.fix import FixRequest, FixRun
+from agent.run.fix import FixRequest
 from agent.run.report import RunReport
 from tests.sandboxes import sandboxes
 
@@ -115,7 +116,7 @@ def run_fix(
     """One attempt unless the test is about attempts: a stuck script would otherwise start over."""
     events: list[RunEvent] = []
     config = AgentConfig(**{"max_steps": 12, "max_attempts": 1, "repair": "off", **kw})
-    run = FixRun(engine, sandboxes(repo, config), config, events.append)
+    run = fix_run(engine, sandboxes(repo, config), config, events.append)
     report = run.run(FixRequest(task=task, repo=git.Repo(repo)))
     return report, events
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import git
 import pytest
 
+from agent.build import fix_run
 from agent.config import AgentConfig
 from agent.engines.base import Engine
 from agent.engines.scripted import ScriptedTurn
 from agent.events import RunEvent, ToolFinished
-from agent.run.fix import FixRequest, FixRun
+from agent.run.fix import FixRequest
 from agent.run.report import RunReport
 from tests.recording import RecordingEngine
 from tests.repos import BUGGY_MEDIAN, MEDIAN_TESTS, make_repo
@@ -59,7 +60,7 @@ def repo_with(tmp_path: Path, extra: dict[str, str]) -> Path:
 def run(repo: Path, engine: Engine, **config: object) -> tuple[RunReport, list[RunEvent]]:
     events: list[RunEvent] = []
     settings = AgentConfig.model_validate({"max_steps": 8, **config})
-    report = FixRun(engine, sandboxes(repo, settings), settings, events.append).run(
+    report = fix_run(engine, sandboxes(repo, settings), settings, events.append).run(
         FixRequest(task="median of an even-length list is wrong", repo=git.Repo(repo))
     )
     return report, events

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import git
 
+from agent.build import fix_run
 from agent.config import AgentConfig
 from agent.engines.scripted import ScriptedTurn
 from agent.events import ModelError, RunEvent, ToolFinished
 from agent.mcp.config import McpServerConfig
 from agent.mcp.tools import tool_name
-from agent.run.fix import FixRequest, FixRun
+from agent.run.fix import FixRequest
 from agent.run.report import RunReport
 from tests.mcp_fixtures import calls, http_config, http_server, stdio_server
 from tests.recording import RecordingEngine
@@ -31,7 +32,7 @@ def run(
     # `--sandbox none`: the servers write their call logs to tmp_path, which bubblewrap hides
     # (tests/test_build_escapes.py runs stdio servers in the sandbox)
     config = AgentConfig(max_steps=12, mcp_servers=servers, sandbox={"backend": "none"})
-    report = FixRun(engine, sandboxes(repo, config), config, events.append).run(
+    report = fix_run(engine, sandboxes(repo, config), config, events.append).run(
         FixRequest(task="median of an even-length list is wrong", repo=git.Repo(repo))
     )
     return report, events

@@ -10,10 +10,11 @@ import pytest
 from textual.widgets import Collapsible
 from textual.widgets.collapsible import CollapsibleTitle
 
+from agent.build import fix_run
 from agent.config import AgentConfig
 from agent.engines.scripted import ScriptedTurn
 from agent.events import Interrupted, ModelText, PlanProgress, RunStarted, UserGuidance
-from agent.run.fix import FixRequest, FixRun
+from agent.run.fix import FixRequest
 from agent.run.session import Trajectory, read_trajectory
 from agent.tui.changes import ChangesView
 from agent.tui.conversation import ModelReply, PlanView, ToolCard
@@ -158,7 +159,7 @@ async def test_ctrl_c_twice_ends_the_run_and_keeps_the_session(repo: Path) -> No
 
 
 async def test_resume_replays_a_session_and_its_change_can_be_accepted(repo: Path) -> None:
-    run = FixRun(scripted(), sandboxes(repo), AgentConfig(max_steps=12), lambda e: None)
+    run = fix_run(scripted(), sandboxes(repo), AgentConfig(max_steps=12), lambda e: None)
     report = run.run(FixRequest(task="median of an even list is wrong", repo=git.Repo(repo)))
     assert report.trajectory_path and report.branch
     app = make_app(repo, scripted(), resume=Path(report.trajectory_path))
@@ -209,7 +210,7 @@ async def test_prompt_is_multi_line_and_help_opens(repo: Path) -> None:
 
 def test_plan_progress_is_in_the_trajectory(repo: Path) -> None:
     events: list = []
-    run = FixRun(scripted(), sandboxes(repo), AgentConfig(max_steps=12), events.append)
+    run = fix_run(scripted(), sandboxes(repo), AgentConfig(max_steps=12), events.append)
     run.run(FixRequest(task="median", repo=git.Repo(repo)))
     ticks = [e.done for e in events if isinstance(e, PlanProgress)]
     assert ticks == [[0], [0, 1], [0, 1, 2]]  # read, then edit, then passing tests
@@ -234,7 +235,7 @@ async def test_thinking_is_collapsed_and_expands(repo: Path, tmp_path: Path) -> 
 
 
 async def test_resume_without_an_id_offers_the_sessions(repo: Path) -> None:
-    run = FixRun(scripted(), sandboxes(repo), AgentConfig(max_steps=12), lambda e: None)
+    run = fix_run(scripted(), sandboxes(repo), AgentConfig(max_steps=12), lambda e: None)
     report = run.run(FixRequest(task="median of an even list is wrong", repo=git.Repo(repo)))
     app = make_app(repo, scripted(), pick_session=True)
     async with app.run_test(size=(80, 24)) as pilot:

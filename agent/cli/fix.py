@@ -95,12 +95,12 @@ def _internal_error(exc: Exception) -> tuple[int, str]:
 
 
 def _fix(args: argparse.Namespace, events: JsonEvents | None) -> int:
-    from agent.build import build_engine, run_sandboxes, warn
+    from agent.build import build_engine, fix_run, run_sandboxes, warn
     from agent.cli.console import ConsolePrinter
     from agent.cli.github import issue_fetcher, open_pull_request, target_for
     from agent.cli.headless import headless_mode, read_task
     from agent.cli.terminal_approval import TerminalApprover
-    from agent.run.fix import FixRequest, FixRun, check_writable
+    from agent.run.fix import FixRequest, check_writable
     from agent.run.report import render_text
 
     repo = open_repo(args.repo)
@@ -122,7 +122,7 @@ def _fix(args: argparse.Namespace, events: JsonEvents | None) -> int:
         raise
     printer = ConsolePrinter(verbose=args.verbose)
     emit = _fanout(printer, events) if events else printer
-    run = FixRun(engine, sandboxes, config, emit)
+    run = fix_run(engine, sandboxes, config, emit)
     request = FixRequest(task=task.text, repo=repo, apply=args.apply, github_issue=task.issue)
     report = run.run(request)
     code, error = run.failure or (exit_code_for(report), None)

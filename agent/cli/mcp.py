@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from agent.cli.trust import warn_untrusted
-from agent.config import PROJECT_CONFIG, AgentConfig, load_config, user_config_path
+from agent.config import PROJECT_CONFIG, load_config, user_config_path
 from agent.mcp.config import McpConfigError, McpServerConfig, add_server, check_name, remove_server
-from agent.mcp.runtime import CommandWrapper
-from agent.mcp.servers import McpServers
 from agent.run.workspace import WorkspaceError, open_repo
-from tools.registry import Toolbox, available_tools
+from tools.registry import Toolbox
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-UNLIMITED = 10**9
 
 
 def add_mcp_parser(sub: Any) -> None:
@@ -138,7 +133,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{name:<16} {server.transport:<5} {server.describe()}{state}")
     if not args.tools:
         return EXIT_OK
-    from agent.build import server_wrapper
+    from agent.build import server_wrapper, tool_session
 
     with tool_session(config, root or args.repo, server_wrapper(config)) as toolbox:
         for spec in toolbox.specs():
@@ -151,7 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """The calling agent's commands run in the sandbox of `agent fix` (bubblewrap, the configured
     policy; `--read-only` is the read-only policy). Nobody here can approve a command, so
     `approval = "always"` refuses them."""
-    from agent.build import tool_sandboxes
+    from agent.build import served_tools, tool_sandboxes
     from agent.mcp.serve import ToolService, serve_stdio
 
     root = repo_root(args.repo)
@@ -159,23 +154,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides = {"sandbox": {"policy": "read-only" if args.read_only else None}}
     config = load_config(root, overrides)
     sandbox = tool_sandboxes(config, open_repo(root) if root else None, approver=None).commands
-    serve_stdio(ToolService(where, sandbox, args.read_only, config.test_command))
+    serve_stdio(ToolService(where, sandbox, Toolbox(served_tools(args.read_only)), config.test_command))
     return EXIT_OK
-
-
-def _warn(message: str) -> None:
-    print(f"agent: {message}", file=sys.stderr)
-
-
-@contextlib.contextmanager
-def tool_session(config: AgentConfig, root: Path, wrap: CommandWrapper) -> Iterator[Toolbox]:
-    """Our tools plus the configured servers' tools (stdio ones started through `wrap`, inside the
-    sandbox); the person at the terminal approves by calling."""
-    with McpServers(
-        config.mcp_servers, root, wrap, approver=lambda request: "approve", notify=_warn
-    ) as servers:
-        tools = servers.start(lambda spec: 0, UNLIMITED, UNLIMITED)
-        yield Toolbox([*available_tools(config.web_fetch), *tools])
 
 
 COMMANDS = {"add": cmd_add, "list": cmd_list, "remove": cmd_remove, "serve": cmd_serve}

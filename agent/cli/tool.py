@@ -25,8 +25,8 @@ def add_tool_parser(sub: Any) -> None:
 
 
 def cmd_tool(args: argparse.Namespace) -> int:
-    from agent.build import approve_by_hand, tool_sandboxes
-    from agent.cli.mcp import repo_root, tool_session
+    from agent.build import approve_by_hand, tool_sandboxes, tool_session
+    from agent.cli.mcp import repo_root
     from tools.base import ToolContext
     from tools.registry import run_tool_by_name
 

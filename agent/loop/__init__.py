@@ -9,7 +9,7 @@ repair.py (draft-and-test before the tool loop). errors.py holds every way a run
 the boundaries (`Tools`, `Worktree`).
 """
 
-from agent.loop.base import Tools, Worktree
+from agent.loop.base import Tools, Toolset, Worktree
 from agent.loop.core import AgentLoop
 from agent.loop.errors import ContextTooSmall, Finished, LimitsExceeded, StoppedByUser, StopRun, Stuck
 from agent.loop.sampling import Trial
@@ -27,6 +27,7 @@ __all__ = [
     "StoppedByUser",
     "Stuck",
     "Tools",
+    "Toolset",
     "Trial",
     "Worktree",
 ]

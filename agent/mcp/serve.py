@@ -6,7 +6,8 @@ files most related to a task, within a token budget) and our tools (`read_file`,
 sandbox as `agent fix` uses. The tools act on the repository given with `--repo`, in place: the
 calling agent owns its changes. `--read-only` serves only the tools that change nothing.
 
-Token counts here are estimates (4 characters a token): no model is loaded to serve.
+The tools served are agent/build.py's `served_tools` (`repo_context` is agent/run/repo_context.py);
+this module is the MCP side: one call at a time on one context, through the SDK's low-level server.
 """
 
 from __future__ import annotations
@@ -15,59 +16,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
-from agent.config import user_config_dir
-from agent.context import pack_context
 from agent.messages import ToolCall
-from agent.run.instruction_prompt import build_block
-from agent.run.instructions import discover
 from sandbox.base import Sandbox
-from tools import create_file, edit_file, list_files, read_file, run_tests, search, shell
-from tools.base import Tool, ToolArgs, ToolContext, ToolResult
+from tools.base import ToolContext
 from tools.registry import Toolbox
 
 SERVER_NAME = "local-agent"
-READ_ONLY = (read_file.TOOL, search.TOOL, list_files.TOOL)
-
-
-def estimate_tokens(text: str) -> int:
-    return (len(text) + 3) // 4
-
-
-class RepoContextArgs(ToolArgs):
-    task: str = Field(description="the issue or question, in words: files are ranked by it")
-    budget_tokens: int = Field(8000, ge=500, le=200_000, description="size of the pack, in tokens")
-
-
-class RepoContext:
-    name = "repo_context"
-    description = (
-        "The repository's project instructions (AGENTS.md) and the files most related to a task, "
-        "ranked and packed within a token budget, with line numbers."
-    )
-    args_model = RepoContextArgs
-
-    def run(self, args: RepoContextArgs, ctx: ToolContext) -> ToolResult:
-        block = build_block(discover(ctx.root, user_config_dir()), args.budget_tokens // 4, estimate_tokens)
-        budget = max(args.budget_tokens - block.tokens, 0)
-        pack = pack_context(ctx.root, args.task, budget, estimate_tokens)
-        text = "\n\n".join(part for part in (block.text, pack) if part)
-        return ToolResult(output=text or "(empty repository)", data={"instructions": block.manifest()})
-
-
-def served_tools(read_only: bool) -> list[Tool]:
-    tools: list[Tool] = [RepoContext(), *READ_ONLY]
-    if not read_only:
-        tools += [run_tests.TOOL, shell.TOOL, edit_file.TOOL, create_file.TOOL]
-    return tools
 
 
 class ToolService:
     """The synchronous half: our Toolbox on one context, one call at a time."""
 
-    def __init__(self, root: Path, sandbox: Sandbox, read_only: bool, test_command: str | None) -> None:
-        self.toolbox = Toolbox(served_tools(read_only))
+    def __init__(self, root: Path, sandbox: Sandbox, toolbox: Toolbox, test_command: str | None) -> None:
+        self.toolbox = toolbox
         self.ctx = ToolContext(root=root, sandbox=sandbox, test_command=test_command)
         self._lock = threading.Lock()
         self._calls = 0

@@ -11,7 +11,7 @@ import hashlib
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,7 +24,7 @@ from agent.context import build_pack, resolve_budget
 from agent.engines.base import Engine, EngineError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.formats.jsonrepair import no_surrogates
-from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState, RepairBudget, Tools
+from agent.loop import AgentLoop, ContextTooSmall, LoopState, Toolset, Worktree
 from agent.messages import Message
 from agent.repo.dirs import agent_dir, cache_dir, session_dir
 from agent.repo.journal import EditJournal
@@ -39,11 +39,11 @@ from agent.run.workspace import Workspace, WorkspaceError, apply_branch
 from agent.steering import Steering
 from sandbox.bubblewrap import SandboxUnavailable
 from sandbox.select import run_setup
-from tools import write_code
-from tools.base import ToolContext
-from tools.registry import Toolbox, configured_tools, tools_for
+from tools.base import Tool, ToolContext
 
 Emit = Callable[[RunEvent], None]
+# makes the run's loop: (toolset, its context, the worktree, emit, steering) -> AgentLoop (agent/build.py)
+LoopFactory = Callable[[Toolset, ToolContext, Worktree, Emit, Steering | None], AgentLoop]
 
 
 @dataclass
@@ -52,21 +52,6 @@ class FixRequest:
     repo: git.Repo
     apply: bool = False
     github_issue: int | None = None  # where the task came from (`--github-issue`), for `agent pr`
-
-
-def budgets_from(config: AgentConfig) -> Budgets:
-    return Budgets(
-        max_steps=config.max_steps,
-        max_seconds=config.max_minutes * 60,
-        max_tokens=config.max_tokens,
-        max_attempts=config.max_attempts,
-        test_after_edit=config.test_after_edit,
-        undo_regressions=config.undo_regressions,
-        edit_samples=config.edit_samples,
-        plan=config.plan,
-        repair=config.repair,
-        repair_budget=RepairBudget(max_drafts=config.repair_drafts, share=config.repair_share),
-    )
 
 
 def _count_text(engine: Engine) -> Callable[[str], int]:
@@ -113,8 +98,10 @@ class JournaledWorktree:
 class FixRun:
     """Wires engine, tools, sandboxes and workspace for one task, and builds the report.
 
-    `sandboxes` (agent/build.py) runs the model's commands, the setup step (before the first step,
-    internet through the egress proxy) and the MCP stdio servers; its approver answers for them."""
+    agent/build.py (`fix_run`) makes it: `sandboxes` runs the model's commands, the setup step
+    (before the first step, internet through the egress proxy) and the MCP stdio servers, and its
+    approver answers for them; `tools` are ours for this engine; `new_loop` makes the agent loop
+    once the worktree exists."""
 
     def __init__(
         self,
@@ -123,8 +110,13 @@ class FixRun:
         config: AgentConfig,
         emit: Emit,
         steering: Steering | None = None,
+        *,
+        tools: Sequence[Tool],
+        new_loop: LoopFactory,
     ) -> None:
         self.engine = engine
+        self.tools = list(tools)  # ours; the configured MCP servers' join at setup
+        self.new_loop = new_loop
         self.steering = steering
         self.sandboxes = sandboxes
         self.sandbox = sandboxes.commands
@@ -241,7 +233,6 @@ class FixRun:
             self.emit(Notice(level="warning", message=notice))
         self._prepare(workspace.path)
         budget = resolve_budget(self.config.context_budget, self.engine.context_length)
-        tools = tools_for(self.engine.tool_format, configured_tools(self.config.web_fetch))
         setup = prepare_run(
             workspace.path,
             self.config,
@@ -250,7 +241,7 @@ class FixRun:
             budget,
             self.sandboxes.servers,
             self.sandboxes.approver,
-            tools=tools,
+            tools=self.tools,
         )
         try:
             state = self._loop_in(workspace, request, setup, budget)
@@ -272,13 +263,8 @@ class FixRun:
         )
         pack_budget = max(budget - setup.block.tokens, 0)
         context = self._context(workspace, request, pack_budget)
-        loop = AgentLoop(
-            self.engine,
-            Tools(setup.toolset, ctx, code_writer=Toolbox([write_code.TOOL])),
-            JournaledWorktree(workspace, journal),
-            self.emit,
-            budgets_from(self.config),
-            steering=self.steering,
+        loop = self.new_loop(
+            setup.toolset, ctx, JournaledWorktree(workspace, journal), self.emit, self.steering
         )
         try:
             state = loop.run(request.task, context, instructions=setup.block.text)

@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from agent.build import fix_run
 from agent.engines.base import Engine, EngineError
 from agent.events import (
     Interrupted,
@@ -33,7 +34,7 @@ from agent.events import (
     TurnUsage,
     UserGuidance,
 )
-from agent.run.fix import FixRequest, FixRun
+from agent.run.fix import FixRequest
 from agent.run.session import read_trajectory
 from agent.run.workspace import WorkspaceError, apply_branch, discard_branch, live_diff
 from agent.steering import Steering
@@ -192,7 +193,7 @@ class AgentApp(App[None]):
     def _run(self, task: str, engine: Engine, steering: Steering) -> None:
         approver = TuiApprover(self.post_message, lambda: self.steering)
         try:
-            run = FixRun(
+            run = fix_run(
                 engine, self.setup.build_sandboxes(approver), self.setup.config, self._emit, steering
             )
             report = run.run(FixRequest(task=task, repo=self.setup.repo))

@@ -10,10 +10,11 @@ from pathlib import Path
 import git
 import pytest
 
+from agent.build import fix_run
 from agent.config import AgentConfig
 from agent.engines.scripted import ScriptedEngine
 from agent.events import ModelError, RunEvent, RunFinished, RunStarted, ToolFinished
-from agent.run.fix import FixRequest, FixRun
+from agent.run.fix import FixRequest
 from agent.run.session import read_trajectory
 from agent.run.workspace import Workspace, apply_branch
 from sandbox.egress import PROXIED
@@ -139,7 +140,7 @@ def test_the_setup_step_prepares_the_environment_the_tests_then_use(user_repo: P
     events: list[RunEvent] = []
     config = AgentConfig(max_steps=12, test_command="t && python3 -m pytest -q", sandbox=sandbox_config)
     script = ScriptedEngine(turns(PLAN, EDIT, TEST, FINISH))
-    run = FixRun(script, sandboxes(user_repo, config), config, events.append)
+    run = fix_run(script, sandboxes(user_repo, config), config, events.append)
     report = run.run(FixRequest(task="median of an even-length list is wrong", repo=git.Repo(user_repo)))
     notices = [e.message for e in events if e.kind == "notice"]
     assert any(n.startswith(f"setup `{setup}`: exit code 0") for n in notices), notices

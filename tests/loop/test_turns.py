@@ -9,12 +9,13 @@ from pathlib import Path
 
 import git
 
+from agent.build import fix_run
 from agent.cli.console import ConsolePrinter
 from agent.config import AgentConfig
 from agent.engines.paced import PacedEngine, pieces
 from agent.engines.scripted import ScriptedTurn
 from agent.events import Interrupted, ModelDelta, RunEvent, UserGuidance
-from agent.run.fix import FixRequest, FixRun
+from agent.run.fix import FixRequest
 from agent.steering import Steering
 from tests.recording import RecordingEngine
 from tests.repos import median_repo
@@ -35,7 +36,7 @@ def test_guidance_is_handed_to_the_model_before_the_next_step(tmp_path: Path) ->
     steering = Steering()
     steering.guide("keep the docstring")
     events: list[RunEvent] = []
-    run = FixRun(engine, sandboxes(repo), AgentConfig(max_steps=12), events.append, steering)
+    run = fix_run(engine, sandboxes(repo), AgentConfig(max_steps=12), events.append, steering)
     report = run.run(FixRequest(task="median is wrong", repo=git.Repo(repo)))
     assert report.status == "resolved"
     assert [e.text for e in events if isinstance(e, UserGuidance)] == ["keep the docstring"]
@@ -65,7 +66,7 @@ def test_interrupt_cuts_the_turn_at_the_next_token_and_guidance_resumes(tmp_path
         if isinstance(event, Interrupted):
             steering.guide("go on, read stats.py")
 
-    run = FixRun(engine, sandboxes(repo), AgentConfig(max_steps=12), emit, steering)
+    run = fix_run(engine, sandboxes(repo), AgentConfig(max_steps=12), emit, steering)
     report = run.run(FixRequest(task="median is wrong", repo=git.Repo(repo)))
 
     deltas_in_plan = sum(isinstance(e, ModelDelta) for e in events[: _index(events, Interrupted)])
@@ -89,7 +90,7 @@ def test_stop_while_paused_ends_the_run_with_a_report(tmp_path: Path) -> None:
         if isinstance(event, Interrupted):
             threading.Timer(0.05, steering.stop).start()
 
-    run = FixRun(engine, sandboxes(repo), AgentConfig(max_steps=12), emit, steering)
+    run = fix_run(engine, sandboxes(repo), AgentConfig(max_steps=12), emit, steering)
     report = run.run(FixRequest(task="median is wrong", repo=git.Repo(repo)))
     assert report.stop_reason == "interrupted" and report.status == "no_change"
     assert report.trajectory_path and Path(report.trajectory_path).is_file()
