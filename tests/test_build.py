@@ -1,5 +1,5 @@
-"""agent/build.py, the one place sandboxes are built: the source rule that keeps it so, and the
-long-lived sandboxed process (`BubblewrapSandbox.wrap`) MCP stdio servers run in."""
+"""agent/build.py, the one place sandboxes and engines are built: the source rules that keep it so,
+and the long-lived sandboxed process (`BubblewrapSandbox.wrap`) MCP stdio servers run in."""
 
 from __future__ import annotations
 
@@ -27,20 +27,38 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILDERS = frozenset(
     {"SubprocessSandbox", "BubblewrapSandbox", "ApprovalSandbox", "PreparedEnvironment", "backend"}
 )
+ENGINES = frozenset({"LlamaCppEngine", "OpenAICompatEngine", "ScriptedEngine"})
 COMPOSITION_ROOT = Path("agent/build.py")
+ENGINE_REGISTRY = Path("agent/engines/__init__.py")  # the backends by short name, which build.py calls
+ENGINE_MODULES = {Path(f"agent/engines/{name}.py") for name in ("llamacpp", "openai_compat", "scripted")}
+
+
+def construction(source: str, package: str = "sandbox", builders: frozenset[str] = BUILDERS) -> list[str]:
+    """Where a module imports one of `builders` from `package`, or calls one (`X(...)`,
+    `X.from_file(...)`): `line: name`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package):
+            found += [f"{node.lineno}: import {a.name}" for a in node.names if a.name in builders]
+        elif isinstance(node, ast.Call):
+            called = [node.func]
+            if isinstance(node.func, ast.Attribute):  # `X.from_file(...)`: a constructor of X
+                called.append(node.func.value)
+            for func in called:
+                name = getattr(func, "id", None) or getattr(func, "attr", None)
+                if name in builders:
+                    found.append(f"{node.lineno}: {name}(...)")
+    return found
 
 
 def sandbox_construction(source: str) -> list[str]:
     """Where a module imports a sandbox class or the backend registry, or calls one: `line: name`."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sandbox"):
-            found += [f"{node.lineno}: import {a.name}" for a in node.names if a.name in BUILDERS]
-        elif isinstance(node, ast.Call):
-            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-            if name in BUILDERS:
-                found.append(f"{node.lineno}: {name}(...)")
-    return found
+    return construction(source)
+
+
+def engine_construction(source: str) -> list[str]:
+    """Where a module imports an engine class or constructs one (`X(...)`, `X.from_file(...)`)."""
+    return construction(source, "agent.engines", ENGINES)
 
 
 def outside_the_sandbox_package() -> list[Path]:
@@ -59,6 +77,33 @@ def test_only_agent_build_constructs_sandboxes() -> None:
     }
     assert offenders == {}, f"build sandboxes in agent/build.py, not here: {offenders}"
     assert sandbox_construction((ROOT / COMPOSITION_ROOT).read_text())  # the rule has something to find
+
+
+def test_only_agent_build_and_the_registry_construct_engines() -> None:
+    allowed = {COMPOSITION_ROOT, ENGINE_REGISTRY, *ENGINE_MODULES}  # a class may name itself
+    offenders = {
+        str(path): hits
+        for path in outside_the_sandbox_package()
+        if path not in allowed and (hits := engine_construction((ROOT / path).read_text()))
+    }
+    assert offenders == {}, f"build engines in agent/build.py (through agent.engines), not here: {offenders}"
+    assert engine_construction((ROOT / ENGINE_REGISTRY).read_text())  # the rule has something to find
+    assert "engines." in (ROOT / COMPOSITION_ROOT).read_text()  # build.py calls the registry
+
+
+def test_the_engine_rule_sees_every_way_of_constructing_one() -> None:
+    source = (
+        "from agent.engines.scripted import ScriptedEngine as Replay\n"
+        "import agent.engines.llamacpp\n"
+        "a = Replay.from_file(path)\n"
+        "b = agent.engines.llamacpp.LlamaCppEngine(llama, 'm')\n"
+        "c = ScriptedEngine.from_file(path)\n"
+    )
+    assert engine_construction(source) == [
+        "1: import ScriptedEngine",
+        "4: LlamaCppEngine(...)",
+        "5: ScriptedEngine(...)",
+    ]
 
 
 def test_the_rule_sees_every_way_of_constructing_one() -> None:
