@@ -12,7 +12,7 @@ from pydantic import Field
 
 from agent.messages import ToolCall
 from sandbox.bubblewrap import BubblewrapSandbox
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 from tools.registry import Toolbox, ToolOutcome, default_tools, run_tool_by_name
 
 
@@ -26,6 +26,7 @@ class Note:
     """A test tool that records its runs, fails on request, and crashes on request."""
 
     name = "note"
+    kind: ToolKind = "read"
     description = "Take a note."
     args_model = NoteArgs
 
@@ -184,6 +185,7 @@ class Given:
     """A tool whose schema is given (as an MCP server's is), not derived from an Args model."""
 
     name = "given"
+    kind: ToolKind = "read"
     description = "A tool with a hand-given draft-07 schema."
     parameters: ClassVar[dict[str, Any]] = {
         "$schema": "http://json-schema.org/draft-07/schema#",
@@ -255,6 +257,7 @@ class BadPattern:
     """A given-schema tool (an MCP server's) whose schema holds a regex that does not compile."""
 
     name = "bad_pattern"
+    kind: ToolKind = "read"
     description = "Its schema cannot be checked."
     parameters: ClassVar[dict[str, Any]] = {
         "type": "object",
@@ -269,6 +272,7 @@ class Unprintable(Note):
     """A tool whose output holds a lone surrogate (a file name decoded with surrogateescape)."""
 
     name = "unprintable"
+    kind: ToolKind = "read"
 
     def run(self, args: NoteArgs, ctx: ToolContext) -> ToolResult:
         return ToolResult(output="name: bad\udcff.py", data={"names": ["bad\udcff.py"]})

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from pydantic import Field
 
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 from tools.edit_file import strip_line_numbers
 from tools.editing.blocks import Ambiguous, Match, NoMatch, Query, key
 from tools.editing.changes import FileChange, commit, describe, writable_path
@@ -182,6 +182,7 @@ def _apply_file(ctx: ToolContext, patch: FilePatch, works: dict[str, Working]) -
 
 class ApplyPatch:
     name = "apply_patch"
+    kind: ToolKind = "edit"
     description = "Apply a unified diff or a *** Begin Patch envelope (Update/Add/Delete File)."
     args_model = Args
 

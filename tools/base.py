@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,6 +17,18 @@ from agent.repo.journal import EditJournal
 from agent.repo.languages import is_test_path
 from sandbox.approval import ToolAwareSandbox
 from sandbox.base import Sandbox
+
+# What a call does, a property of each tool, read wherever it matters (the loop's checks and plan,
+# the TUI's live diff, which edit tools a model gets): "read" looks (files, the web), "edit" changes
+# files (the loop runs the tests after it), "run" runs commands (which may change anything), "finish"
+# ends the run. An MCP server's tool is "read" when it says it is read-only, else "run".
+ToolKind = Literal["read", "edit", "run", "finish"]
+
+
+def may_change_code(kind: str | None, name: str) -> bool:
+    """Whether a successful call may have changed the code: an edit, or a command (run_tests is the
+    loop's own check of the code, not a change to it)."""
+    return kind == "edit" or (kind == "run" and name != "run_tests")
 
 
 class ToolArgs(BaseModel):
@@ -135,6 +147,9 @@ class Tool(Protocol):
     def name(self) -> str: ...
 
     @property
+    def kind(self) -> ToolKind: ...
+
+    @property
     def description(self) -> str: ...  # what the model reads: short, imperative
 
     @property
@@ -151,6 +166,9 @@ class SchemaTool(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def kind(self) -> ToolKind: ...
 
     @property
     def description(self) -> str: ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 from tools.editing.changes import FileChange, commit, writable_path
 from tools.editing.elision import new_only_marker
 from tools.editing.textfile import read_disk_text, short_hash
@@ -24,6 +24,7 @@ class Args(ToolArgs):
 
 class CreateFile:
     name = "create_file"
+    kind: ToolKind = "edit"
     description = "Create a file with the given content (overwrite=true replaces an existing file)."
     args_model = Args
 

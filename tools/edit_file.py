@@ -16,7 +16,7 @@ from typing import ClassVar, NoReturn
 
 from pydantic import Field
 
-from tools.base import NoChange, ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import NoChange, ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 from tools.editing.blocks import Match, NoMatch, Query, exact_candidates, show
 from tools.editing.changes import Target, change_of, commit, describe, open_target
 from tools.editing.elision import new_only_marker, truncation_refusal
@@ -177,6 +177,7 @@ def drop_number_runs(old: str, new: str) -> str | None:
 
 class EditFile:
     name = "edit_file"
+    kind: ToolKind = "edit"
     description = "Replace old_text (copied exactly from the file, whole lines) with new_text."
     args_model = Args
     grounds: ClassVar[dict[str, Ground]] = {"path": Ground.EDITABLE, "old_text": Ground.LINES}

@@ -15,7 +15,7 @@ from agent.context.index import load_index
 from agent.context.lookup import find_definitions, find_references, similar_names
 from agent.context.sources import Sources
 from agent.repo.dirs import cache_dir_for
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 
 MAX_DEFINITIONS = 8
 PREVIEW_LINES = 6
@@ -29,6 +29,7 @@ class Args(ToolArgs):
 
 class FindSymbol:
     name = "find_symbol"
+    kind: ToolKind = "read"
     description = "Find where a function, class or variable is defined: path, lines, signature."
     args_model = Args
 

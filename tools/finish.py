@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 
 
 class Args(ToolArgs):
@@ -13,6 +13,7 @@ class Args(ToolArgs):
 
 class Finish:
     name = "finish"
+    kind: ToolKind = "finish"
     description = "Call when the fix is done and the tests pass, with a one-sentence summary."
     args_model = Args
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from agent.repo.files import close_names, repo_files, repo_listing
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 from tools.grounding import Ground
 
 MAX_ENTRIES = 300
@@ -42,6 +42,7 @@ def files_under(ctx: ToolContext, path: str, files: list[str] | None = None) -> 
 
 class ListFiles:
     name = "list_files"
+    kind: ToolKind = "read"
     description = "List the repository's files under a directory (ignored files are skipped)."
     args_model = Args
     grounds: ClassVar[dict[str, Ground]] = {"path": Ground.DIRECTORY}  # tools/grounding.py

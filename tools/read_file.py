@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 from tools.editing.textfile import hash_bytes, number_lines, readable_file
 from tools.grounding import Ground
 
@@ -28,6 +28,7 @@ def _clip(line: str) -> str:
 
 class ReadFile:
     name = "read_file"
+    kind: ToolKind = "read"
     description = "Show a file's lines with line numbers. Use start_line/end_line for long files."
     args_model = Args
     grounds: ClassVar[dict[str, Ground]] = {"path": Ground.FILE}  # tools/grounding.py

@@ -31,7 +31,7 @@ from tools import (
     shell,
     write_code,
 )
-from tools.base import NoChange, SchemaTool, Tool, ToolContext, ToolError, ToolOutcome, ToolResult
+from tools.base import NoChange, SchemaTool, Tool, ToolContext, ToolError, ToolKind, ToolOutcome, ToolResult
 from tools.grounding import Ground, RepoView, grounded_schema
 from tools.web.config import WebFetchConfig
 
@@ -75,6 +75,7 @@ class ModelTool:
     def __init__(self, tool: Tool) -> None:
         self.tool = tool
         self.name = tool.name
+        self.kind: ToolKind = tool.kind
         self.description = tool.description
         self.parameters = schema_for(tool)
         self.grounds: dict[str, Ground] = dict(getattr(tool, "grounds", {}))
@@ -153,6 +154,11 @@ class Toolbox:
     @property
     def names(self) -> list[str]:
         return list(self._tools)
+
+    def kind(self, name: str) -> ToolKind | None:
+        """What the tool called `name` does (tools/base.py `ToolKind`); None for no such tool."""
+        tool = self._tools.get(name)
+        return tool.kind if tool is not None else None
 
     def specs(self) -> list[ToolSpec]:
         return [spec.model_copy(deep=True) for spec in self._specs]
@@ -341,7 +347,6 @@ ALIASES = {
     "json": "generic",
     "qwen2.5-coder": "qwen2.5",
 }
-EDIT_TOOL_NAMES = frozenset({"edit_file", "create_file", "replace_lines", "apply_patch"})
 
 
 def family_of(name: str) -> str:
@@ -359,8 +364,8 @@ def edit_tools_for(family: str) -> list[Tool]:
 def tools_for(family: str, base: list[Tool]) -> list[Tool]:
     """`base` (e.g. default_tools()) with its edit tools replaced by the family's, in their place."""
     edits = edit_tools_for(family)
-    at = next((i for i, tool in enumerate(base) if tool.name in EDIT_TOOL_NAMES), len(base))
-    rest = [tool for tool in base if tool.name not in EDIT_TOOL_NAMES]
+    at = next((i for i, tool in enumerate(base) if tool.kind == "edit"), len(base))
+    rest = [tool for tool in base if tool.kind != "edit"]
     return [*rest[:at], *edits, *rest[at:]]
 
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 from tools.edit_file import strip_line_numbers
 from tools.editing.blocks import key
 from tools.editing.changes import change_of, commit, describe, open_target
@@ -49,6 +49,7 @@ def _check_boundaries(lines: list[str], start: int, end: int, new: list[str], pa
 
 class ReplaceLines:
     name = "replace_lines"
+    kind: ToolKind = "edit"
     description = "Replace lines start_line..end_line with new_text. hash: from read_file's header."
     args_model = Args
     grounds: ClassVar[dict[str, Ground]] = {"path": Ground.EDITABLE}  # tools/grounding.py

@@ -19,7 +19,7 @@ from pydantic import Field, field_validator
 from agent.repo.files import close_names, repo_files
 from agent.repo.languages import is_test_path
 from sandbox.output import cap_text
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 
 NO_TESTS_COLLECTED = 5
 USAGE_ERROR = 4
@@ -176,6 +176,7 @@ def verdict(data: dict[str, Any], timeout: float) -> str:
 
 class RunTests:
     name = "run_tests"
+    kind: ToolKind = "run"
     description = "Run the tests (all, or the given files / node ids) and report passes and failures."
     args_model = Args
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import Field
 
 from agent.repo.files import BINARY_SNIFF_BYTES
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 from tools.list_files import files_under, matches_glob
 
 MAX_LINE_CHARS = 200
@@ -76,6 +76,7 @@ def _compile(pattern: str) -> tuple[re.Pattern[str], re.error | None]:
 
 class Search:
     name = "search"
+    kind: ToolKind = "read"
     description = "Search the repository's files with a regex; shows path:line: text for each match."
     args_model = Args
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from sandbox.output import cap_text
-from tools.base import ToolArgs, ToolContext, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolKind, ToolResult
 
 MAX_TIMEOUT = 1800.0
 LIMIT_NAMES = {
@@ -24,6 +24,7 @@ class Args(ToolArgs):
 
 class Shell:
     name = "shell"
+    kind: ToolKind = "run"
     description = "Run a bash command in the repository root (sandboxed, non-interactive, no stdin)."
     args_model = Args
 

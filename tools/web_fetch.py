@@ -20,7 +20,7 @@ from pydantic import Field
 import prompts
 from sandbox.approval import ApprovalRequest, Approver
 from sandbox.output import cap_text
-from tools.base import ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 from tools.web.config import WebFetchConfig
 from tools.web.guard import (
     FetchRefused,
@@ -74,6 +74,7 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> t
 
 class WebFetch:
     name = "web_fetch"
+    kind: ToolKind = "read"
     description = "Fetch a web page (http/https, allowed domains only) and show it as text."
     args_model = Args
 

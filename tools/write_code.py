@@ -19,7 +19,7 @@ from pydantic import Field
 from agent.context.index import load_index
 from agent.context.lookup import find_definitions
 from agent.repo.dirs import cache_dir_for
-from tools.base import NoChange, ToolArgs, ToolContext, ToolError, ToolResult
+from tools.base import NoChange, ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 from tools.editing.changes import FileChange, commit, describe, open_target
 from tools.editing.definitions import Merged, merge_code, name_of
 from tools.editing.syntax import parse_python, python_problem
@@ -99,6 +99,7 @@ def merge_into(ctx: ToolContext, path: str, code: str) -> tuple[FileChange, Merg
 
 class WriteCode:
     name = "write_code"
+    kind: ToolKind = "edit"
     description = (
         "Replace whole functions, methods, classes or constants with your fixed version; "
         "each goes where its name is defined."

@@ -25,6 +25,8 @@ class Outcome(Protocol):
 class Toolset(Protocol):
     def specs(self) -> list[ToolSpec]: ...
 
+    def kind(self, name: str) -> str | None: ...  # the tool's `ToolKind` (tools/base.py); None: unknown
+
     # `specs()` narrowed for the call grammar to the repository as it is (tools/grounding.py)
     # `barred`: per file, the lines an edit's old text may not hold
     def grounded_specs(
@@ -72,6 +74,10 @@ class Tools:
 
     def grounded_specs(self, barred: Mapping[str, set[int]]) -> list[ToolSpec]:
         return self.toolset.grounded_specs(self.ctx, barred)
+
+    def kind(self, name: str) -> str | None:
+        """What the tool called `name` does: "read", "edit", "run", "finish" (None: no such tool)."""
+        return self.toolset.kind(name)
 
     def edit_count(self) -> int:
         """The file changes made so far and not undone."""

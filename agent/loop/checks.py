@@ -22,8 +22,6 @@ from agent.repo.journal import EditRecord, UndoError
 from agent.repo.languages import is_test_path
 from tools.base import ToolOutcome, ToolResult
 
-EDITING_TOOLS = frozenset({"edit_file", "create_file", "apply_patch", "replace_lines", "shell"})
-FILE_EDITORS = EDITING_TOOLS - {"shell"}  # tools that only change files: the tests run after them
 NO_CHANGE_TESTS_CHARS = 1500
 BASELINE_TESTS_CHARS = 1200
 

@@ -21,7 +21,7 @@ from agent.engines.base import ChatOptions, Engine
 from agent.events import ChatDone, PlanSet, ToolStarted
 from agent.loop.attempts import Attempts
 from agent.loop.base import Outcome, Tools, Worktree
-from agent.loop.checks import EDITING_TOOLS, FILE_EDITORS, Checks, verify
+from agent.loop.checks import Checks, verify
 from agent.loop.errors import StopRun, Stuck
 from agent.loop.planning import action_kind, parse_plan, tick
 from agent.loop.repair import RepairPhase
@@ -32,6 +32,7 @@ from agent.loop.turns import Turns
 from agent.loop.window import check_fits, compact
 from agent.messages import Message, ToolCall
 from agent.steering import Steering
+from tools.base import may_change_code
 
 
 class AgentLoop:
@@ -207,7 +208,8 @@ class AgentLoop:
             raise Stuck("repeated_call", f"the model sent the same `{call.name}` that changes nothing twice")
         if unchanged and state.tests.changed_since:
             self.checks.tests_now(outcome)
-        edited = outcome.error is None and call.name in EDITING_TOOLS
+        kind = self.tools.kind(call.name)
+        edited = outcome.error is None and may_change_code(kind, call.name)
         if edited:
             state.tests.changed_since = True
         revisited = edited and self.repeats.code_changed()
@@ -216,7 +218,7 @@ class AgentLoop:
             self.repeats.check_revisits()
         if call.name == "run_tests":
             self.checks.model_ran_tests(call, outcome)
-        if edited and call.name in FILE_EDITORS and self.budgets.test_after_edit:
+        if edited and kind == "edit" and self.budgets.test_after_edit:  # after a file edit, not a command
             tested = trial.tests if trial is not None else None
             self.checks.after_edit(call, self.tools.edit_count() - pending, before, tested)
 
@@ -225,7 +227,9 @@ class AgentLoop:
         a successful one may tick the plan."""
         run, result = self._run, outcome.result
         run.tool_finished(call, outcome)
-        kind = action_kind(call.name, result.ok and outcome.error is None, result.data)
+        kind = action_kind(
+            self.tools.kind(call.name), call.name, result.ok and outcome.error is None, result.data
+        )
         if kind is not None:
             run.tick_plan(tick(run.state.plan, run.state.plan_done, kind))
         if outcome.error is not None:

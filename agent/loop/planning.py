@@ -61,16 +61,7 @@ _KIND_WORDS: dict[str, tuple[str, ...]] = {
         "list",
     ),
 }
-_TOOL_KINDS = {
-    "read_file": "inspect",
-    "search": "inspect",
-    "list_files": "inspect",
-    "edit_file": "edit",
-    "create_file": "edit",
-    "replace_lines": "edit",
-    "apply_patch": "edit",
-    "write_code": "edit",
-}
+_STEP_KINDS = {"read": "inspect", "edit": "edit"}  # a tool's kind (tools/base.py) -> a step's
 
 
 def step_kind(step: str) -> str:
@@ -85,13 +76,13 @@ def step_kind(step: str) -> str:
     return min(found)[1] if found else "other"
 
 
-def action_kind(tool: str, ok: bool, data: dict[str, object]) -> str | None:
-    """The plan-step kind a finished tool call is evidence for, or None."""
+def action_kind(kind: str | None, tool: str, ok: bool, data: dict[str, object]) -> str | None:
+    """The plan-step kind a finished call of `tool` (of `kind`, tools/base.py) is evidence for, or None."""
     if not ok:
         return None
     if tool == "run_tests":
         return "test" if data.get("ok") else None
-    return _TOOL_KINDS.get(tool)
+    return _STEP_KINDS.get(kind or "")
 
 
 def tick(plan: list[str], done: list[int], kind: str) -> list[int]:

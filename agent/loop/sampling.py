@@ -18,7 +18,7 @@ import prompts
 from agent.engines.base import ChatOptions
 from agent.events import ChatDone
 from agent.loop.base import Outcome, Tools
-from agent.loop.checks import FILE_EDITORS, test_data, tests_only
+from agent.loop.checks import test_data, tests_only
 from agent.loop.cosmetic import only_cosmetic
 from agent.loop.set_elsewhere import changed_lines, set_elsewhere
 from agent.loop.state import Run
@@ -104,7 +104,7 @@ class EditSampler:
             and not baseline.get("ok")
             and done.finish_reason != "interrupted"
             and len(calls) == 1
-            and calls[0].name in FILE_EDITORS
+            and self.tools.kind(calls[0].name) == "edit"
             and calls[0].parse_error is None
         )
 

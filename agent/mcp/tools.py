@@ -29,7 +29,7 @@ from agent.mcp.runtime import McpServerError, ServerConnection
 from agent.messages import ToolSpec
 from sandbox.approval import ApprovalRequest, Approver
 from sandbox.output import cap_text
-from tools.base import ToolContext, ToolError, ToolResult
+from tools.base import ToolContext, ToolError, ToolKind, ToolResult
 from tools.registry import clean_schema
 
 NAME_LIMIT = 64
@@ -124,6 +124,7 @@ class McpTool:
         self.parameters.setdefault("properties", {})
         annotations = remote.annotations
         self.read_only = bool(annotations is not None and annotations.read_only_hint)
+        self.kind: ToolKind = "read" if self.read_only else "run"  # a command of the server's, else
         self.approval = approval
         self.notify = notify
 

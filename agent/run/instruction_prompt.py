@@ -189,6 +189,10 @@ class NestedInstructions:
     def specs(self) -> list[ToolSpec]:
         return list(self.inner.specs())
 
+    def kind(self, name: str) -> str | None:
+        kind: str | None = self.inner.kind(name)
+        return kind
+
     def grounded_specs(
         self, ctx: ToolContext, barred: Mapping[str, set[int]] | None = None
     ) -> list[ToolSpec]:

@@ -12,7 +12,7 @@ from agent.config import user_config_dir
 from agent.context import pack_context
 from agent.run.instruction_prompt import build_block
 from agent.run.instructions import discover
-from tools.base import ToolArgs, ToolContext, ToolResult
+from tools.base import ToolArgs, ToolContext, ToolKind, ToolResult
 
 
 def estimate_tokens(text: str) -> int:
@@ -26,6 +26,7 @@ class RepoContextArgs(ToolArgs):
 
 class RepoContext:
     name = "repo_context"
+    kind: ToolKind = "read"
     description = (
         "The repository's project instructions (AGENTS.md) and the files most related to a task, "
         "ranked and packed within a token budget, with line numbers."

@@ -54,9 +54,11 @@ from agent.tui.screens import ApprovalScreen, HelpScreen, SessionPicker
 from agent.tui.sessions import session_rows
 from agent.tui.status import StatusBar
 from sandbox.bubblewrap import SandboxUnavailable
+from tools.base import may_change_code
+from tools.registry import available_tools
 
 LIVE_RATE_SECONDS = 0.5
-EDITING_TOOLS = frozenset({"edit_file", "create_file", "replace_lines", "apply_patch", "write_code", "shell"})
+TOOL_KINDS = {tool.name: tool.kind for tool in available_tools()}  # ours; an MCP tool's is not known here
 WELCOME = (
     "Type a task below and press enter: the agent works on its own branch, your checkout is "
     "untouched until you accept.  ? keys · ctrl+p commands · ctrl+r sessions"
@@ -245,10 +247,15 @@ class AgentApp(App[None]):
             self.status.set(state="paused")
         elif isinstance(event, UserGuidance):
             self.status.set(state="running")
-        elif isinstance(event, ToolFinished) and event.name in EDITING_TOOLS and self.running:
+        elif isinstance(event, ToolFinished) and self._may_change_code(event.name) and self.running:
             self._refresh_live_diff()
         elif isinstance(event, RunFinished):
             self._run_finished(event.report)
+
+    @staticmethod
+    def _may_change_code(tool: str) -> bool:
+        """After such a call the live diff is read again (tools/base.py `may_change_code`)."""
+        return may_change_code(TOOL_KINDS.get(tool), tool)
 
     def _count_delta(self) -> None:
         """The live decode rate of this turn, shown twice a second (a redraw per token costs)."""
