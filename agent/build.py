@@ -179,7 +179,7 @@ def _stderr(message: str) -> None:
 
 def build_engine(config: AgentConfig, script: Path | None = None, say: Say = _stderr) -> Engine:
     """The scripted engine for a script, the HTTP engine for a base URL, else the embedded one."""
-    backend = engines.backend_for(script, config.base_url)
+    backend = engines.backend_for(script, config.engine.base_url)
     if backend == "scripted" and script is not None:
         return engines.scripted(script)
     if backend == "openai":
@@ -193,12 +193,12 @@ def _build_openai(config: AgentConfig) -> Engine:
     client = httpx.Client(timeout=httpx.Timeout(600.0, connect=10.0))
     return engines.openai(
         client=client,
-        base_url=config.base_url or "",
-        model=config.server_model,
-        api_key=os.environ.get(config.api_key_env),
-        context_length=config.n_ctx,
-        thinking=config.knobs_for(config.server_model).thinking,
-        tool_format=config.tool_format,
+        base_url=config.engine.base_url or "",
+        model=config.engine.server_model,
+        api_key=os.environ.get(config.engine.api_key_env),
+        context_length=config.engine.n_ctx,
+        thinking=config.knobs_for(config.engine.server_model).thinking,
+        tool_format=config.engine.tool_format,
     )
 
 
@@ -207,7 +207,7 @@ def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
     from agent.engines.prefix_cache import PrefixCache
     from agent.models.cache import model_cache_dir
 
-    resolved = resolve_model(None, config.model)
+    resolved = resolve_model(None, config.engine.model)
     if resolved.warning:
         say(f"warning: {resolved.warning}")
     size_gb = resolved.path.stat().st_size / 1e9
@@ -216,28 +216,30 @@ def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
     started = time.monotonic()
     llama = load_llama(resolved.path, **kwargs)
     say(f"model loaded in {time.monotonic() - started:.1f}s")
-    thinking = config.knobs_for(resolved.path.name, config.model or "").thinking
-    prefix_cache = PrefixCache(model_cache_dir() / "prompt-cache", llama) if config.prompt_cache else None
+    thinking = config.knobs_for(resolved.path.name, config.engine.model or "").thinking
+    prefix_cache = (
+        PrefixCache(model_cache_dir() / "prompt-cache", llama) if config.engine.prompt_cache else None
+    )
     return engines.llamacpp(
         llama=llama,
         model_name=resolved.path.name,
         thinking=thinking,
-        tool_format=config.tool_format,
+        tool_format=config.engine.tool_format,
         prefix_cache=prefix_cache,
     )
 
 
 def load_settings(config: AgentConfig, path: Path, say: Say) -> dict[str, Any]:
     """The memory check and recommended settings (agent.models.load_plan) as load_llama arguments."""
-    knobs = config.knobs_for(path.name, config.model or "")
-    plain = {"n_ctx": knobs.n_ctx or config.n_ctx, "n_threads": knobs.threads}
-    if not config.fit_check:
+    knobs = config.knobs_for(path.name, config.engine.model or "")
+    plain = {"n_ctx": knobs.n_ctx or config.engine.n_ctx, "n_threads": knobs.threads}
+    if not config.engine.fit_check:
         return plain
     from agent.models.gguf_file import GGUFError
     from agent.models.load_plan import ModelDoesNotFit, plan_load
 
     try:
-        plan = plan_load(path, knobs, default_ctx=config.n_ctx, gpu_offload=_gpu_offload())
+        plan = plan_load(path, knobs, default_ctx=config.engine.n_ctx, gpu_offload=_gpu_offload())
     except ModelDoesNotFit as exc:
         raise EngineError(str(exc)) from exc
     except GGUFError as exc:  # llama.cpp would parse what our reader could not: refused, not risked
@@ -284,21 +286,10 @@ def run_tools(config: AgentConfig, tool_format: str) -> list[Tool]:
 
 
 def budgets_for(config: AgentConfig) -> Budgets:
-    """What the loop may spend, from the config (agent/loop/state.py)."""
-    from agent.loop import Budgets, RepairBudget
+    """What the loop may spend: the config's loop and repair sections (agent/loop/state.py)."""
+    from agent.loop import Budgets
 
-    return Budgets(
-        max_steps=config.max_steps,
-        max_seconds=config.max_minutes * 60,
-        max_tokens=config.max_tokens,
-        max_attempts=config.max_attempts,
-        test_after_edit=config.test_after_edit,
-        undo_regressions=config.undo_regressions,
-        edit_samples=config.edit_samples,
-        plan=config.plan,
-        repair=config.repair,
-        repair_budget=RepairBudget(max_drafts=config.repair_drafts, share=config.repair_share),
-    )
+    return Budgets.of(config.loop, config.repair)
 
 
 def loop_factory(engine: Engine, config: AgentConfig) -> LoopFactory:
@@ -360,7 +351,7 @@ def tool_session(config: AgentConfig, root: Path, wrap: CommandWrapper) -> Itera
     from tools.registry import Toolbox, available_tools
 
     with McpServers(
-        config.mcp_servers, root, wrap, approver=lambda request: "approve", notify=_warn_mcp
+        config.mcp.servers, root, wrap, approver=lambda request: "approve", notify=_warn_mcp
     ) as servers:
         tools = servers.start(lambda spec: 0, UNLIMITED, UNLIMITED)
         yield Toolbox([*available_tools(config.web_fetch), *tools])

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from agent.config_trust import (
     PROJECT_CONFIG,
@@ -43,7 +43,9 @@ class ConfigError(Exception):
     """A config file is unreadable or has a wrong key or value."""
 
 
-class AgentConfig(BaseModel):
+class EngineConfig(BaseModel):
+    """The model and how it runs: the embedded engine or a server (agent/build.py builds it)."""
+
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = None  # a GGUF path or a catalogue name (`agent models list`)
@@ -56,33 +58,6 @@ class AgentConfig(BaseModel):
     prompt_cache: bool = True
     threads: int | None = None
     temperature: float = 0.0
-    max_steps: int = 50  # model turns, the repair phase's replies (at most repair_share of them) included
-    max_minutes: float = 30.0
-    max_tokens: int = 2_000_000
-    max_attempts: int = 5  # a stuck attempt is set aside and the task started again (agent/loop/attempts.py)
-    edit_tests: bool = False  # let the model change the repository's existing test files
-    test_after_edit: bool = True  # the loop runs the tests after each edit (off for slow suites)
-    undo_regressions: bool = False  # with it: an edit that makes more tests fail is undone at once
-    # with tests after edits: an edit that leaves tests failing is tried against up to this many
-    # edits drawn for the same turn in all, and the one with the fewest failing goes on (1: off)
-    edit_samples: int = Field(default=4, ge=1, le=16)
-    plan: bool = True
-    # draft-and-test repair before the tool-calling loop when the tests show the bug (agent/loop/repair.py):
-    # "auto" (on with a real model), "always" or "off"
-    repair: Literal["auto", "always", "off"] = "auto"
-    repair_drafts: int = Field(default=30, ge=1, le=500)  # replies drawn in it, at most
-    repair_share: float = Field(default=0.7, gt=0.0, le=1.0)  # of the time budget, at most
-    test_command: str | None = None
-    command_timeout: float = 300.0
-    # Tokens of repository context in the first prompt; None or "auto": min(200K, the model's
-    # context minus room for the conversation). Relevance decides how much of it is used.
-    context_budget: int | Literal["auto"] | None = None
-    instructions_budget: int = (
-        2000  # of those, at most this many for AGENTS.md (agent/run/instruction_prompt.py)
-    )
-    mcp_servers: dict[str, McpServerConfig] = {}  # `agent mcp add`; user and project entries both apply
-    mcp_tools_budget: int = 3000  # tokens of MCP tool schemas offered to the model
-    mcp_tool_max_tokens: int = 1000  # a single MCP tool's schema above this is left out (reported)
     # model knobs (agent/models/knobs.py); per model in [models."<glob>"] tables
     thinking: Thinking | None = None  # off | high | max; None: the model's default
     experts_used: int | None = None  # MoE experts per token (a GGUF metadata override)
@@ -93,10 +68,142 @@ class AgentConfig(BaseModel):
     fit_check: bool = True  # estimate memory before loading; refuse a model that cannot fit
     # the model's tool-call wire format (agent/formats); None: found from its chat template
     tool_format: ToolFormatName | None = None
+
+
+class LoopConfig(BaseModel):
+    """What a run may spend and how it works on the task (agent/loop/state.py `Budgets` holds it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_steps: int = 50  # model turns, the repair phase's replies (at most repair_share of them) included
+    max_minutes: float = 30.0
+    max_tokens: int = 2_000_000  # prefilled + generated, over the whole run
+    # A stuck attempt (repeats, no calls) is set aside and the task started again from the plan,
+    # told what that attempt changed and how the tests failed; later attempts are sampled
+    # (agent/loop/attempts.py).
+    max_attempts: int = 5
+    edit_tests: bool = False  # let the model change the repository's existing test files
+    # After each edit the loop runs the tests itself and hands their result back with the edit's
+    # (the models spent every other turn calling run_tests, ~15 s a turn on a CPU); off for slow suites.
+    test_after_edit: bool = True
+    # With tests after edits: an edit that makes more of them fail than the best so far is undone
+    # at once (the models built every next edit on the one that broke more). Off by default: a
+    # fix in several steps may break more before it mends (the eval oracle's tomlkit task did)
+    undo_regressions: bool = False
+    # With tests after edits and failing tests to fix: an edit that does not make them pass is
+    # tried against other edits sampled for the same turn, up to this many in all, and the one
+    # that leaves the fewest failing goes on (the models' first edit of a turn was often a near
+    # miss that a second draw got right; a draw costs a call, not a turn). 1: no sampling.
+    edit_samples: int = Field(default=4, ge=1, le=16)
+    plan: bool = True
+    test_command: str | None = None
+    command_timeout: float = 300.0
+
+
+class RepairConfig(BaseModel):
+    """Draft-and-test repair (agent/loop/repair.py) before the tool-calling loop, when the tests show
+    the bug; the file's keys are `repair`, `repair_drafts` and `repair_share`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # "auto": with an engine that samples (a replay could only repeat itself), "always", or "off"
+    mode: Literal["auto", "always", "off"] = Field(default="auto", alias="repair")
+    drafts: int = Field(default=30, ge=1, le=500, alias="repair_drafts")  # replies drawn in it, at most
+    share: float = Field(default=0.7, gt=0.0, le=1.0, alias="repair_share")  # of the time budget, at most
+
+
+class ContextConfig(BaseModel):
+    """The first prompt's repository context (agent/context) and project instructions (AGENTS.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Tokens of repository context in the first prompt (`context_budget`); None or "auto": min(200K,
+    # the model's context minus room for the conversation). Relevance decides how much of it is used.
+    budget: int | Literal["auto"] | None = Field(default=None, alias="context_budget")
+    instructions_budget: int = (
+        2000  # of those, at most this many for AGENTS.md (agent/run/instruction_prompt.py)
+    )
+
+
+class McpConfig(BaseModel):
+    """MCP servers whose tools a run offers (`[mcp_servers.NAME]` tables, agent/mcp)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # `agent mcp add`; user and project entries both apply
+    servers: dict[str, McpServerConfig] = Field(default={}, alias="mcp_servers")
+    tools_budget: int = Field(default=3000, alias="mcp_tools_budget")  # tokens of MCP tool schemas offered
+    tool_max_tokens: int = Field(default=1000, alias="mcp_tool_max_tokens")  # one schema above: left out
+
+
+# The config file's top level holds the sections' keys flat (`max_steps = 20`, `repair = "off"`), as
+# it always did; `AgentConfig._sections` puts each into its section. Within AgentConfig a section
+# answers to a name no file key can take by accident, so `[loop]` in a file stays an unknown key.
+FLAT_SECTIONS: dict[str, type[BaseModel]] = {
+    "engine": EngineConfig,
+    "loop": LoopConfig,
+    "repair": RepairConfig,
+    "context": ContextConfig,
+    "mcp": McpConfig,
+}
+TABLES = ("sandbox", "web_fetch")  # sections that are tables in the file
+
+
+def _inner(section: str) -> str:
+    return f"<{section}>"
+
+
+def _file_keys(model: type[BaseModel]) -> dict[str, str]:
+    """A section's keys in the file -> its field names."""
+    return {field.alias or name: name for name, field in model.model_fields.items()}
+
+
+class AgentConfig(BaseModel):
+    """Every setting, in sections: engine, loop, repair, context, mcp (flat keys in the file) and the
+    `[sandbox]` and `[web_fetch]` tables. Built from the file's shape: `AgentConfig(max_steps=3)`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: EngineConfig = Field(default=EngineConfig(), validation_alias=_inner("engine"))
+    loop: LoopConfig = Field(default=LoopConfig(), validation_alias=_inner("loop"))
+    repair: RepairConfig = Field(default=RepairConfig(), validation_alias=_inner("repair"))
+    context: ContextConfig = Field(default=ContextConfig(), validation_alias=_inner("context"))
+    mcp: McpConfig = Field(default=McpConfig(), validation_alias=_inner("mcp"))
     sandbox: SandboxConfig = SandboxConfig()  # [sandbox]: backend, policy, approval, setup_command
     web_fetch: WebFetchConfig = WebFetchConfig()  # [web_fetch]: off unless enabled
     _flags: frozenset[str] = PrivateAttr(default=frozenset())
     _untrusted: Untrusted | None = PrivateAttr(default=None)
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, data: Any) -> Any:
+        """The one place the file's flat keys are put into their sections."""
+        if not isinstance(data, Mapping):
+            return data
+        shaped = dict(data)
+        for section, model in FLAT_SECTIONS.items():
+            if _inner(section) in shaped:
+                raise ValueError(f"unknown key {_inner(section)!r}")
+            keys = _file_keys(model)
+            values = {key: shaped.pop(key) for key in list(shaped) if key in keys}
+            if values:
+                shaped[_inner(section)] = values
+        return shaped
+
+    @classmethod
+    def file_keys(cls) -> list[str]:
+        """The keys a config file's top level may hold."""
+        return [key for model in FLAT_SECTIONS.values() for key in _file_keys(model)] + list(TABLES)
+
+    def file_dump(self) -> dict[str, Any]:
+        """Every setting as a config file would hold it (flat keys, the tables nested)."""
+        flat: dict[str, Any] = {}
+        for section in FLAT_SECTIONS:
+            flat.update(getattr(self, section).model_dump(by_alias=True))
+        return {**flat, **{table: getattr(self, table).model_dump() for table in TABLES}}
 
     @property
     def untrusted(self) -> Untrusted | None:
@@ -109,8 +216,22 @@ class AgentConfig(BaseModel):
 
     def knobs_for(self, *names: str) -> ResolvedKnobs:
         """The knobs for a model known by `names` (file name, catalogue name): flags > table > top."""
-        top = ModelKnobs.model_validate({k: getattr(self, k) for k in KNOB_KEYS})
-        return resolve_knobs(top, set(self.model_fields_set), self.models, set(self._flags), list(names))
+        engine = self.engine
+        top = ModelKnobs.model_validate({k: getattr(engine, k) for k in KNOB_KEYS})
+        return resolve_knobs(top, set(engine.model_fields_set), engine.models, set(self._flags), list(names))
+
+
+def _as_in_the_file(exc: ValidationError) -> ValidationError:
+    """`exc` with each error where the file has it: `max_steps`, not the section's `<loop>.max_steps`."""
+    inner = {_inner(section) for section in FLAT_SECTIONS}
+    errors = [
+        {**error, "loc": error["loc"][1:] if error["loc"][:1] and error["loc"][0] in inner else error["loc"]}
+        for error in exc.errors()
+    ]
+    try:
+        return ValidationError.from_exception_data(exc.title, errors)  # type: ignore[arg-type]
+    except (TypeError, ValueError, KeyError):  # an error type that cannot be made again: as it was
+        return exc
 
 
 def user_config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -156,7 +277,7 @@ def _validated(data: dict[str, Any], path: Path) -> dict[str, Any]:
     try:
         AgentConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"invalid config file {path}:\n{exc}") from exc
+        raise ConfigError(f"invalid config file {path}:\n{_as_in_the_file(exc)}") from exc
     return data
 
 
@@ -198,9 +319,9 @@ def check_project(project: ProjectFile) -> None:
 def _in_effect(merged: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Every setting as defaults, the user file and flags make it: what a project value may not weaken."""
     try:
-        return AgentConfig.model_validate(_merge(merged, overrides)).model_dump()
+        return AgentConfig.model_validate(_merge(merged, overrides)).file_dump()
     except ValidationError as exc:
-        raise ConfigError(f"invalid setting:\n{exc}") from exc
+        raise ConfigError(f"invalid setting:\n{_as_in_the_file(exc)}") from exc
 
 
 def load_config(
@@ -222,7 +343,7 @@ def load_config(
     try:
         config = AgentConfig.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(f"invalid setting:\n{exc}") from exc
+        raise ConfigError(f"invalid setting:\n{_as_in_the_file(exc)}") from exc
     config._flags = frozenset(flags)
     config._untrusted = untrusted
     return config

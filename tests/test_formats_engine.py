@@ -161,6 +161,6 @@ def test_every_format_name_has_a_format_and_the_config_accepts_it() -> None:
     from agent.config import AgentConfig
 
     assert {get_format(name).name for name in FORMAT_NAMES} == set(FORMAT_NAMES)
-    assert AgentConfig(tool_format="glm47").tool_format == "glm47"
+    assert AgentConfig(tool_format="glm47").engine.tool_format == "glm47"
     with pytest.raises(ValueError, match="tool_format"):
         AgentConfig(tool_format="glm")

@@ -277,8 +277,8 @@ def test_harmless_project_settings_apply_and_fit_check_waits_for_trust(tmp_path:
     )
     project(tmp_path, text)
     config = load_config(tmp_path, {}, env)
-    assert config.fit_check and config.untrusted is not None and config.untrusted.keys == ["fit_check"]
-    assert (config.max_steps, config.test_command) == (7, "make check")
+    assert config.engine.fit_check and config.untrusted is not None and config.untrusted.keys == ["fit_check"]
+    assert (config.loop.max_steps, config.loop.test_command) == (7, "make check")
     assert config.knobs_for("qwen2.5-coder.gguf").thinking == "off"  # model tables hold knobs only
 
 
@@ -382,7 +382,7 @@ def test_a_gguf_whose_header_cannot_be_read_is_refused(tmp_path: Path, agent: Ru
 def test_every_setting_is_classified() -> None:
     """A new AgentConfig key must go in agent/config_trust.py's GATES or ALLOWED (else it is held back)."""
     top = {gate.key.split(".")[0] for gate in GATES}
-    assert top | ALLOWED == set(AgentConfig.model_fields)
+    assert top | ALLOWED == set(AgentConfig.file_keys())
     assert not top & ALLOWED and not {t.split(".")[0] for t in CLASSIFIED_TABLES} & ALLOWED
     sandbox_keys = {gate.key.split(".")[1] for gate in GATES if gate.key.startswith("sandbox.")}
     assert sandbox_keys == set(SandboxConfig.model_fields)

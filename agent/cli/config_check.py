@@ -51,7 +51,7 @@ def _numbers(value: Any, where: str) -> Iterator[tuple[str, float]]:
 def check_numbers(config: AgentConfig) -> AgentConfig:
     """`config` when every number in it is usable, else a `ConfigError` naming each one that is not."""
     problems = []
-    for where, value in _numbers(config.model_dump(), ""):
+    for where, value in _numbers(config.file_dump(), ""):
         problem = _problem(where.rsplit(".", 1)[-1], value)
         if problem:
             problems.append(f"{where} = {_shown(value)}: {problem}")

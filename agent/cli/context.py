@@ -69,10 +69,12 @@ def run_context(args: argparse.Namespace) -> int:
     config = check_numbers(load_config(root, {"model": args.model, "n_ctx": args.n_ctx}))
     warn_untrusted(config)
     count, tokenizer = counter_for(config)
-    budget = args.budget if args.budget is not None else resolve_budget(config.context_budget, config.n_ctx)
+    budget = (
+        args.budget if args.budget is not None else resolve_budget(config.context.budget, config.engine.n_ctx)
+    )
     # As in a run: the project's instructions (AGENTS.md) come first, out of the same budget.
     block = build_block(
-        discover(root, user_config_dir()), max(min(config.instructions_budget, budget), 0), count
+        discover(root, user_config_dir()), max(min(config.context.instructions_budget, budget), 0), count
     )
     pack = build_pack(root, args.task, max(budget - block.tokens, 0), count, cache_dir=cache_dir_for(root))
     if args.json:
@@ -107,13 +109,14 @@ def estimate(text: str) -> int:
 
 def counter_for(config: AgentConfig) -> tuple[CountTokens, str]:
     """A counter and the name of the tokenizer it uses."""
-    if config.base_url:
+    if config.engine.base_url:
         from agent.build import build_engine
 
         engine = build_engine(config)
-        return (lambda text: engine.count_tokens([Message.user(text)], [])), f"{config.base_url} (server)"
+        server = f"{config.engine.base_url} (server)"
+        return (lambda text: engine.count_tokens([Message.user(text)], [])), server
     try:
-        resolved = resolve_model(None, config.model)
+        resolved = resolve_model(None, config.engine.model)
     except ModelNotFound:
         return estimate, f"an estimate ({CHARS_PER_TOKEN} characters per token: no model installed)"
-    return gguf_counter(resolved.path, config.fit_check), resolved.path.name
+    return gguf_counter(resolved.path, config.engine.fit_check), resolved.path.name

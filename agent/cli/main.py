@@ -152,5 +152,5 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if handler is None:
         from agent.cli.models import run_models
 
-        return run_models(args, model_dirs=load_config(args.repo, {}).model_dirs)
+        return run_models(args, model_dirs=load_config(args.repo, {}).engine.model_dirs)
     return handler(args)

@@ -125,10 +125,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     root = repo_root(args.repo)
     config = load_config(root, {})
     warn_untrusted(config)
-    if not config.mcp_servers:
+    if not config.mcp.servers:
         print("no MCP servers configured (agent mcp add NAME -- CMD ARGS... or agent mcp add NAME --url URL)")
         return EXIT_OK
-    for name, server in config.mcp_servers.items():
+    for name, server in config.mcp.servers.items():
         state = "" if server.enabled else "  (disabled)"
         print(f"{name:<16} {server.transport:<5} {server.describe()}{state}")
     if not args.tools:
@@ -154,7 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides = {"sandbox": {"policy": "read-only" if args.read_only else None}}
     config = load_config(root, overrides)
     sandbox = tool_sandboxes(config, open_repo(root) if root else None, approver=None).commands
-    serve_stdio(ToolService(where, sandbox, Toolbox(served_tools(args.read_only)), config.test_command))
+    serve_stdio(ToolService(where, sandbox, Toolbox(served_tools(args.read_only)), config.loop.test_command))
     return EXIT_OK
 
 

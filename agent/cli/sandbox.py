@@ -81,7 +81,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         repo, root = None, Path(args.repo).resolve()
     config = check_numbers(load_config(root if repo else None, sandbox_overrides(args)))
     warn_untrusted(config)
-    timeout = args.timeout or config.command_timeout
+    timeout = args.timeout or config.loop.command_timeout
     bwrap = probe(config)
     warn(config, sys.stderr)
     if args.setup:

@@ -43,8 +43,8 @@ def cmd_tool(args: argparse.Namespace) -> int:
         ctx = ToolContext(
             root=root,
             sandbox=sandboxes.commands,
-            test_command=config.test_command,
-            command_timeout=config.command_timeout,
+            test_command=config.loop.test_command,
+            command_timeout=config.loop.command_timeout,
             writable=config.sandbox.policy != "read-only",
         )
         outcome = run_tool_by_name(toolbox, args.name, args.args, ctx)

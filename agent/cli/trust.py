@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def _trust(project: ProjectFile, out: TextIO, stdin: TextIO, yes: bool) -> int:
     check_project(project)
-    keys = held_back(project.data, load_config(None, {}).model_dump())
+    keys = held_back(project.data, load_config(None, {}).file_dump())
     record = trusted_files().get(trust_key(project.path.parent))
     _show(project, keys, out)
     if not keys:

@@ -35,9 +35,9 @@ class Attempts:
         state, budgets = self.run.state, self.run.budgets
         if (
             state.stop_reason not in STUCK
-            or state.attempt >= budgets.max_attempts
+            or state.attempt >= budgets.loop.max_attempts
             or self.run.time_left() < budgets.attempt_min_seconds
-            or budgets.max_steps - state.steps < 3
+            or budgets.loop.max_steps - state.steps < 3
         ):
             return False
         if self.worktree.has_changes() and not state.tests.stand():  # how it fares, for the next attempt
@@ -59,7 +59,7 @@ class Attempts:
         last = opening[-1]
         state.new_attempt([*opening[:-1], last.model_copy(update={"content": f"{note}\n\n{last.content}"})])
         self.run.notice(
-            f"attempt {state.attempt} of {budgets.max_attempts}: the last one {STUCK[reason]}; "
+            f"attempt {state.attempt} of {budgets.loop.max_attempts}: the last one {STUCK[reason]}; "
             f"its change ({len(diff.splitlines())} diff lines) was set aside and the task started again",
             "warning",
         )

@@ -78,7 +78,7 @@ class Checks:
 
     def baseline(self) -> str:
         """The tests on the code as it is, before any change: what the task prompt says of them."""
-        if not self.run.budgets.test_after_edit:
+        if not self.run.budgets.loop.test_after_edit:
             return ""
         self.verify("baseline")
         record = self.run.state.tests
@@ -128,7 +128,7 @@ class Checks:
         if tests_only(records):  # a new test that fails shows the bug: neither worse nor stale
             self._append(prompts.render("tests_now", output=output))
             return
-        if failing > best and budgets.undo_regressions and self._undo(edits, before):
+        if failing > best and budgets.loop.undo_regressions and self._undo(edits, before):
             note = prompts.render(
                 "edit_undone", before=_how_many(best), after=_how_many(failing), output=output
             )
@@ -208,7 +208,7 @@ class Checks:
         state, budgets = self.run.state, self.run.budgets
         if not self.worktree.has_changes():  # a fix needs a change; a stuck model ends on repeats or budgets
             return prompts.render(
-                "finish_no_change", task=state.task, test_after_edit=budgets.test_after_edit
+                "finish_no_change", task=state.task, test_after_edit=budgets.loop.test_after_edit
             )
         if not state.tests.stand():  # a passing subset (-k one test) does not show nothing broke
             self.verify()
@@ -216,7 +216,7 @@ class Checks:
         if tests.get("ok") or tests.get("no_tests"):
             return None
         return prompts.render(
-            "finish_tests_fail", output=last_output(state.tests), test_after_edit=budgets.test_after_edit
+            "finish_tests_fail", output=last_output(state.tests), test_after_edit=budgets.loop.test_after_edit
         )
 
 

@@ -67,7 +67,7 @@ class AgentLoop:
         state.messages = [*self._opening(task, context, instructions, tests), *guidance]
         check_fits(self.engine, self.specs, state.messages, self.budgets.turn_max_tokens)
         try:
-            if self.budgets.plan:
+            if self.budgets.loop.plan:
                 self._plan()
         except StopRun as stop:
             self._run.stopped(stop)
@@ -111,13 +111,13 @@ class AgentLoop:
         """The system prompt and the task (with what the tests showed before any change)."""
         budgets = self.budgets
         system = prompts.render(
-            "system", tools=[s.name for s in self.specs], test_after_edit=budgets.test_after_edit
+            "system", tools=[s.name for s in self.specs], test_after_edit=budgets.loop.test_after_edit
         )
         user = prompts.render(
             "task",
             task=task,
             context=context,
-            plan=budgets.plan,
+            plan=budgets.loop.plan,
             instructions=instructions,
             test_command=self.tools.ctx.test_command,
             tests=tests,
@@ -218,7 +218,7 @@ class AgentLoop:
             self.repeats.check_revisits()
         if call.name == "run_tests":
             self.checks.model_ran_tests(call, outcome)
-        if edited and kind == "edit" and self.budgets.test_after_edit:  # after a file edit, not a command
+        if edited and kind == "edit" and self.budgets.loop.test_after_edit:  # a file edit, not a command
             tested = trial.tests if trial is not None else None
             self.checks.after_edit(call, self.tools.edit_count() - pending, before, tested)
 

@@ -211,7 +211,7 @@ class Repair:
         return result
 
     def _room(self, result: RepairResult) -> bool:
-        return result.replies < self.budget.max_drafts and self.host.seconds_left() >= self.budget.min_seconds
+        return result.replies < self.budget.drafts and self.host.seconds_left() >= self.budget.min_seconds
 
     def _reply(self, conversation: list[Message], result: RepairResult) -> str:
         self.host.step()
@@ -342,7 +342,7 @@ class RepairPhase:
     def wanted(self) -> bool:
         """The phase runs: the tests show the bug, and drafts can be written and tried."""
         baseline = self.run.state.tests.baseline
-        mode = self.run.budgets.repair
+        mode = self.run.budgets.repair.mode
         return (
             mode != "off"
             and (mode == "always" or self.samples)
@@ -355,10 +355,10 @@ class RepairPhase:
     def run_phase(self, task: str, context: str, instructions: str) -> bool:
         """Draft-and-test repair; True when a draft made the tests pass (the run is over)."""
         state, budgets = self.run.state, self.run.budgets
-        budget = budgets.repair_budget
+        budget = budgets.repair
         # its replies are steps of the run: at most its share of them, the rest are the loop's
-        share = max(1, int(budget.share * budgets.max_steps))
-        budget = budget.model_copy(update={"max_drafts": min(budget.max_drafts, share)})
+        share = max(1, int(budget.share * budgets.loop.max_steps))
+        budget = budget.model_copy(update={"drafts": min(budget.drafts, share)})
         self._until = time.monotonic() + budget.share * max(self.run.time_left(), 0.0)
         self.run.notice(
             f"repair: the model writes fixes as code, each tried with the tests "

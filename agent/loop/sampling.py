@@ -96,9 +96,9 @@ class EditSampler:
         calls = done.message.tool_calls
         budgets, baseline = self.run.budgets, self.run.state.tests.baseline
         return (
-            budgets.edit_samples > 1
+            budgets.loop.edit_samples > 1
             and self.samples
-            and budgets.test_after_edit
+            and budgets.loop.test_after_edit
             and baseline is not None
             and ran_tests(baseline)
             and not baseline.get("ok")
@@ -143,7 +143,7 @@ class EditSampler:
         """Another reply to the turn, while none made the tests pass and there is room for it
         (None: no more); and how long a turn takes, with this one."""
         budgets, state = self.run.budgets, self.run.state
-        if len(trials) >= budgets.edit_samples or trials[-1].outcome is not None or trials[0].tests_only:
+        if len(trials) >= budgets.loop.edit_samples or trials[-1].outcome is not None or trials[0].tests_only:
             return None, seconds
         if any(t.tests is not None and t.tests.result.data.get("ok") for t in trials):
             return None, seconds
@@ -161,7 +161,7 @@ class EditSampler:
         hotter = f", temperature {drawn.temperature:.1f}" if state.draws.heat else ""
         self.run.notice(
             f"edit {len(trials)} of this turn{where}: {trials[-1].told()}; "
-            f"drawing another ({sample} of {budgets.edit_samples}{hotter})",
+            f"drawing another ({sample} of {budgets.loop.edit_samples}{hotter})",
         )
         began = time.monotonic()
         reply = self.query(drawn)

@@ -11,10 +11,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from agent.config import LoopConfig, RepairConfig
 from agent.events import ModelError, Notice, PlanProgress, RunEvent, StepStarted, ToolFinished, Usage
 from agent.loop.base import Outcome
 from agent.loop.errors import LimitsExceeded, StopRun
@@ -28,11 +29,10 @@ Emit = Callable[[RunEvent], None]
 ALL_TESTS = json.dumps({})  # the test selection of a whole-suite run
 
 
-class RepairBudget(BaseModel):
-    """What the repair phase (repair.py) may spend."""
+class RepairBudget(RepairConfig):
+    """What the repair phase (repair.py) may spend: the user's repair settings (`mode`, `drafts`,
+    `share`: agent/config.py) and the phase's own knobs."""
 
-    share: float = 0.7  # of the run's time budget, at most
-    max_drafts: int = 30  # replies drawn, at most
     per_round: int = 3  # replies drawn before the closest draft is fed back
     temperature: float = 0.8  # every reply but the first (greedy)
     max_tokens: int = 640
@@ -41,35 +41,20 @@ class RepairBudget(BaseModel):
 
 
 class Budgets(BaseModel):
-    """What a run may spend, and the knobs of its checks, attempts and sampling."""
+    """What a run may spend: the user's loop and repair settings (`loop`, `repair`: the config's
+    sections, agent/config.py), and the knobs of the loop's checks, attempts and sampling."""
 
-    max_steps: int = 50
-    max_seconds: float = 1800.0
-    max_tokens: int = 2_000_000  # prefilled + generated, over the whole run
+    loop: LoopConfig = LoopConfig()  # max_steps, max_minutes, max_tokens (prefilled + generated), ...
+    repair: RepairBudget = RepairBudget()
     max_repeats: int = 4  # times one call may be made with no change to the code in between
     # After a repeated call the next turn samples at this temperature: a greedy model given the
     # same context makes the same call again, whatever the nudge says.
     unstick_temperature: float = 0.7
     max_idle_turns: int = 3  # consecutive turns without any tool call
-    # A stuck attempt (repeats, no calls) is set aside and the task started again from the plan,
-    # told what that attempt changed and how the tests failed; later attempts are sampled.
-    max_attempts: int = 5
     attempt_min_seconds: float = 60.0  # a new attempt needs at least this much time left
-    # After each edit the loop runs the tests itself and hands their result back with the edit's
-    # (the models spent every other turn calling run_tests, ~15 s a turn on a CPU)
-    test_after_edit: bool = True
     # An attempt whose edits, tested one by one, leave as many tests failing as its best so far
     # this many times in a row is stuck too (the models kept piling changes onto a wrong fix)
     max_stale_edits: int = 3
-    # With tests after edits: an edit that makes more of them fail than the best so far is undone
-    # at once (the models built every next edit on the one that broke more). Off by default: a
-    # fix in several steps may break more before it mends (the eval oracle's tomlkit task did)
-    undo_regressions: bool = False
-    # With tests after edits and failing tests to fix: an edit that does not make them pass is
-    # tried against other edits sampled for the same turn, up to this many in all, and the one
-    # that leaves the fewest failing goes on (the models' first edit of a turn was often a near
-    # miss that a second draw got right; a draw costs a call, not a turn). 1: no sampling.
-    edit_samples: int = 4
     # A draw that repeats an edit already tried on the code (or an earlier draw of the turn) makes
     # the next replies hotter, until an edit goes on: each such draw adds `draw_heat` to the
     # temperature (up to `max_draw_temperature`) and halves the sampling floor (min_p, from
@@ -83,14 +68,17 @@ class Budgets(BaseModel):
     # edited one line draw after draw, attempt after attempt, while the bug sat two lines up.
     # 0: never.
     bar_after_set_offs: int = 2
-    plan: bool = True
     plan_max_tokens: int = 160
     turn_max_tokens: int = 768
-    # Draft-and-test repair (agent/loop/repair.py) before the tool-calling loop, when the tests show
-    # the bug: "auto" with an engine that samples (a replay could only repeat itself), "always",
-    # or "off".
-    repair: Literal["auto", "always", "off"] = "auto"
-    repair_budget: RepairBudget = RepairBudget()
+
+    @classmethod
+    def of(cls, loop: LoopConfig, repair: RepairConfig) -> Budgets:
+        """A run's budgets from the config's loop and repair sections; the loop's own knobs as they are."""
+        return cls(loop=loop, repair=RepairBudget.model_validate(repair.model_dump(by_alias=True)))
+
+    @property
+    def max_seconds(self) -> float:
+        return self.loop.max_minutes * 60
 
 
 @dataclass
@@ -251,8 +239,8 @@ class Run:
     def check_budgets(self) -> None:
         """Stop before a step the budgets have no room for."""
         state, budgets = self.state, self.budgets
-        if state.steps >= budgets.max_steps:
-            raise LimitsExceeded("max_steps", f"step budget of {budgets.max_steps} used up")
+        if state.steps >= budgets.loop.max_steps:
+            raise LimitsExceeded("max_steps", f"step budget of {budgets.loop.max_steps} used up")
         left = self.time_left()
         if left <= 0:
             raise LimitsExceeded("max_time", f"time budget of {budgets.max_seconds:.0f}s used up")
@@ -264,8 +252,8 @@ class Run:
                 f"a step takes {sum(recent) / len(recent):.0f}s",
             )
         spent = state.usage.prefilled_tokens + state.usage.generated_tokens
-        if spent > budgets.max_tokens:
-            raise LimitsExceeded("max_tokens", f"token budget of {budgets.max_tokens} used up")
+        if spent > budgets.loop.max_tokens:
+            raise LimitsExceeded("max_tokens", f"token budget of {budgets.loop.max_tokens} used up")
 
 
 def finished(call: ToolCall, outcome: Outcome) -> ToolFinished:

@@ -232,7 +232,7 @@ class FixRun:
         if notice:  # the repository's own config had settings that wait for `agent trust`
             self.emit(Notice(level="warning", message=notice))
         self._prepare(workspace.path)
-        budget = resolve_budget(self.config.context_budget, self.engine.context_length)
+        budget = resolve_budget(self.config.context.budget, self.engine.context_length)
         setup = prepare_run(
             workspace.path,
             self.config,
@@ -256,10 +256,10 @@ class FixRun:
             root=workspace.path,
             sandbox=StrayGuard(self.sandbox, workspace.git, self.sweep_notice),
             test_command=setup.test_command,
-            command_timeout=self.config.command_timeout,
+            command_timeout=self.config.loop.command_timeout,
             edits=journal,
             writable=self.config.sandbox.policy != "read-only",
-            protect_tests=not self.config.edit_tests,
+            protect_tests=not self.config.loop.edit_tests,
         )
         pack_budget = max(budget - setup.block.tokens, 0)
         context = self._context(workspace, request, pack_budget)

@@ -69,22 +69,22 @@ def prepare_run(
         return engine.count_tokens([Message.user(text)], [])
 
     instructions = discover(root, user_config_dir())
-    instructions_budget = max(min(config.instructions_budget, budget), 0)
+    instructions_budget = max(min(config.context.instructions_budget, budget), 0)
     block = build_block(instructions, instructions_budget, count)
     for notice in block.notices:
         notify(notice)
     found = instructions.test_command
-    test_command = config.test_command or found
-    if found and not config.test_command:
+    test_command = config.loop.test_command or found
+    if found and not config.loop.test_command:
         notify(
             f"test command from {instructions.name}: `{found}` (run_tests and the verify step run it in the "
             "sandbox; --test-cmd or test_command in the config override it)",
             "info",
         )
-    servers = McpServers(config.mcp_servers, root, wrap, approver, notify)
-    schema_budget = min(config.mcp_tools_budget, engine.context_length // 4)
+    servers = McpServers(config.mcp.servers, root, wrap, approver, notify)
+    schema_budget = min(config.mcp.tools_budget, engine.context_length // 4)
     mcp_tools = servers.start(
-        spec_counter(engine), schema_budget, min(config.mcp_tool_max_tokens, schema_budget)
+        spec_counter(engine), schema_budget, min(config.mcp.tool_max_tokens, schema_budget)
     )
     toolset: Any = Toolbox([*(default_tools() if tools is None else tools), *mcp_tools])
     if instructions.nested:

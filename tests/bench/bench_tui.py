@@ -92,7 +92,7 @@ class Typist:
 async def measure(name: str, engine: Engine, max_steps: int) -> Row:
     with tempfile.TemporaryDirectory(prefix="bench-tui-") as tmp:
         app = make_app(median_repo(Path(tmp) / "repo"), engine)
-        app.setup.config.max_steps = max_steps
+        app.setup.config.loop.max_steps = max_steps
         lag: list[float] = []
         typist = Typist(app)
         async with app.run_test(size=(120, 40)) as pilot:
