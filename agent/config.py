@@ -21,6 +21,7 @@ from agent.config_trust import (
     untrusted_part,
     without,
 )
+from agent.errors import UserError
 from agent.formats import ToolFormatName
 from agent.mcp.config import McpServerConfig
 from agent.models.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A config file is unreadable or has a wrong key or value."""
 
 

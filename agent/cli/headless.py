@@ -18,13 +18,14 @@ from typing import Any, TextIO
 
 from pydantic_core import PydanticSerializationError
 
+from agent.errors import UserError
 from agent.events import RUN_EVENT_ADAPTER, ModelDelta, RunEvent, RunFinished, printable
 from agent.formats.jsonrepair import no_surrogates
 from agent.run.exitcodes import ERROR_STOP_REASONS, EXIT_INTERRUPTED
 from agent.run.report import RunReport, report_dict
 
 
-class UsageError(Exception):
+class UsageError(UserError):
     """The command line is wrong in a way the user must fix (exit code 2)."""
 
 

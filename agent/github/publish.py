@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import git
 
+from agent.errors import UserError
 from agent.github.api import DEFAULT_API_URL, GitHubClient
 from agent.github.remote import push_branch, repository_slug
 from agent.run.report import PullRequestRef, RunReport
@@ -20,7 +21,7 @@ from agent.run.workspace import slugify
 TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
 
 
-class PublishError(Exception):
+class PublishError(UserError):
     """Publishing cannot start (no token, unknown repository, nothing to push)."""
 
 

@@ -6,8 +6,10 @@ and its message, when it says more, into the run's notices.
 
 from __future__ import annotations
 
+from agent.errors import UserError
 
-class ContextTooSmall(Exception):
+
+class ContextTooSmall(UserError):
     """The model's context cannot hold the system prompt, the tool schemas and the task."""
 
 

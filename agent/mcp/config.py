@@ -16,11 +16,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agent.errors import UserError
+
 SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 TABLE = "mcp_servers"
 
 
-class McpConfigError(Exception):
+class McpConfigError(UserError):
     """A wrong server name or entry, or a config file that cannot be edited."""
 
 

