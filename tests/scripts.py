@@ -15,9 +15,8 @@ from agent.engines.scripted import ScriptedEngine, ScriptedTurn
 from agent.events import RunEvent
 from agent.run.fix import FixRequest
 from agent.run.report import RunReport
+from tests.paths import MEDIAN_SCRIPT
 from tests.sandboxes import sandboxes
-
-MEDIAN_SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"  # the whole fix, as JSON
 
 PLAN = ScriptedTurn(text="1. Read stats.py\n2. Fix the even case\n3. Run the tests")
 

@@ -15,29 +15,13 @@ import pytest
 
 from agent.batch.sources import MiniBugsSet, RepoSource, ScriptedSet
 from agent.batch.tasks import TaskFileError, load_tasks
+from tests.batch_support import EVAL_DIR, agent, median_tasks, results
 from tests.bench.minibugs import minibugs_dir
-from tests.repos import git, median_repo
+from tests.paths import MEDIAN_SCRIPT
+from tests.repos import git
 
 AGENT = [sys.executable, "-m", "agent.cli"]
-SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"
-EVAL_DIR = Path(os.environ.get("EVAL_DIR") or Path(__file__).resolve().parents[2] / "shared" / "eval")
-
-
-def median_tasks(root: Path, count: int) -> Path:
-    lines = []
-    for i in range(count):
-        median_repo(root / f"repo{i}")
-        task = {
-            "instance_id": f"median-{i}",
-            "problem_statement": "median([1, 2, 3, 4]) returns 3, it should be 2.5",
-            "repo": f"repo{i}",
-            "fail_to_pass": ["test_stats.py::test_even"],
-            "pass_to_pass": ["test_stats.py::test_odd"],
-        }
-        lines.append(json.dumps(task))
-    path = root / "tasks.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+SCRIPT = MEDIAN_SCRIPT
 
 
 def slow_script(tmp_path: Path, seconds: float) -> Path:
@@ -48,18 +32,8 @@ def slow_script(tmp_path: Path, seconds: float) -> Path:
     return path
 
 
-def agent(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*AGENT, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-    )
-
-
 def batch_args(tasks: Path, out: Path, script: Path, workers: int = 1, command: str = "batch") -> list[str]:
     return [command, str(tasks), "--workers", str(workers), "--script", str(script), "--out", str(out)]
-
-
-def results(out: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))}
 
 
 # ---- task files ------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_batch import AGENT, agent, median_tasks, results
-from tests.test_engine_openai import free_port
+from tests.batch_support import agent, median_tasks, results
+from tests.commands import AGENT
+from tests.ports import free_port
 
 N_CTX = 4096
 

@@ -21,9 +21,9 @@ from sandbox.config import SandboxConfig
 from sandbox.egress import PROXIED
 from sandbox.subprocess_sandbox import Limits
 from tests.escape_support import loopback_service, markers
+from tests.paths import ROOT
 from tests.repos import median_repo
 
-ROOT = Path(__file__).resolve().parents[1]
 BUILDERS = frozenset(
     {"SubprocessSandbox", "BubblewrapSandbox", "ApprovalSandbox", "PreparedEnvironment", "backend"}
 )

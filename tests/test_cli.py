@@ -6,28 +6,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from agent.cli.headless import report_from_stream
+from tests.commands import AGENT, run_agent
+from tests.paths import MEDIAN_SCRIPT
 from tests.repos import median_repo, snapshot
-
-AGENT = [sys.executable, "-m", "agent.cli"]
-
-
-def run_agent(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600):
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [*AGENT, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_tool_list_prints_schemas(tmp_path: Path) -> None:
@@ -67,7 +53,7 @@ def test_fix_outside_a_repository_names_the_fix(tmp_path: Path) -> None:
 
 def test_fix_with_a_script_resolves_from_the_command_line(tmp_path: Path) -> None:
     repo = median_repo(tmp_path / "r")
-    script = Path(__file__).parent / "data" / "median_fix_script.json"
+    script = MEDIAN_SCRIPT
     before = snapshot(repo)
     result = run_agent(
         ["fix", "median of an even-length list is wrong", "--script", str(script), "--json"], cwd=repo

@@ -15,7 +15,7 @@ import pytest
 
 from agent.engines.constrain import TokenMasker
 from agent.formats import get_format
-from tests.test_formats_engine import CALLS, TOOLS
+from tests.toolcalls import CALLS, TOOLS
 
 pytestmark = pytest.mark.model
 

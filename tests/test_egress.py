@@ -24,11 +24,12 @@ from sandbox.config import SandboxConfig
 from sandbox.egress import PROXIED, EgressProxy
 from sandbox.select import run_setup
 from tests.escape_support import SECRET_ENV, assert_contained, loopback_service, markers, probe_script
+from tests.paths import MEDIAN_SCRIPT
 from tests.repos import git as run_git
 from tests.repos import median_repo
 
 AGENT = [sys.executable, "-m", "agent.cli"]
-SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"
+SCRIPT = MEDIAN_SCRIPT
 FETCH = """
 import sys, urllib.request
 for url in sys.argv[1:]:

@@ -5,7 +5,6 @@ be made to do on demand: Hermes text calls, parallel calls, server errors)."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -23,18 +22,13 @@ from agent.engines.base import ChatOptions, EngineError, final
 from agent.engines.openai_compat import OpenAICompatEngine, api_root
 from agent.events import ChatDone, TextDelta, ToolCallEvent, UsageEvent
 from agent.messages import Message, ToolCall, ToolSpec
+from tests.ports import free_port
 
 READ_FILE = ToolSpec(
     name="read_file",
     description="Show a file.",
     parameters={"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_api_root_rule() -> None:

@@ -17,11 +17,12 @@ from agent.cli.terminal_approval import TerminalApprover
 from agent.engines.scripted import ScriptedTurn
 from sandbox.approval import ApprovalRequest
 from tests.escape_support import SECRET, SECRET_ENV, assert_contained, loopback_service, markers, probe_script
+from tests.paths import MEDIAN_SCRIPT
 from tests.repos import BUGGY_MEDIAN, MEDIAN_TESTS, git, make_repo, median_repo
 from tests.tui_support import make_app, scripted, wait_for
 
 AGENT = [sys.executable, "-m", "agent.cli"]
-SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"
+SCRIPT = MEDIAN_SCRIPT
 pytestmark = pytest.mark.anyio
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_batch import EVAL_DIR
+from tests.batch_support import EVAL_DIR
 
 TASKS = ["sqlparse-strip-comments-whitespace", "tomlkit-extra-minus-sign"]  # two gold files; hunks
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from agent.cli.main import _build_parser
+from tests.paths import ROOT
 
-WORKFLOW = Path(__file__).resolve().parents[1] / "examples" / "github-actions" / "agent-fix.yml"
+WORKFLOW = ROOT / "examples" / "github-actions" / "agent-fix.yml"
 
 
 def load() -> dict[Any, Any]:

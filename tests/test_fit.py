@@ -24,20 +24,9 @@ from agent.models.hardware import GB, detect
 from agent.models.knobs import ModelKnobs, resolve_knobs
 from agent.models.load_plan import ModelDoesNotFit, plan_load
 from agent.models.shape import model_shape
-from tests.gguf_synth import Glm5, Mix, T, glm5_file, write_header
+from tests.gguf_synth import PUBLISHED, Glm5, T, glm5_file, write_header
 
 GIB = 1 << 30
-# Published file sizes of GLM-5.1 GGUFs (GLM-5.1 is GLM-5 retrained: same glm-dsa shapes, 754B):
-#  - ubergarm/GLM-5.1-GGUF README: "BF16 1404.406 GiB (16.003 BPW)", "Q8_0 746.302 GiB (8.504 BPW)"
-#  - AesSedai/GLM-5.1-GGUF README, "Quant / Size / Mixture (default / ffn_up / ffn_gate / ffn_down)":
-#    "Q4_K_M 432.80 GiB (4.93 BPW) Q8_0 / Q4_K / Q4_K / Q5_K",
-#    "IQ3_S 259.89 GiB (2.96 BPW) Q6_K / IQ2_S / IQ2_S / IQ3_S"
-PUBLISHED = {
-    "BF16": (Mix(T.BF16, T.BF16, T.BF16, T.BF16), 1404.406),
-    "Q8_0": (Mix(T.Q8_0, T.Q8_0, T.Q8_0, T.Q8_0), 746.302),
-    "Q4_K_M": (Mix(T.Q8_0, T.Q4_K, T.Q4_K, T.Q5_K), 432.80),
-    "IQ3_S": (Mix(T.Q6_K, T.IQ2_S, T.IQ2_S, T.IQ3_S), 259.89),
-}
 
 
 @pytest.fixture(scope="module")

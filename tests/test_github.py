@@ -18,11 +18,12 @@ from agent.cli.headless import report_from_stream
 from agent.github.api import GitHubClient, GitHubError, RateLimited
 from agent.github.remote import PushError, push_branch, push_environment, slug_from_url
 from tests.github_fake import FakeGitHub, GitHubServer, rate_headers
+from tests.paths import MEDIAN_SCRIPT
 from tests.repos import git, median_repo
 
 TOKEN = "ghp_fakeTOKENvalue1234567890abcdef"
 AGENT = [sys.executable, "-m", "agent.cli"]
-SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"
+SCRIPT = MEDIAN_SCRIPT
 TOKEN_CHECK = """import os
 
 

@@ -12,10 +12,11 @@ import pytest
 
 from agent.cli.headless import TaskInput, UsageError, headless_mode, read_task
 from agent.events import RUN_EVENT_ADAPTER, RunFinished, RunStarted, ToolFinished
+from tests.paths import MEDIAN_SCRIPT
 from tests.repos import median_repo, snapshot
 
 AGENT = [sys.executable, "-m", "agent.cli"]
-SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"
+SCRIPT = MEDIAN_SCRIPT
 
 
 class Terminal(io.StringIO):

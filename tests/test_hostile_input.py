@@ -18,10 +18,11 @@ import pytest
 
 from agent.cli.headless import report_from_stream
 from agent.events import RUN_EVENT_ADAPTER, ModelError, RunFinished, ToolFinished
+from tests.paths import MEDIAN_SCRIPT
 from tests.repos import git, median_repo, snapshot
 
 AGENT = [sys.executable, "-m", "agent.cli"]
-SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"
+SCRIPT = MEDIAN_SCRIPT
 BAD_NAME = os.fsdecode(b"bad\xff.py")  # a file name that is not valid UTF-8
 
 

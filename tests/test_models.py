@@ -30,9 +30,9 @@ from agent.models.catalogue import CatalogueEntry, HubSource, PyPIPartsSource
 from agent.models.download import download
 from agent.models.progress import StderrProgress, no_progress
 from tests.gguf_synth import write_header
+from tests.paths import ROOT
 
 PART_SIZES = (3000, 5000, 2000)
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def fake_parts(site: Path, prefix: str, blobs: list[bytes], version: str = "1.0") -> list[str]:

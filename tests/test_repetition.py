@@ -10,6 +10,7 @@ import pytest
 
 from agent.engines.repetition import MIN_SPAN, repeating_period
 from agent.engines.turn import Pass, Turn
+from tests.paths import ROOT
 
 
 def test_a_tail_that_repeats_one_pattern_is_a_loop() -> None:
@@ -26,7 +27,7 @@ def test_real_code_never_looks_like_a_loop(gemma_path: Path) -> None:
     import llama_cpp
 
     llama: Any = llama_cpp.Llama(model_path=str(gemma_path), vocab_only=True, verbose=False)
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     loop = sorted((root / "agent" / "loop").glob("*.py"))  # the loop's code (agent/loop.py once)
     for source in [*loop, root / "tools" / "edit_file.py", root / "README.md"]:
         ids = llama.tokenize(source.read_bytes(), add_bos=False, special=False)

@@ -20,10 +20,11 @@ import pytest
 from agent.events import RUN_EVENT_ADAPTER, RunFinished
 from agent.run.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
 from agent.run.report import RunReport
+from tests.paths import MEDIAN_SCRIPT
 from tests.repos import git, median_repo, snapshot
 
 AGENT = [sys.executable, "-m", "agent.cli"]
-SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"
+SCRIPT = MEDIAN_SCRIPT
 UNCHANGED = "your repository is exactly as it was"
 
 

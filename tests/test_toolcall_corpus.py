@@ -4,7 +4,6 @@ parser) parses to its expected content, reasoning and calls, or to the expected 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,9 @@ import pytest
 from agent.formats import get_format
 from agent.formats.stream import ReplySplitter
 from agent.messages import ToolSpec
+from tests.paths import DATA
 
-CORPUS = Path(__file__).parent / "data" / "toolcalls"
+CORPUS = DATA / "toolcalls"
 TOOLS = [ToolSpec.model_validate(t) for t in json.loads((CORPUS / "tools.json").read_text())]
 FORMAT_OF = {"mistral": "mistral_v11"}  # one parser reads both Mistral generations
 

@@ -24,10 +24,11 @@ from agent.config import AgentConfig, load_config
 from agent.config_trust import ALLOWED, CLASSIFIED_TABLES, GATES
 from sandbox.config import SandboxConfig
 from tests.mcp_fixtures import SERVER
+from tests.paths import MEDIAN_SCRIPT
 from tests.repos import median_repo
 
 AGENT = [sys.executable, "-m", "agent.cli"]
-SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"
+SCRIPT = MEDIAN_SCRIPT
 TASK = "median of an even-length list is wrong"
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

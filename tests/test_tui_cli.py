@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from agent.cli.tui import wants_tui
+from tests.commands import run_agent
 from tests.repos import median_repo
-from tests.test_cli import run_agent
 
 
 def test_bare_agent_without_a_terminal_prints_help(tmp_path: Path) -> None:

@@ -17,10 +17,11 @@ from agent.tui.app import AgentApp
 from agent.tui.prompt import PromptInput
 from agent.tui.screens import ApprovalScreen
 from sandbox.approval import ApprovalRequest
+from tests.paths import DATA
 from tests.repos import median_repo
 from tests.tui_support import make_app, scripted
 
-SESSION = Path(__file__).parent / "data" / "tui_session.jsonl"
+SESSION = DATA / "tui_session.jsonl"
 SIZES = [(80, 24), (160, 48)]
 
 

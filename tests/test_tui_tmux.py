@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import MEDIAN_SCRIPT
 from tests.repos import median_repo
 
-SCRIPT = Path(__file__).parent / "data" / "median_fix_script.json"
+SCRIPT = MEDIAN_SCRIPT
 ESC_GAP_SECONDS = 0.3
 
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from agent.cli.headless import report_from_stream
+from tests.commands import run_agent
 from tests.repos import BUGGY_MEDIAN, git, median_repo, snapshot
-from tests.test_cli import run_agent
 
 FIX = (
     "    mid = len(s) // 2\n    if len(s) % 2 == 0:\n        return (s[mid - 1] + s[mid]) / 2\n"

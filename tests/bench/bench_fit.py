@@ -24,8 +24,7 @@ from agent.models.estimate import compute_buffer, kv_cache, weights
 from agent.models.gguf_file import read_model
 from agent.models.load_plan import GGML_TYPE_IDS
 from agent.models.shape import model_shape
-from tests.gguf_synth import glm5_file
-from tests.test_fit import PUBLISHED
+from tests.gguf_synth import PUBLISHED, glm5_file
 
 MIB, GIB = 1 << 20, 1 << 30
 

@@ -27,7 +27,7 @@ from agent.engines.llama_load import load_llama
 from agent.engines.llamacpp import LlamaCppEngine
 from agent.messages import Message
 from tests.templates import BY_FORMAT
-from tests.test_formats_engine import TOOLS
+from tests.toolcalls import TOOLS
 
 FILE = "\n".join(f"{n:>4}| def helper_{n}(value):\n        return value * {n}" for n in range(1, 13))
 
