@@ -7,7 +7,7 @@ MLA layers cache only K (the compressed latent plus the RoPE part); DeepSeek-spa
 add one indexer key row per cell on their indexer layers; sliding-window layers keep
 `n_swa + n_ubatch` cells unless the full-size SWA cache is used (llama-cpp-python's default).
 Compute buffers are an estimate of the largest phase of one micro-batch (logits, attention scores
-without flash attention, FFN activations); see tests/test_fit.py for how close they come.
+without flash attention, FFN activations); see tests/models/test_fit.py for how close they come.
 """
 
 from __future__ import annotations

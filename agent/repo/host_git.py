@@ -22,7 +22,7 @@ call on the worktree (and the agent's pushes and undo commits) goes through `Hos
 
 It cannot stop `git add` from running `git status` inside a nested repository with that
 repository's own config (a filter driver there still runs): `agent/repo/strays.py` removes nested
-repositories before anything is staged. tests/test_host_git.py checks these claims against git.
+repositories before anything is staged. tests/repo/test_host_git.py checks these claims against git.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Fit estimates from GGUF headers: the reader, GLM-5-shaped synthetic headers against published
 file sizes, MLA vs standard attention, recommendations, knobs, and the engine's refusal to load
-what cannot fit. No weights are loaded here (tests/test_fit_llamacpp.py checks against llama.cpp)."""
+what cannot fit. No weights are loaded here (tests/models/test_fit_llamacpp.py checks against llama.cpp)."""
 
 from __future__ import annotations
 
