@@ -82,30 +82,46 @@ def _usage_line(usage: Usage) -> str:
     )
 
 
+HEADLINES = {
+    "resolved": "RESOLVED: the change is made and the tests pass",
+    "not_resolved": "NOT RESOLVED",
+    "no_change": "NOT RESOLVED: the agent changed nothing",
+    "interrupted": "INTERRUPTED: nothing was changed",
+    "error": "ERROR",
+}
+
+
 def render_text(report: RunReport, diff_lines: int = 80) -> str:
     """A human summary of the report."""
-    headline = {
-        "resolved": "RESOLVED: the change is made and the tests pass",
-        "not_resolved": "NOT RESOLVED",
-        "no_change": "NOT RESOLVED: the agent changed nothing",
-        "interrupted": "INTERRUPTED: nothing was changed",
-        "error": "ERROR",
-    }[report.status]
-    lines: list[str] = [f"== {headline} ({report.stop_reason}) =="]
+    lines: list[str] = [f"== {HEADLINES[report.status]} ({report.stop_reason}) =="]
     if report.summary:
         lines.append(f"summary: {report.summary}")
     if report.plan:
         lines.append("plan:")
         lines.extend(f"  {i}. {step}" for i, step in enumerate(report.plan, 1))
-    if report.tests.ran:
-        t = report.tests
-        verdict = "pass" if t.ok else "FAIL"
-        lines.append(
-            f"tests: {verdict}: {t.passed} passed, {t.failed} failed, {t.errors} errors ({t.command})"
-        )
-        lines.extend(f"  failing: {node}" for node in t.failing[:10])
-    else:
-        lines.append("tests: none run")
+    lines.extend(_tests_lines(report.tests))
+    lines.extend(_change_lines(report, diff_lines))
+    lines.extend(_effort_lines(report))
+    if report.trajectory_path:
+        lines.append(f"session log: {report.trajectory_path}")
+    if report.pull_request:
+        pr = report.pull_request
+        lines.append(f"pull request #{pr.number} {pr.action}: {pr.url} (branch {pr.branch})")
+    lines.extend(f"note: {n}" for n in report.notices)
+    return "\n".join(lines)
+
+
+def _tests_lines(t: TestSummary) -> list[str]:
+    if not t.ran:
+        return ["tests: none run"]
+    verdict = "pass" if t.ok else "FAIL"
+    lines = [f"tests: {verdict}: {t.passed} passed, {t.failed} failed, {t.errors} errors ({t.command})"]
+    return lines + [f"  failing: {node}" for node in t.failing[:10]]
+
+
+def _change_lines(report: RunReport, diff_lines: int) -> list[str]:
+    """The files, the diff (its first `diff_lines` lines), the branch and the patch."""
+    lines: list[str] = []
     if report.files_changed:
         lines.append("files changed: " + ", ".join(report.files_changed))
     if report.diff:
@@ -122,14 +138,19 @@ def render_text(report: RunReport, diff_lines: int = 80) -> str:
             lines.append(f"apply it with: agent apply {report.branch}")
     if report.patch_path and report.diff:
         lines.append(f"patch: {report.patch_path}")
+    return lines
+
+
+def _effort_lines(report: RunReport) -> list[str]:
+    """Steps, calls and errors, the repair phase, tokens, and what it ran on."""
     errors = sum(report.model_errors.values())
     detail = ", ".join(f"{k}={v}" for k, v in sorted(report.model_errors.items()))
-    lines.append(
+    lines = [
         f"steps: {report.steps}"
         + (f" in {report.attempts} attempts" if report.attempts > 1 else "")
         + f", tool calls: {report.tool_calls}, model errors: {errors}"
         + (f" ({detail})" if detail else "")
-    )
+    ]
     if report.repair is not None:
         repair = report.repair
         lines.append(
@@ -141,13 +162,7 @@ def render_text(report: RunReport, diff_lines: int = 80) -> str:
         f"engine: {report.engine} / {report.model}, sandbox: {report.sandbox}, "
         f"time: {report.elapsed_seconds:.1f}s"
     )
-    if report.trajectory_path:
-        lines.append(f"session log: {report.trajectory_path}")
-    if report.pull_request:
-        pr = report.pull_request
-        lines.append(f"pull request #{pr.number} {pr.action}: {pr.url} (branch {pr.branch})")
-    lines.extend(f"note: {n}" for n in report.notices)
-    return "\n".join(lines)
+    return lines
 
 
 def report_dict(report: RunReport) -> dict[str, Any]:
