@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import difflib
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.context.tags import CONTAINERS, FUNCTIONS, Symbol, extract, supported
@@ -301,74 +302,91 @@ def merge_tagged(grammar: str, original: str, block: str) -> Merged | None:
     merged file must parse as it did."""
     block = textwrap.dedent(block)
     old_tags = extract(grammar, original.encode())
-    old = old_tags.symbols
     new_tags = extract(grammar, block.encode())
     if new_tags.syntax_errors:
         return None
-    new = new_tags.symbols
-    lines = original.splitlines(keepends=True)
-    block_lines = block.splitlines(keepends=True)
-    merged = Merged(text=original)
-    splices: list[_Splice] = []
-
-    def text_of(symbol: Symbol, indent: str) -> str:
-        return _reindent("".join(block_lines[symbol.start - 1 : symbol.end]), indent)
-
-    def indent_at(line: int) -> str:
-        return _indent_of(lines[line - 1])
-
-    def replace(target: Symbol, symbol: Symbol, label: str) -> None:
-        text = text_of(symbol, indent_at(target.start))
-        if text != "".join(lines[target.start - 1 : target.end]):
-            splices.append(_Splice(target.start, target.end, text))
-        merged.replaced.append(label)
-
-    by_name = {s.qualname: s for s in old}
-    helpers: list[Symbol] = []
-    placed = False  # a container of the block is one of the file's (even if it only adds)
-    for index, symbol in enumerate(new):
-        if symbol.parent != -1:
-            continue
-        label = symbol.qualname
-        if _elides("".join(block_lines[symbol.start - 1 : symbol.end])):
-            merged.skipped.append(f"{label} (it leaves code out)")
-            continue
-        target = by_name.get(symbol.qualname)
-        members = [m for m in new if m.parent == index]
-        if target is not None and target.kind in CONTAINERS and members:
-            placed = True
-            last = target.end
-            inner = next((s for s in old if s.qualname.startswith(target.qualname + ".")), None)
-            indent = indent_at(inner.start) if inner is not None else indent_at(target.start) + "    "
-            for member in members:
-                name = target.qualname + member.qualname[len(symbol.qualname) :]
-                existing = by_name.get(name)
-                if existing is not None:
-                    replace(existing, member, name)
-                else:
-                    splices.append(_Splice(last, last - 1, text_of(member, indent), insert=True))
-                    merged.added.append(name)
-        elif target is not None:
-            replace(target, symbol, label)
-        else:
-            methods = [s for s in old if s.parent != -1 and s.qualname.endswith("." + symbol.name)]
-            if symbol.kind in FUNCTIONS and len(methods) == 1:
-                replace(methods[0], symbol, methods[0].qualname)
-            elif not methods:
-                helpers.append(symbol)
-    if not merged.replaced and not (placed and merged.added):
+    merge = _TaggedMerge(original, block, old_tags.symbols)
+    for index, symbol in enumerate(new_tags.symbols):
+        if symbol.parent == -1:
+            merge.place(symbol, [m for m in new_tags.symbols if m.parent == index])
+    merged = merge.merged
+    if not merged.replaced and not (merge.placed and merged.added):
         return None
-    replaced = [s.start for s in splices if not s.insert]
-    at = min(replaced) if replaced else len(lines) + 1
-    for symbol in helpers:
-        splices.append(_Splice(at, at - 1, text_of(symbol, "") + "\n", insert=True))
-        merged.added.append(symbol.qualname)
-    text = _splice(lines, splices, original.endswith("\n"))
+    text = merge.text()
     broken = extract(grammar, text.encode()).syntax_errors
     if broken and not old_tags.syntax_errors:
         return None
     merged.text = text
     return merged
+
+
+class _TaggedMerge:
+    """One `merge_tagged`: the splices the block's top-level definitions make in the file."""
+
+    def __init__(self, original: str, block: str, old: Sequence[Symbol]) -> None:
+        self.original = original
+        self.lines = original.splitlines(keepends=True)
+        self.block_lines = block.splitlines(keepends=True)
+        self.old = old
+        self.by_name = {s.qualname: s for s in old}
+        self.merged = Merged(text=original)
+        self.splices: list[_Splice] = []
+        self.helpers: list[Symbol] = []  # new top-level definitions, placed before the first replaced
+        self.placed = False  # a container of the block is one of the file's (even if it only adds)
+
+    def text_of(self, symbol: Symbol, indent: str) -> str:
+        return _reindent("".join(self.block_lines[symbol.start - 1 : symbol.end]), indent)
+
+    def indent_at(self, line: int) -> str:
+        return _indent_of(self.lines[line - 1])
+
+    def replace(self, target: Symbol, symbol: Symbol, label: str) -> None:
+        text = self.text_of(symbol, self.indent_at(target.start))
+        if text != "".join(self.lines[target.start - 1 : target.end]):
+            self.splices.append(_Splice(target.start, target.end, text))
+        self.merged.replaced.append(label)
+
+    def place(self, symbol: Symbol, members: list[Symbol]) -> None:
+        """A top-level definition of the block (with its `members`, for a container)."""
+        label = symbol.qualname
+        if _elides("".join(self.block_lines[symbol.start - 1 : symbol.end])):
+            self.merged.skipped.append(f"{label} (it leaves code out)")
+            return
+        target = self.by_name.get(symbol.qualname)
+        if target is not None and target.kind in CONTAINERS and members:
+            self.into_container(target, symbol, members)
+        elif target is not None:
+            self.replace(target, symbol, label)
+        else:
+            methods = [s for s in self.old if s.parent != -1 and s.qualname.endswith("." + symbol.name)]
+            if symbol.kind in FUNCTIONS and len(methods) == 1:
+                self.replace(methods[0], symbol, methods[0].qualname)
+            elif not methods:
+                self.helpers.append(symbol)
+
+    def into_container(self, target: Symbol, symbol: Symbol, members: list[Symbol]) -> None:
+        """A class (impl, interface) of the file: each member replaced, or added before its end."""
+        self.placed = True
+        last = target.end
+        inner = next((s for s in self.old if s.qualname.startswith(target.qualname + ".")), None)
+        indent = self.indent_at(inner.start) if inner is not None else self.indent_at(target.start) + "    "
+        for member in members:
+            name = target.qualname + member.qualname[len(symbol.qualname) :]
+            existing = self.by_name.get(name)
+            if existing is not None:
+                self.replace(existing, member, name)
+            else:
+                self.splices.append(_Splice(last, last - 1, self.text_of(member, indent), insert=True))
+                self.merged.added.append(name)
+
+    def text(self) -> str:
+        """The file with every splice made, the new helpers before the first replaced definition."""
+        replaced = [s.start for s in self.splices if not s.insert]
+        at = min(replaced) if replaced else len(self.lines) + 1
+        for symbol in self.helpers:
+            self.splices.append(_Splice(at, at - 1, self.text_of(symbol, "") + "\n", insert=True))
+            self.merged.added.append(symbol.qualname)
+        return _splice(self.lines, self.splices, self.original.endswith("\n"))
 
 
 def whole_file(original: str, block: str) -> Merged | None:
