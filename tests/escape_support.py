@@ -19,9 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.paths import DATA
+
 SECRET = f"sk-host-secret-{uuid.uuid4().hex[:12]}"
 SECRET_ENV = {"OPENAI_API_KEY": SECRET, "GITHUB_TOKEN": f"ghp_{SECRET}"}
-SERVER = Path(__file__).with_name("mcp_servers.py")
+SERVER = DATA / "mcp_servers.py"  # a program: run from tests/, `mcp` would be tests/mcp
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Starting the test MCP server (tests/mcp_servers.py) over stdio and over HTTP on loopback."""
+"""Starting the test MCP server (tests/data/mcp_servers.py) over stdio and over HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.mcp.config import McpServerConfig
+from tests.paths import DATA
 
-SERVER = Path(__file__).with_name("mcp_servers.py")
+SERVER = DATA / "mcp_servers.py"  # a program: run from tests/, `mcp` would be tests/mcp
 
 
 def stdio_server(mode: str = "stdio", log: Path | None = None, **settings: Any) -> McpServerConfig:

@@ -1,4 +1,5 @@
-"""The MCP client against a real server (tests/mcp_servers.py): stdio, HTTP, failures, schemas, approval."""
+"""The MCP client against a real server (tests/data/mcp_servers.py): stdio, HTTP, failures, schemas,
+approval."""
 
 from __future__ import annotations
 

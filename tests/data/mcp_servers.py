@@ -1,6 +1,6 @@
 """A real MCP server for the tests, written with the SDK's server API (`MCPServer`, once FastMCP).
 
-Run as `python tests/mcp_servers.py MODE [--log FILE] [--port N]`:
+Run as `python tests/data/mcp_servers.py MODE [--log FILE] [--port N]`:
   stdio       serve on stdin/stdout
   http        streamable HTTP on 127.0.0.1:PORT/mcp
   hang-start  never answer (a server that hangs at startup)
