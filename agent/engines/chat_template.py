@@ -71,6 +71,23 @@ class ChatTemplate:
     `clear_thinking`...), passed on every render.
     """
 
+    @classmethod
+    def of_model(cls, llama: Any, tool_format: str | None, variables: dict[str, Any]) -> ChatTemplate:
+        """The template in a loaded GGUF's metadata, with its BOS and EOS tokens' text."""
+
+        def token_text(token_id: int) -> str:
+            if token_id < 0:
+                return ""
+            return str(llama.detokenize([token_id], special=True).decode("utf-8", errors="replace"))
+
+        return cls(
+            llama.metadata.get("tokenizer.chat_template"),
+            bos_token=token_text(llama.token_bos()),
+            eos_token=token_text(llama.token_eos()),
+            tool_format=tool_format,
+            variables=variables,
+        )
+
     def __init__(
         self,
         template: str | None,

@@ -22,14 +22,17 @@ from typing import Any
 from agent.engines.base import ChatOptions, EngineError
 from agent.engines.chat_template import ChatTemplate, ChatTemplateError
 from agent.engines.constrain import ConstraintError, GrammarProcessor, TokenMasker, llguidance_available
+from agent.engines.continuation import continuation
 from agent.engines.prefix_cache import MIN_TOKENS, PrefixCache
 from agent.engines.repetition import repeating_period
+from agent.engines.reply_text import deltas, opens_thinking, said_a_line
 from agent.engines.token_reuse import common_prefix, reuse_cached_tokens
 from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort, Turn, thinking_variables
-from agent.engines.unchanged_edit import UnchangedEditGuard, closing_cuts
-from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, UsageEvent
+from agent.engines.unchanged_edit import UnchangedEditGuard
+from agent.engines.vocabulary import VocabularyTables
+from agent.events import ChatDone, EngineEvent, ToolCallEvent, UsageEvent
 from agent.formats.base import failed
-from agent.formats.stream import THINK_CLOSE, THINK_OPEN, ReplySplitter
+from agent.formats.stream import ReplySplitter
 from agent.grammar import Grammar
 from agent.messages import Message, ToolCall, ToolSpec
 
@@ -56,9 +59,6 @@ MAX_CALLS_PER_TURN = 4
 CUT_OFF = "the tool call was cut off by the token limit"
 LOOPED = "the tool call was stopped"
 BUDGET_STOPS = (CUT_OFF, LOOPED)
-# Stand-ins rendered through the template to find where the next call's body or text goes.
-SENTINEL_TOOL = "sentinel_tool_7f3a"
-SENTINEL_TEXT = "\u2063sentinel\u2063"
 
 
 # ---- the engine ------------------------------------------------------------------------------
@@ -89,34 +89,17 @@ class LlamaCppEngine:
         self.use_llguidance = llguidance_available()
         self._masker: TokenMasker | None = None
         self._pieces: dict[int, bytes] = {}
-        self._blank_tokens: list[int] | None = None
-        self._closing_tokens: list[int] = []
-        self._quote_cuts: dict[int, str] | None = None  # see agent/engines/unchanged_edit.py
+        self._vocab = VocabularyTables(llama)
         bos = int(llama.token_bos())
         self._bos = [bos] if bos >= 0 and llama._model.add_bos_token() else []
         try:
-            self.template = template or self._template_from_metadata(tool_format, thinking)
+            variables = thinking_variables(thinking)
+            self.template = template or ChatTemplate.of_model(llama, tool_format, variables)
         except ChatTemplateError as exc:
             raise EngineError(f"{exc}; the GGUF's tokenizer.chat_template is unusable") from exc
         self.format = self.template.format
         if not self.template.parallel_calls:  # the template keeps one call per reply
             self.max_calls_per_turn = 1
-
-    def _template_from_metadata(
-        self, tool_format: str | None, thinking: ThinkingEffort | None
-    ) -> ChatTemplate:
-        def token_text(token_id: int) -> str:
-            if token_id < 0:
-                return ""
-            return self._llama.detokenize([token_id], special=True).decode("utf-8", errors="replace")
-
-        return ChatTemplate(
-            self._llama.metadata.get("tokenizer.chat_template"),
-            bos_token=token_text(self._llama.token_bos()),
-            eos_token=token_text(self._llama.token_eos()),
-            tool_format=tool_format,
-            variables=thinking_variables(thinking),
-        )
 
     @property
     def name(self) -> str:
@@ -203,7 +186,7 @@ class LlamaCppEngine:
             prompt_text=prompt_text,
             prompt=prompt,
             budget=options.max_tokens,
-            thinking_open=_opens_thinking(prompt_text),
+            thinking_open=opens_thinking(prompt_text),
             room=self._room(len(prompt)),
             thinking_allowance=self.thinking_budget if self.thinking_budget is not None else 1 << 30,
         )
@@ -287,7 +270,7 @@ class LlamaCppEngine:
         with closing(self._decode(tokens, turn.most(), constraint, options, out)) as pieces:
             for piece in pieces:
                 in_thinking = splitter.in_thinking
-                yield from _deltas(splitter.feed(piece))
+                yield from deltas(splitter.feed(piece))
                 if splitter.done:
                     out.stop = "call" if splitter.in_call else "stop"
                     break
@@ -307,56 +290,19 @@ class LlamaCppEngine:
                 if text_tokens >= text_limit:
                     out.stop = "length"
                     break
-                if policy.forced and not in_thinking and _said_a_line(splitter.text):
+                if policy.forced and not in_thinking and said_a_line(splitter.text):
                     out.stop = "length"  # one line of reasoning before a required call (models
                     break  # asked for one sentence restated their whole plan, at ~6 tok/s)
-        yield from _deltas(splitter.flush())
+        yield from deltas(splitter.flush())
         turn.thinking = (turn.thinking + splitter.thinking).strip()
         turn.content = (turn.content + splitter.text).strip()
         return splitter.in_call, ended
 
-    def _token_tables(self) -> None:
-        """The token sets the logits processors below use, from one walk of the vocabulary
-        (~0.3 s for Qwen's 151K tokens)."""
-        model = self._llama._model
-        pieces = [
-            (token, model.token_to_piece(token, special=True).rstrip(b"\0"))
-            for token in range(int(self._llama.n_vocab()))
-        ]
-        self._blank_tokens = [token for token, piece in pieces if piece and not piece.strip()]
-        self._closing_tokens = [token for token, piece in pieces if piece and _starts_closing(piece)]
-        self._quote_cuts = closing_cuts(pieces)
-
     def _unchanged_edit_guard(self) -> UnchangedEditGuard:
-        if self._quote_cuts is None:
-            self._token_tables()
-        assert self._quote_cuts is not None
-        return UnchangedEditGuard(self._quote_cuts, self._piece)
+        return self._vocab.unchanged_edit_guard(self._piece)
 
     def _no_blank_start(self, closing: bool) -> Any:
-        """A logits processor that keeps the pass's first token from being whitespace only, and
-        (`closing`: the pass opens the reasoning) from being the start of its closing tag.
-
-        Templates strip what they render back (`<think>{{ reasoning.strip() }}`, the content
-        likewise), so a reply that opens with a newline would never match its own next prompt and
-        all of it would be evaluated again; and they render an empty reasoning as no `<think>` at
-        all (GLM-4.7/5: `<|assistant|></think>`), while the generation prompt opened one.
-        """
-        import numpy as np
-
-        if self._blank_tokens is None:
-            self._token_tables()
-        assert self._blank_tokens is not None
-        blank = np.array(self._blank_tokens + (self._closing_tokens if closing else []), dtype=np.int64)
-        first = [True]
-
-        def processor(input_ids: Any, scores: Any) -> Any:
-            if first[0]:
-                first[0] = False
-                scores[blank] = -np.inf
-            return scores
-
-        return processor
+        return self._vocab.no_blank_start(closing)
 
     # ---- calls ---------------------------------------------------------------------------------
 
@@ -429,42 +375,8 @@ class LlamaCppEngine:
         return False
 
     def _continuation(self, turn: Turn, next_call: bool) -> str:
-        """The template's own text of the reply so far, up to where more text (or the next call's body) goes.
-
-        Found by rendering the conversation with a stand-in text (or call) through the template;
-        a template whose rendering does not extend the generation prompt gets a plain join.
-        """
-        if next_call:
-            sentinel = ToolCall(id=self.format.call_id(len(turn.calls)), name=SENTINEL_TOOL, arguments={})
-            message = turn.message(extra_calls=[sentinel])
-        else:
-            message = turn.message(extra_content=SENTINEL_TEXT)
-        full = self._render_text([*turn.messages, message], turn.tools, generation=False)
-        if full.startswith(turn.prompt_text):
-            suffix = full[len(turn.prompt_text) :]
-            if not next_call and (at := suffix.find(SENTINEL_TEXT)) != -1:
-                return suffix[:at]
-            at = suffix.find(SENTINEL_TOOL)
-            opener_at = suffix.rfind(self.format.opener, 0, at) if at != -1 else -1
-            if next_call and opener_at != -1:
-                return suffix[: opener_at + len(self.format.opener)]
-        return self._plain_continuation(turn, next_call)
-
-    def _plain_continuation(self, turn: Turn, next_call: bool) -> str:
-        reasoning = ""
-        if turn.thinking:
-            reasoning = (
-                f"{turn.thinking}</think>\n" if turn.thinking_open else f"<think>{turn.thinking}</think>\n"
-            )
-        elif turn.thinking_open:
-            reasoning = "</think>\n"
-        parts = [p for p in (turn.content, self.format.render_calls(turn.calls)) if p]
-        text = reasoning + "\n".join(parts)
-        return (
-            f"{text}\n{self.format.opener}"
-            if next_call and parts
-            else text + (self.format.opener if next_call else "")
-        )
+        """The template's own text of the reply so far (agent/engines/continuation.py)."""
+        return continuation(self._render_text, self.format, turn, next_call)
 
     # ---- decoding ------------------------------------------------------------------------------
 
@@ -549,26 +461,3 @@ class LlamaCppEngine:
 
         vocab = self._llama._model.vocab
         return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))
-
-
-def _starts_closing(piece: bytes) -> bool:
-    """The token's text is the reasoning's closing tag, or how it begins."""
-    close = THINK_CLOSE.encode()
-    return close.startswith(piece) or piece.startswith(close)
-
-
-def _said_a_line(text: str) -> bool:
-    """The text holds a finished line that says something (a heading, `### Plan`, does not)."""
-    *done, _ = text.split("\n")  # the last piece is not finished yet
-    return any(len(line.strip()) >= 24 and any(m in line for m in ".:?!") for line in done)
-
-
-def _opens_thinking(prompt_text: str) -> bool:
-    """The generation prompt ends inside an opened `<think>` (GLM-4.7/5, Qwen3 thinking)."""
-    tail = prompt_text.rstrip()
-    return tail.endswith(THINK_OPEN)
-
-
-def _deltas(pieces: list[tuple[str, str]]) -> Iterator[EngineEvent]:
-    for kind, piece in pieces:
-        yield ThinkingDelta(text=piece) if kind == "thinking" else TextDelta(text=piece)
