@@ -1,13 +1,15 @@
-"""What this machine has: RAM (/proc/meminfo), NVIDIA VRAM (nvidia-smi), CPU cores."""
+"""What this machine has: RAM (/proc/meminfo), NVIDIA VRAM (nvidia-smi), CPU cores (counted as the
+embedded engine counts them when it loads a model: agent/engines/llama_load.py)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from agent.engines.llama_load import physical_cores, usable_cpus
 
 GB = 1_000_000_000
 
@@ -57,29 +59,11 @@ def _nvidia() -> tuple[int, int, list[str]]:
     return total, free, names
 
 
-def _cpus() -> set[int]:
-    try:
-        return set(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return set(range(os.cpu_count() or 1))
-
-
-def _physical(cpus: set[int]) -> int:
-    cores = set()
-    for cpu in cpus:
-        siblings = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/core_cpus_list")
-        try:
-            cores.add(siblings.read_text().strip())
-        except OSError:
-            cores.add(str(cpu))
-    return max(1, len(cores))
-
-
 def detect(ram_gb: float | None = None, vram_gb: float | None = None) -> Hardware:
     """This machine, with RAM and VRAM replaced by the given sizes (in GB) when given."""
     ram_total, ram_available = _meminfo()
     vram_total, vram_free, gpus = _nvidia() if vram_gb is None else (0, 0, [])
-    cpus = _cpus()
+    cpus = usable_cpus()
     given = ram_gb is not None or vram_gb is not None
     if ram_gb is not None:
         ram_total = ram_available = int(ram_gb * GB)
@@ -93,6 +77,6 @@ def detect(ram_gb: float | None = None, vram_gb: float | None = None) -> Hardwar
         vram_free=vram_free,
         gpus=gpus,
         cpus=len(cpus),
-        cores=_physical(cpus),
+        cores=physical_cores(cpus),
         source="given" if given else "detected",
     )
