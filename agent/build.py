@@ -1,8 +1,9 @@
-"""The composition root: every sandbox the agent uses is built here, from the config.
+"""The composition root: what the agent runs on is built here, from the config, and nowhere else.
+The CLI (agent/cli/), the TUI and `agent mcp serve` call these functions; tests/test_build.py
+checks that nothing else constructs a sandbox backend or an engine.
 
-`agent fix`, the TUI, `agent tool`, `agent sandbox`, `agent mcp serve`, eval scoring and MCP stdio
-servers get their sandboxes from these functions; nothing else constructs a sandbox backend
-(tests/test_build.py checks the source). Layers, outermost first:
+Sandboxes. `agent fix`, the TUI, `agent tool`, `agent sandbox`, `agent mcp serve`, eval scoring and
+MCP stdio servers get theirs here. Layers, outermost first:
 
 - approval (`approval = "always"`): asks the given `Approver` before every command; with none (a
   headless run, `mcp serve`) every command is refused, with a message saying so;
@@ -12,6 +13,14 @@ servers get their sandboxes from these functions; nothing else constructs a sand
 The setup step gets its own sandbox (public internet through a proxy, `$AGENT_ENV` writable) and
 MCP stdio servers a `CommandWrapper` that starts them inside bubblewrap (`BubblewrapSandbox.wrap`),
 or as they are with `--sandbox none` (the loud warning covers them).
+
+Engines: the scripted one for `--script`, the HTTP one for a `base_url`, else the embedded one, with
+the memory check and the recommended load settings (agent/models/load_plan.py), through the
+engines' registry (agent/engines/__init__.py).
+
+Toolsets and the run: our tools for the engine's tool-call format, the budgets and the loop, the
+run that wires them (`fix_run`), what `agent mcp serve` offers, and `agent tool`'s session.
+Modules past the sandboxes' are imported where they are built: `agent --help` loads none of them.
 """
 
 from __future__ import annotations
