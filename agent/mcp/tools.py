@@ -124,7 +124,7 @@ class McpTool:
         self.parameters.setdefault("properties", {})
         annotations = remote.annotations
         self.read_only = bool(annotations is not None and annotations.read_only_hint)
-        self.kind: ToolKind = "read" if self.read_only else "run"  # a command of the server's, else
+        self.kind: ToolKind = "read" if self.read_only else "run"  # anything else may change files
         self.approval = approval
         self.notify = notify
 
