@@ -70,6 +70,7 @@ def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
         thinking=thinking,
         tool_format=config.tool_format,
         prefix_cache=prefix_cache,
+        speculative=config.speculative != "off",
     )
 
 

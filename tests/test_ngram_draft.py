@@ -1,0 +1,60 @@
+"""Prompt-lookup drafts (agent/engines/ngram_draft.py): what follows an earlier place that matches the tail."""
+
+from __future__ import annotations
+
+from agent.engines.ngram_draft import NgramSettings, PromptLookup
+
+SETTINGS = NgramSettings(min_match=3, max_draft=16, growth=1.0)
+
+
+def test_a_tail_seen_before_drafts_what_followed_it() -> None:
+    lookup = PromptLookup(SETTINGS, [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 1, 2, 3])
+    assert lookup.draft(16) == [4]  # a match of exactly min_match tokens earns one token
+
+
+def test_a_longer_match_earns_a_longer_draft() -> None:
+    old = list(range(100, 140))
+    lookup = PromptLookup(SETTINGS, [*old, 7, *old[:20]])
+    assert lookup.draft(16) == old[20:36]  # matched 20 tokens: the whole max_draft
+    assert lookup.draft(5) == old[20:25]  # never past the caller's limit
+
+
+def test_growth_scales_the_draft_with_the_match() -> None:
+    old = list(range(100, 140))
+    lookup = PromptLookup(NgramSettings(min_match=2, max_draft=16, growth=0.5), [*old, 7, *old[:8]])
+    assert lookup.draft(16) == old[8:12]  # 1 + (8 - 2) * 0.5
+
+
+def test_no_earlier_match_no_draft() -> None:
+    lookup = PromptLookup(SETTINGS, list(range(50)))
+    assert lookup.draft(16) == []
+    assert PromptLookup(SETTINGS, [1, 2]).draft(16) == []
+    assert PromptLookup(SETTINGS, [1, 2, 3, 1, 2, 3]).draft(0) == []
+
+
+def test_the_place_that_matches_furthest_back_wins() -> None:
+    near = [50, 1, 2, 3, 60]  # the tail's last 3 tokens, but not the 4th
+    far = [9, 1, 2, 3, 70]  # all four
+    lookup = PromptLookup(SETTINGS, [*far, *near, 9, 1, 2, 3])
+    assert lookup.draft(16)[0] == 70
+
+
+def test_extending_with_kept_tokens_follows_the_copy() -> None:
+    old = list(range(200, 260))
+    lookup = PromptLookup(SETTINGS, [*old, 1, *old[:3]])
+    copied = old[:3]
+    while len(copied) < len(old):
+        draft = lookup.draft(min(16, len(old) - len(copied)))
+        assert draft == old[len(copied) : len(copied) + len(draft)] and draft
+        lookup.extend(draft)
+        copied += draft
+    assert lookup.tokens[-len(old) :] == old
+
+
+def test_a_changed_token_restarts_the_match() -> None:
+    old = list(range(300, 340))
+    lookup = PromptLookup(SETTINGS, [*old, 1, *old[:10]])
+    lookup.extend([999])  # the model wrote something else here
+    assert lookup.draft(16) == []
+    lookup.extend(old[11:14])  # and went back to copying after the change
+    assert lookup.draft(16) == [old[14]]
