@@ -1,4 +1,4 @@
-"""Prompt-lookup drafts (agent/engines/ngram_draft.py): what follows an earlier place that matches the tail."""
+"""Prompt-lookup drafts (agent/engines/ngram_draft.py): what followed an earlier place matching the tail."""
 
 from __future__ import annotations
 
@@ -58,3 +58,18 @@ def test_a_changed_token_restarts_the_match() -> None:
     assert lookup.draft(16) == []
     lookup.extend(old[11:14])  # and went back to copying after the change
     assert lookup.draft(16) == [old[14]]
+
+
+def test_refused_drafts_raise_the_match_required_and_kept_ones_lower_it() -> None:
+    old = list(range(400, 440))
+    lookup = PromptLookup(NgramSettings(min_match=3, max_backoff=2), [*old, 1, *old[:4]])
+    assert lookup.draft(16) == old[4:6]
+    lookup.feedback(2, 0)
+    lookup.feedback(2, 0)
+    lookup.feedback(2, 0)
+    assert lookup.required == 5  # raised twice, then capped
+    assert lookup.draft(16) == []  # a match of 4 no longer earns a draft
+    lookup.extend(old[4:5])
+    assert lookup.draft(16) == old[5:8]
+    lookup.feedback(2, 2)
+    assert lookup.required == 4

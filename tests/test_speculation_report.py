@@ -13,7 +13,9 @@ def test_acceptance_is_reported_in_usage_and_the_json_report() -> None:
     usage = Usage(generated_tokens=100, decode_seconds=2.0, drafted_tokens=80, accepted_tokens=60)
     total = usage.add(Usage(drafted_tokens=20, accepted_tokens=0))
     assert (total.drafted_tokens, total.accepted_tokens, total.acceptance_rate) == (100, 60, 0.6)
-    report = report_dict(RunReport(session_id="s", task="t", status="resolved", stop_reason="done", usage=total))
+    report = report_dict(
+        RunReport(session_id="s", task="t", status="resolved", stop_reason="done", usage=total)
+    )
     assert report["usage"]["drafted_tokens"] == 100
     assert report["usage"]["accepted_tokens"] == 60
     assert report["usage"]["acceptance_rate"] == 0.6

@@ -24,8 +24,8 @@ from typing import Any
 from agent.chat_template import ChatTemplate, ChatTemplateError
 from agent.constrain import ConstraintError, GrammarProcessor, TokenMasker, llguidance_available
 from agent.engine import ChatOptions, EngineError
-from agent.engines.prefix_cache import MIN_TOKENS, PrefixCache
 from agent.engines.ngram_draft import NgramSettings, PromptLookup
+from agent.engines.prefix_cache import MIN_TOKENS, PrefixCache
 from agent.engines.repetition import repeating_period
 from agent.engines.speculation_settings import ngram_settings
 from agent.engines.speculative import Sampling, generate

@@ -5,10 +5,12 @@ function is in the prompt. When the last `min_match` tokens of the context (prom
 far) occurred earlier, the tokens that followed them there are proposed as the next ones; the
 verifier (agent/engines/speculative.py) keeps those the model would have produced anyway.
 
-A draft token the model refuses costs a batch position (on two cores about half a decode step), so
-drafts are sized by how long the current match already is: a copy that has run for 20 tokens is
-likely to go on, a 3-token coincidence in free text is given one or two tokens at most. Among the
-earlier places that share the tail, the one matching furthest back wins (the most recent on a tie).
+A draft token the model refuses costs a batch position (on two cores a third to a half of a decode
+step), so drafts are sized by how long the current match already is: a copy that has run for 20
+tokens is likely to go on, a 3-token coincidence in free text is given one token. A draft the model
+refuses outright raises the match required before the next one (up to `max_backoff` more tokens);
+a draft kept whole lowers it again, so prose with few repeats soon stops paying for drafts. Among
+the earlier places that share the tail, the one matching furthest back wins (the most recent on a tie).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class NgramSettings:
     max_draft: int = 16  # tokens drafted at most per verification batch
     # tokens of draft per token of match beyond `min_match` (a match of min_match gives one)
     growth: float = 1.0
+    max_backoff: int = 4  # the most a run of refused drafts raises the match required
 
 
 class PromptLookup:
@@ -38,6 +41,7 @@ class PromptLookup:
         self._tokens: list[int] = list(context)
         self._places: dict[tuple[int, ...], list[int]] = {}
         self._indexed = settings.min_match  # n-grams ending before this position are indexed
+        self.required = settings.min_match  # the match a draft needs now (raised by refusals)
 
     @property
     def tokens(self) -> list[int]:
@@ -52,11 +56,18 @@ class PromptLookup:
             return []
         self._index()
         place, matched = self._best_place()
-        if place < 0:
+        if place < 0 or matched < self.required:
             return []
         size = 1 + int((matched - self.settings.min_match) * self.settings.growth)
         size = min(size, self.settings.max_draft, limit)
         return self._tokens[place : place + size]
+
+    def feedback(self, drafted: int, accepted: int) -> None:
+        """How the last draft went: refused outright, the next needs a longer match; kept whole, less."""
+        if drafted and not accepted:
+            self.required = min(self.required + 1, self.settings.min_match + self.settings.max_backoff)
+        elif drafted and accepted == drafted:
+            self.required = max(self.required - 1, self.settings.min_match)
 
     def _index(self) -> None:
         """Record the n-grams that now have a following token (so never the tail itself)."""

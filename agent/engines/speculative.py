@@ -44,6 +44,9 @@ class Drafter(Protocol):
     def draft(self, limit: int) -> list[int]:
         """Up to `limit` tokens that may come next."""
 
+    def feedback(self, drafted: int, accepted: int) -> None:
+        """How many of the last draft's tokens the model kept."""
+
 
 @dataclass
 class DraftCounts:
@@ -159,7 +162,10 @@ def generate(
             draft = drafter.draft(room) if drafter is not None and room > 0 else []
             counts.drafted += len(draft)
             counts.batches += bool(draft)
+            before = counts.accepted
             token = yield from _verify(llama, sampler, [token, *draft], tie_margin, counts, progress)
+            if drafter is not None:
+                drafter.feedback(len(draft), counts.accepted - before)
     finally:
         _settle(llama, progress.prompt_length + max(progress.emitted - 1, 0), progress.evaluated)
 
