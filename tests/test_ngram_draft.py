@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agent.engines.ngram_draft import NgramSettings, PromptLookup
+from agent.engines.ngram_draft import NgramSettings, PromptLookup, best_size
 
-SETTINGS = NgramSettings(min_match=3, max_draft=16, growth=1.0)
+SETTINGS = NgramSettings(min_match=3, max_draft=16, growth=1.0, batch_cost=0.0)  # sized by the match only
 
 
 def test_a_tail_seen_before_drafts_what_followed_it() -> None:
@@ -21,7 +21,9 @@ def test_a_longer_match_earns_a_longer_draft() -> None:
 
 def test_growth_scales_the_draft_with_the_match() -> None:
     old = list(range(100, 140))
-    lookup = PromptLookup(NgramSettings(min_match=2, max_draft=16, growth=0.5), [*old, 7, *old[:8]])
+    lookup = PromptLookup(
+        NgramSettings(min_match=2, max_draft=16, growth=0.5, batch_cost=0.0), [*old, 7, *old[:8]]
+    )
     assert lookup.draft(16) == old[8:12]  # 1 + (8 - 2) * 0.5
 
 
@@ -62,7 +64,7 @@ def test_a_changed_token_restarts_the_match() -> None:
 
 def test_refused_drafts_raise_the_match_required_and_kept_ones_lower_it() -> None:
     old = list(range(400, 440))
-    lookup = PromptLookup(NgramSettings(min_match=3, max_backoff=2), [*old, 1, *old[:4]])
+    lookup = PromptLookup(NgramSettings(min_match=3, max_backoff=2, batch_cost=0.0), [*old, 1, *old[:4]])
     assert lookup.draft(16) == old[4:6]
     lookup.feedback(2, 0)
     lookup.feedback(2, 0)
@@ -73,3 +75,21 @@ def test_refused_drafts_raise_the_match_required_and_kept_ones_lower_it() -> Non
     assert lookup.draft(16) == old[5:8]
     lookup.feedback(2, 2)
     assert lookup.required == 4
+
+
+def test_the_best_size_grows_with_the_chance_a_draft_is_kept() -> None:
+    sizes = [best_size(keep, 0.35, 16) for keep in (0.2, 0.6, 0.9, 0.99)]
+    assert sizes[0] == 1 and sizes == sorted(sizes) and sizes[-1] >= 12
+    assert best_size(0.99, 0.35, 4) == 4  # never past the most allowed
+
+
+def test_drafts_shrink_after_refusals() -> None:
+    old = list(range(500, 560))
+    lookup = PromptLookup(NgramSettings(batch_cost=0.35), [*old, 1, *old[:30]])
+    assert 2 <= len(lookup.draft(16)) <= 4  # before any feedback: a 6-in-7 prior
+    for _ in range(3):
+        lookup.feedback(16, 16)
+    assert len(lookup.draft(16)) >= 12
+    for _ in range(8):
+        lookup.feedback(16, 1)  # kept a token, refused the next: a 1-in-2 chance
+    assert 1 <= len(lookup.draft(16)) <= 3

@@ -92,8 +92,10 @@ def repair(task_id: str) -> Workload:
     user = prompts.render(
         "repair_task", task=task["issue"], context=context, tests=tests, language="python", instructions=""
     )
-    messages = [Message.system(prompts.render("repair_system")), Message.user(user)]
-    return Workload(f"repair {task_id}", messages, target=_named(fixed, name))
+    target = _named(fixed, name)
+    whole = f"\n\nWrite the whole fixed `{name}` ({len(target.splitlines())} lines), not only the lines that change."
+    messages = [Message.system(prompts.render("repair_system")), Message.user(user + whole)]
+    return Workload(f"repair {task_id}", messages, target=target)
 
 
 def free_text() -> Workload:
