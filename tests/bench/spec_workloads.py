@@ -93,7 +93,8 @@ def repair(task_id: str) -> Workload:
         "repair_task", task=task["issue"], context=context, tests=tests, language="python", instructions=""
     )
     target = _named(fixed, name)
-    whole = f"\n\nWrite the whole fixed `{name}` ({len(target.splitlines())} lines), not only the lines that change."
+    lines = len(target.splitlines())
+    whole = f"\n\nWrite the whole fixed `{name}` ({lines} lines), not only the lines that change."
     messages = [Message.system(prompts.render("repair_system")), Message.user(user + whole)]
     return Workload(f"repair {task_id}", messages, target=target)
 
