@@ -235,6 +235,7 @@ def _build_llamacpp(config: AgentConfig, say: Say) -> Engine:
         thinking=thinking,
         tool_format=config.engine.tool_format,
         prefix_cache=prefix_cache,
+        speculative=config.engine.speculative != "off",
     )
 
 

@@ -58,6 +58,10 @@ class EngineConfig(BaseModel):
     # (agent/engines/prefix_cache.py): the 1.5B model spent 45 s of every run prefilling them
     prompt_cache: bool = True
     threads: int | None = None
+    # speculative decoding in the embedded engine (agent/engines/speculative.py): prompt-lookup
+    # drafts, verified so the output is what the model would write anyway; "auto": on, with the
+    # model's measured settings (agent/engines/speculation_settings.py); "off": one token per step
+    speculative: Literal["auto", "off"] = "auto"
     temperature: float = 0.0
     # model knobs (agent/models/knobs.py); per model in [models."<glob>"] tables
     thinking: Thinking | None = None  # off | high | max; None: the model's default

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter, computed_field
 
 from agent.formats.jsonrepair import no_surrogates
 from agent.messages import Message, ToolCall
@@ -21,10 +21,18 @@ class Usage(BaseModel):
     generated_tokens: int = 0
     prefill_seconds: float = 0.0
     decode_seconds: float = 0.0
+    drafted_tokens: int = 0  # speculative decoding: tokens proposed for verification
+    accepted_tokens: int = 0  # of those, tokens the sampler produced too (kept without a decode step)
 
     @property
     def decode_tokens_per_second(self) -> float:
+        """Effective decode speed: every generated token, drafted or not, over the decode time."""
         return self.generated_tokens / self.decode_seconds if self.decode_seconds > 0 else 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def acceptance_rate(self) -> float:
+        return self.accepted_tokens / self.drafted_tokens if self.drafted_tokens else 0.0
 
     def add(self, other: Usage) -> Usage:
         return Usage(
@@ -34,6 +42,8 @@ class Usage(BaseModel):
             generated_tokens=self.generated_tokens + other.generated_tokens,
             prefill_seconds=self.prefill_seconds + other.prefill_seconds,
             decode_seconds=self.decode_seconds + other.decode_seconds,
+            drafted_tokens=self.drafted_tokens + other.drafted_tokens,
+            accepted_tokens=self.accepted_tokens + other.accepted_tokens,
         )
 
 

@@ -50,6 +50,7 @@ ENGINE_FLAGS = {  # `agent fix` flag -> attribute of the parsed engine flags, pa
     "--server-model": "server_model",
     "--ctx": "n_ctx",
     "--threads": "threads",
+    "--speculative": "speculative",
     "--thinking": "thinking",
     "--experts": "experts_used",
     "--kv-type": "kv_cache_type",

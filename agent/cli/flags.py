@@ -18,6 +18,11 @@ def add_engine_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ctx", type=int, dest="n_ctx", help="context window in tokens (embedded engine)")
     group.add_argument("--threads", type=int, help="CPU threads for the embedded engine")
     group.add_argument(
+        "--speculative",
+        choices=["auto", "off"],
+        help="prompt-lookup speculative decoding in the embedded engine (default auto: on where it pays)",
+    )
+    group.add_argument(
         "--thinking", choices=["off", "high", "max"], help="thinking effort (models that think)"
     )
     group.add_argument("--experts", type=int, dest="experts_used", help="MoE experts used per token")
@@ -35,6 +40,7 @@ def config_for(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "server_model",
         "n_ctx",
         "threads",
+        "speculative",
         "thinking",
         "experts_used",
         "kv_cache_type",

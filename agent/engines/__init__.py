@@ -39,8 +39,10 @@ def llamacpp(
     thinking: ThinkingEffort | None = None,
     tool_format: str | None = None,
     prefix_cache: PrefixCache | None = None,
+    speculative: bool = True,
 ) -> Engine:
-    """The embedded engine on a loaded model (llama_load.py `load_llama`)."""
+    """The embedded engine on a loaded model (llama_load.py `load_llama`); `speculative`:
+    prompt-lookup drafts verified exactly (speculative.py)."""
     from agent.engines.llamacpp import LlamaCppEngine
 
     return LlamaCppEngine(
@@ -49,6 +51,7 @@ def llamacpp(
         thinking=thinking,
         tool_format=tool_format,
         prefix_cache=prefix_cache,
+        speculative=speculative,
     )
 
 

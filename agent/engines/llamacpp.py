@@ -23,9 +23,12 @@ from agent.engines.base import ChatOptions, EngineError
 from agent.engines.chat_template import ChatTemplate, ChatTemplateError
 from agent.engines.constrain import ConstraintError, GrammarProcessor, TokenMasker, llguidance_available
 from agent.engines.continuation import continuation
+from agent.engines.ngram_draft import NgramSettings, PromptLookup
 from agent.engines.prefix_cache import MIN_TOKENS, PrefixCache
 from agent.engines.repetition import repeating_period
 from agent.engines.reply_text import deltas, opens_thinking, said_a_line
+from agent.engines.speculation_settings import ngram_settings
+from agent.engines.speculative import Sampling, generate
 from agent.engines.token_reuse import common_prefix, reuse_cached_tokens
 from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort, Turn, thinking_variables
 from agent.engines.unchanged_edit import UnchangedEditGuard
@@ -74,10 +77,15 @@ class LlamaCppEngine:
         tool_format: str | None = None,
         thinking: ThinkingEffort | None = None,
         prefix_cache: PrefixCache | None = None,
+        speculative: bool = True,
+        ngram: NgramSettings | None = None,
     ) -> None:
         """`prefix_cache`: where the KV state of the prompt's opening (system prompt and tools)
-        is kept between sessions (agent/engines/prefix_cache.py); None: prefilled every session."""
+        is kept between sessions (agent/engines/prefix_cache.py); None: prefilled every session.
+        `speculative`: prompt-lookup drafts verified exactly (agent/engines/speculative.py), with
+        `ngram` or the model's measured defaults (agent/engines/speculation_settings.py)."""
         self._llama = llama
+        self.ngram = (ngram or ngram_settings(model_name)) if speculative else None
         self.prefix_cache = prefix_cache
         self._openings_checked: set[str] = set()  # system messages whose KV state was looked up
         self.opening_restored = 0  # opening tokens loaded from the prefix cache (0: none)
@@ -381,7 +389,7 @@ class LlamaCppEngine:
     # ---- decoding ------------------------------------------------------------------------------
 
     def _constraint(self, grammar: Grammar) -> dict[str, Any]:
-        """`generate` keyword arguments that enforce `grammar`: llguidance masks, else llama.cpp GBNF."""
+        """`Sampling` arguments that enforce `grammar`: llguidance masks, else llama.cpp GBNF."""
         if self.use_llguidance:
             try:
                 if self._masker is None:
@@ -428,15 +436,16 @@ class LlamaCppEngine:
         is_end = self._end_check()
         started = time.monotonic()
         first_at: float | None = None
-        generator = self._llama.generate(
-            tokens,
-            temp=options.temperature,
+        sampling = Sampling(
+            temperature=options.temperature,
             top_k=40,
             top_p=0.95,
             min_p=MIN_P if options.min_p is None else options.min_p,
-            repeat_penalty=1.0,
             **(constraint or {}),
         )
+        drafter = PromptLookup(self.ngram, tokens) if self.ngram is not None else None
+        max_draft = self.ngram.max_draft if self.ngram is not None else 0
+        generator = generate(self._llama, tokens, sampling, drafter, out.drafts, max_draft, limit)
         try:
             for token in generator:
                 first_at = first_at or time.monotonic()

@@ -153,6 +153,8 @@ class _Stream:
                 generated_tokens=int(t["predicted_n"]),
                 prefill_seconds=round(float(t.get("prompt_ms") or 0) / 1000, 4),
                 decode_seconds=round(float(t.get("predicted_ms") or 0) / 1000, 4),
+                drafted_tokens=int(t.get("draft_n") or 0),  # the server's own speculative decoding
+                accepted_tokens=int(t.get("draft_n_accepted") or 0),
             )
         prompt = int(self.usage.get("prompt_tokens") or prompt_estimate)
         cached = int((self.usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)

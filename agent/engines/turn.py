@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agent.engines.base import EngineError
+from agent.engines.speculative import DraftCounts
 from agent.events import Usage
 from agent.messages import Message, ToolCall, ToolSpec
 
@@ -38,6 +39,7 @@ class Pass:
     cached: int = 0
     prefill_seconds: float = 0.0
     decode_seconds: float = 0.0
+    drafts: DraftCounts = field(default_factory=DraftCounts)
 
 
 @dataclass
@@ -90,6 +92,8 @@ class Turn:
             generated_tokens=sum(len(p.ids) for p in passes),
             prefill_seconds=round(sum(p.prefill_seconds for p in passes), 4),
             decode_seconds=round(sum(p.decode_seconds for p in passes), 4),
+            drafted_tokens=sum(p.drafts.drafted for p in passes),
+            accepted_tokens=sum(p.drafts.accepted for p in passes),
         )
 
 

@@ -79,6 +79,16 @@ def _usage_line(usage: Usage) -> str:
         f"tokens: {usage.prompt_tokens} prompt ({usage.prefilled_tokens} prefilled, "
         f"{usage.cached_tokens} from cache), {usage.generated_tokens} generated"
         + (f" at {usage.decode_tokens_per_second:.1f} tok/s" if usage.decode_seconds else "")
+        + (
+            f", {usage.accepted_tokens} of {usage.drafted_tokens} drafted kept ({usage.acceptance_rate:.0%})"
+            if usage.drafted_tokens
+            else ""
+        )
+        + (
+            f", {usage.accepted_tokens} of {usage.drafted_tokens} drafted kept ({usage.acceptance_rate:.0%})"
+            if usage.drafted_tokens
+            else ""
+        )
     )
 
 

@@ -278,6 +278,8 @@ class AgentApp(App[None]):
             cached=u.cached_tokens,
             tokens_per_second=u.decode_tokens_per_second,
             live_rate=False,
+            drafted=u.drafted_tokens,
+            accepted=u.accepted_tokens,
         )
 
     def _run_finished(self, report: dict[str, object]) -> None:

@@ -22,6 +22,8 @@ class Status:
     cached: int = 0  # this turn: tokens reused from the KV cache
     tokens_per_second: float = 0.0
     live_rate: bool = False  # the rate is measured on the stream so far, not the engine's report
+    drafted: int = 0  # this turn: tokens speculative decoding proposed
+    accepted: int = 0  # of those, tokens the model kept
     step: int = 0
     plan_done: int = 0
     plan_total: int = 0
@@ -52,9 +54,17 @@ def clock(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
 
 
+def drafts(status: Status) -> str:
+    """`tok/s` and, when drafts were verified this turn, how many the model kept: `31.2 tok/s (draft 84%)`."""
+    rate = f"{'~' if status.live_rate else ''}{status.tokens_per_second:.1f} tok/s"
+    if status.drafted <= 0:
+        return rate
+    return f"{rate} (draft {status.accepted / status.drafted:.0%})"
+
+
 def render(status: Status) -> Content:
     sep = Content.styled(" │ ", "$text-muted")
-    rate = f"{'~' if status.live_rate else ''}{status.tokens_per_second:.1f} tok/s"
+    rate = drafts(status)
     parts = [
         Content.styled(status.state, "bold $text-accent"),
         gauge(status.context_tokens, status.context_budget),

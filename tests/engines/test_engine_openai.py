@@ -262,6 +262,15 @@ def test_llama_server_timings_are_used(replay: tuple[Replay, OpenAICompatEngine]
     usage = final(engine.chat([Message.user("x")], [], ChatOptions())).usage
     assert (usage.prompt_tokens, usage.cached_tokens, usage.prefilled_tokens) == (512, 500, 12)
     assert (usage.generated_tokens, usage.prefill_seconds, usage.decode_seconds) == (3, 0.25, 0.06)
+    assert (usage.drafted_tokens, usage.accepted_tokens) == (0, 0)
+
+
+def test_the_servers_speculative_decoding_is_reported(replay: tuple[Replay, OpenAICompatEngine]) -> None:
+    httpd, engine = replay
+    timings = {"prompt_n": 12, "predicted_n": 40, "draft_n": 32, "draft_n_accepted": 24}
+    httpd.replies.append((200, [chunk("a"), chunk("b", finish="stop", timings=timings)]))
+    usage = final(engine.chat([Message.user("x")], [], ChatOptions())).usage
+    assert (usage.drafted_tokens, usage.accepted_tokens, usage.acceptance_rate) == (32, 24, 0.75)
 
 
 def test_without_server_usage_the_counts_are_estimated(replay: tuple[Replay, OpenAICompatEngine]) -> None:
