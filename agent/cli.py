@@ -95,6 +95,11 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=["auto", "always", "off"],
         help="draft-and-test repair before the tool loop when the tests show the bug (default auto)",
     )
+    fix.add_argument(
+        "--reproduce",
+        choices=["auto", "always", "off"],
+        help="when no test shows the bug, write one from the issue first (default auto)",
+    )
     fix.add_argument("--json", action="store_true", help="stream events as JSON lines on stdout, report last")
     fix.add_argument("--verbose", "-v", action="store_true", help="show token usage and thinking")
     add_pr_flags(fix, with_open=True)
@@ -172,6 +177,7 @@ def _config(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "max_minutes",
         "edit_tests",
         "repair",
+        "reproduce",
     )
     config = load_config(repo_root, {**{k: getattr(args, k, None) for k in keys}, **sandbox_overrides(args)})
     check_numbers(config)  # NaN, infinite and negative flags and settings

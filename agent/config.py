@@ -72,6 +72,10 @@ class AgentConfig(BaseModel):
     repair: Literal["auto", "always", "off"] = "auto"
     repair_drafts: int = Field(default=30, ge=1, le=500)  # replies drawn in it, at most
     repair_share: float = Field(default=0.7, gt=0.0, le=1.0)  # of the time budget, at most
+    # when no test shows the bug: the model writes one from the issue first (agent/loop/reproduce.py),
+    # kept when it fails for the reason the issue states: "auto" (with a real model), "always", "off"
+    reproduce: Literal["auto", "always", "off"] = "auto"
+    reproduce_drafts: int = Field(default=8, ge=1, le=100)  # reproduction tests drafted, at most
     test_command: str | None = None
     command_timeout: float = 300.0
     # Tokens of repository context in the first prompt; None or "auto": min(200K, the model's

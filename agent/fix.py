@@ -28,13 +28,16 @@ from agent.events import Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
 from agent.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, Budgets, ContextTooSmall, LoopState, RepairBudget, Tools
+from agent.loop.state import ReproBudget
 from agent.messages import Message
 from agent.repo.stray_guard import StrayGuard
 from agent.report import RepairSummary, RunReport, Status, TestSummary, report_dict
+from agent.repro_brief import repro_brief
 from agent.run_setup import RunSetup, prepare_run
 from agent.session import Trajectory, new_session_id
 from agent.steering import Steering
 from agent.undo import journal_path
+from agent.verdict import verdict_of
 from agent.workspace import Workspace, WorkspaceError, agent_dir, apply_branch
 from sandbox.bubblewrap import SandboxUnavailable
 from sandbox.select import run_setup
@@ -67,6 +70,8 @@ def budgets_from(config: AgentConfig) -> Budgets:
         plan=config.plan,
         repair=config.repair,
         repair_budget=RepairBudget(max_drafts=config.repair_drafts, share=config.repair_share),
+        reproduce=config.reproduce,
+        reproduce_budget=ReproBudget(max_drafts=config.reproduce_drafts),
     )
 
 
@@ -109,6 +114,12 @@ class JournaledWorktree:
 
     def restore(self, diff: str) -> None:
         self.workspace.restore(diff, self.journal)
+
+    def keep(self) -> None:
+        self.workspace.keep()
+
+    def changes(self) -> list[tuple[str, str | None, str | None]]:
+        return self.workspace.changes()
 
 
 class FixRun:
@@ -273,6 +284,7 @@ class FixRun:
         )
         pack_budget = max(budget - setup.block.tokens, 0)
         context = self._context(workspace, request, pack_budget)
+        brief = repro_brief(workspace.path, request.task, cache_dir(request.repo))
         loop = AgentLoop(
             self.engine,
             Tools(setup.toolset, ctx, code_writer=Toolbox([write_code.TOOL])),
@@ -282,7 +294,7 @@ class FixRun:
             steering=self.steering,
         )
         try:
-            state = loop.run(request.task, context, instructions=setup.block.text)
+            state = loop.run(request.task, context, instructions=setup.block.text, brief=brief)
         except EngineError as exc:
             self.emit(Notice(level="error", message=str(exc)))
             self.failure = (EXIT_ENGINE, f"engine error: {exc}")
@@ -343,18 +355,24 @@ class FixRun:
         tests = _tests_summary(state.last_tests, test_command or "")
         commit = workspace.commit(_commit_message(request.task, state.summary)) if files else None
         patch = str(workspace.write_patch(self.session_id)) if files else None
+        verdict = verdict_of(state, files, workspace.path, workspace.changes() if files else [])
+        status: Status = "resolved" if verdict.status == "resolved" else "not_resolved"
         if state.stop_reason in ("engine_error", "internal_error"):
             status = "error"
         elif not files:
             status = "no_change"
-        else:
-            status = "resolved" if tests.ok else "not_resolved"
+        elif verdict.status == "unverified":
+            status = "unverified"
         return RunReport(
             session_id=self.session_id,
             task=request.task,
             github_issue=request.github_issue,
             status=status,
             stop_reason=state.stop_reason,
+            verdict=verdict.reason,
+            evidence=verdict.evidence,
+            reproduction=verdict.reproduction,
+            special_cased=verdict.special_cased,
             summary=state.summary,
             plan=state.plan,
             engine=self.engine.name,

@@ -109,7 +109,8 @@ ALLOWED = frozenset(
     {
         "n_ctx", "prompt_cache", "threads", "temperature", "max_steps", "max_minutes", "max_tokens",
         "max_attempts", "edit_tests", "test_after_edit", "undo_regressions", "edit_samples", "plan",
-        "repair", "repair_drafts", "repair_share", "test_command", "context_budget", "instructions_budget",
+        "repair", "repair_drafts", "repair_share", "reproduce", "reproduce_drafts", "test_command",
+        "context_budget", "instructions_budget",
         "mcp_tools_budget", "mcp_tool_max_tokens", "thinking", "experts_used", "kv_cache_type", "parallel",
         "models", "tool_format",
     }

@@ -23,6 +23,7 @@ from agent.messages import Message, ToolCall
 
 if TYPE_CHECKING:
     from agent.loop.repair import RepairResult
+    from agent.loop.reproduce import ReproResult
 
 Emit = Callable[[RunEvent], None]
 ALL_TESTS = json.dumps({})  # the test selection of a whole-suite run
@@ -38,6 +39,17 @@ class RepairBudget(BaseModel):
     max_tokens: int = 640
     # a reply needs about this long; the phase does not start one with less time left
     min_seconds: float = 20.0
+
+
+class ReproBudget(BaseModel):
+    """What the reproduction phase (reproduce.py) may spend."""
+
+    share: float = 0.3  # of the time left when the phase starts, at most
+    max_drafts: int = 8  # replies drawn, at most
+    temperature: float = 0.8  # every reply but the first (greedy)
+    max_tokens: int = 400
+    min_seconds: float = 15.0  # a reply needs about this long
+    feedback_rounds: int = 2  # corrections in a row on one thread before a fresh draw
 
 
 class Budgets(BaseModel):
@@ -91,6 +103,11 @@ class Budgets(BaseModel):
     # or "off".
     repair: Literal["auto", "always", "off"] = "auto"
     repair_budget: RepairBudget = RepairBudget()
+    # Reproduction (agent/loop/reproduce.py) before repair, when no test shows the bug: the model
+    # writes a test from the issue, kept when it fails for the reason the issue states. "auto"
+    # with an engine that samples, "always", or "off".
+    reproduce: Literal["auto", "always", "off"] = "auto"
+    reproduce_budget: ReproBudget = ReproBudget()
 
 
 @dataclass
@@ -186,6 +203,7 @@ class LoopState:
     set_aside: list[SetAside] = field(default_factory=list)  # the changes of earlier attempts
     step_seconds: list[float] = field(default_factory=list)  # how long each step took (budget checks)
     repair: RepairResult | None = None  # how the repair phase went, when it ran
+    reproduction: ReproResult | None = None  # how the reproduction phase went, when it ran
     tests: SuiteRecord = field(default_factory=SuiteRecord)
     calls: CallRecord = field(default_factory=CallRecord)
     draws: DrawRecord = field(default_factory=DrawRecord)
