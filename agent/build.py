@@ -299,7 +299,7 @@ def budgets_for(config: AgentConfig) -> Budgets:
     """What the loop may spend: the config's loop and repair sections (agent/loop/state.py)."""
     from agent.loop import Budgets
 
-    return Budgets.of(config.loop, config.repair)
+    return Budgets.of(config.loop, config.repair, config.reproduce)
 
 
 def loop_factory(engine: Engine, config: AgentConfig) -> LoopFactory:

@@ -117,6 +117,18 @@ class RepairConfig(BaseModel):
     share: float = Field(default=0.7, gt=0.0, le=1.0, alias="repair_share")  # of the time budget, at most
 
 
+class ReproduceConfig(BaseModel):
+    """Reproduce first (agent/loop/reproduce.py): when no test shows the bug, the model writes one
+    from the issue, kept when it fails for the reason the issue states; the file's keys are
+    `reproduce` and `reproduce_drafts`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # "auto": with an engine that samples (a replay could only repeat itself), "always", or "off"
+    mode: Literal["auto", "always", "off"] = Field(default="auto", alias="reproduce")
+    drafts: int = Field(default=8, ge=1, le=100, alias="reproduce_drafts")  # tests drafted, at most
+
+
 class ContextConfig(BaseModel):
     """The first prompt's repository context (agent/context) and project instructions (AGENTS.md)."""
 
@@ -148,6 +160,7 @@ FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "engine": EngineConfig,
     "loop": LoopConfig,
     "repair": RepairConfig,
+    "reproduce": ReproduceConfig,
     "context": ContextConfig,
     "mcp": McpConfig,
 }
@@ -172,6 +185,7 @@ class AgentConfig(BaseModel):
     engine: EngineConfig = Field(default=EngineConfig(), validation_alias=_inner("engine"))
     loop: LoopConfig = Field(default=LoopConfig(), validation_alias=_inner("loop"))
     repair: RepairConfig = Field(default=RepairConfig(), validation_alias=_inner("repair"))
+    reproduce: ReproduceConfig = Field(default=ReproduceConfig(), validation_alias=_inner("reproduce"))
     context: ContextConfig = Field(default=ContextConfig(), validation_alias=_inner("context"))
     mcp: McpConfig = Field(default=McpConfig(), validation_alias=_inner("mcp"))
     sandbox: SandboxConfig = SandboxConfig()  # [sandbox]: backend, policy, approval, setup_command

@@ -107,9 +107,10 @@ CLASSIFIED_TABLES = frozenset({"sandbox", "sandbox.limits", "web_fetch"})
 # memory), and test_command (it runs in the sandbox like any command the model runs).
 ALLOWED = frozenset(
     {
-        "n_ctx", "prompt_cache", "threads", "temperature", "max_steps", "max_minutes", "max_tokens",
+        "n_ctx", "prompt_cache", "threads", "speculative", "temperature", "max_steps", "max_minutes", "max_tokens",
         "max_attempts", "edit_tests", "test_after_edit", "undo_regressions", "edit_samples", "plan",
-        "repair", "repair_drafts", "repair_share", "test_command", "context_budget", "instructions_budget",
+        "repair", "repair_drafts", "repair_share", "reproduce", "reproduce_drafts", "test_command",
+        "context_budget", "instructions_budget",
         "mcp_tools_budget", "mcp_tool_max_tokens", "thinking", "experts_used", "kv_cache_type", "parallel",
         "models", "tool_format",
     }

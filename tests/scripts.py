@@ -114,7 +114,7 @@ def run_fix(
 ) -> tuple[RunReport, list[RunEvent]]:
     """One attempt unless the test is about attempts: a stuck script would otherwise start over."""
     events: list[RunEvent] = []
-    config = AgentConfig(**{"max_steps": 12, "max_attempts": 1, "repair": "off", **kw})
+    config = AgentConfig(**{"max_steps": 12, "max_attempts": 1, "repair": "off", "reproduce": "off", **kw})
     run = fix_run(engine, sandboxes(repo, config), config, events.append)
     report = run.run(FixRequest(task=task, repo=git.Repo(repo)))
     return report, events

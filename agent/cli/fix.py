@@ -44,6 +44,11 @@ def add_fix_parser(sub: Any) -> argparse.ArgumentParser:
         choices=["auto", "always", "off"],
         help="draft-and-test repair before the tool loop when the tests show the bug (default auto)",
     )
+    fix.add_argument(
+        "--reproduce",
+        choices=["auto", "always", "off"],
+        help="when no test shows the bug, write one from the issue first (default auto)",
+    )
     fix.add_argument("--json", action="store_true", help="stream events as JSON lines on stdout, report last")
     fix.add_argument("--verbose", "-v", action="store_true", help="show token usage and thinking")
     add_pr_flags(fix, with_open=True)

@@ -50,6 +50,7 @@ def config_for(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "max_minutes",
         "edit_tests",
         "repair",
+        "reproduce",
     )
     config = load_config(repo_root, {**{k: getattr(args, k, None) for k in keys}, **sandbox_overrides(args)})
     check_numbers(config)  # NaN, infinite and negative flags and settings

@@ -53,6 +53,15 @@ class Worktree(Protocol):
         """Apply a diff set aside before (the best attempt's change is what the run leaves)."""
         ...
 
+    def changes(self) -> list[tuple[str, str | None, str | None]]:
+        """(path, text before, text now) of each file the change touches (None: absent or binary)."""
+        ...
+
+    def keep(self) -> None:
+        """What the tree holds now stays in every later attempt (a verified reproduction test):
+        `set_aside` goes back to it from then on."""
+        ...
+
 
 @dataclass(frozen=True)
 class Tools:

@@ -15,6 +15,7 @@ from agent.events import ToolFinished, ToolStarted
 from agent.loop.base import Outcome, Tools, Worktree
 from agent.loop.cosmetic import only_cosmetic
 from agent.loop.errors import Finished, Stuck
+from agent.loop.evidence import judge
 from agent.loop.state import ALL_TESTS, Emit, Run, SuiteRecord, finished
 from agent.loop.suite_runs import clip, failing_count, ran_tests, same_result
 from agent.messages import Message, ToolCall
@@ -77,12 +78,18 @@ class Checks:
         verify(self.tools, self.run.emit, state.tests, call_id or f"verify_{state.steps}", arguments, tested)
 
     def baseline(self) -> str:
-        """The tests on the code as it is, before any change: what the task prompt says of them."""
-        if not self.run.budgets.loop.test_after_edit:
-            return ""
+        """The tests on the code as it is, before any change: what the task prompt says of them.
+        They run even without tests after edits (the verdict needs to know what failed before),
+        but the model is told of them only with."""
         self.verify("baseline")
         record = self.run.state.tests
         record.baseline = record.last
+        return self.told_baseline() if self.run.budgets.loop.test_after_edit else ""
+
+    def told_baseline(self) -> str:
+        """What the task prompt says of the tests before any change (the baseline as it stands:
+        with the reproduction test once one is kept)."""
+        record = self.run.state.tests
         tests = record.baseline or {}
         record.best_failing[ALL_TESTS] = failing_count(tests)
         return prompts.render(
@@ -148,6 +155,8 @@ class Checks:
             if failing < best:
                 record.best_failing[selection], record.stale_edits = failing, 0
                 return
+            if failing == best and _moved(before, tests) and not only_cosmetic(records):
+                return  # some result changed and nothing broke more: maybe one part of a fix in several
         self.stale_edit()
 
     def _append(self, text: str) -> None:
@@ -157,13 +166,16 @@ class Checks:
         messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
 
     def stale_edit(self) -> None:
-        """One more edit in a row that did no better; too many end the attempt."""
+        """One more edit in a row that did no better (made more tests fail, changed no result, or
+        comments only); too many end the attempt. An edit that moved some result without breaking
+        more is not counted: a fix in several parts passes the tests only after its last part."""
         record = self.run.state.tests
         record.stale_edits += 1
         if record.stale_edits >= self.run.budgets.max_stale_edits:
             raise Stuck(
                 "no_improvement",
-                f"{record.stale_edits} edits in a row left as many tests failing as before",
+                f"{record.stale_edits} edits in a row did no better "
+                "(more tests failing, no result changed, or comments only)",
             )
 
     def set_off(self, call: ToolCall, told: str) -> None:
@@ -204,7 +216,10 @@ class Checks:
         state.messages.append(Message.tool_result(call, refusal))
 
     def _refusal(self) -> str | None:
-        """Why `finish` cannot be accepted yet, or None. Verifies with the tests first."""
+        """Why `finish` cannot be accepted yet, or None. Verifies with the tests first: it is
+        refused while a test that passed before fails (or no longer runs), or while none of the
+        tests that showed the bug passes. Tests that failed before and still fail are no reason
+        on their own: the report names them."""
         state, budgets = self.run.state, self.run.budgets
         if not self.worktree.has_changes():  # a fix needs a change; a stuck model ends on repeats or budgets
             return prompts.render(
@@ -215,8 +230,20 @@ class Checks:
         tests = state.tests.last or {}
         if tests.get("ok") or tests.get("no_tests"):
             return None
+        evidence = judge(state.tests.baseline, tests)
+        if evidence.ran and not evidence.regressions and not evidence.lost:
+            if evidence.fixed or not evidence.targets:
+                return None
+            why = "none of the tests that failed before your change passes yet"
+        elif evidence.regressions:
+            why = f"tests that passed before your change fail now ({', '.join(evidence.regressions[:4])})"
+        else:
+            why = "the tests do not run through"
         return prompts.render(
-            "finish_tests_fail", output=last_output(state.tests), test_after_edit=budgets.loop.test_after_edit
+            "finish_tests_fail",
+            why=why,
+            output=last_output(state.tests),
+            test_after_edit=budgets.loop.test_after_edit,
         )
 
 
@@ -243,6 +270,12 @@ def _covers(baseline: dict[str, Any] | None, arguments: dict[str, Any], ran: dic
         )
 
     return all(held(test) for test in failing)
+
+
+def _moved(before: Before, tests: dict[str, Any]) -> bool:
+    """The edit changed some test's result (the run before it is known and shows otherwise)."""
+    last, changed_since = before
+    return last is not None and not changed_since and not same_result(last, tests)
 
 
 def _how_many(count: float) -> str:

@@ -26,6 +26,7 @@ from agent.loop.errors import StopRun, Stuck
 from agent.loop.planning import action_kind, parse_plan, tick
 from agent.loop.repair import RepairPhase
 from agent.loop.repeats import Repeats
+from agent.loop.reproduce import ReproBrief, ReproductionPhase
 from agent.loop.sampling import EditSampler, Trial
 from agent.loop.state import Budgets, Emit, LoopState, Run
 from agent.loop.turns import Turns
@@ -56,13 +57,19 @@ class AgentLoop:
         self.steering = steering
         self.specs = tools.toolset.specs()
 
-    def run(self, task: str, context: str, instructions: str = "") -> LoopState:
+    def run(
+        self, task: str, context: str, instructions: str = "", brief: ReproBrief | None = None
+    ) -> LoopState:
         """Fix `task`, given the repository `context` and the project's AGENTS.md block
-        (agent/run/instruction_prompt.py, or ""); the state it ends in is the report's."""
+        (agent/run/instruction_prompt.py, or ""); the state it ends in is the report's. `brief`: where
+        a reproduction test would go and how the project's tests look (no reproduction without)."""
         state = self._start(task)
         tests = self.checks.baseline()
-        if self.repair.wanted() and self.repair.run_phase(task, context, instructions):
-            return state  # a draft made the tests pass (or the user ended the run)
+        lead = self.reproduce.lead(task, context, instructions, brief)  # a test kept: its conversation
+        if lead is not None:
+            tests = self.checks.told_baseline()
+        if self.repair.wanted() and self.repair.run_phase(task, context, instructions, lead):
+            return state  # a draft fixed the tests that failed (or the user ended the run)
         guidance = state.messages  # what the user wrote during the repair phase
         state.messages = [*self._opening(task, context, instructions, tests), *guidance]
         check_fits(self.engine, self.specs, state.messages, self.budgets.turn_max_tokens)
@@ -88,9 +95,8 @@ class AgentLoop:
         self.repeats = Repeats(run, version)
         self.sampler = EditSampler(run, self.tools, version, self.query, self.engine.samples)
         self.attempts = Attempts(run, self.worktree, self.checks.verify)
-        self.repair = RepairPhase(
-            run, self.turns, self.tools, self.worktree, self.checks.verify, self.engine.samples
-        )
+        phase = (run, self.turns, self.tools, self.worktree, self.checks.verify, self.engine.samples)
+        self.repair, self.reproduce = RepairPhase(*phase), ReproductionPhase(*phase)
         return run.state
 
     def _attempt(self) -> None:

@@ -4,9 +4,14 @@ When the tests show the bug before any change, the run starts here, before the t
 The model reads the issue, the repository context and the failing tests, says in a sentence or
 two what causes the bug and writes the fixed definitions in one fenced block; `write_code`
 merges them into the files that hold them (tools/editing/definitions.py), and the whole suite runs on
-the result. A draft that makes every test pass is the fix. Otherwise the tree goes back as it
-was and more replies are drawn (sampled; the prompt's KV cache is reused, so a draft costs its
-reply's tokens); after each round the closest draft so far (fewest failing tests, a changed
+the result. A draft is judged by the evidence (agent/loop/evidence.py): one after which every
+test that failed before passes and nothing that passed breaks is the fix; one that fixes some of
+them, breaks nothing and leaves the rest failing exactly as before (tests that fail for reasons of
+their own, as real repositories have) is kept as a candidate, taken when a round brings nothing
+better. A draft that makes the tests pass by special-casing their values (agent/loop/gaming.py)
+is refused and the model told why. Otherwise the tree goes back as it was and more replies are
+drawn (sampled; the prompt's KV cache is reused, so a draft costs its reply's tokens); after each
+round the closest draft so far (fewest failing tests, a changed
 result over none), one not shown before, goes back to the model with its test output, to be
 corrected. A round that brings nothing new goes back to the first prompt.
 
@@ -17,13 +22,6 @@ whose text the prompt already holds. Measured on ../shared/minibugs (tests/bench
 If no draft passes within its share of the time, the tree is as it was, the closest draft is
 kept as a set-aside attempt (the run leaves it when nothing better comes), and the tool-calling
 loop takes over with the time left.
-
-Code blocks: a block opens with a line of three or more backticks (or tildes) and an optional
-language, and closes with a line of the same fence; a block still open when the reply ends (cut at
-a stop or a token limit) counts up to the end. The file a block is for may be named on the
-(non-blank) line before it (`In timeutil/duration.py:`) or in its first line
-(`# timeutil/duration.py`); `path` holds what looks like a file name there, for write_code to check
-against the repository.
 """
 
 from __future__ import annotations
@@ -39,79 +37,15 @@ from agent.engines.base import ChatOptions
 from agent.events import ChatDone, ToolStarted
 from agent.loop.base import Tools, Worktree
 from agent.loop.checks import last_output
+from agent.loop.code_blocks import CodeBlock, close_open_fence, code_blocks
 from agent.loop.errors import StopRun
+from agent.loop.evidence import Evidence, judge
+from agent.loop.gaming import failing_tests_source, special_casing
 from agent.loop.state import RepairBudget, Run, SetAside
-from agent.loop.suite_runs import clip, failing_count, ran_tests, same_result
+from agent.loop.suite_runs import clip, failing_count, failures_as_before, ran_tests, same_result
 from agent.loop.turns import Turns
 from agent.messages import Message, ToolCall
 from tools.base import ToolOutcome
-
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n`]*$")
-_FILE_NAME = re.compile(r"[\w./-]*\w\.[A-Za-z]\w{0,5}\b")
-_FIRST_LINE_NAME = re.compile(r"^\s*(?:#|//|--|/\*)\s*(?:file:?\s*)?([\w./-]+\.\w+)\s*(?:\*/)?\s*$", re.I)
-# what the fence's info string says for code we would never merge into a source file
-NOT_CODE = frozenset(
-    {"bash", "sh", "shell", "console", "zsh", "powershell", "text", "txt", "output", "diff", "patch"}
-)
-
-
-@dataclass(frozen=True)
-class CodeBlock:
-    code: str
-    language: str  # the fence's info string, lower-cased ("" when none)
-    path: str | None  # a file name written just before the block or in its first line
-    closed: bool = True  # False: the reply ended inside it
-
-    @property
-    def is_code(self) -> bool:
-        """A block of program text (not a shell session, output or a diff)."""
-        return self.language not in NOT_CODE and bool(self.code.strip())
-
-
-def code_blocks(text: str) -> list[CodeBlock]:
-    """The fenced blocks of `text`, in order."""
-    blocks: list[CodeBlock] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        opened = _FENCE.match(lines[i])
-        if not opened:
-            i += 1
-            continue
-        fence, language = opened.group(1), opened.group(2).lower()
-        body: list[str] = []
-        j = i + 1
-        closed = False
-        while j < len(lines):
-            stripped = lines[j].strip()
-            if stripped.startswith(fence[0] * len(fence)) and not stripped.strip(fence[0]):
-                closed = True
-                break
-            body.append(lines[j])
-            j += 1
-        code = "\n".join(body) + ("\n" if body else "")
-        before = next((line for line in reversed(lines[max(0, i - 2) : i]) if line.strip()), "")
-        blocks.append(CodeBlock(code, language, _named_path(before, body), closed))
-        i = j + 1
-    return blocks
-
-
-def _named_path(before: str, body: list[str]) -> str | None:
-    if body:
-        first = _FIRST_LINE_NAME.match(body[0])
-        if first:
-            return first.group(1)
-    names = _FILE_NAME.findall(before)
-    return names[-1].strip("./") if names else None
-
-
-def close_open_fence(text: str) -> str:
-    """`text` with a closing fence added when it ends inside a block (a reply cut at its stop)."""
-    blocks = code_blocks(text)
-    if blocks and not blocks[-1].closed:
-        return text.rstrip("\n") + "\n```"
-    return text
-
 
 # a reply ends at the close of its first fenced block: what a model writes after it (usage
 # examples, a restated explanation) costs decode time and is never used
@@ -129,12 +63,21 @@ class Draft:
     tests: dict[str, Any]
     failing: float
     same_as_before: bool  # every test fails as it did before any change
+    evidence: Evidence | None = None
+    gamed: str = ""  # why it was refused: it special-cased the tests' values
     fed_back: bool = False
 
+    @property
+    def candidate(self) -> bool:
+        """It fixed a test that failed, broke none, and was not refused."""
+        return self.evidence is not None and self.evidence.shown_fixed and not self.gamed
 
-def _closeness(draft: Draft) -> tuple[float, bool]:
-    """Fewest failing first; on a tie, a draft that changed some result before one that did not."""
-    return draft.failing, draft.same_as_before
+
+def _closeness(draft: Draft) -> tuple[bool, int, float, bool]:
+    """A candidate first (most tests fixed), then fewest failing; on a tie, a draft that changed
+    some result before one that did not."""
+    fixed = len(draft.evidence.fixed) if draft.evidence is not None else 0
+    return not draft.candidate, -fixed, draft.failing, draft.same_as_before
 
 
 @dataclass
@@ -143,9 +86,15 @@ class RepairResult:
     summary: str = ""  # the resolving reply's explanation
     replies: int = 0
     drafts: list[Draft] = field(default_factory=list)  # the ones tried that did not pass
+    gamed: int = 0  # drafts refused for special-casing the tests' values
+    partial: bool = False  # resolved by a candidate: some tests that failed before still fail
 
     def closest(self) -> Draft | None:
         return min(self.drafts, key=_closeness, default=None)
+
+    def candidate(self) -> Draft | None:
+        best = self.closest()
+        return best if best is not None and best.candidate else None
 
 
 @dataclass
@@ -155,11 +104,14 @@ class RepairHost:
     chat: Callable[[list[Message], ChatOptions], ChatDone]  # no tools; usage counted, text shown
     write: Callable[[ToolCall], ToolOutcome]  # a write_code call, run and shown
     test: Callable[[str], dict[str, Any]]  # the whole suite on the tree as it is, shown
-    set_aside: Callable[[], str]  # the tree back to the base commit; returns the diff removed
+    set_aside: Callable[[], str]  # the tree back to where the phase started; returns the diff removed
+    restore: Callable[[str], None]  # a diff set aside back on the tree
     version: Callable[[], str]  # a key of the tree's content (its diff from the base commit)
     seconds_left: Callable[[], float]  # of the phase's share
     step: Callable[[], None]  # a new step starts (each reply is one)
     notice: Callable[[str], None]
+    judge: Callable[[dict[str, Any]], Evidence]  # a run of the tests against the runs before any change
+    gaming: Callable[[], str]  # why the change on the tree special-cases the tests' values, or ""
 
 
 def summary_of(reply: str) -> str:
@@ -177,23 +129,36 @@ class Repair:
         self._tried: set[str] = set()  # hashes of the diffs tried
         self._drafts = 0
 
+    def opening(
+        self, task: str, context: str, tests_output: str, instructions: str, lead: list[Message] | None
+    ) -> list[Message]:
+        """The first prompt; after a reproduction (`lead`: its conversation, up to the kept test)
+        it goes on from there, so the KV cache serves all of it."""
+        tests = clip(tests_output, TESTS_CHARS)
+        if lead:
+            again = prompts.render("repair_after_repro", tests=tests, language=self.language)
+            return [*lead, Message.user(again)]
+        task_text = prompts.render(
+            "repair_task",
+            task=task,
+            context=context,
+            tests=tests,
+            language=self.language,
+            instructions=instructions,
+        )
+        return [Message.system(prompts.render("repair_system")), Message.user(task_text)]
+
     def run(
-        self, task: str, context: str, tests_output: str, baseline: dict[str, Any], instructions: str = ""
+        self,
+        task: str,
+        context: str,
+        tests_output: str,
+        baseline: dict[str, Any],
+        instructions: str = "",
+        lead: list[Message] | None = None,
     ) -> RepairResult:
         result = RepairResult()
-        opening = [
-            Message.system(prompts.render("repair_system")),
-            Message.user(
-                prompts.render(
-                    "repair_task",
-                    task=task,
-                    context=context,
-                    tests=clip(tests_output, TESTS_CHARS),
-                    language=self.language,
-                    instructions=instructions,
-                )
-            ),
-        ]
+        opening = self.opening(task, context, tests_output, instructions, lead)
         conversation = opening
         while self._room(result):
             fresh: list[Draft] = []
@@ -207,8 +172,29 @@ class Repair:
                         result.summary = summary_of(reply)
                         return result
                     fresh.append(draft)
+            if self._settle(result, fresh, baseline):
+                return result
             conversation = self._next(opening, fresh, result)
+        self._settle(result, [], baseline, final=True)
         return result
+
+    def _settle(
+        self, result: RepairResult, fresh: list[Draft], baseline: dict[str, Any], final: bool = False
+    ) -> bool:
+        """Take the best candidate when this round brought nothing better and what still fails
+        fails as before any change (or the phase is over): True when it is on the tree."""
+        best = result.candidate()
+        if best is None or best.evidence is None:
+            return False
+        quiet = failures_as_before(baseline, best.tests)
+        if not final and (not quiet or any(d is not best and d.candidate for d in fresh) or best in fresh):
+            return False
+        self.host.set_aside()
+        self.host.restore(best.diff)
+        result.resolved, result.partial = True, True
+        result.summary = summary_of(best.reply)
+        self.host.notice(f"repair: draft {best.number} kept: {best.evidence.reason()}")
+        return True
 
     def _room(self, result: RepairResult) -> bool:
         return result.replies < self.budget.drafts and self.host.seconds_left() >= self.budget.min_seconds
@@ -237,7 +223,7 @@ class Repair:
 
     def _try(self, reply: str, baseline: dict[str, Any], result: RepairResult) -> list[Draft | None]:
         """Each way of taking the reply's blocks (all of them, then each alone), tried on the tree;
-        None in the list: that one made the tests pass (and it stays on the tree)."""
+        None in the list: that one fixed every test that failed (and it stays on the tree)."""
         blocks = _usable(code_blocks(reply))
         groups = [blocks] + ([[block] for block in blocks] if len(blocks) > 1 else [])
         drafts: list[Draft | None] = []
@@ -251,18 +237,18 @@ class Repair:
                 continue
             self._tried.add(version)
             tests = self.host.test(f"repair_{number}_tests")
-            if tests.get("ok"):
+            evidence = self.host.judge(tests)
+            gamed = self.host.gaming() if evidence.shown_fixed else ""
+            if evidence.complete and not gamed:
                 drafts.append(None)
                 return drafts
             diff = self.host.set_aside()
             failing = failing_count(tests, baseline)
-            draft = Draft(number, reply, diff, tests, failing, same_result(baseline, tests))
+            draft = Draft(number, reply, diff, tests, failing, same_result(baseline, tests), evidence, gamed)
             result.drafts.append(draft)
+            result.gamed += bool(gamed)
             drafts.append(draft)
-            self.host.notice(
-                f"draft {number}: {_count(failing)} failing"
-                + (", as before any change" if draft.same_as_before else "")
-            )
+            self.host.notice(_told(draft))
         return drafts
 
     def _apply(self, group: list[CodeBlock], number: int) -> bool:
@@ -280,16 +266,29 @@ class Repair:
         return applied
 
     def _next(self, opening: list[Message], fresh: list[Draft], result: RepairResult) -> list[Message]:
-        """The next round's conversation: the closest draft not shown yet, with its tests, when
-        this round brought any; else the first prompt again."""
+        """The next round's conversation: the closest draft not shown yet, with its tests (or why
+        it was refused), when this round brought any; else the first prompt again."""
         waiting = [d for d in result.drafts if not d.fed_back]
         if not fresh or not waiting:
             return opening
-        draft = min(waiting, key=_closeness)
+        draft = min(waiting, key=lambda d: (bool(d.gamed) is False, *_closeness(d)))
         draft.fed_back = True
         tests = clip(str(draft.tests.get("output", "")), TESTS_CHARS)
-        again = prompts.render("repair_again", tests=tests, language=self.language)
+        if draft.gamed:
+            again = prompts.render("repair_gamed", why=draft.gamed, language=self.language)
+        else:
+            again = prompts.render("repair_again", tests=tests, language=self.language)
         return [*opening, Message(role="assistant", content=draft.reply), Message.user(again)]
+
+
+def _told(draft: Draft) -> str:
+    """How a draft fared, for the run's log."""
+    if draft.gamed:
+        return f"draft {draft.number}: refused: {draft.gamed}"
+    said = f"draft {draft.number}: {_count(draft.failing)} failing"
+    if draft.candidate and draft.evidence is not None:
+        return f"{said} ({draft.evidence.reason()})"
+    return said + (", as before any change" if draft.same_as_before else "")
 
 
 def _usable(blocks: list[CodeBlock]) -> list[CodeBlock]:
@@ -346,14 +345,18 @@ class RepairPhase:
         return (
             mode != "off"
             and (mode == "always" or self.samples)
+            and self.run.budgets.loop.test_after_edit
             and self.tools.code_writer is not None
             and baseline is not None
             and ran_tests(baseline)
             and not baseline.get("ok")
         )
 
-    def run_phase(self, task: str, context: str, instructions: str) -> bool:
-        """Draft-and-test repair; True when a draft made the tests pass (the run is over)."""
+    def run_phase(
+        self, task: str, context: str, instructions: str, lead: list[Message] | None = None
+    ) -> bool:
+        """Draft-and-test repair; True when a draft fixed the tests that failed (the run is over).
+        `lead`: the reproduction phase's conversation, up to the test it kept."""
         state, budgets = self.run.state, self.run.budgets
         budget = budgets.repair
         # its replies are steps of the run: at most its share of them, the rest are the loop's
@@ -367,7 +370,7 @@ class RepairPhase:
         baseline = state.tests.baseline or {}
         try:
             result = Repair(self._host(), budget, language_of(context, baseline)).run(
-                task, context, last_output(state.tests), baseline, instructions
+                task, context, last_output(state.tests), baseline, instructions, lead
             )
         except StopRun as stop:  # interrupted by the user
             self.run.stopped(stop)
@@ -376,6 +379,8 @@ class RepairPhase:
         if result.resolved:
             state.summary = result.summary
             state.stop_reason = "finished"
+            if result.partial:  # a candidate put back: its tests ran on it before; they run again
+                state.tests.changed_since = True
             self.run.tick_plan(list(range(len(state.plan))))
             return True
         closest = result.closest()
@@ -383,7 +388,7 @@ class RepairPhase:
             state.set_aside.append(SetAside(0, closest.diff, closest.tests))
         state.tests.last, state.tests.changed_since = state.tests.baseline, False
         self.run.notice(
-            f"repair: {len(result.drafts)} drafts from {result.replies} replies, none passed; "
+            f"repair: {len(result.drafts)} drafts from {result.replies} replies, none fixed the tests; "
             "going on with tools",
         )
         return False
@@ -394,11 +399,20 @@ class RepairPhase:
             write=self._write,
             test=self._test,
             set_aside=self.worktree.set_aside,
+            restore=self.worktree.restore,
             version=self.worktree.code_version,
             seconds_left=self._seconds_left,
             step=self._step,
             notice=self.run.notice,
+            judge=lambda tests: judge(self.run.state.tests.baseline, tests),
+            gaming=self._gaming,
         )
+
+    def _gaming(self) -> str:
+        """Why the change on the tree special-cases the values of the tests that failed, or ""."""
+        baseline = self.run.state.tests.baseline or {}
+        source = failing_tests_source(self.tools.ctx.root, [str(t) for t in baseline.get("failing", [])])
+        return special_casing(self.worktree.changes(), source)
 
     def _chat(self, messages: list[Message], options: ChatOptions) -> ChatDone:
         return self.turns.converse(messages, [], options)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from agent.config import LoopConfig, RepairConfig
+from agent.config import LoopConfig, RepairConfig, ReproduceConfig
 from agent.events import ModelError, Notice, PlanProgress, RunEvent, StepStarted, ToolFinished, Usage
 from agent.loop.base import Outcome
 from agent.loop.errors import LimitsExceeded, StopRun
@@ -24,6 +24,7 @@ from agent.messages import Message, ToolCall
 
 if TYPE_CHECKING:
     from agent.loop.repair import RepairResult
+    from agent.loop.reproduce import ReproResult
 
 Emit = Callable[[RunEvent], None]
 ALL_TESTS = json.dumps({})  # the test selection of a whole-suite run
@@ -40,12 +41,25 @@ class RepairBudget(RepairConfig):
     min_seconds: float = 20.0
 
 
+class ReproBudget(ReproduceConfig):
+    """What the reproduction phase (reproduce.py) may spend: the user's settings (`mode`, `drafts`:
+    agent/config.py) and the phase's own knobs."""
+
+    share: float = 0.3  # of the time left when the phase starts, at most
+    temperature: float = 0.8  # every reply but the first (greedy)
+    max_tokens: int = 400
+    min_seconds: float = 15.0  # a reply needs about this long
+    feedback_rounds: int = 2  # corrections in a row on one thread before a fresh draw
+
+
 class Budgets(BaseModel):
-    """What a run may spend: the user's loop and repair settings (`loop`, `repair`: the config's
-    sections, agent/config.py), and the knobs of the loop's checks, attempts and sampling."""
+    """What a run may spend: the user's loop, repair and reproduce settings (`loop`, `repair`,
+    `reproduce`: the config's sections, agent/config.py), and the knobs of the loop's checks,
+    attempts and sampling."""
 
     loop: LoopConfig = LoopConfig()  # max_steps, max_minutes, max_tokens (prefilled + generated), ...
     repair: RepairBudget = RepairBudget()
+    reproduce: ReproBudget = ReproBudget()
     max_repeats: int = 4  # times one call may be made with no change to the code in between
     # After a repeated call the next turn samples at this temperature: a greedy model given the
     # same context makes the same call again, whatever the nudge says.
@@ -72,9 +86,15 @@ class Budgets(BaseModel):
     turn_max_tokens: int = 768
 
     @classmethod
-    def of(cls, loop: LoopConfig, repair: RepairConfig) -> Budgets:
-        """A run's budgets from the config's loop and repair sections; the loop's own knobs as they are."""
-        return cls(loop=loop, repair=RepairBudget.model_validate(repair.model_dump(by_alias=True)))
+    def of(cls, loop: LoopConfig, repair: RepairConfig, reproduce: ReproduceConfig | None = None) -> Budgets:
+        """A run's budgets from the config's loop, repair and reproduce sections; the loop's own
+        knobs as they are."""
+        reproduce = reproduce or ReproduceConfig()
+        return cls(
+            loop=loop,
+            repair=RepairBudget.model_validate(repair.model_dump(by_alias=True)),
+            reproduce=ReproBudget.model_validate(reproduce.model_dump(by_alias=True)),
+        )
 
     @property
     def max_seconds(self) -> float:
@@ -174,6 +194,7 @@ class LoopState:
     set_aside: list[SetAside] = field(default_factory=list)  # the changes of earlier attempts
     step_seconds: list[float] = field(default_factory=list)  # how long each step took (budget checks)
     repair: RepairResult | None = None  # how the repair phase went, when it ran
+    reproduction: ReproResult | None = None  # how the reproduction phase went, when it ran
     tests: SuiteRecord = field(default_factory=SuiteRecord)
     calls: CallRecord = field(default_factory=CallRecord)
     draws: DrawRecord = field(default_factory=DrawRecord)

@@ -67,3 +67,17 @@ def clip(text: str, limit: int, tail: bool = False) -> str:
         size += len(line) + 1
     cut = f"[{len(lines) - len(kept)} lines left out]"
     return "\n".join([cut, *reversed(kept)] if tail else [*kept, cut])
+
+
+def failure_lines(tests: dict[str, Any] | None) -> set[str]:
+    """The failure lines of a run (pytest's `E ` lines and its FAILED/ERROR summary), with timings
+    and addresses taken out."""
+    output = str((tests or {}).get("output", ""))
+    lines = [line.strip() for line in output.splitlines() if line.startswith(("E ", "FAILED ", "ERROR "))]
+    return {_VOLATILE.sub("", line) for line in lines}
+
+
+def failures_as_before(before: dict[str, Any] | None, tests: dict[str, Any]) -> bool:
+    """Every failure `tests` show was shown, word for word, by the run `before` them: what still
+    fails was not touched (a test that fails for reasons of its own)."""
+    return failure_lines(tests) <= failure_lines(before)

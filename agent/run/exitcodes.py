@@ -9,6 +9,7 @@ EXIT_NOT_RESOLVED = 1  # the run ended without a verified change
 EXIT_USAGE = 2  # a usage or configuration error the user must fix
 EXIT_ENGINE = 3  # the engine failed (model not loadable, server unreachable), or a bug of ours
 EXIT_PUBLISH = 4  # pushing the branch or the GitHub API failed (the branch and patch are kept)
+EXIT_UNVERIFIED = 5  # a change was made, but no test that failed before shows it fixes the issue
 EXIT_INTERRUPTED = 130  # Ctrl-C: the repository is exactly as it was
 
 # a report's stop_reason when the run ended in an error, by exit code
@@ -31,6 +32,8 @@ def exit_code_for(report: Outcome) -> int:
         return EXIT_OK
     if report.status == "interrupted":
         return EXIT_INTERRUPTED
+    if report.status == "unverified":
+        return EXIT_UNVERIFIED
     if report.status == "error":
         codes = {reason: code for code, reason in ERROR_STOP_REASONS.items()}
         return codes.get(report.stop_reason, EXIT_ENGINE)  # engine_error, internal_error

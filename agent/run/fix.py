@@ -32,10 +32,12 @@ from agent.repo.journal import EditJournal
 from agent.repo.stray_guard import StrayGuard
 from agent.run.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
 from agent.run.report import RepairSummary, RunReport, Status, TestSummary, report_dict
+from agent.run.repro_brief import repro_brief
 from agent.run.sandboxes import RunSandboxes
 from agent.run.session import Trajectory, new_session_id
 from agent.run.setup import RunSetup, prepare_run
 from agent.run.undo import journal_path
+from agent.run.verdict import verdict_of
 from agent.run.workspace import Workspace, WorkspaceError, apply_branch
 from agent.steering import Steering
 from sandbox.select import run_setup
@@ -93,6 +95,12 @@ class JournaledWorktree:
 
     def restore(self, diff: str) -> None:
         self.workspace.restore(diff, self.journal)
+
+    def keep(self) -> None:
+        self.workspace.keep()
+
+    def changes(self) -> list[tuple[str, str | None, str | None]]:
+        return self.workspace.changes()
 
 
 class FixRun:
@@ -263,11 +271,12 @@ class FixRun:
         )
         pack_budget = max(budget - setup.block.tokens, 0)
         context = self._context(workspace, request, pack_budget)
+        brief = repro_brief(workspace.path, request.task, cache_dir(request.repo))
         loop = self.new_loop(
             setup.toolset, ctx, JournaledWorktree(workspace, journal), self.emit, self.steering
         )
         try:
-            state = loop.run(request.task, context, instructions=setup.block.text)
+            state = loop.run(request.task, context, instructions=setup.block.text, brief=brief)
         except EngineError as exc:
             self.emit(Notice(level="error", message=str(exc)))
             self.failure = (EXIT_ENGINE, f"engine error: {exc}")
@@ -328,18 +337,24 @@ class FixRun:
         tests = _tests_summary(state.last_tests, test_command or "")
         commit = workspace.commit(_commit_message(request.task, state.summary)) if files else None
         patch = str(workspace.write_patch(self.session_id)) if files else None
+        verdict = verdict_of(state, files, workspace.path, workspace.changes() if files else [])
+        status: Status = "resolved" if verdict.status == "resolved" else "not_resolved"
         if state.stop_reason in ("engine_error", "internal_error"):
             status = "error"
         elif not files:
             status = "no_change"
-        else:
-            status = "resolved" if tests.ok else "not_resolved"
+        elif verdict.status == "unverified":
+            status = "unverified"
         return RunReport(
             session_id=self.session_id,
             task=request.task,
             github_issue=request.github_issue,
             status=status,
             stop_reason=state.stop_reason,
+            verdict=verdict.reason,
+            evidence=verdict.evidence,
+            reproduction=verdict.reproduction,
+            special_cased=verdict.special_cased,
             summary=state.summary,
             plan=state.plan,
             engine=self.engine.name,

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from agent.events import Usage
 
-Status = Literal["resolved", "not_resolved", "no_change", "interrupted", "error"]
+Status = Literal["resolved", "not_resolved", "unverified", "no_change", "interrupted", "error"]
 
 
 class TestSummary(BaseModel):
@@ -41,12 +41,36 @@ class RepairSummary(BaseModel):
     resolved: bool = False  # one of them made the tests pass
 
 
+class EvidenceSummary(BaseModel):
+    """What the final tests show against the runs before any change."""
+
+    fixed: list[str] = []  # failed before, pass now
+    still_failing: list[str] = []  # failed before, fail now
+    regressions: list[str] = []  # passed before, fail now
+
+
+class ReproductionSummary(BaseModel):
+    """How the reproduction phase went (agent/loop/reproduce.py), when it ran."""
+
+    kept: bool = False
+    path: str | None = None  # the test file it added (part of the change)
+    tests: list[str] = []
+    reason: str = ""  # why it was judged faithful, or why the last draft was refused
+    drafts: int = 0
+
+
 class RunReport(BaseModel):
     session_id: str
     task: str
     github_issue: int | None = None
     status: Status
     stop_reason: str
+    # why the status: what the tests show (agent/verdict.py); "resolved" needs a test that failed
+    # before the change to pass after it, "unverified" says why no test could show it
+    verdict: str = ""
+    evidence: EvidenceSummary | None = None
+    reproduction: ReproductionSummary | None = None  # the test written from the issue, when tried
+    special_cased: str = ""  # the change looks tailored to the tests' values: why ("" when not)
     summary: str = ""
     plan: list[str] = []
     engine: str = ""
@@ -71,7 +95,9 @@ class RunReport(BaseModel):
     notices: list[str] = []
 
     def exit_code(self) -> int:
-        return 0 if self.status == "resolved" else 1
+        from agent.run.exitcodes import exit_code_for
+
+        return exit_code_for(self)
 
 
 def _usage_line(usage: Usage) -> str:
@@ -95,6 +121,7 @@ def _usage_line(usage: Usage) -> str:
 HEADLINES = {
     "resolved": "RESOLVED: the change is made and the tests pass",
     "not_resolved": "NOT RESOLVED",
+    "unverified": "UNVERIFIED: changed, but no test shows the issue is fixed",
     "no_change": "NOT RESOLVED: the agent changed nothing",
     "interrupted": "INTERRUPTED: nothing was changed",
     "error": "ERROR",
@@ -104,6 +131,17 @@ HEADLINES = {
 def render_text(report: RunReport, diff_lines: int = 80) -> str:
     """A human summary of the report."""
     lines: list[str] = [f"== {HEADLINES[report.status]} ({report.stop_reason}) =="]
+    if report.verdict:
+        lines.append(f"verdict: {report.verdict}")
+    if report.special_cased:
+        lines.append(f"WARNING: the fix may not be general: {report.special_cased}")
+    if report.reproduction is not None:
+        repro = report.reproduction
+        lines.append(
+            f"reproduction: {repro.path} ({repro.reason})"
+            if repro.kept
+            else f"reproduction: none kept after {repro.drafts} drafts ({repro.reason})"
+        )
     if report.summary:
         lines.append(f"summary: {report.summary}")
     if report.plan:

@@ -83,6 +83,7 @@ class Workspace:
     git_dir: Path | None = None  # the worktree's own git dir, read when it was made
     notify: Callable[[str], None] = _ignore
     _aside: dict[str, str] = field(default_factory=dict)  # a set-aside diff -> the tree it came from
+    kept_tree: str | None = None  # what set_aside goes back to once part of the change is kept (keep)
 
     @classmethod
     def create(cls, repo: git.Repo, session_id: str, task: str) -> Workspace:
@@ -123,8 +124,25 @@ class Workspace:
         listed = self.git.paths("diff", "--cached", "--name-only", "-z", self.base_commit, "--")
         return [display_path(path) for path in listed]
 
+    def keep(self) -> None:
+        """What the tree holds now stays in every later attempt (a verified reproduction test):
+        set_aside goes back to it instead of the base commit. The diff is still the whole change."""
+        self._stage()
+        self.kept_tree = self.git.text("write-tree")
+
+    @property
+    def start(self) -> str:
+        """The tree a set-aside change goes back to: the base commit's, or the kept one."""
+        return self.kept_tree or self.base_commit
+
+    def changes(self) -> list[tuple[str, str | None, str | None]]:
+        """(path, text at the start, text now) of each changed file, read from what git staged
+        (never through a link); None where a side is missing or not text."""
+        self._stage()
+        return [(c.path, c.base, c.now) for c in changes_against(self.git, self.start)]
+
     def set_aside(self, journal: EditJournal | None = None) -> str:
-        """Put every changed file back as it is at the base commit; returns the diff set aside.
+        """Put every changed file back as it is at the start (`start`); returns the diff set aside.
 
         git itself puts the tree back (`read-tree -u --reset`): it replaces a link, directory or
         FIFO standing where a file was and never writes through a link. Each text file put back
@@ -132,8 +150,8 @@ class Workspace:
         `agent undo` can bring the set-aside version back."""
         diff = self.diff()
         self._aside[diff] = self.git.text("write-tree")
-        changes = changes_against(self.git, self.base_commit)
-        self.git.run("read-tree", "-u", "--reset", self.base_commit)
+        changes = changes_against(self.git, self.start)
+        self.git.run("read-tree", "-u", "--reset", self.start)
         if journal is not None:
             for change in changes:
                 if change.journaled:  # a binary file or a link is put back, not journaled
@@ -147,7 +165,7 @@ class Workspace:
         self._stage()
         self.git.run("read-tree", "-u", "--reset", tree)
         if journal is not None:
-            for change in changes_against(self.git, self.base_commit):
+            for change in changes_against(self.git, self.start):
                 if change.journaled:
                     journal.record("restore_attempt", change.path, change.base, change.now)
 

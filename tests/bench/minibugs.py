@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -25,6 +27,27 @@ def minibugs_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[3] / "shared" / "minibugs"
+
+
+def issue_only_dir(source: Path | None = None) -> Path:
+    """The issue-only variant of the task set (its failing tests taken out of the repository the
+    agent sees, put back to score), built once with the set's own `make_issue_only.py`."""
+    source = source or minibugs_dir()
+    dest = Path(tempfile.gettempdir()) / f"minibugs-issue-only-{_digest(source)}"
+    if not (dest / "materialize.py").is_file():
+        maker = source / "make_issue_only.py"
+        subprocess.run([sys.executable, str(maker), str(source), str(dest)], check=True, capture_output=True)
+    return dest
+
+
+def _digest(source: Path) -> str:
+    """A key of the task set's contents, so an edited set is built again."""
+    digest = hashlib.sha256()
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(source)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def load_tasks(root: Path | None = None) -> list[MiniBug]:

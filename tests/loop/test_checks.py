@@ -58,7 +58,9 @@ def test_finish_is_refused_until_the_tests_pass(user_repo: Path) -> None:
     report, events = run_fix(user_repo, ScriptedEngine(script), test_after_edit=False)
 
     refusals = [e for e in events if isinstance(e, ToolFinished) and e.name == "finish" and not e.ok]
-    assert len(refusals) == 1 and "tests fail" in refusals[0].output
+    # the breaking edit: a test that passed before fails now, and finish is refused saying which
+    assert len(refusals) == 1 and "tests that passed before your change fail now" in refusals[0].output
+    assert "test_stats.py::test_odd" in refusals[0].output
     assert report.status == "resolved" and report.tests.ok
 
 
@@ -70,7 +72,8 @@ def test_a_passing_subset_of_the_tests_does_not_let_a_wrong_fix_finish(user_repo
         user_repo, ScriptedEngine(turns(PLAN, WRONG_EDIT, only_odd, FINISH)), max_steps=3
     )
     refusals = [e for e in events if isinstance(e, ToolFinished) and e.name == "finish" and not e.ok]
-    assert refusals and "tests fail" in refusals[0].output  # the loop ran the whole suite itself
+    # the loop ran the whole suite itself: the test that showed the bug still fails
+    assert refusals and "none of the tests that failed before your change passes yet" in refusals[0].output
     assert report.status == "not_resolved" and report.tests is not None and not report.tests.ok
 
 
@@ -141,7 +144,7 @@ def test_edits_that_leave_as_many_tests_failing_end_the_attempt(user_repo: Path)
     report, events = run_fix(user_repo, engine, max_steps=20)
     # one test fails before any change; three edits that leave it failing end the attempt
     assert report.stop_reason == "no_improvement" and report.steps == 3
-    assert any("3 edits in a row left as many tests failing" in getattr(e, "message", "") for e in events)
+    assert any("3 edits in a row did no better" in getattr(e, "message", "") for e in events)
 
 
 NOOP_EDIT = ScriptedTurn(  # the last edit's new text sent again as both old and new text

@@ -1,0 +1,144 @@
+"""Is a reproduction test faithful to the issue? Judged from how it fails on the code before any fix.
+
+A test written from an issue's text shows the bug only when it fails *for the reason the issue
+states*: an assertion on the values the user gave (`assert 3 == 2.5`, with 2.5 or 3 in the issue),
+`pytest.raises` of the exception the issue says is missing, or the very exception the issue reports.
+A test that does not import, has a typo, asks for a fixture that does not exist, passes, or fails on
+an exception the issue never mentions says nothing about the bug: it is refused, with the reason,
+so the next draft can be better. (SWT-bench measures issue-derived tests the same way: fail before
+the fix, pass after it; the second half is the repair phase's to show.)
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any, NamedTuple
+
+from agent.loop.suite_runs import counted
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]*\w)")
+_QUOTED = re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"")
+_BACKTICKS = re.compile(r"`([^`\n]+)`")
+_EXCEPTION_LINE = re.compile(r"^E\s+([A-Za-z_][\w.]*):")
+_ERROR_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception|Warning|Exit))\b")
+_DID_NOT_RAISE = re.compile(r"DID NOT RAISE\s*<class '([\w.]+)'>")
+TRIVIAL = frozenset({"0", "1", "-1", "True", "False", "None", ""})
+# failures that say the test itself is broken, unless the issue reports exactly that
+BROKEN_TEST = frozenset(
+    {"NameError", "ImportError", "ModuleNotFoundError", "SyntaxError", "IndentationError", "fixture"}
+)
+
+
+class Judgement(NamedTuple):
+    faithful: bool
+    reason: str  # why (kept, or told to the model to write a better test)
+    failing: list[str]  # the test node ids that fail faithfully
+
+
+def values(text: str) -> set[str]:
+    """The literal values written in prose or code: numbers (normalised: 2.50 is 2.5), quoted
+    strings, and the constants of backticked code."""
+    found = {_number(n) for n in _NUMBER.findall(text)}
+    found |= {a or b for a, b in _QUOTED.findall(text)}
+    for span in _BACKTICKS.findall(text):
+        found |= code_values(span)
+    return {v for v in found if v not in TRIVIAL}
+
+
+def code_values(code: str) -> set[str]:
+    """The constants of a piece of Python code (numbers normalised), or its words when it does not parse."""
+    try:
+        tree = ast.parse(code.strip())
+    except SyntaxError:
+        return {code.strip()}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
+            found.add(_number(str(node.value)) if not isinstance(node.value, str) else node.value)
+        elif (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, ast.USub)
+            and isinstance(node.operand, ast.Constant)
+            and isinstance(node.operand.value, int | float)
+        ):
+            found.add(_number(f"-{node.operand.value}"))
+    return {v for v in found if v not in TRIVIAL}
+
+
+def _number(text: str) -> str:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
+    """How a reproduction test run (its file alone, on the code before any change) bears on the issue."""
+    output = str(data.get("output", ""))
+    failed, errors = int(data.get("failed") or 0), int(data.get("errors") or 0)
+    if data.get("timed_out"):
+        return Judgement(False, "the test did not finish in time", [])
+    if not counted(data) and not errors:
+        return Judgement(False, "pytest collected no test from the file (name the functions test_...)", [])
+    if errors and not failed:
+        return Judgement(False, f"the test does not run: {_first_error(output)}", [])
+    if not failed:
+        return Judgement(False, "the test passes on the code as it is, so it does not show the bug", [])
+    failing = [str(t) for t in data.get("failing", []) if "::" in str(t)]
+    issue_values = values(issue)
+    issue_errors = set(_ERROR_NAME.findall(issue))
+    kind, detail = _failure_kind(output)
+    if kind == "assert":
+        shown = code_values(detail) or values(detail)
+        wanted = (shown or code_values(code)) & issue_values
+        if wanted:
+            return Judgement(True, f"it fails on `{detail}`, with {_listed(wanted)} from the issue", failing)
+        return Judgement(
+            False,
+            f"it fails on `{detail}`, but none of those values is one the issue gives; "
+            "assert the result the issue expects, with its exact values",
+            [],
+        )
+    if kind == "not_raised":
+        if detail.rsplit(".", 1)[-1] in issue_errors or "raise" in issue.lower():
+            return Judgement(True, f"it fails because {detail} is not raised, as the issue says", failing)
+        return Judgement(False, f"it expects {detail}, which the issue does not mention", [])
+    name = detail.rsplit(".", 1)[-1]
+    if name in issue_errors:
+        return Judgement(True, f"it fails with {name}, the error the issue reports", failing)
+    if name in BROKEN_TEST or "fixture" in output:
+        return Judgement(False, f"the test itself is broken: {_first_error(output)}", [])
+    return Judgement(
+        False, f"it fails with {name}, which the issue does not report: {_first_error(output)}", []
+    )
+
+
+def _failure_kind(output: str) -> tuple[str, str]:
+    """("assert", the assertion line) | ("not_raised", exception) | ("error", exception name)."""
+    for line in output.splitlines():
+        if not line.startswith("E "):
+            continue
+        text = line[1:].strip()
+        raised = _DID_NOT_RAISE.search(text)
+        if raised:
+            return "not_raised", raised.group(1)
+        if text.startswith("assert ") or text.startswith("AssertionError"):
+            return "assert", text.removeprefix("AssertionError:").strip()
+        match = _EXCEPTION_LINE.match(line)
+        if match:
+            return "error", match.group(1)
+    return "error", "an error"
+
+
+def _first_error(output: str) -> str:
+    lines = [line[1:].strip() for line in output.splitlines() if line.startswith("E ")]
+    if lines:
+        return lines[0][:200]
+    tail = [line for line in output.strip().splitlines() if line.strip()]
+    return tail[-1][:200] if tail else "no output"
+
+
+def _listed(found: set[str]) -> str:
+    return ", ".join(sorted(found, key=len)[:3])

@@ -1,0 +1,290 @@
+"""Reproduce first: when no test shows the bug, the model writes one from the issue's text.
+
+Most issues arrive as a sentence, with no failing test. Then nothing can tell a fix from a change
+that does nothing, and a small model left to the tool loop wanders. So before anything else the
+model writes a test from the issue: the call, the input and the expected value the user gave. It
+is run alone on the code as it is, and kept only when it fails for the reason the issue states
+(faithful.py); otherwise the model reads why and writes another (drafts sampled on the same
+prompt, its KV cache reused). A kept test goes into a new test file following the project's
+layout (`ReproBrief.path`); it becomes part of the fix, the repair phase runs against it, and the
+verdict counts it as a test that failed before. The repository's own test files are untouched.
+
+When no faithful test can be made within the phase's share of time, the run says so and goes on
+as it would have; its verdict then cannot be better than `unverified`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+import prompts
+from agent.engines.base import ChatOptions
+from agent.events import ChatDone, ToolStarted
+from agent.loop.base import Tools, Worktree
+from agent.loop.faithful import Judgement, judge_run
+from agent.loop.state import ReproBudget, Run
+from agent.loop.suite_runs import clip
+from agent.loop.turns import Turns
+from agent.messages import Message, ToolCall
+
+BLOCK_END = "\n```\n"
+OUTPUT_CHARS = 1500
+
+
+class ReproBrief(BaseModel):
+    """What the run found for writing a reproduction (agent/fix.py builds it from the repository)."""
+
+    path: str  # the new test file, where the project keeps its tests: tests/test_issue_<slug>.py
+    imports: list[str] = []  # import lines for the names the issue mentions, where they are defined
+    example_path: str = ""  # an existing test file near the code the issue names
+    example: str = ""  # its first lines: how the project's tests import and assert
+    names: list[str] = []  # the code names the issue mentions (a failing test naming one is about it)
+
+
+class Reproduction(BaseModel):
+    """A test that fails on the code before any change for the reason the issue states."""
+
+    path: str
+    tests: list[str]  # its failing node ids
+    code: str
+    reason: str
+    output: str  # its run on the code before the change
+    drafts: int
+
+
+@dataclass
+class ReproHost:
+    """What the phase needs from the run."""
+
+    chat: Callable[[list[Message], ChatOptions], ChatDone]  # no tools; usage counted, text shown
+    write: Callable[[str, str], str | None]  # (path, text) -> None, or why it could not be written
+    test: Callable[[str], dict[str, Any]]  # run the tests of one file; their data and output
+    set_aside: Callable[[], str]  # the tree back as it was
+    seconds_left: Callable[[], float]
+    step: Callable[[], None]
+    notice: Callable[[str], None]
+
+
+@dataclass
+class ReproResult:
+    made: Reproduction | None = None
+    replies: int = 0
+    drafts: int = 0
+    reasons: list[str] = field(default_factory=list)  # why each draft was refused
+    conversation: list[Message] = field(default_factory=list)  # up to the kept test
+
+
+class Reproducer:
+    def __init__(self, host: ReproHost, budget: ReproBudget) -> None:
+        self.host = host
+        self.budget = budget
+        self._until = time.monotonic() + budget.share * max(host.seconds_left(), 0.0)
+        self._tried: set[str] = set()
+
+    def run(self, task: str, context: str, brief: ReproBrief, instructions: str = "") -> ReproResult:
+        result = ReproResult()
+        opening = [
+            Message.system(prompts.render("reproduce_system")),
+            Message.user(
+                prompts.render(
+                    "reproduce_task",
+                    task=task,
+                    context=context,
+                    path=brief.path,
+                    imports="\n".join(brief.imports),
+                    example=brief.example,
+                    example_path=brief.example_path,
+                    instructions=instructions,
+                )
+            ),
+        ]
+        conversation, rounds = opening, 0
+        while self._room(result):
+            reply = self._reply(conversation, result)
+            code = test_code(reply)
+            judged = self._try(code, brief.path, task, result) if code else None
+            if judged is not None and judged[0].faithful:
+                judgement, data = judged
+                result.conversation = [*conversation, Message(role="assistant", content=reply)]
+                result.made = Reproduction(
+                    path=brief.path,
+                    tests=judgement.failing,
+                    code=code,
+                    reason=judgement.reason,
+                    output=str(data.get("output", "")),
+                    drafts=result.drafts,
+                )
+                return result
+            reason = judged[0].reason if judged else "the reply holds no test code"
+            output = str(judged[1].get("output", "")) if judged else ""
+            result.reasons.append(reason)
+            rounds += 1
+            if rounds > self.budget.feedback_rounds:
+                conversation, rounds = opening, 0
+            else:
+                again = prompts.render("reproduce_again", reason=reason, output=clip(output, OUTPUT_CHARS))
+                conversation = [*conversation, Message(role="assistant", content=reply), Message.user(again)]
+        return result
+
+    def _room(self, result: ReproResult) -> bool:
+        left = min(self._until - time.monotonic(), self.host.seconds_left())
+        return result.replies < self.budget.drafts and left >= self.budget.min_seconds
+
+    def _reply(self, conversation: list[Message], result: ReproResult) -> str:
+        self.host.step()
+        options = ChatOptions(
+            tool_choice="none",
+            max_tokens=self.budget.max_tokens,
+            temperature=0.0 if result.replies == 0 else self.budget.temperature,
+            seed=result.replies,
+            stop=[BLOCK_END],
+        )
+        result.replies += 1
+        return self.host.chat(conversation, options).message.content
+
+    def _try(
+        self, code: str, path: str, task: str, result: ReproResult
+    ) -> tuple[Judgement, dict[str, Any]] | None:
+        """Write the test, run it alone on the code as it is; the tree goes back unless it is kept."""
+        key = " ".join(code.split())
+        if key in self._tried:
+            return Judgement(False, "the same test as before: write a different one", []), {}
+        self._tried.add(key)
+        result.drafts += 1
+        refused = self.host.write(path, code)
+        if refused is not None:
+            self.host.set_aside()
+            return Judgement(False, f"the test file could not be written: {refused}", []), {}
+        data = self.host.test(path)
+        judgement = judge_run(data, code, task)
+        kept = "kept" if judgement.faithful else "refused"
+        self.host.notice(f"reproduction draft {result.drafts}: {kept}: {judgement.reason}")
+        if not judgement.faithful:
+            self.host.set_aside()
+        return judgement, data
+
+
+def test_code(reply: str) -> str:
+    """The test file in a reply: its first fenced block (closed or not), else nothing."""
+    start = reply.find("```")
+    if start < 0:
+        return ""
+    body = reply[start:].split("\n", 1)
+    if len(body) < 2:
+        return ""
+    code = body[1].split("\n```", 1)[0]
+    code = code.removesuffix("```")
+    return code.strip("\n") + "\n" if "def test" in code else ""
+
+
+class ReproductionPhase:
+    """The reproduction phase in a run: whether it runs, its host, and what it leaves: a kept test
+    on the tree (the worktree keeps it across set-asides) and the baseline run again with it."""
+
+    def __init__(
+        self,
+        run: Run,
+        turns: Turns,
+        tools: Tools,
+        worktree: Worktree,
+        verify: Callable[[str], None],
+        samples: bool,
+    ) -> None:
+        self.run = run
+        self.turns = turns
+        self.tools = tools
+        self.worktree = worktree
+        self.verify = verify
+        self.samples = samples
+
+    def wanted(self, brief: ReproBrief | None) -> bool:
+        """No test shows the bug (none fails, or none of the failing ones is about the issue), and
+        a test can be written and run."""
+        baseline = self.run.state.tests.baseline
+        mode = self.run.budgets.reproduce.mode
+        if brief is None or mode == "off" or not (mode == "always" or self.samples) or baseline is None:
+            return False
+        if not self.run.budgets.loop.test_after_edit:  # a suite too slow to run after every edit
+            return False
+        if baseline.get("timed_out"):
+            return False
+        return not related_failures(baseline, brief.names)
+
+    def lead(
+        self, task: str, context: str, instructions: str, brief: ReproBrief | None
+    ) -> list[Message] | None:
+        """When wanted, the phase; the conversation up to the test it kept (for the repair phase
+        to go on from), or None."""
+        if brief is None or not self.wanted(brief):
+            return None
+        made = self.run_phase(task, context, instructions, brief)
+        return made.conversation if made.made is not None else None
+
+    def run_phase(self, task: str, context: str, instructions: str, brief: ReproBrief) -> ReproResult:
+        """Draft reproduction tests; a kept one stays on the tree and the baseline includes it."""
+        self.run.notice("reproduce: no test shows the bug yet; the model writes one from the issue")
+        host = ReproHost(
+            chat=lambda messages, options: self.turns.converse(messages, [], options),
+            write=self._write,
+            test=self._test,
+            set_aside=self.worktree.set_aside,
+            seconds_left=self.run.time_left,
+            step=self._step,
+            notice=self.run.notice,
+        )
+        result = Reproducer(host, self.run.budgets.reproduce).run(task, context, brief, instructions)
+        self.run.state.reproduction = result
+        made = result.made
+        if made is None:
+            why = result.reasons[-1] if result.reasons else "no time for a draft"
+            self.run.notice(
+                f"reproduce: no faithful reproduction in {result.drafts} drafts (last: {why}); "
+                "the verdict cannot be better than unverified",
+                "warning",
+            )
+            return result
+        self.worktree.keep()
+        self.verify("baseline_with_reproduction")
+        tests = self.run.state.tests
+        tests.baseline = tests.last
+        self.run.notice(f"reproduce: kept {made.path} ({made.reason})")
+        return result
+
+    def _write(self, path: str, text: str) -> str | None:
+        call = ToolCall(id=f"reproduce_{self.run.state.steps}", name="create_file", arguments={})
+        call = call.model_copy(update={"arguments": {"path": path, "content": text}})
+        self.run.emit(ToolStarted(call=call))
+        outcome = self.tools.call(call)
+        self.run.tool_finished(call, outcome)
+        return outcome.result.output if outcome.error is not None else None
+
+    def _test(self, path: str) -> dict[str, Any]:
+        call = ToolCall(id=f"reproduce_{self.run.state.steps}_tests", name="run_tests", arguments={})
+        call = call.model_copy(update={"arguments": {"paths": [path]}})
+        self.run.emit(ToolStarted(call=call))
+        outcome = self.tools.call(call)
+        self.run.tool_finished(call, outcome)
+        return {**outcome.result.data, "output": outcome.result.output}
+
+    def _step(self) -> None:
+        self.turns.steer()
+        self.run.new_step()
+
+
+def related_failures(baseline: dict[str, Any], names: list[str]) -> list[str]:
+    """The failing tests that are about the issue: their node id or the run's failure lines name
+    one of the issue's code names. With no names to go by, every failing test is."""
+    failing = [str(t) for t in baseline.get("failing", [])]
+    if not failing or not names:
+        return failing
+    output = str(baseline.get("output", ""))
+    errors = "\n".join(line for line in output.splitlines() if line.startswith(("E ", "FAILED", "ERROR")))
+    wanted = [n.lower() for n in names if len(n) >= 3]
+    if any(n in errors.lower() for n in wanted):
+        return failing
+    return [t for t in failing if any(n in t.lower() for n in wanted)]
