@@ -107,7 +107,8 @@ CLASSIFIED_TABLES = frozenset({"sandbox", "sandbox.limits", "web_fetch"})
 # memory), and test_command (it runs in the sandbox like any command the model runs).
 ALLOWED = frozenset(
     {
-        "n_ctx", "prompt_cache", "threads", "speculative", "temperature", "max_steps", "max_minutes", "max_tokens",
+        "n_ctx", "prompt_cache", "threads", "speculative", "temperature", "max_steps", "max_minutes",
+        "max_tokens",
         "max_attempts", "edit_tests", "test_after_edit", "undo_regressions", "edit_samples", "plan",
         "repair", "repair_drafts", "repair_share", "reproduce", "reproduce_drafts", "test_command",
         "context_budget", "instructions_budget",
