@@ -43,11 +43,11 @@ def test_a_deadline_already_past_ends_the_reply_before_its_prefill(engine: Llama
 def test_a_deadline_mid_reply_cuts_the_decode_there(engine: LlamaCppEngine) -> None:
     final(engine.chat(STORY, [], ChatOptions(tool_choice="none", max_tokens=1)))  # the prompt cached
     began = time.monotonic()
-    options = ChatOptions(tool_choice="none", max_tokens=4000, deadline=began + 2.0, temperature=0.8, seed=3)
+    options = ChatOptions(tool_choice="none", max_tokens=4000, deadline=began + 4.0, temperature=0.8, seed=3)
     done = final(engine.chat(STORY, [], options))
     assert done.finish_reason == "deadline"
     assert 0 < done.usage.generated_tokens < 4000
-    assert time.monotonic() - began < 10  # one decode step past the deadline at most (a slow CPU)
+    assert time.monotonic() - began < 15  # one decode step past the deadline at most (a slow, busy CPU)
     # the engine's cache is left consistent: the next reply goes on normally
     again = final(engine.chat(STORY, [], ChatOptions(tool_choice="none", max_tokens=8)))
     assert again.finish_reason in ("length", "stop") and again.usage.generated_tokens >= 1
@@ -94,4 +94,6 @@ def test_a_run_ends_within_its_time_budget_with_a_report(engine: LlamaCppEngine,
     report, _ = run_fix(repo, engine, max_minutes=20 / 60, max_steps=50, plan=False)
     took = time.monotonic() - began
     assert report.stop_reason == "max_time", report.notices
-    assert report.elapsed_seconds <= 20 * 1.1 + 5 and took <= 20 * 1.1 + 15
+    # (+10 s: the worktree, context pack and report on a busy machine; without the deadline the model
+    # would write for minutes)
+    assert report.elapsed_seconds <= 20 * 1.1 + 10 and took <= 20 * 1.1 + 20
