@@ -328,11 +328,21 @@ def fix_run(
     steering: Steering | None = None,
 ) -> FixRun:
     """One task from start to report (agent/run/fix.py), for `agent fix` and the TUI."""
+    from agent.models.speed import SpeedBook, speeds_path
     from agent.run.fix import FixRun
 
     tools = run_tools(config, engine.tool_format)
+    # the embedded engine is measured before its first run on a machine; a server's speed is learnt
+    speeds = SpeedBook(speeds_path(), probes=engine.name == "llama.cpp")
     return FixRun(
-        engine, sandboxes, config, emit, steering, tools=tools, new_loop=loop_factory(engine, config)
+        engine,
+        sandboxes,
+        config,
+        emit,
+        steering,
+        tools=tools,
+        new_loop=loop_factory(engine, config),
+        speeds=speeds,
     )
 
 

@@ -27,6 +27,7 @@ from agent.events import Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.formats.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, LoopState, Toolset, Worktree
 from agent.messages import Message
+from agent.models.speed import SpeedBook
 from agent.repo.dirs import agent_dir, cache_dir, session_dir
 from agent.repo.journal import EditJournal
 from agent.repo.stray_guard import StrayGuard
@@ -36,6 +37,7 @@ from agent.run.repro_brief import repro_brief
 from agent.run.sandboxes import RunSandboxes
 from agent.run.session import Trajectory, new_session_id
 from agent.run.setup import RunSetup, prepare_run
+from agent.run.time_sized import time_sized
 from agent.run.undo import journal_path
 from agent.run.verdict import verdict_of
 from agent.run.workspace import Workspace, WorkspaceError, apply_branch
@@ -121,8 +123,10 @@ class FixRun:
         *,
         tools: Sequence[Tool],
         new_loop: LoopFactory,
+        speeds: SpeedBook | None = None,
     ) -> None:
         self.engine = engine
+        self.speeds = speeds  # the model's measured speed sizes the context (agent/run/time_sized.py)
         self.tools = list(tools)  # ours; the configured MCP servers' join at setup
         self.new_loop = new_loop
         self.steering = steering
@@ -240,7 +244,7 @@ class FixRun:
         if notice:  # the repository's own config had settings that wait for `agent trust`
             self.emit(Notice(level="warning", message=notice))
         self._prepare(workspace.path)
-        budget = resolve_budget(self.config.context.budget, self.engine.context_length)
+        budget = self._context_budget()
         setup = prepare_run(
             workspace.path,
             self.config,
@@ -256,6 +260,8 @@ class FixRun:
         finally:
             setup.close()
         state.notices[:0] = setup.notices
+        if self.speeds is not None:
+            self.speeds.learn(self.engine, state.usage)
         return self._report(state, workspace, request, started, setup.test_command)
 
     def _loop_in(self, workspace: Workspace, request: FixRequest, setup: RunSetup, budget: int) -> LoopState:
@@ -290,6 +296,18 @@ class FixRun:
             state = LoopState(messages=[], stop_reason="internal_error", notices=[message])
         self._final_verification(state, workspace, loop)
         return state
+
+    def _context_budget(self) -> int:
+        """The context window's budget; on "auto", no more than the time budget affords."""
+        setting = self.config.context.budget
+        budget = resolve_budget(setting, self.engine.context_length)
+        if self.speeds is None or not (setting is None or setting == "auto"):
+            return budget
+        speed = self.speeds.speed(self.engine, lambda text: self.emit(Notice(level="info", message=text)))
+        sized = time_sized(budget, speed, self.config.loop.max_minutes * 60)
+        if sized.notice:
+            self.emit(Notice(level="info", message=sized.notice))
+        return sized.tokens
 
     def _setup_mode(self) -> str | None:
         command, mode = self.config.sandbox.setup_command, self.sandboxes.setup_mode

@@ -4,8 +4,9 @@
 
 Runs `agent eval ../shared/eval --oracle`: each task is materialised from its PyPI sdists, its test
 venv built, the reference fix replayed through the agent's own edit tools in a sandboxed worktree,
-and the task's fail_to_pass and pass_to_pass tests run. Every task must come out resolved; prints
-the table and exits non-zero otherwise. Needs PyPI (pip downloads); ~1 min per task on 2 cores.
+and the task's fail_to_pass and pass_to_pass tests run. Every task must come out resolved by its
+tests AND reported `resolved` by the agent itself (a correct fix it calls a failure is a verdict
+bug); prints the table and exits non-zero otherwise. Needs PyPI (pip downloads); ~1 min per task on 2 cores.
 """
 
 from __future__ import annotations
@@ -39,10 +40,18 @@ def main() -> int:
     summary = json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else {}
     results = summary.get("results", {})
     resolved = sum(bool(r.get("resolved")) for r in results.values())
+    claimed = sum(r.get("status") == "resolved" for r in results.values())
+    for task, result in sorted(results.items()):
+        if bool(result.get("resolved")) != (result.get("status") == "resolved"):
+            tests, agent = result.get("resolved"), result.get("status")
+            print(f"  verdict disagrees: {task}: tests resolved={tests}, agent {agent}")
     wall = time.monotonic() - started
-    print(f"oracle eval: {resolved}/{summary.get('tasks', '?')} resolved in {wall:.0f}s")
+    total = summary.get("tasks", "?")
+    print(f"oracle eval: {resolved}/{total} resolved by their tests, {claimed}/{total} by the agent", end="")
+    print(f", in {wall:.0f}s")
     print(f"output: {out}")
-    return 0 if run.returncode == 0 and results and resolved == len(results) == summary.get("tasks") else 1
+    everything = results and resolved == claimed == len(results) == summary.get("tasks")
+    return 0 if run.returncode == 0 and everything else 1
 
 
 if __name__ == "__main__":
