@@ -58,11 +58,13 @@ SOURCE_WORDS: dict[str, str] = {
     "agent": "the agent's own interpreter",
 }
 REPO_VENVS = (".venv", "venv")
+NAMED = ("flag", "config")  # the user's choice: no other interpreter is tried
 PROBE = (
     "import sys; print('python', sys.executable, flush=True); "
     "import pytest; print('pytest', pytest.__version__)"
 )
 PROBE_TIMEOUT = 60.0
+LACKS_PYTEST = "runs, but cannot import pytest"
 
 
 class Candidate(BaseModel):
@@ -115,8 +117,14 @@ class PythonEnv(BaseModel):
         )
 
     def summary(self) -> str:
-        """One line for a run that can test: which interpreter, found how."""
-        return f"tests run with {self.interpreter} ({self.found_by})"
+        """One line for a run that can test: which interpreter, found how (and an environment tried
+        before it that lacks pytest: the project's, probably)."""
+        line = f"tests run with {self.interpreter} ({self.found_by})"
+        passed_over = [t for t in self.tried if t.endswith(LACKS_PYTEST)]
+        if passed_over:
+            python = passed_over[0].split(" (", 1)[0]
+            line += f"; {passed_over[0]}: {shlex.quote(python)} -m pip install pytest to use it"
+        return line
 
 
 def _real(path: Path) -> Path:
@@ -300,7 +308,8 @@ Runner = Callable[[list[str]], tuple[bool, str]]
 
 
 def detect(found: Iterable[Candidate], run: Runner) -> PythonEnv:
-    """The first candidate that imports pytest in the sandbox; else the first that runs, without."""
+    """The first candidate that imports pytest in the sandbox; else the first that runs, without.
+    The one the user named (`--python`, the `python` setting) is the only one tried."""
     tried: list[str] = []
     first_running: Candidate | None = None
     for candidate in found:
@@ -313,9 +322,11 @@ def detect(found: Iterable[Candidate], run: Runner) -> PythonEnv:
             return PythonEnv(
                 interpreter=candidate.interpreter, source=candidate.source, pytest=True, tried=tried
             )
-        tried.append(f"{where}: {'runs, but cannot import pytest' if probe.runs else 'does not run'}")
+        tried.append(f"{where}: {LACKS_PYTEST if probe.runs else 'does not run'}")
         if probe.runs and first_running is None:
             first_running = candidate
+        if candidate.source in NAMED:
+            break
     if first_running is None:
         return PythonEnv(interpreter=None, source=None, pytest=False, tried=tried)
     return PythonEnv(
