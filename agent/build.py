@@ -41,6 +41,9 @@ from agent.engines.base import Engine, EngineError
 from agent.mcp.runtime import CommandWrapper, no_wrapping
 from agent.models.resolution import resolve_model
 from agent.repo.dirs import env_dir
+from agent.repo.python_env import Candidate
+from agent.repo.python_env import candidates as python_candidates
+from agent.repo.python_env import exposures as python_exposures
 from agent.run.sandboxes import RunSandboxes
 from sandbox.approval import ApprovalSandbox, Approver, Decision
 from sandbox.base import Sandbox
@@ -97,13 +100,34 @@ def command_sandbox(
 ) -> Sandbox:
     """The sandbox for the model's commands. `approver` None means nobody can be asked: with
     `approval = "always"` every command is then refused. `asker` names who answers (the mode)."""
+    return _with_approval(config, _isolation(config, repo, bwrap), approver, asker)
+
+
+def _isolation(
+    config: AgentConfig, repo: git.Repo | None, bwrap: BwrapInfo | None, read_paths: Sequence[Path] = ()
+) -> Sandbox:
+    """The backend with the setup step's environment first on PATH; `read_paths` shown read-only."""
     where = env_dir(repo)
-    sandbox: Sandbox = backend(config.sandbox, config.sandbox.policy, [where] if where else [], (), bwrap)
-    if where is not None:
-        sandbox = PreparedEnvironment(sandbox, where)
-    if config.sandbox.approval == "always":
-        sandbox = ApprovalSandbox(sandbox, approver, asker)
-    return sandbox
+    read = [*([where] if where else []), *read_paths]
+    sandbox: Sandbox = backend(config.sandbox, config.sandbox.policy, read, (), bwrap)
+    return PreparedEnvironment(sandbox, where) if where is not None else sandbox
+
+
+def _with_approval(config: AgentConfig, sandbox: Sandbox, approver: Approver | None, asker: str) -> Sandbox:
+    return ApprovalSandbox(sandbox, approver, asker) if config.sandbox.approval == "always" else sandbox
+
+
+def test_pythons(config: AgentConfig, repo: git.Repo) -> list[Candidate]:
+    """The interpreters that may run the repository's tests, in the order they are tried
+    (agent/repo/python_env.py): the one the user named, the setup step's, $VIRTUAL_ENV, the
+    repository's venvs, uv/poetry/hatch/tox environments, PATH, ours."""
+    named = config.named_python()
+    return python_candidates(
+        Path(repo.working_tree_dir or "."),
+        os.environ,
+        named,
+        env_dir(repo) if config.sandbox.setup_command else None,
+    )
 
 
 def setup_sandbox(
@@ -149,11 +173,15 @@ def run_sandboxes(
     """For `agent fix` and the TUI: commands, setup and MCP servers. `approver` None is a headless
     run. `bwrap` from `probe` (probed here when not given): SandboxUnavailable before anything runs."""
     bwrap = bwrap or probe(config)
+    pythons = test_pythons(config, repo)
+    isolation = _isolation(config, repo, bwrap, python_exposures(pythons))
     return RunSandboxes(
-        commands=command_sandbox(config, repo, approver, asker, bwrap),
+        commands=_with_approval(config, isolation, approver, asker),
         setup=setup_sandbox(config, repo, bwrap),
         servers=server_wrapper(config, bwrap),
         approver=approver,
+        probe=isolation,
+        pythons=tuple(pythons),
     )
 
 

@@ -102,6 +102,9 @@ class LoopConfig(BaseModel):
     edit_samples: int = Field(default=4, ge=1, le=16)
     plan: bool = True
     test_command: str | None = None
+    # the interpreter that runs the tests (a path; relative: to the repository); None: found
+    # (agent/repo/python_env.py). A repository's .agent.toml needs `agent trust` for it.
+    python: str | None = None
     command_timeout: float = 300.0
 
 
@@ -232,6 +235,12 @@ class AgentConfig(BaseModel):
     def untrusted_notice(self) -> str | None:
         """The one line saying so, for the CLI, `agent fix`'s events and the TUI; None when nothing was."""
         return self._untrusted.notice() if self._untrusted is not None else None
+
+    def named_python(self) -> tuple[str, Literal["flag", "config"]] | None:
+        """The interpreter the user named for the tests, and whether by `--python` or the config."""
+        if not self.loop.python:
+            return None
+        return self.loop.python, "flag" if "python" in self._flags else "config"
 
     def knobs_for(self, *names: str) -> ResolvedKnobs:
         """The knobs for a model known by `names` (file name, catalogue name): flags > table > top."""

@@ -77,6 +77,7 @@ GATES: tuple[Gate, ...] = (
     Gate("base_url", "sends your code and the API key to a server"),
     Gate("api_key_env", "chooses which of your environment variables is sent as the API key"),
     Gate("server_model", "chooses the model your server runs (and bills you for)"),
+    Gate("python", "runs the tests with an interpreter whose environment the sandbox then shows (read-only)"),
     Gate("model", "loads a model file (llama.cpp parses it on your machine)"),
     Gate("model_dirs", "adds folders that model names are looked up in"),
     Gate("fit_check", "turns off the memory and GGUF header check before a model loads", _not_switched_off),

@@ -167,6 +167,18 @@ class Notice(BaseModel):
     message: str
 
 
+class InterpreterFound(BaseModel):
+    """The interpreter the tests run with, found before the first model call (agent/repo/python_env.py).
+    `problem` set: no environment can run the tests; it says why and names the fix."""
+
+    kind: Literal["test_env"] = "test_env"
+    interpreter: str | None
+    source: str | None  # flag, config, setup, virtual_env, venv, uv, poetry, hatch, tox, path, agent
+    pytest: bool
+    problem: str | None = None
+    tried: list[str] = []
+
+
 class UserGuidance(BaseModel):
     """Guidance the user sent during the run, as the loop handed it to the model."""
 
@@ -204,6 +216,7 @@ RunEvent = Annotated[
     | ModelError
     | TurnUsage
     | Notice
+    | InterpreterFound
     | UserGuidance
     | Interrupted
     | RunFinished,

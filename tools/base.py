@@ -86,6 +86,9 @@ class ToolContext:
     output_limit: int = 12_000  # characters of command output shown to the model
     edits: EditJournal = field(default_factory=EditJournal)  # every file change, in order
     cache: dict[str, Any] = field(default_factory=dict)  # per-run memo (e.g. the test interpreter)
+    # the interpreter run_tests runs pytest with, found before the run (agent/repo/python_env.py);
+    # None: found on first use among PATH's pythons and ours
+    python: str | None = None
     writable: bool = True  # False under the read-only sandbox policy: file tools refuse to write
     # `agent fix` keeps the repository's existing tests as they are (they say what the fixed code
     # must do); new test files may be written. `--edit-tests` turns this off.

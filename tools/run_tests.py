@@ -18,12 +18,12 @@ from pydantic import Field, field_validator
 
 from agent.repo.files import close_names, repo_files
 from agent.repo.languages import is_test_path
+from agent.repo.python_env import Candidate, detect, sandbox_runner
 from sandbox.output import cap_text
 from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 
 NO_TESTS_COLLECTED = 5
 USAGE_ERROR = 4
-PROBE_TIMEOUT = 60.0
 PYTEST_OPTIONS = ("-q", "-p", "no:cacheprovider", "-rfE", "--tb=short")
 _SUMMARY = re.compile(r"^=*\s*(?:\d+ [a-z]+(?:, )?)+ in [\d.]+s|^=*\s*no tests ran in [\d.]+s")
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
@@ -78,24 +78,18 @@ def has_pytest_suite(root: Path) -> bool:
 
 
 def pytest_python(ctx: ToolContext) -> str:
-    """A python on the sandbox's PATH that can import pytest, else our own interpreter.
-
-    Probed once per context and worktree (the answer is kept in `ctx.cache`).
-    """
+    """The interpreter found before the run (`ctx.python`); else (`agent tool`, `agent mcp serve`)
+    the first python on the sandbox's PATH that imports pytest, or ours, probed once per context
+    and worktree (the answer is kept in `ctx.cache`)."""
+    if ctx.python:
+        return ctx.python
     key = f"run_tests.python:{ctx.root}"
     if key not in ctx.cache:
-        ctx.cache[key] = _probe_python(ctx) or sys.executable
+        found = [Candidate(interpreter=n, source="path") for n in ("python3", "python")]
+        found.append(Candidate(interpreter=sys.executable, source="agent"))
+        env = detect(found, sandbox_runner(ctx.sandbox_for("run_tests"), ctx.root, ctx.command_env()))
+        ctx.cache[key] = env.interpreter or sys.executable
     return str(ctx.cache[key])
-
-
-def _probe_python(ctx: ToolContext) -> str | None:
-    for name in ("python3", "python"):
-        probe = [name, "-c", "import sys, pytest; print(sys.executable)"]
-        result = ctx.sandbox_for("run_tests").run(probe, ctx.root, PROBE_TIMEOUT, env=ctx.command_env())
-        lines = result.output.strip().splitlines()
-        if result.ok and lines:
-            return lines[-1].strip()
-    return None
 
 
 def parse_pytest(output: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from sandbox.mounts import venv_paths
 
 SETUP_TIMEOUT = 1800.0  # building a task can mean pip downloads and a venv
 TEST_TIMEOUT = 1800.0
+NO_PYTEST = "No module named pytest"
 VENV_PYTEST = "-m pytest -q -p no:cacheprovider -rfE --tb=short --timeout=30"
 
 
@@ -252,6 +253,8 @@ class RepoSource:
         command = shlex.split(spec.test_cmd or "python -m pytest -q -p no:cacheprovider")
         sandbox = sandbox_for(task_venv_paths(repo))
         output = sandboxed(sandbox, [*command, "-rA", *nodes], repo, f"the tests of {spec.id}", TEST_TIMEOUT)
+        if NO_PYTEST in output:
+            raise TaskSetupError(f"the tests of {spec.id} cannot run: {command[0]} cannot import pytest")
         passed = passed_nodes(output)
         failed = [n for n in nodes if n not in passed]
         return Score(not failed, failed)

@@ -158,9 +158,12 @@ def result_from(task: Task, outcome: ChildOutcome, timeout: float) -> TaskResult
     if report is None:
         error = f"agent fix exited with code {outcome.exit_code} and no report:\n{_log_tail(outcome.log)}"
         return TaskResult(id=task.id, status="error", exit_code=outcome.exit_code, error=error)
+    test_env = report.get("test_env") or {}
+    problem = test_env.get("problem") if isinstance(test_env, dict) else None
     return TaskResult(
         id=task.id,
-        status=report["status"],
+        status="setup_error" if problem else report["status"],
+        error=str(problem or ""),
         exit_code=outcome.exit_code,
         engine=str(report.get("engine", "")),
         model=str(report.get("model", "")),
@@ -208,7 +211,7 @@ def run_task(
         if children.stopping.is_set() and outcome.report is None:
             raise Interrupted
         result = result_from(task, outcome, settings.task_timeout)
-        if settings.evaluate and result.status not in ("error", "timeout"):
+        if settings.evaluate and result.status not in ("error", "timeout", "setup_error"):
             phase("scoring")
             assert settings.scoring is not None, "agent eval builds a scoring sandbox (agent/build.py)"
             score(task, workdir / "repo", result, settings.scoring)

@@ -46,6 +46,7 @@ def config_for(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "kv_cache_type",
         "parallel",
         "test_command",
+        "python",
         "max_steps",
         "max_minutes",
         "edit_tests",

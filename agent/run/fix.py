@@ -23,13 +23,14 @@ from agent.config import AgentConfig
 from agent.context import build_pack, resolve_budget
 from agent.engines.base import Engine, EngineError
 from agent.errors import UserError
-from agent.events import Notice, RunEvent, RunFinished, RunStarted, printable
+from agent.events import InterpreterFound, Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.formats.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, LoopState, Toolset, Worktree
 from agent.messages import Message
 from agent.models.speed import SpeedBook
 from agent.repo.dirs import agent_dir, cache_dir, session_dir
 from agent.repo.journal import EditJournal
+from agent.repo.python_env import PythonEnv, candidates, detect, sandbox_runner
 from agent.repo.stray_guard import StrayGuard
 from agent.run.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
 from agent.run.report import RepairSummary, RunReport, Status, TestSummary, report_dict
@@ -43,7 +44,8 @@ from agent.run.verdict import verdict_of
 from agent.run.workspace import Workspace, WorkspaceError, apply_branch
 from agent.steering import Steering
 from sandbox.select import run_setup
-from tools.base import Tool, ToolContext
+from tools.base import Tool, ToolContext, command_env_for
+from tools.run_tests import has_pytest_suite
 
 Emit = Callable[[RunEvent], None]
 # makes the run's loop: (toolset, its context, the worktree, emit, steering) -> AgentLoop (agent/build.py)
@@ -138,6 +140,7 @@ class FixRun:
         self._trajectory: Trajectory | None = None
         self._swept: list[str] = []  # nested repositories and special files removed from the worktree
         self.failure: tuple[int, str] | None = None  # (exit code, message) of an error that ended the run
+        self.python_env: PythonEnv | None = None  # the tests' interpreter, found before the first model call
 
     def emit(self, event: RunEvent) -> None:
         if self._trajectory is not None:
@@ -255,6 +258,7 @@ class FixRun:
             self.sandboxes.approver,
             tools=self.tools,
         )
+        self.python_env = self._find_python(workspace.path, setup.test_command)
         try:
             state = self._loop_in(workspace, request, setup, budget)
         finally:
@@ -274,6 +278,7 @@ class FixRun:
             edits=journal,
             writable=self.config.sandbox.policy != "read-only",
             protect_tests=not self.config.loop.edit_tests,
+            python=self.python_env.interpreter if self.python_env else None,
         )
         pack_budget = max(budget - setup.block.tokens, 0)
         context = self._context(workspace, request, pack_budget)
@@ -327,6 +332,28 @@ class FixRun:
         where = f"in {setup.mode}; the model's commands: {self.sandbox.mode}"
         message = f"setup `{command}`: {status} in {result.seconds:.1f}s ({where}){tail}"
         self.emit(Notice(level=level, message=message))
+
+    def _find_python(self, root: Path, test_command: str | None) -> PythonEnv | None:
+        """The interpreter the tests run with (agent/repo/python_env.py), each candidate tried in the
+        sandbox; one line says which, or that none can run the tests and the fix. None: a test
+        command was given, or there is no pytest suite."""
+        if test_command or not has_pytest_suite(root):
+            return None
+        probe = self.sandboxes.probe or self.sandbox
+        found = list(self.sandboxes.pythons) or candidates(root, setup_env=None)
+        env = detect(found, sandbox_runner(probe, root, command_env_for(root)))
+        problem = env.problem
+        self.emit(
+            InterpreterFound(
+                interpreter=env.interpreter,
+                source=env.source,
+                pytest=env.pytest,
+                problem=problem,
+                tried=env.tried,
+            )
+        )
+        self.emit(Notice(level="warning" if problem else "info", message=problem or env.summary()))
+        return env
 
     def _context(self, workspace: Workspace, request: FixRequest, budget: int) -> str:
         """The repository context for the first prompt, parses cached in the user's git dir."""
@@ -393,6 +420,7 @@ class FixRun:
             usage=state.usage,
             elapsed_seconds=round(time.monotonic() - started, 2),
             notices=[*state.notices, *self._swept],
+            test_env=self.python_env,
         )
 
 

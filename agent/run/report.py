@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from agent.events import Usage
+from agent.repo.python_env import PythonEnv
 
 Status = Literal["resolved", "not_resolved", "unverified", "no_change", "interrupted", "error"]
 
@@ -93,6 +94,9 @@ class RunReport(BaseModel):
     applied: bool = False
     pull_request: PullRequestRef | None = None
     notices: list[str] = []
+    # the interpreter the tests ran with, how it was found, whether it imports pytest (None: a test
+    # command was given, or there is no pytest suite); `test_env.problem()`: the tests could not run
+    test_env: PythonEnv | None = None
 
     def exit_code(self) -> int:
         from agent.run.exitcodes import exit_code_for
