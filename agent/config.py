@@ -1,4 +1,5 @@
-"""Configuration: defaults < user file < project file < command-line flags, merged in one place."""
+"""Configuration, merged in one place: defaults < user file < project file (its gated keys only once
+trusted) < `--config FILE` < `AGENT_*` environment variables (agent/config_env.py) < command-line flags."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from agent.config_env import EnvError, describe_errors, read_env
 from agent.config_trust import (
     PROJECT_CONFIG,
     TRUST_TABLE,
@@ -343,22 +345,61 @@ def _in_effect(merged: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str
         raise ConfigError(f"invalid setting:\n{_as_in_the_file(exc)}") from exc
 
 
+def file_fields() -> dict[str, Any]:
+    """Every key a config file's top level may hold, with its type (the environment is read with them)."""
+    fields = {
+        field.alias or name: field.annotation
+        for model in FLAT_SECTIONS.values()
+        for name, field in model.model_fields.items()
+    }
+    return {**fields, **{table: AgentConfig.model_fields[table].annotation for table in TABLES}}
+
+
+def env_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The settings the `AGENT_*` variables of `env` give; a `ConfigError` naming each wrong one."""
+    try:
+        data = read_env(env, file_fields())
+    except EnvError as exc:
+        raise ConfigError(f"invalid setting: environment variable {exc}") from exc
+    try:
+        AgentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting:\n{describe_errors(_as_in_the_file(exc), env)}") from exc
+    return data
+
+
+def _extra_file(path: Path | None) -> tuple[dict[str, Any], dict[str, TrustRecord]]:
+    """`--config FILE`: the user's own, so trusted like the user file; it must exist."""
+    if path is None:
+        return {}, {}
+    if not path.is_file():
+        raise ConfigError(f"--config {path}: no such file (give the path of a TOML config file)")
+    return _user_settings(path)
+
+
 def load_config(
-    repo_root: Path | None, overrides: Mapping[str, Any], env: Mapping[str, str] = os.environ
+    repo_root: Path | None,
+    overrides: Mapping[str, Any],
+    env: Mapping[str, str] = os.environ,
+    config_file: Path | None = None,
 ) -> AgentConfig:
-    """Merge the config files with `overrides` (flags the user gave; None means not given).
+    """Merge the config files, `--config FILE`, the `AGENT_*` variables of `env` and `overrides` (flags
+    the user gave; None means not given), each over the one before.
 
     Of the repository's `.agent.toml`, settings that need trust (agent/config_trust.py) apply only when the
-    user trusted this exact file; otherwise they are left out and `config.untrusted` says which."""
-    user_path = user_config_path(env)
-    merged, records = _user_settings(user_path)
+    user trusted this exact file; otherwise they are left out and `config.untrusted` says which. What it
+    may not weaken is what the user's own layers (file, `--config`, environment, flags) make."""
+    merged, records = _user_settings(user_config_path(env))
+    extra, extra_records = _extra_file(config_file)
+    from_env = env_settings(env)
+    above = _merge(_merge(extra, from_env), overrides)  # the user's layers over the project file
     untrusted: Untrusted | None = None
     project = _project_file(repo_root) if repo_root is not None else None
     if project is not None:
-        untrusted = untrusted_part(project, _in_effect(merged, overrides), records)
+        untrusted = untrusted_part(project, _in_effect(merged, above), {**records, **extra_records})
         merged = _merge(merged, without(project.data, untrusted.keys) if untrusted else project.data)
-    flags = {k for k, v in overrides.items() if _given(v)}
-    merged = _merge(merged, overrides)
+    flags = {k for k, v in overrides.items() if _given(v)} | set(from_env)  # both beat [models] tables
+    merged = _merge(merged, above)
     try:
         config = AgentConfig.model_validate(merged)
     except ValidationError as exc:

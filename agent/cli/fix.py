@@ -30,8 +30,8 @@ def add_fix_parser(sub: Any) -> argparse.ArgumentParser:
     add_engine_flags(fix)
     fix.add_argument("--apply", action="store_true", help="apply a resolved change to your working tree")
     fix.add_argument("--test-cmd", dest="test_command", help="command that runs the tests")
-    fix.add_argument("--max-steps", type=int, dest="max_steps")
-    fix.add_argument("--max-minutes", type=float, dest="max_minutes")
+    fix.add_argument("--max-steps", type=int, dest="max_steps", help="model turns the run may take")
+    fix.add_argument("--max-minutes", type=float, dest="max_minutes", help="wall-clock budget of the run")
     fix.add_argument(
         "--edit-tests",
         action="store_const",

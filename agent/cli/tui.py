@@ -29,7 +29,7 @@ def add_tui_parser(sub: Any, fix: argparse.ArgumentParser, add_engine_flags: Add
         "--resume", nargs="?", const="", metavar="ID", help="reopen a recorded session (none: choose one)"
     )
     tui.add_argument("--test-cmd", dest="test_command", help="command that runs the tests")
-    tui.add_argument("--max-steps", type=int, dest="max_steps")
+    tui.add_argument("--max-steps", type=int, dest="max_steps", help="model turns a run may take")
     add_engine_flags(tui)
     fix.add_argument("--tui", action="store_true", help="run the task in the terminal UI")
 

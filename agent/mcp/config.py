@@ -78,13 +78,19 @@ def _load(path: Path) -> Any:  # a tomlkit document (imported here: only `agent 
         raise McpConfigError(f"cannot read config file {path}: {exc}") from exc
 
 
-def add_server(path: Path, name: str, server: McpServerConfig) -> None:
-    """Write `[mcp_servers.NAME]` into the config file at `path` (created if missing); replaces NAME."""
+def add_server(path: Path, name: str, server: McpServerConfig, replace: bool = False) -> None:
+    """Write `[mcp_servers.NAME]` into the config file at `path` (created if missing); a NAME already
+    there is an error unless `replace`."""
     import tomlkit
 
     check_name(name)
     doc = _load(path)
     servers = doc.setdefault(TABLE, tomlkit.table(is_super_table=True))
+    if name in servers and not replace:
+        raise McpConfigError(
+            f"an MCP server named '{name}' is already in {path}; add --force to replace it, "
+            f"or choose another name (`agent mcp list` shows them)"
+        )
     entry = tomlkit.table()
     for key, value in server.model_dump(exclude_defaults=True).items():
         entry[key] = value
