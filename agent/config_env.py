@@ -45,7 +45,8 @@ class _GivenEnv(EnvSettingsSource):
 def read_env(env: Mapping[str, str], fields: Mapping[str, Any]) -> dict[str, Any]:
     """The settings `env` gives, shaped like a config file: {file key: value} for `fields`
     ({file key: its type}); values are still to be validated. `EnvError` for JSON that does not parse."""
-    shape = create_model("AgentEnvironment", __base__=BaseSettings, **{k: (t, None) for k, t in fields.items()})
+    definitions: dict[str, Any] = {key: (kind, None) for key, kind in fields.items()}
+    shape = create_model("AgentEnvironment", __base__=BaseSettings, **definitions)
     try:
         found = _GivenEnv(shape, env)()
     except SettingsError as exc:

@@ -59,7 +59,7 @@ def check_numbers(config: AgentConfig) -> AgentConfig:
         raise ConfigError(
             "invalid setting: "
             + "; ".join(problems)
-            + f" (from a flag, {user_config_path()} or the project's .agent.toml)"
+            + f" (from a flag, an AGENT_* variable, --config, {user_config_path()} or .agent.toml)"
         )
     return config
 

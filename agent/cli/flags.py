@@ -52,4 +52,5 @@ def config_for(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "repair",
         "reproduce",
     )
-    return settings_for(args, repo_root, {**{k: getattr(args, k, None) for k in keys}, **sandbox_overrides(args)})
+    given = {k: getattr(args, k, None) for k in keys}
+    return settings_for(args, repo_root, {**given, **sandbox_overrides(args)})

@@ -18,7 +18,6 @@ from agent.cli.fix import add_fix_parser, cmd_fix
 from agent.cli.flags import add_engine_flags, config_for
 from agent.cli.headless import JsonEvents, UsageError
 from agent.cli.sandbox import add_sandbox_parser, cmd_sandbox
-from agent.cli.settings import settings_for
 from agent.cli.sessions import (
     add_apply_parser,
     add_pr_parser,
@@ -28,6 +27,7 @@ from agent.cli.sessions import (
     cmd_sessions,
     cmd_undo,
 )
+from agent.cli.settings import settings_for
 from agent.cli.tool import add_tool_parser, cmd_tool
 from agent.cli.trust import add_trust_parser, cmd_trust
 from agent.run.exitcodes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE

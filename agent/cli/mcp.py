@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.cli.trust import warn_untrusted
 from agent.cli.settings import settings_for
+from agent.cli.trust import warn_untrusted
 from agent.config import PROJECT_CONFIG, user_config_path
 from agent.mcp.config import McpConfigError, McpServerConfig, add_server, check_name, remove_server
 from agent.run.workspace import WorkspaceError, open_repo
@@ -26,7 +26,7 @@ def add_mcp_parser(sub: Any) -> None:
         help="add a server: `add NAME -- CMD ARGS...` or `add NAME --url URL`",
         usage="agent mcp add NAME [options] -- CMD ARGS...\n       agent mcp add NAME --url URL [options]",
     )
-    add.add_argument("name", help="the server's name (letters, digits, _ and -; its tools are mcp__NAME__TOOL)")
+    add.add_argument("name", help="the server's name (letters, digits, _, -; its tools: mcp__NAME__TOOL)")
     _add_options(add)
     add.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
@@ -35,7 +35,7 @@ def add_mcp_parser(sub: Any) -> None:
 
     remove = verbs.add_parser("remove", help="remove a server from the user (or --project) config")
     remove.add_argument("name", help="the server's name")
-    remove.add_argument("--project", action="store_true", help=f"remove it from the repository's {PROJECT_CONFIG}")
+    remove.add_argument("--project", action="store_true", help=f"remove it from's {PROJECT_CONFIG}")
 
     serve = verbs.add_parser("serve", help="serve repo_context and our sandboxed tools over MCP (stdio)")
     serve.add_argument("--read-only", action="store_true", help="only tools that change nothing")

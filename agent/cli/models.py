@@ -47,8 +47,8 @@ def add_models_parser(subparsers: Any) -> None:
     )
     fit.add_argument("--json", action="store_true", help="print the estimate as JSON")
     rm = actions.add_parser("rm", help="remove a downloaded model from the model directory")
-    rm.add_argument("name", help="a catalogue name, OWNER/REPO, or a GGUF file name (see `agent models list`)")
-    rm.add_argument("-y", "--yes", action="store_true", help="do not ask (needed when stdin is not a terminal)")
+    rm.add_argument("name", help="a catalogue name, OWNER/REPO or a GGUF file name (`agent models list`)")
+    rm.add_argument("-y", "--yes", action="store_true", help="do not ask (needed without a terminal)")
 
 
 def _search_dirs(cache_dir: Path, extra: list[str], env: Mapping[str, str]) -> list[Path]:

@@ -12,7 +12,9 @@ from agent.cli.config_check import check_numbers
 from agent.config import AgentConfig, load_config
 
 
-def settings_for(args: argparse.Namespace, repo_root: Path | None, overrides: Mapping[str, Any]) -> AgentConfig:
+def settings_for(
+    args: argparse.Namespace, repo_root: Path | None, overrides: Mapping[str, Any]
+) -> AgentConfig:
     config = check_numbers(load_config(repo_root, overrides, config_file=getattr(args, "config", None)))
     extra = getattr(args, "sandbox_read", None) or []
     if extra:  # `--sandbox-read` adds to the configured read_paths

@@ -27,20 +27,32 @@ class McpConfigError(UserError):
 
 
 class McpServerConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    command: str | None = None  # stdio: the program to start (inside the sandbox)...
-    args: list[str] = []  # ...and its arguments
-    env: dict[str, str] = {}  # stdio: passed as given (the rest of the environment is scrubbed)
-    cwd: str | None = None  # stdio: working directory, relative to the repository (default: its root)
-    url: str | None = None  # streamable HTTP endpoint, e.g. http://127.0.0.1:8931/mcp
-    headers: dict[str, str] = {}  # HTTP: extra request headers
+    command: str | None = None
+    """stdio: the program to start (inside the sandbox)."""
+    args: list[str] = []
+    """stdio: the program's arguments."""
+    env: dict[str, str] = {}
+    """stdio: environment variables passed as given (the rest of the environment is scrubbed)."""
+    cwd: str | None = None
+    """stdio: working directory, relative to the repository (default: its root)."""
+    url: str | None = None
+    """Streamable HTTP endpoint, e.g. http://127.0.0.1:8931/mcp."""
+    headers: dict[str, str] = {}
+    """HTTP: extra request headers."""
     enabled: bool = True
-    enabled_tools: list[str] | None = None  # only these of the server's tools (default: all)
-    startup_timeout: float = Field(20.0, gt=0)  # seconds to start, initialize and list the tools
-    tool_timeout: float = Field(60.0, gt=0)  # seconds one tool call may take
-    network: bool = False  # stdio: ask the sandbox for network access (policy permitting)
-    approval: Literal["auto", "ask", "allow"] = "auto"  # see agent/mcp/tools.py: approval
+    """Start the server and offer its tools."""
+    enabled_tools: list[str] | None = None
+    """Only these of the server's tools (default: all)."""
+    startup_timeout: float = Field(20.0, gt=0)
+    """Seconds to start, initialize and list the tools."""
+    tool_timeout: float = Field(60.0, gt=0)
+    """Seconds one tool call may take."""
+    network: bool = False
+    """stdio: ask the sandbox for network access (policy permitting)."""
+    approval: Literal["auto", "ask", "allow"] = "auto"
+    """"auto": ask for calls acting outside the sandbox unless read-only; "ask": every call; "allow": none."""
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerConfig:

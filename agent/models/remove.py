@@ -31,9 +31,8 @@ def _shards_of(path: Path) -> list[Path]:
 
 
 def _ggufs(model_dir: Path) -> list[Path]:
-    return [
-        p for p in model_dir.rglob("*.gguf") if not any(s.startswith(".") for s in p.relative_to(model_dir).parts)
-    ]
+    found = model_dir.rglob("*.gguf")
+    return [p for p in found if not any(s.startswith(".") for s in p.relative_to(model_dir).parts)]
 
 
 def files_for(name: str, model_dir: Path) -> list[Path]:
