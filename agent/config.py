@@ -1,4 +1,5 @@
-"""Configuration: defaults < user file < project file < command-line flags, merged in one place."""
+"""Configuration, merged in one place: defaults < user file < project file (its gated keys only once
+trusted) < `--config FILE` < `AGENT_*` environment variables (agent/config_env.py) < command-line flags."""
 
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from agent.config_env import EnvError, describe_errors, read_env
+from agent.config_sections import (
+    ContextConfig,
+    EngineConfig,
+    LoopConfig,
+    McpConfig,
+    RepairConfig,
+    ReproduceConfig,
+)
 from agent.config_trust import (
     PROJECT_CONFIG,
     TRUST_TABLE,
@@ -22,9 +32,7 @@ from agent.config_trust import (
     without,
 )
 from agent.errors import UserError
-from agent.formats import ToolFormatName
-from agent.mcp.config import McpServerConfig
-from agent.models.knobs import KNOB_KEYS, KvCacheType, ModelKnobs, ResolvedKnobs, Thinking, resolve_knobs
+from agent.models.knobs import KNOB_KEYS, ModelKnobs, ResolvedKnobs, resolve_knobs
 from sandbox.config import SandboxConfig
 from tools.web.config import WebFetchConfig
 
@@ -32,6 +40,12 @@ __all__ = [
     "PROJECT_CONFIG",
     "AgentConfig",
     "ConfigError",
+    "ContextConfig",
+    "EngineConfig",
+    "LoopConfig",
+    "McpConfig",
+    "RepairConfig",
+    "ReproduceConfig",
     "check_project",
     "load_config",
     "trusted_files",
@@ -42,118 +56,6 @@ __all__ = [
 
 class ConfigError(UserError):
     """A config file is unreadable or has a wrong key or value."""
-
-
-class EngineConfig(BaseModel):
-    """The model and how it runs: the embedded engine or a server (agent/build.py builds it)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model: str | None = None  # a GGUF path or a catalogue name (`agent models list`)
-    base_url: str | None = None  # an OpenAI-compatible server; replaces the embedded engine
-    server_model: str = ""  # model name to request from the server ("" = the server's first)
-    api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the server's API key
-    n_ctx: int = 16384
-    # keep the KV state of the system prompt and tool schemas on disk between sessions
-    # (agent/engines/prefix_cache.py): the 1.5B model spent 45 s of every run prefilling them
-    prompt_cache: bool = True
-    threads: int | None = None
-    # speculative decoding in the embedded engine (agent/engines/speculative.py): prompt-lookup
-    # drafts, verified so the output is what the model would write anyway; "auto": on, with the
-    # model's measured settings (agent/engines/speculation_settings.py); "off": one token per step
-    speculative: Literal["auto", "off"] = "auto"
-    temperature: float = 0.0
-    # model knobs (agent/models/knobs.py); per model in [models."<glob>"] tables
-    thinking: Thinking | None = None  # off | high | max; None: the model's default
-    experts_used: int | None = None  # MoE experts per token (a GGUF metadata override)
-    kv_cache_type: KvCacheType | None = None  # f16 | q8_0 | q4_0; None: f16 unless it does not fit
-    parallel: int = 1  # sequences decoded together (llama-server -np; the embedded engine runs one)
-    models: dict[str, ModelKnobs] = {}
-    model_dirs: list[str] = []  # folders `agent models list` searches for GGUF files
-    fit_check: bool = True  # estimate memory before loading; refuse a model that cannot fit
-    # the model's tool-call wire format (agent/formats); None: found from its chat template
-    tool_format: ToolFormatName | None = None
-
-
-class LoopConfig(BaseModel):
-    """What a run may spend and how it works on the task (agent/loop/state.py `Budgets` holds it)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_steps: int = 50  # model turns, the repair phase's replies (at most repair_share of them) included
-    max_minutes: float = 30.0
-    max_tokens: int = 2_000_000  # prefilled + generated, over the whole run
-    # A stuck attempt (repeats, no calls) is set aside and the task started again from the plan,
-    # told what that attempt changed and how the tests failed; later attempts are sampled
-    # (agent/loop/attempts.py).
-    max_attempts: int = 5
-    edit_tests: bool = False  # let the model change the repository's existing test files
-    # After each edit the loop runs the tests itself and hands their result back with the edit's
-    # (the models spent every other turn calling run_tests, ~15 s a turn on a CPU); off for slow suites.
-    test_after_edit: bool = True
-    # With tests after edits: an edit that makes more of them fail than the best so far is undone
-    # at once (the models built every next edit on the one that broke more). Off by default: a
-    # fix in several steps may break more before it mends (the eval oracle's tomlkit task did)
-    undo_regressions: bool = False
-    # With tests after edits and failing tests to fix: an edit that does not make them pass is
-    # tried against other edits sampled for the same turn, up to this many in all, and the one
-    # that leaves the fewest failing goes on (the models' first edit of a turn was often a near
-    # miss that a second draw got right; a draw costs a call, not a turn). 1: no sampling.
-    edit_samples: int = Field(default=4, ge=1, le=16)
-    plan: bool = True
-    test_command: str | None = None
-    # the interpreter that runs the tests (a path; relative: to the repository); None: found
-    # (agent/repo/python_env.py). A repository's .agent.toml needs `agent trust` for it.
-    python: str | None = None
-    command_timeout: float = 300.0
-
-
-class RepairConfig(BaseModel):
-    """Draft-and-test repair (agent/loop/repair.py) before the tool-calling loop, when the tests show
-    the bug; the file's keys are `repair`, `repair_drafts` and `repair_share`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # "auto": with an engine that samples (a replay could only repeat itself), "always", or "off"
-    mode: Literal["auto", "always", "off"] = Field(default="auto", alias="repair")
-    drafts: int = Field(default=30, ge=1, le=500, alias="repair_drafts")  # replies drawn in it, at most
-    share: float = Field(default=0.7, gt=0.0, le=1.0, alias="repair_share")  # of the time budget, at most
-
-
-class ReproduceConfig(BaseModel):
-    """Reproduce first (agent/loop/reproduce.py): when no test shows the bug, the model writes one
-    from the issue, kept when it fails for the reason the issue states; the file's keys are
-    `reproduce` and `reproduce_drafts`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # "auto": with an engine that samples (a replay could only repeat itself), "always", or "off"
-    mode: Literal["auto", "always", "off"] = Field(default="auto", alias="reproduce")
-    drafts: int = Field(default=8, ge=1, le=100, alias="reproduce_drafts")  # tests drafted, at most
-
-
-class ContextConfig(BaseModel):
-    """The first prompt's repository context (agent/context) and project instructions (AGENTS.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # Tokens of repository context in the first prompt (`context_budget`); None or "auto": min(200K,
-    # the model's context minus room for the conversation). Relevance decides how much of it is used.
-    budget: int | Literal["auto"] | None = Field(default=None, alias="context_budget")
-    instructions_budget: int = (
-        2000  # of those, at most this many for AGENTS.md (agent/run/instruction_prompt.py)
-    )
-
-
-class McpConfig(BaseModel):
-    """MCP servers whose tools a run offers (`[mcp_servers.NAME]` tables, agent/mcp)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # `agent mcp add`; user and project entries both apply
-    servers: dict[str, McpServerConfig] = Field(default={}, alias="mcp_servers")
-    tools_budget: int = Field(default=3000, alias="mcp_tools_budget")  # tokens of MCP tool schemas offered
-    tool_max_tokens: int = Field(default=1000, alias="mcp_tool_max_tokens")  # one schema above: left out
 
 
 # The config file's top level holds the sections' keys flat (`max_steps = 20`, `repair = "off"`), as
@@ -352,22 +254,61 @@ def _in_effect(merged: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str
         raise ConfigError(f"invalid setting:\n{_as_in_the_file(exc)}") from exc
 
 
+def file_fields() -> dict[str, Any]:
+    """Every key a config file's top level may hold, with its type (the environment is read with them)."""
+    fields = {
+        field.alias or name: field.annotation
+        for model in FLAT_SECTIONS.values()
+        for name, field in model.model_fields.items()
+    }
+    return {**fields, **{table: AgentConfig.model_fields[table].annotation for table in TABLES}}
+
+
+def env_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The settings the `AGENT_*` variables of `env` give; a `ConfigError` naming each wrong one."""
+    try:
+        data = read_env(env, file_fields())
+    except EnvError as exc:
+        raise ConfigError(f"invalid setting: environment variable {exc}") from exc
+    try:
+        AgentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting:\n{describe_errors(_as_in_the_file(exc), env)}") from exc
+    return data
+
+
+def _extra_file(path: Path | None) -> tuple[dict[str, Any], dict[str, TrustRecord]]:
+    """`--config FILE`: the user's own, so trusted like the user file; it must exist."""
+    if path is None:
+        return {}, {}
+    if not path.is_file():
+        raise ConfigError(f"--config {path}: no such file (give the path of a TOML config file)")
+    return _user_settings(path)
+
+
 def load_config(
-    repo_root: Path | None, overrides: Mapping[str, Any], env: Mapping[str, str] = os.environ
+    repo_root: Path | None,
+    overrides: Mapping[str, Any],
+    env: Mapping[str, str] = os.environ,
+    config_file: Path | None = None,
 ) -> AgentConfig:
-    """Merge the config files with `overrides` (flags the user gave; None means not given).
+    """Merge the config files, `--config FILE`, the `AGENT_*` variables of `env` and `overrides` (flags
+    the user gave; None means not given), each over the one before.
 
     Of the repository's `.agent.toml`, settings that need trust (agent/config_trust.py) apply only when the
-    user trusted this exact file; otherwise they are left out and `config.untrusted` says which."""
-    user_path = user_config_path(env)
-    merged, records = _user_settings(user_path)
+    user trusted this exact file; otherwise they are left out and `config.untrusted` says which. What it
+    may not weaken is what the user's own layers (file, `--config`, environment, flags) make."""
+    merged, records = _user_settings(user_config_path(env))
+    extra, extra_records = _extra_file(config_file)
+    from_env = env_settings(env)
+    above = _merge(_merge(extra, from_env), overrides)  # the user's layers over the project file
     untrusted: Untrusted | None = None
     project = _project_file(repo_root) if repo_root is not None else None
     if project is not None:
-        untrusted = untrusted_part(project, _in_effect(merged, overrides), records)
+        untrusted = untrusted_part(project, _in_effect(merged, above), {**records, **extra_records})
         merged = _merge(merged, without(project.data, untrusted.keys) if untrusted else project.data)
-    flags = {k for k, v in overrides.items() if _given(v)}
-    merged = _merge(merged, overrides)
+    flags = {k for k, v in overrides.items() if _given(v)} | set(from_env)  # both beat [models] tables
+    merged = _merge(merged, above)
     try:
         config = AgentConfig.model_validate(merged)
     except ValidationError as exc:

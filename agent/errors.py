@@ -34,3 +34,9 @@ class UserError(Exception, metaclass=ABCMeta):
 
 
 UserError.register(SandboxUnavailable)
+
+
+class OutputClosed(BrokenPipeError):
+    """Whoever read the command's output went away (`agent fix --json | head -1`): the run stops, as
+    a program killed by SIGPIPE would, cleaning up as after Ctrl-C, and the command exits 141 quietly.
+    Raised where events are written, so a broken pipe to a subprocess stays an ordinary error."""

@@ -33,17 +33,28 @@ Approval = Literal["never", "always"]
 
 
 class SandboxConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The `[sandbox]` table: how commands the model chooses are isolated."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     backend: Backend = "bubblewrap"
+    """"bubblewrap", or "none": no isolation (a loud warning; limits and the env scrub still apply)."""
     policy: Policy = "workspace"
+    """What commands may do: "read-only", "workspace" (write the worktree), "network" (and the net)."""
     approval: Approval = "never"
+    """"always": ask before every command (when a person is there to ask); "never": do not ask."""
     read_paths: list[str] = []
+    """More host paths commands may read (the home directory is hidden); `--sandbox-read` adds one."""
     setup_command: str | None = None
+    """Prepares the test environment once per run, with the network on (`agent sandbox --setup` tries it)."""
     setup_timeout: float = 900.0
-    tmpfs_bytes: int = DEFAULT_TMPFS_BYTES  # size of each private tmpfs (/tmp, the hidden home)
+    """Seconds the setup command may run."""
+    tmpfs_bytes: int = DEFAULT_TMPFS_BYTES
+    """Size in bytes of each private tmpfs (/tmp, the hidden home)."""
     output_limit: int = 20_000
+    """Characters of a command's output kept (the middle is elided)."""
     limits: Limits = Limits()
+    """The `[sandbox.limits]` table: per-command resource limits."""
 
     def read_path_list(self) -> list[Path]:
         return [Path(p).expanduser() for p in self.read_paths]

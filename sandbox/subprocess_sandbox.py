@@ -43,13 +43,18 @@ READ_CHUNK = 65536
 class Limits(BaseModel):
     """Per-command resource limits; None leaves a limit as inherited."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     cpu_seconds: int | None = 900
+    """CPU seconds a command may use (RLIMIT_CPU)."""
     file_size_bytes: int | None = 1 << 30
+    """Largest file a command may write, in bytes (RLIMIT_FSIZE)."""
     address_space_bytes: int | None = 16 << 30
+    """Address space a command may map, in bytes (RLIMIT_AS)."""
     open_files: int | None = 4096
-    processes: int | None = 4096  # RLIMIT_NPROC, non-root only (see module docstring)
+    """Files a command may hold open (RLIMIT_NOFILE)."""
+    processes: int | None = 4096
+    """Processes of the user (RLIMIT_NPROC; applied only when not running as root)."""
 
 
 CPU_KILL_GRACE_SECONDS = 2  # SIGXCPU at the soft limit, SIGKILL this much later

@@ -37,7 +37,7 @@ def add_batch_parsers(sub: Any, add_engine_flags: Callable[[argparse.ArgumentPar
         parser.add_argument("--out", type=Path, help="output folder (default agent-runs/NAME); rerun resumes")
         parser.add_argument("--only", nargs="+", metavar="ID", help="run only these task ids")
         parser.add_argument("--limit", type=int, help="run at most this many tasks")
-        parser.add_argument("--max-steps", type=int, dest="max_steps")
+        parser.add_argument("--max-steps", type=int, dest="max_steps", help="model turns of each run")
         parser.add_argument("--max-minutes", type=float, dest="max_minutes", help="budget of each run")
         parser.add_argument("--task-timeout", type=float, metavar="MINUTES", help="kill a task after this")
         parser.add_argument("--retry-errors", action="store_true", help="redo tasks that ended in an error")

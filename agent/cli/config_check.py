@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from agent.config import AgentConfig, ConfigError, user_config_path
+from agent.config_env import env_name
 
 # durations in seconds or minutes: above zero, not only finite
 DURATIONS = frozenset(
@@ -48,18 +50,21 @@ def _numbers(value: Any, where: str) -> Iterator[tuple[str, float]]:
         yield where, value
 
 
-def check_numbers(config: AgentConfig) -> AgentConfig:
-    """`config` when every number in it is usable, else a `ConfigError` naming each one that is not."""
+def check_numbers(config: AgentConfig, env: Mapping[str, str] = os.environ) -> AgentConfig:
+    """`config` when every number in it is usable, else a `ConfigError` naming each one that is not
+    (and the `AGENT_*` variable it came from, when one is set)."""
     problems = []
+    variables = {name.upper() for name, value in env.items() if value}
     for where, value in _numbers(config.file_dump(), ""):
         problem = _problem(where.rsplit(".", 1)[-1], value)
         if problem:
-            problems.append(f"{where} = {_shown(value)}: {problem}")
+            source = f" (environment variable {env_name(where)})" if env_name(where) in variables else ""
+            problems.append(f"{where} = {_shown(value)}{source}: {problem}")
     if problems:
         raise ConfigError(
             "invalid setting: "
             + "; ".join(problems)
-            + f" (from a flag, {user_config_path()} or the project's .agent.toml)"
+            + f" (from a flag, an AGENT_* variable, --config, {user_config_path()} or .agent.toml)"
         )
     return config
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from agent.cli.config_check import check_numbers
+from agent.cli.settings import settings_for
 from agent.cli.trust import warn_untrusted
-from agent.config import AgentConfig, load_config, user_config_dir
+from agent.config import AgentConfig, user_config_dir
 from agent.context.budget import parse_tokens, resolve_budget
 from agent.context.manifest import PackManifest
 from agent.context.pack import build_pack
@@ -66,7 +68,7 @@ def stats_table(manifest: PackManifest) -> str:
 def run_context(args: argparse.Namespace) -> int:
     repo = open_repo(args.repo)
     root = Path(repo.working_tree_dir or args.repo)
-    config = check_numbers(load_config(root, {"model": args.model, "n_ctx": args.n_ctx}))
+    config = settings_for(args, root, {"model": args.model, "n_ctx": args.n_ctx})
     warn_untrusted(config)
     count, tokenizer = counter_for(config)
     budget = (
@@ -99,8 +101,25 @@ def gguf_counter(path: Path, fit_check: bool = True) -> CountTokens:
         from agent.build import check_header
 
         check_header(path)
-    llama = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    with _native_stderr_silenced():  # llama.cpp logs a context warning at error level, verbose or not
+        llama = Llama(model_path=str(path), vocab_only=True, verbose=False)
     return lambda text: len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 on /dev/null while llama.cpp opens a vocabulary: with no weights it has no
+    trained context length and says `n_ctx_seq (512) > n_ctx_train (0)`, which means nothing here.
+    A file it cannot load still raises."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def estimate(text: str) -> int:

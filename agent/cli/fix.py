@@ -17,6 +17,7 @@ from agent.cli.headless import JsonEvents, UsageError
 from agent.cli.sandbox import add_sandbox_flags
 from agent.cli.trust import warn_untrusted
 from agent.engines.base import EngineError
+from agent.errors import OutputClosed
 from agent.models.resolution import ModelNotFound
 from agent.run.exitcodes import EXIT_ENGINE, EXIT_INTERRUPTED, exit_code_for
 from agent.run.workspace import open_repo
@@ -34,8 +35,8 @@ def add_fix_parser(sub: Any) -> argparse.ArgumentParser:
         "--python",
         help="the interpreter that runs the tests (default: found: $VIRTUAL_ENV, .venv/, uv, poetry...)",
     )
-    fix.add_argument("--max-steps", type=int, dest="max_steps")
-    fix.add_argument("--max-minutes", type=float, dest="max_minutes")
+    fix.add_argument("--max-steps", type=int, dest="max_steps", help="model turns the run may take")
+    fix.add_argument("--max-minutes", type=float, dest="max_minutes", help="wall-clock budget of the run")
     fix.add_argument(
         "--edit-tests",
         action="store_const",
@@ -90,6 +91,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
         elif report.session_id:
             print(render_text(report))
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout closed: the run's events (OutputClosed) or the report after it
+        raise  # main() exits quietly
     except Exception as exc:
         code, message = known_error(exc) or _internal_error(exc)
         print(f"agent: {message}", file=sys.stderr)
@@ -131,7 +134,7 @@ def _fix(args: argparse.Namespace, events: JsonEvents | None) -> int:
         raise
     printer = ConsolePrinter(verbose=args.verbose)
     emit = _fanout(printer, events) if events else printer
-    run = fix_run(engine, sandboxes, config, emit)
+    run = fix_run(engine, sandboxes, config, _closed_output_stops(emit))
     request = FixRequest(task=task.text, repo=repo, apply=args.apply, github_issue=task.issue)
     report = run.run(request)
     code, error = run.failure or (exit_code_for(report), None)
@@ -148,6 +151,16 @@ def _fix(args: argparse.Namespace, events: JsonEvents | None) -> int:
 
 def _no_fetch(number: int) -> tuple[str, str]:
     raise UsageError(f"--github-issue {number} needs the GitHub repository")
+
+
+def _closed_output_stops(emit: Any) -> Any:
+    def guarded(event: Any) -> None:
+        try:
+            emit(event)
+        except BrokenPipeError as exc:
+            raise OutputClosed(*exc.args) from exc
+
+    return guarded
 
 
 def _fanout(*sinks: Any) -> Any:

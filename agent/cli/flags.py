@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent.cli.config_check import check_numbers
 from agent.cli.sandbox import sandbox_overrides
-from agent.config import AgentConfig, load_config
+from agent.cli.settings import settings_for
+from agent.config import AgentConfig
 
 
 def add_engine_flags(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +53,5 @@ def config_for(args: argparse.Namespace, repo_root: Path | None) -> AgentConfig:
         "repair",
         "reproduce",
     )
-    config = load_config(repo_root, {**{k: getattr(args, k, None) for k in keys}, **sandbox_overrides(args)})
-    check_numbers(config)  # NaN, infinite and negative flags and settings
-    extra = getattr(args, "sandbox_read", None) or []
-    if extra:  # `--sandbox-read` adds to the configured read_paths
-        config.sandbox.read_paths = [*config.sandbox.read_paths, *(str(Path(p).resolve()) for p in extra)]
-    return config
+    given = {k: getattr(args, k, None) for k in keys}
+    return settings_for(args, repo_root, {**given, **sandbox_overrides(args)})

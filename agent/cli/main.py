@@ -4,7 +4,9 @@ the errors a user can fix into a message and an exit code."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,10 +27,10 @@ from agent.cli.sessions import (
     cmd_sessions,
     cmd_undo,
 )
+from agent.cli.settings import settings_for
 from agent.cli.tool import add_tool_parser, cmd_tool
 from agent.cli.trust import add_trust_parser, cmd_trust
-from agent.config import load_config
-from agent.run.exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
+from agent.run.exitcodes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE
 
 
 class ArgumentsError(UsageError):
@@ -49,7 +51,14 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="agent", description="A local-first coding agent.")
+    parser.add_argument("--version", action="version", version=f"agent (local-agent) {package_version()}")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository (default: current dir)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a TOML config file of your own, over the user and project files (trusted like the user file)",
+    )
     sub = parser.add_subparsers(dest="command")
     fix = add_fix_parser(sub)
     add_pr_parser(sub)
@@ -69,6 +78,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_tui_parser(sub, fix, add_engine_flags)
     return parser
+
+
+def package_version() -> str:
+    """The installed package's version (its metadata), for `agent --version`."""
+    try:
+        return metadata.version("local-agent")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _add_models(sub: Any) -> None:
@@ -108,6 +125,18 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a reader that closed stdout early (`| head`) ends it quietly, exit 141."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # here, not at exit, where a closed pipe is a traceback Python prints
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush goes nowhere, quietly
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -152,5 +181,5 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if handler is None:
         from agent.cli.models import run_models
 
-        return run_models(args, model_dirs=load_config(args.repo, {}).engine.model_dirs)
+        return run_models(args, model_dirs=settings_for(args, args.repo, {}).engine.model_dirs)
     return handler(args)

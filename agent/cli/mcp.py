@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.cli.settings import settings_for
 from agent.cli.trust import warn_untrusted
-from agent.config import PROJECT_CONFIG, load_config, user_config_path
+from agent.config import PROJECT_CONFIG, user_config_path
 from agent.mcp.config import McpConfigError, McpServerConfig, add_server, check_name, remove_server
 from agent.run.workspace import WorkspaceError, open_repo
 from tools.registry import Toolbox
@@ -25,16 +26,16 @@ def add_mcp_parser(sub: Any) -> None:
         help="add a server: `add NAME -- CMD ARGS...` or `add NAME --url URL`",
         usage="agent mcp add NAME [options] -- CMD ARGS...\n       agent mcp add NAME --url URL [options]",
     )
-    add.add_argument("name")
+    add.add_argument("name", help="the server's name (letters, digits, _, -; its tools: mcp__NAME__TOOL)")
     _add_options(add)
     add.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     listing = verbs.add_parser("list", help="configured servers; --tools starts them and lists their tools")
-    listing.add_argument("--tools", action="store_true")
+    listing.add_argument("--tools", action="store_true", help="start each server and list its tools")
 
     remove = verbs.add_parser("remove", help="remove a server from the user (or --project) config")
-    remove.add_argument("name")
-    remove.add_argument("--project", action="store_true")
+    remove.add_argument("name", help="the server's name")
+    remove.add_argument("--project", action="store_true", help=f"remove it from's {PROJECT_CONFIG}")
 
     serve = verbs.add_parser("serve", help="serve repo_context and our sandboxed tools over MCP (stdio)")
     serve.add_argument("--read-only", action="store_true", help="only tools that change nothing")
@@ -44,7 +45,12 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="a streamable-HTTP server's endpoint")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="stdio environment")
     parser.add_argument("--header", action="append", default=[], metavar="KEY=VALUE", help="HTTP header")
-    parser.add_argument("--approval", choices=["auto", "ask", "allow"])
+    parser.add_argument(
+        "--approval",
+        choices=["auto", "ask", "allow"],
+        help="auto (default): ask for calls that act outside the sandbox; ask: for every call; allow: never",
+    )
+    parser.add_argument("--force", action="store_true", help="replace a server of the same name")
     parser.add_argument("--project", action="store_true", help=f"write the repository's {PROJECT_CONFIG}")
 
 
@@ -104,7 +110,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         fields["approval"] = args.approval
     server = McpServerConfig.model_validate(fields)
     path = _config_file(args)
-    add_server(path, args.name, server)
+    add_server(path, args.name, server, replace=args.force)
     print(f"added MCP server '{args.name}' ({server.transport}: {server.describe()}) to {path}")
     if args.project:
         print(f"servers in {PROJECT_CONFIG} start only once you trust the file: run `agent trust`")
@@ -123,7 +129,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     root = repo_root(args.repo)
-    config = load_config(root, {})
+    config = settings_for(args, root, {})
     warn_untrusted(config)
     if not config.mcp.servers:
         print("no MCP servers configured (agent mcp add NAME -- CMD ARGS... or agent mcp add NAME --url URL)")
@@ -152,7 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     root = repo_root(args.repo)
     where = root or args.repo.resolve()
     overrides = {"sandbox": {"policy": "read-only" if args.read_only else None}}
-    config = load_config(root, overrides)
+    config = settings_for(args, root, overrides)
     sandbox = tool_sandboxes(config, open_repo(root) if root else None, approver=None).commands
     serve_stdio(ToolService(where, sandbox, Toolbox(served_tools(args.read_only)), config.loop.test_command))
     return EXIT_OK

@@ -1,4 +1,5 @@
-"""`agent models pull NAME|OWNER/REPO[:FILE]`, `agent models list [--json]`, `agent models fit MODEL`."""
+"""`agent models pull NAME|OWNER/REPO[:FILE]`, `agent models list [--json]`, `agent models fit MODEL`,
+`agent models rm NAME [--yes]`."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ def add_models_parser(subparsers: Any) -> None:
         "--parallel", type=positive_int, default=1, help="sequences served together (llama-server -np)"
     )
     fit.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    rm = actions.add_parser("rm", help="remove a downloaded model from the model directory")
+    rm.add_argument("name", help="a catalogue name, OWNER/REPO or a GGUF file name (`agent models list`)")
+    rm.add_argument("-y", "--yes", action="store_true", help="do not ask (needed without a terminal)")
 
 
 def _search_dirs(cache_dir: Path, extra: list[str], env: Mapping[str, str]) -> list[Path]:
@@ -155,6 +159,29 @@ def _fit(args: argparse.Namespace) -> int:
     return 0 if plan.fits else 1
 
 
+def _remove(name: str, yes: bool, cache_dir: Path) -> int:
+    from agent.models.remove import NotDownloaded, files_for, remove_files
+
+    try:
+        paths = files_for(name, cache_dir)
+    except NotDownloaded as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    size = sum(p.stat().st_size for p in paths)
+    listing = "".join(f"  {p}\n" for p in paths)
+    if not yes:
+        if not sys.stdin.isatty():
+            print(f"agent: would remove\n{listing}add --yes to remove them without asking", file=sys.stderr)
+            return EXIT_FAILED
+        answer = input(f"remove\n{listing}({size / 1e9:.2f} GB)? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return 1
+    remove_files(paths, cache_dir)
+    print(f"removed {name} ({len(paths)} files, {size / 1e9:.2f} GB) from {cache_dir}")
+    return 0
+
+
 def run_models(
     args: argparse.Namespace, env: Mapping[str, str] = os.environ, model_dirs: list[str] | None = None
 ) -> int:
@@ -163,6 +190,8 @@ def run_models(
         return _pull(args.name, cache_dir, env)
     if args.models_command == "fit":
         return _fit(args)
+    if args.models_command == "rm":
+        return _remove(args.name, args.yes, cache_dir)
     rows = _rows(cache_dir, model_dirs or [], env)
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.build import approve_by_hand, command_sandbox, probe, setup_sandbox, warn
-from agent.cli.config_check import check_numbers, positive_seconds
+from agent.cli.config_check import positive_seconds
+from agent.cli.settings import settings_for
 from agent.cli.trust import warn_untrusted
-from agent.config import load_config
 from agent.run.workspace import WorkspaceError, open_repo
 from sandbox.base import CommandResult
 from sandbox.bubblewrap import POLICIES
@@ -79,7 +79,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         root = Path(repo.working_tree_dir or args.repo)
     except WorkspaceError:
         repo, root = None, Path(args.repo).resolve()
-    config = check_numbers(load_config(root if repo else None, sandbox_overrides(args)))
+    config = settings_for(args, root if repo else None, sandbox_overrides(args))
     warn_untrusted(config)
     timeout = args.timeout or config.loop.command_timeout
     bwrap = probe(config)

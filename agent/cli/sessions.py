@@ -21,7 +21,7 @@ def add_pr_parser(sub: Any) -> None:
 
 def add_apply_parser(sub: Any) -> None:
     apply = sub.add_parser("apply", help="apply the change on an agent branch to your working tree")
-    apply.add_argument("branch")
+    apply.add_argument("branch", help="the agent branch to apply (agent/<slug>, see `agent sessions`)")
 
 
 def add_session_parsers(sub: Any) -> None:

@@ -7,17 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent.cli.config_check import check_numbers
 from agent.cli.sandbox import add_sandbox_flags, sandbox_overrides
+from agent.cli.settings import settings_for
 from agent.cli.trust import warn_untrusted
-from agent.config import load_config
 from agent.run.exitcodes import EXIT_NOT_RESOLVED, EXIT_OK
 from agent.run.workspace import open_repo
 
 
 def add_tool_parser(sub: Any) -> None:
     tool = sub.add_parser("tool", help="run one tool by hand, exactly as the agent would")
-    tool.add_argument("name", nargs="?")
+    tool.add_argument("name", nargs="?", help="the tool to run (see --list)")
     tool.add_argument("--args", default="{}", help="tool arguments as a JSON object")
     tool.add_argument("--list", action="store_true", help="list the tools and their JSON schemas")
     tool.add_argument("--json", action="store_true", help="print the structured result")
@@ -32,7 +31,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
 
     listing = args.list or not args.name
     root = repo_root(args.repo) if listing else Path(open_repo(args.repo).working_tree_dir or args.repo)
-    config = check_numbers(load_config(root, sandbox_overrides(args)))
+    config = settings_for(args, root, sandbox_overrides(args))
     warn_untrusted(config)
     sandboxes = tool_sandboxes(config, open_repo(root) if root else None, approve_by_hand)
     with tool_session(config, root or args.repo, sandboxes.servers) as toolbox:

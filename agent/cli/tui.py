@@ -33,7 +33,7 @@ def add_tui_parser(sub: Any, fix: argparse.ArgumentParser, add_engine_flags: Add
         "--python",
         help="the interpreter that runs the tests (default: found: $VIRTUAL_ENV, .venv/, uv, poetry...)",
     )
-    tui.add_argument("--max-steps", type=int, dest="max_steps")
+    tui.add_argument("--max-steps", type=int, dest="max_steps", help="model turns a run may take")
     add_engine_flags(tui)
     fix.add_argument("--tui", action="store_true", help="run the task in the terminal UI")
 

@@ -27,20 +27,32 @@ class McpConfigError(UserError):
 
 
 class McpServerConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    command: str | None = None  # stdio: the program to start (inside the sandbox)...
-    args: list[str] = []  # ...and its arguments
-    env: dict[str, str] = {}  # stdio: passed as given (the rest of the environment is scrubbed)
-    cwd: str | None = None  # stdio: working directory, relative to the repository (default: its root)
-    url: str | None = None  # streamable HTTP endpoint, e.g. http://127.0.0.1:8931/mcp
-    headers: dict[str, str] = {}  # HTTP: extra request headers
+    command: str | None = None
+    """stdio: the program to start (inside the sandbox)."""
+    args: list[str] = []
+    """stdio: the program's arguments."""
+    env: dict[str, str] = {}
+    """stdio: environment variables passed as given (the rest of the environment is scrubbed)."""
+    cwd: str | None = None
+    """stdio: working directory, relative to the repository (default: its root)."""
+    url: str | None = None
+    """Streamable HTTP endpoint, e.g. http://127.0.0.1:8931/mcp."""
+    headers: dict[str, str] = {}
+    """HTTP: extra request headers."""
     enabled: bool = True
-    enabled_tools: list[str] | None = None  # only these of the server's tools (default: all)
-    startup_timeout: float = Field(20.0, gt=0)  # seconds to start, initialize and list the tools
-    tool_timeout: float = Field(60.0, gt=0)  # seconds one tool call may take
-    network: bool = False  # stdio: ask the sandbox for network access (policy permitting)
-    approval: Literal["auto", "ask", "allow"] = "auto"  # see agent/mcp/tools.py: approval
+    """Start the server and offer its tools."""
+    enabled_tools: list[str] | None = None
+    """Only these of the server's tools (default: all)."""
+    startup_timeout: float = Field(20.0, gt=0)
+    """Seconds to start, initialize and list the tools."""
+    tool_timeout: float = Field(60.0, gt=0)
+    """Seconds one tool call may take."""
+    network: bool = False
+    """stdio: ask the sandbox for network access (policy permitting)."""
+    approval: Literal["auto", "ask", "allow"] = "auto"
+    """"auto": ask for calls acting outside the sandbox unless read-only; "ask": every call; "allow": none."""
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerConfig:
@@ -78,13 +90,19 @@ def _load(path: Path) -> Any:  # a tomlkit document (imported here: only `agent 
         raise McpConfigError(f"cannot read config file {path}: {exc}") from exc
 
 
-def add_server(path: Path, name: str, server: McpServerConfig) -> None:
-    """Write `[mcp_servers.NAME]` into the config file at `path` (created if missing); replaces NAME."""
+def add_server(path: Path, name: str, server: McpServerConfig, replace: bool = False) -> None:
+    """Write `[mcp_servers.NAME]` into the config file at `path` (created if missing); a NAME already
+    there is an error unless `replace`."""
     import tomlkit
 
     check_name(name)
     doc = _load(path)
     servers = doc.setdefault(TABLE, tomlkit.table(is_super_table=True))
+    if name in servers and not replace:
+        raise McpConfigError(
+            f"an MCP server named '{name}' is already in {path}; add --force to replace it, "
+            f"or choose another name (`agent mcp list` shows them)"
+        )
     entry = tomlkit.table()
     for key, value in server.model_dump(exclude_defaults=True).items():
         entry[key] = value

@@ -20,14 +20,20 @@ KNOB_KEYS = ("n_ctx", "threads", "thinking", "experts_used", "kv_cache_type", "p
 class ModelKnobs(BaseModel):
     """Knobs for one model; unset ones fall back to the top-level config, then to recommendations."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     n_ctx: int | None = Field(default=None, ge=256)
+    """Context window in tokens."""
     threads: int | None = Field(default=None, ge=1)
-    thinking: Thinking | None = None  # None: the model's own default
-    experts_used: int | None = Field(default=None, ge=1)  # MoE: routed experts per token
-    kv_cache_type: KvCacheType | None = None  # None: f16, quantised only when f16 does not fit
-    parallel: int | None = Field(default=None, ge=1)  # sequences decoded together (servers)
+    """CPU threads."""
+    thinking: Thinking | None = None
+    """Thinking effort: off, high or max (None: the model's own default)."""
+    experts_used: int | None = Field(default=None, ge=1)
+    """MoE: routed experts per token."""
+    kv_cache_type: KvCacheType | None = None
+    """KV cache type (None: f16, quantised only when f16 does not fit)."""
+    parallel: int | None = Field(default=None, ge=1)
+    """Sequences decoded together (servers)."""
 
 
 class ResolvedKnobs(ModelKnobs):

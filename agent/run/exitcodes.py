@@ -11,6 +11,7 @@ EXIT_ENGINE = 3  # the engine failed (model not loadable, server unreachable), o
 EXIT_PUBLISH = 4  # pushing the branch or the GitHub API failed (the branch and patch are kept)
 EXIT_UNVERIFIED = 5  # a change was made, but no test that failed before shows it fixes the issue
 EXIT_INTERRUPTED = 130  # Ctrl-C: the repository is exactly as it was
+EXIT_BROKEN_PIPE = 141  # stdout was closed early (`agent ... | head`): 128 + SIGPIPE, as the shell shows it
 
 # a report's stop_reason when the run ended in an error, by exit code
 ERROR_STOP_REASONS = {EXIT_USAGE: "usage_error", EXIT_ENGINE: "engine_error", EXIT_PUBLISH: "publish_error"}

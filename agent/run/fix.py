@@ -22,7 +22,7 @@ from pydantic_core import PydanticSerializationError
 from agent.config import AgentConfig
 from agent.context import build_pack, resolve_budget
 from agent.engines.base import Engine, EngineError
-from agent.errors import UserError
+from agent.errors import OutputClosed, UserError
 from agent.events import InterpreterFound, Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.formats.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, LoopState, Toolset, Worktree
@@ -191,6 +191,8 @@ class FixRun:
         """`_run_in`, with any error after the start turned into an error report."""
         try:
             return self._run_in(workspace, request, started)
+        except OutputClosed:
+            raise
         except Exception as exc:
             stop_reason, message = _failure_of(exc)
             detail = f"\n{traceback.format_exc()[-4000:]}" if stop_reason == "internal_error" else ""

@@ -8,12 +8,19 @@ from pydantic import BaseModel, ConfigDict
 class WebFetchConfig(BaseModel):
     """The `[web_fetch]` table."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    enabled: bool = False  # adds web_fetch to the model's tools
-    allow_domains: list[str] = []  # "docs.python.org", "*.readthedocs.io"; empty: nothing, headless
-    allow_private: bool = False  # also reach private and loopback addresses (local doc servers)
+    enabled: bool = False
+    """Add web_fetch to the model's tools."""
+    allow_domains: list[str] = []
+    """Sites the model may fetch ("docs.python.org", "*.readthedocs.io"); empty: none in a headless run."""
+    allow_private: bool = False
+    """Also reach private and loopback addresses (local documentation servers)."""
     max_bytes: int = 2_000_000
-    timeout: float = 20.0  # seconds for the whole fetch, redirects included
+    """Bytes of a response read, at most."""
+    timeout: float = 20.0
+    """Seconds for the whole fetch, redirects included."""
     max_redirects: int = 5
+    """Redirects followed, at most."""
     output_chars: int = 20_000
+    """Characters of the page handed to the model, at most."""
