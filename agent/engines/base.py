@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from typing import Literal, Protocol
 
@@ -23,6 +24,13 @@ class ChatOptions(BaseModel):
     seed: int | None = 0
     # sampling's floor, relative to the likeliest token (llama.cpp's min_p); None: the engine's own
     min_p: float | None = None
+    # time.monotonic() by which the reply must end: the engine stops prefilling or decoding then
+    # and ends the reply with finish_reason "deadline" (a run ends within its time budget whatever
+    # one turn costs). None: no deadline.
+    deadline: float | None = None
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
 
 class Engine(Protocol):
@@ -50,6 +58,11 @@ class Engine(Protocol):
     def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
         """Tokens the rendered prompt would take, counted with the engine's own tokenizer."""
         ...
+
+
+class DeadlineReached(Exception):
+    """`ChatOptions.deadline` passed while an engine prefilled or decoded: the reply ends there
+    (engines turn it into finish_reason "deadline"; it never leaves `chat`)."""
 
 
 class EngineError(Exception):

@@ -19,7 +19,7 @@ from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing
 from typing import Any
 
-from agent.engines.base import ChatOptions, EngineError
+from agent.engines.base import ChatOptions, DeadlineReached, EngineError
 from agent.engines.chat_template import ChatTemplate, ChatTemplateError
 from agent.engines.constrain import ConstraintError, GrammarProcessor, TokenMasker, llguidance_available
 from agent.engines.continuation import continuation
@@ -200,9 +200,19 @@ class LlamaCppEngine:
         )
         if options.seed is not None:
             self._llama.set_seed(options.seed)
-        opened = yield from self._free_text(turn, policy, options)
-        if policy.allowed and (opened or policy.forced):
-            yield from self._calls(turn, policy, options)
+        try:
+            opened = yield from self._free_text(turn, policy, options)
+            if policy.allowed and (opened or policy.forced):
+                yield from self._calls(turn, policy, options)
+        except DeadlineReached:  # the reply so far, its calls dropped: the run's time is up
+            usage = turn.usage()
+            yield UsageEvent(usage=usage)
+            yield ChatDone(
+                message=turn.message().model_copy(update={"tool_calls": []}),
+                usage=usage,
+                finish_reason="deadline",
+            )
+            return
         usage = turn.usage()
         yield UsageEvent(usage=usage)
         free_stop = turn.passes[0].stop if turn.passes else "stop"
@@ -445,7 +455,9 @@ class LlamaCppEngine:
         )
         drafter = PromptLookup(self.ngram, tokens) if self.ngram is not None else None
         max_draft = self.ngram.max_draft if self.ngram is not None else 0
-        generator = generate(self._llama, tokens, sampling, drafter, out.drafts, max_draft, limit)
+        generator = generate(
+            self._llama, tokens, sampling, drafter, out.drafts, max_draft, limit, options.past_deadline
+        )
         try:
             for token in generator:
                 first_at = first_at or time.monotonic()

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from agent.engines.base import ChatOptions, EngineError
+from agent.engines.base import ChatOptions, DeadlineReached, EngineError
 from agent.engines.turn import ThinkingEffort, thinking_variables
 from agent.events import ChatDone, EngineEvent, TextDelta, ThinkingDelta, ToolCallEvent, Usage, UsageEvent
 from agent.formats import ToolCallFormat, get_format, parse_any
@@ -301,20 +301,30 @@ class OpenAICompatEngine:
             payload["tool_choice"] = _tool_choice(options.tool_choice)
         return {k: v for k, v in payload.items() if k not in self._dropped}
 
-    def _events(self, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """The stream's JSON events; an optional key the server rejects is dropped and retried once."""
+    def _events(self, payload: dict[str, Any], deadline: float | None = None) -> Iterator[dict[str, Any]]:
+        """The stream's JSON events; an optional key the server rejects is dropped and retried once.
+        With a `deadline` (time.monotonic()), no wait outlasts it: `DeadlineReached` then."""
         url = f"{self._root}/chat/completions"
+        extra: dict[str, Any] = {}
+        if deadline is not None:
+            extra["timeout"] = httpx.Timeout(max(1.0, deadline - time.monotonic()), connect=10.0)
         try:
-            with self._client.stream("POST", url, json=payload, headers=self._headers) as response:
+            with self._client.stream("POST", url, json=payload, headers=self._headers, **extra) as response:
                 if response.status_code >= 400:
                     body = response.read().decode("utf-8", errors="replace")[:500]
                     rejected = [k for k in OPTIONAL_KEYS if k in payload and k in body]
                     if response.status_code == 400 and rejected:
                         self._dropped.update(rejected)
-                        yield from self._events({k: v for k, v in payload.items() if k not in rejected})
+                        yield from self._events(
+                            {k: v for k, v in payload.items() if k not in rejected}, deadline
+                        )
                         return
                     raise EngineError(_status_fix(url, response.status_code, body))
                 yield from _sse_events(response.iter_lines(), url)
+        except httpx.TimeoutException as exc:
+            if deadline is not None and time.monotonic() >= deadline - 1.0:
+                raise DeadlineReached() from exc
+            raise self._error("the chat request", exc) from exc
         except httpx.HTTPError as exc:
             raise self._error("the chat request", exc) from exc
 
@@ -322,8 +332,15 @@ class OpenAICompatEngine:
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: ChatOptions
     ) -> Iterator[EngineEvent]:
         stream = _Stream()
-        for event in self._events(self._payload(messages, tools, options)):
-            yield from stream.feed(event)
+        try:
+            for event in self._events(self._payload(messages, tools, options), options.deadline):
+                yield from stream.feed(event)
+        except DeadlineReached:
+            usage = stream.measured(0)
+            yield UsageEvent(usage=usage)
+            message = Message(role="assistant", content=stream.text.strip(), thinking=stream.thinking)
+            yield ChatDone(message=message, usage=usage, finish_reason="deadline")
+            return
         if rest := stream.splitter.flush():
             yield TextDelta(text=rest)
         text, calls = stream.text, stream.calls.calls()

@@ -26,10 +26,11 @@ one-token step, as decoding without drafts decides it (`Sampling.tie_margin`).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from agent.engines.base import DeadlineReached
 from agent.engines.token_reuse import common_prefix
 
 # Logits: batched and one-token evaluation round differently by up to about this much between the
@@ -105,6 +106,16 @@ def start(llama: Any, tokens: Sequence[int]) -> list[int]:
     return tokens
 
 
+def prefill(llama: Any, pending: Sequence[int], stop: Callable[[], bool] | None = None) -> None:
+    """Evaluate the prompt's tokens left (logits of the last one only), a batch at a time, asking
+    `stop` before each: a long prompt on a slow CPU can outlast the run's time budget."""
+    size = max(1, int(llama.n_batch))
+    for begin in range(0, len(pending), size):
+        if stop is not None and stop():
+            raise DeadlineReached()
+        llama.eval(pending[begin : begin + size])
+
+
 def evaluate_batch(llama: Any, batch: Sequence[int]) -> None:
     """Evaluate `batch` after the cached tokens, with logits for each of its positions."""
     base = llama.n_tokens
@@ -139,23 +150,25 @@ def generate(
     counts: DraftCounts | None = None,
     max_draft: int = 16,
     max_new: int | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Generator[int, None, None]:
     """Yield sampled tokens after `tokens`, like `Llama.generate`; the caller stops it (EOS, limits).
 
-    `max_new`: the most tokens the caller will take (no draft reaches beyond it).
+    `max_new`: the most tokens the caller will take (no draft reaches beyond it). `stop`: asked
+    between prefill batches and before each step; True raises `DeadlineReached`.
     """
     counts = counts if counts is not None else DraftCounts()
     sampler = sampling.sampler(llama)
     tie_margin = sampling.tie_margin if sampling.temperature <= 0 else 0.0
-    pending = start(llama, tokens)
-    if pending:
-        llama.eval(pending)  # the prompt: logits of its last token only
+    prefill(llama, start(llama, tokens), stop)
     progress = _Progress(drafter, llama.n_tokens, llama.n_tokens)
     try:
         token = sampler.sample(llama._ctx, -1)
         while True:
             progress.keep(token)
             yield token
+            if stop is not None and stop():
+                raise DeadlineReached()
             room = min(max_draft, llama.n_ctx() - llama.n_tokens - 1)
             if max_new is not None:
                 room = min(room, max_new - progress.emitted - 1)

@@ -66,10 +66,11 @@ class AgentLoop:
         state = self._start(task)
         tests = self.checks.baseline()
         lead = self.reproduce.lead(task, context, instructions, brief)  # a test kept: its conversation
-        if lead is not None:
-            tests = self.checks.told_baseline()
-        if self.repair.wanted() and self.repair.run_phase(task, context, instructions, lead):
-            return state  # a draft fixed the tests that failed (or the user ended the run)
+        tests = self.checks.told_baseline() if lead is not None else tests
+        if state.stop_reason or (
+            self.repair.wanted() and self.repair.run_phase(task, context, instructions, lead)
+        ):
+            return state  # a draft fixed the tests that failed (or time ran out, or the user ended the run)
         guidance = state.messages  # what the user wrote during the repair phase
         state.messages = [*self._opening(task, context, instructions, tests), *guidance]
         check_fits(self.engine, self.specs, state.messages, self.budgets.turn_max_tokens)

@@ -26,6 +26,7 @@ import prompts
 from agent.engines.base import ChatOptions
 from agent.events import ChatDone, ToolStarted
 from agent.loop.base import Tools, Worktree
+from agent.loop.errors import StopRun
 from agent.loop.faithful import Judgement, judge_run
 from agent.loop.state import ReproBudget, Run
 from agent.loop.suite_runs import clip
@@ -222,7 +223,12 @@ class ReproductionPhase:
         to go on from), or None."""
         if brief is None or not self.wanted(brief):
             return None
-        made = self.run_phase(task, context, instructions, brief)
+        try:
+            made = self.run_phase(task, context, instructions, brief)
+        except StopRun as stop:  # out of time, or the user ended the run
+            self.run.stopped(stop)
+            self.worktree.set_aside()
+            return None
         return made.conversation if made.made is not None else None
 
     def run_phase(self, task: str, context: str, instructions: str, brief: ReproBrief) -> ReproResult:

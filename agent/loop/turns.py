@@ -25,10 +25,13 @@ from agent.events import (
     Usage,
     UserGuidance,
 )
-from agent.loop.errors import StoppedByUser, StopRun
+from agent.loop.errors import LimitsExceeded, StoppedByUser, StopRun
 from agent.loop.state import Run
 from agent.messages import Message, ToolSpec
 from agent.steering import Steering
+
+# a reply may run this share of the time budget past it (the run then verifies and reports)
+DEADLINE_GRACE = 0.03
 
 
 class Turns:
@@ -42,6 +45,9 @@ class Turns:
     def converse(self, messages: list[Message], specs: list[ToolSpec], options: ChatOptions) -> ChatDone:
         """One model turn on `messages`: its text shown as it streams, its usage counted."""
         done: ChatDone | None = None
+        if options.deadline is None:  # the run's own: its time budget, and a little for the report
+            grace = DEADLINE_GRACE * self.run.budgets.max_seconds
+            options = options.model_copy(update={"deadline": time.monotonic() + self.run.time_left() + grace})
         stream = self.engine.chat(messages, specs, options)
         shown: list[str] = []
         for event in stream:
@@ -69,6 +75,9 @@ class Turns:
                     context_tokens=done.usage.prompt_tokens + done.usage.generated_tokens,
                 )
             )
+        if done.finish_reason == "deadline":
+            budget = self.run.budgets.max_seconds
+            raise LimitsExceeded("max_time", f"time budget of {budget:.0f}s used up in the middle of a reply")
         return done
 
     def steer(self) -> None:

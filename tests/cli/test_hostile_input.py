@@ -26,8 +26,10 @@ SCRIPT = MEDIAN_SCRIPT
 BAD_NAME = os.fsdecode(b"bad\xff.py")  # a file name that is not valid UTF-8
 
 
-def agent(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
+def agent(
+    args: list[str], cwd: Path, timeout: float = 300, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | (extra_env or {})
     return subprocess.run(
         [*AGENT, *args],
         cwd=cwd,
@@ -239,15 +241,42 @@ def test_nan_infinite_and_negative_flags_are_usage_errors(
 def test_nan_infinite_and_negative_config_values_are_config_errors(
     tmp_path: Path, setting: str, message: str
 ) -> None:
+    """In the user's own config file (trusted: every key applies) a bad number is a config error."""
     repo = median_repo(tmp_path / "r")
-    (repo / ".agent.toml").write_text(setting + "\n")
+    config_home = tmp_path / "config"
+    (config_home / "local-agent").mkdir(parents=True)
+    (config_home / "local-agent" / "config.toml").write_text(setting + "\n")
     for args in (
         ["tool", "shell", "--args", '{"command": "true"}'],
         ["fix", "median is wrong", "--script", str(SCRIPT)],
     ):
-        result = agent(args, repo)
+        result = agent(args, repo, extra_env={"XDG_CONFIG_HOME": str(config_home)})
         no_traceback(result)
         assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("temperature = nan", "temperature = nan"),
+        ("max_minutes = -inf", "max_minutes = -inf"),
+        ("command_timeout = inf", "ignored command_timeout"),
+        ("[sandbox]\nsetup_timeout = nan", "ignored sandbox.setup_timeout"),
+        ("[sandbox.limits]\ncpu_seconds = -1", "sandbox.limits.cpu_seconds = -1"),
+        ("[web_fetch]\ntimeout = inf", "ignored web_fetch.timeout"),
+    ],
+)
+def test_bad_numbers_in_a_project_file_are_refused_or_ignored(
+    tmp_path: Path, setting: str, message: str
+) -> None:
+    """An untrusted project file: a key it may set is checked (exit 2); a key only a trusted file
+    may set is never applied, so its value is ignored with a notice, never used."""
+    repo = median_repo(tmp_path / "r")
+    (repo / ".agent.toml").write_text(setting + "\n")
+    result = agent(["tool", "shell", "--args", '{"command": "true"}'], repo)
+    no_traceback(result)
+    assert message in result.stderr, result.stderr
+    assert result.returncode == (0 if message.startswith("ignored") else 2), result.stderr
 
 
 @pytest.mark.parametrize(

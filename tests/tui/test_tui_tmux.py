@@ -108,8 +108,10 @@ def test_tui_streams_the_real_small_model(tmp_path: Path, tmux: Tmux, gemma_path
     tmux.wait_for(lambda s: "llama.cpp" in s and "gemma" in s, 120)  # loaded: the status bar says so
     tmux.type("median of an even list is wrong")
     tmux.keys("Enter")
-    streaming = tmux.wait_for(lambda s: "tok/s" in s and "~" in s, 120)  # the live decode rate
-    assert "median of an even list is wrong" in streaming and "running" in streaming
+    tmux.wait_for(lambda s: "❯ median of an even list is wrong" in s, 60)  # the task, as sent
+    # the live decode rate (`~`) while running (every part waited for together: a capture taken
+    # mid-redraw holds only part of the screen)
+    tmux.wait_for(lambda s: "tok/s" in s and "~" in s and "running" in s, 120)
     done = tmux.wait_for(lambda s: "done:" in s, 300)
     assert "max_tokens" in done and "/4096" in done and "prefill" in done and "cached" in done
     tmux.keys("Escape", "q")
