@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.github.action_runner import ActionRun, load_action
 from tests.github_fake import FakeGitHub, GitHubServer
@@ -118,3 +119,11 @@ def test_issue_text_without_a_pull_request_is_reported_in_the_summary_only(
     assert "```diff" in summary and "stats.py" in summary  # no pull request: the comment shows the change
     assert not (checkout / "pwned").exists() and not (checkout / "pwned2").exists()
     assert not (run.temp / "pwned").exists()
+
+
+def test_the_example_workflow_uses_the_action_with_declared_inputs() -> None:
+    workflow = yaml.safe_load((ROOT / "examples" / "github-actions" / "agent-fix.yml").read_text())
+    steps = workflow["jobs"]["fix"]["steps"]
+    ours = [s for s in steps if s.get("uses", "").endswith("/local-agent@main")]
+    assert len(ours) == 1 and set(ours[0]["with"]) <= set(load_action(ACTION)["inputs"])
+    assert sum(1 for _ in (ROOT / "examples" / "github-actions" / "agent-fix.yml").open()) <= 20
