@@ -2,11 +2,11 @@
 
     python docs/make_screenshot.py            # from the repository root, in the dev environment
 
-It builds the app exactly as the snapshot tests do (tests/tui/test_tui_snapshots.py): a temporary git
-repository with the median bug, the scripted engine, and the recorded session
-tests/data/tui_session.jsonl reopened, so the picture is a real screen of the real app, the same
-every time. Textual writes the screen as SVG; `rsvg-convert` (librsvg, `apt-get install
-librsvg2-bin`) or, when it is missing, `cairosvg` (pip) turns it into a PNG.
+It builds the app as the TUI tests do (tests/tui/: `make_app` with the scripted engine on a temporary
+git repository with the median bug), types the task and waits for the run's report: a real run of
+the real app, its commands in the real bubblewrap sandbox (only the model's replies are scripted).
+Textual writes the screen as SVG; `rsvg-convert` (librsvg, `apt-get install librsvg2-bin`) or, when
+it is missing, `cairosvg` (pip) turns it into a PNG.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,20 +25,20 @@ if str(ROOT) not in sys.path:  # run as a script: the repository's packages and 
 
 from agent.tui.app import AgentApp  # noqa: E402
 from agent.tui.prompt import PromptInput  # noqa: E402
-from tests.paths import DATA  # noqa: E402
 from tests.repos import median_repo  # noqa: E402
-from tests.tui_support import make_app, scripted  # noqa: E402
+from tests.tui_support import make_app, scripted, type_text, wait_for  # noqa: E402
+
+TASK = "median of an even length list is wrong"
 
 
 async def screen_svg(work: Path, size: tuple[int, int]) -> str:
-    """The conversation screen of the recorded session, as Textual's SVG export."""
-    session = work / "20250101-120000-abc123.jsonl"
-    shutil.copy(DATA / "tui_session.jsonl", session)
-    app: AgentApp = make_app(median_repo(work / "repo"), scripted(), resume=session)
+    """The conversation screen once the scripted run has ended, as Textual's SVG export."""
+    app: AgentApp = make_app(median_repo(work / "repo"), scripted())
     async with app.run_test(size=size) as pilot:
-        deadline = time.monotonic() + 20
-        while app.engine is None and time.monotonic() < deadline:
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: app.engine is not None)
+        await type_text(pilot, TASK)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.last_report is not None, timeout=120)
         app.query_one(PromptInput).cursor_blink = False
         await pilot.pause(0.5)
         return app.export_screenshot(title="local-agent")
@@ -63,9 +62,9 @@ def to_png(svg: Path, png: Path, width: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "tui.png", help="the PNG to write")
-    parser.add_argument("--columns", type=int, default=120, help="terminal width in cells")
+    parser.add_argument("--columns", type=int, default=140, help="terminal width in cells")
     parser.add_argument("--rows", type=int, default=32, help="terminal height in cells")
-    parser.add_argument("--width", type=int, default=1400, help="PNG width in pixels")
+    parser.add_argument("--width", type=int, default=1600, help="PNG width in pixels")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         svg_text = asyncio.run(screen_svg(Path(tmp), (args.columns, args.rows)))
