@@ -50,7 +50,7 @@ def to_png(svg: Path, png: Path, width: int) -> None:
         subprocess.run(["rsvg-convert", "--width", str(width), "-o", str(png), str(svg)], check=True)
         return
     try:
-        import cairosvg  # type: ignore[import-not-found]
+        import cairosvg
     except ImportError:
         raise SystemExit(
             f"wrote {svg}, but no SVG renderer to make the PNG: "
