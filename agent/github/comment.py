@@ -88,11 +88,12 @@ def _report_lines(report: RunReport) -> list[str]:
     lines += [_tests_line(report), ""]
     if report.pull_request is None:  # the pull request shows the change itself
         lines += _diff_block(report)
-    lines += [
-        f"**Run**: {report.model or 'no model'} ({report.engine or 'no'} engine), {report.steps} steps, "
-        f"{report.tool_calls} tool calls, {report.elapsed_seconds:.0f}s, sandbox {report.sandbox or 'none'}",
-        "",
-    ]
+    if report.engine:  # a run that never started has no engine, model or sandbox to name
+        lines += [
+            f"**Run**: {report.model or 'no model'} ({report.engine} engine), {report.steps} steps, "
+            f"{report.tool_calls} tool calls, {report.elapsed_seconds:.0f}s, sandbox {report.sandbox}",
+            "",
+        ]
     return lines + [f"- {note}" for note in report.notices] + ([""] if report.notices else [])
 
 
@@ -107,6 +108,7 @@ def comment_body(finished: Finished | None, exit_code: int, run_url: str | None 
     else:
         lines += _report_lines(finished.report)
     if finished is not None and finished.error:
+        lines = [line for line in lines if line != f"- {finished.error}"]  # said once, as the error
         lines += [f"**Error**: {finished.error}", ""]
     if run_url:
         lines += [f"[The job's log]({run_url})"]
