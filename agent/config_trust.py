@@ -67,7 +67,7 @@ def _not_switched_off(project: Any, current: Any) -> bool:
 @dataclass(frozen=True)
 class Gate:
     key: str  # dotted, as in the file: "sandbox.policy"
-    why: str  # what the setting could do, for `agent trust` and the README
+    why: str  # what the setting could do, for `agent trust` and docs/security.md
     no_weaker: NoWeaker = unchanged  # a project value that passes applies without trust
 
 

@@ -1,7 +1,8 @@
 """A loopback HTTP server speaking the GitHub REST endpoints the agent calls (GitHub itself cannot be
 reached from the tests). Requests and answers follow the documented shapes: `GET /repos/{o}/{r}`,
 `GET /repos/{o}/{r}/issues/{n}`, `GET /repos/{o}/{r}/pulls?head=owner:branch&state=open`,
-`POST /repos/{o}/{r}/pulls` (201), `PATCH /repos/{o}/{r}/pulls/{n}`; errors carry `message` and
+`POST /repos/{o}/{r}/pulls` (201), `PATCH /repos/{o}/{r}/pulls/{n}`,
+`POST /repos/{o}/{r}/issues/{n}/comments` (201; `n` an issue or a pull request); errors carry `message` and
 `documentation_url` (422 adds `errors`), every answer the `x-ratelimit-*` headers.
 
 Branches are checked against a real bare git repository (the remote the agent pushes to), as GitHub
@@ -53,6 +54,7 @@ class FakeGitHub:
     token: str
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     pulls: list[dict[str, Any]] = field(default_factory=list)
+    comments: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     url: str = ""
@@ -107,6 +109,8 @@ class FakeGitHub:
             return self._create_pull(body)
         if method == "PATCH" and (m := re.fullmatch(r"/pulls/(\d+)", rest)):
             return self._update_pull(int(m.group(1)), body)
+        if method == "POST" and (m := re.fullmatch(r"/issues/(\d+)/comments", rest)):
+            return self._create_comment(int(m.group(1)), body)
         return 404, {"message": "Not Found", "documentation_url": DOCS}
 
     def _list_pulls(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
@@ -162,6 +166,29 @@ class FakeGitHub:
             if isinstance(body, dict) and key in body:
                 pull[key] = body[key]
         return 200, pull
+
+    def _create_comment(self, number: int, body: Any) -> tuple[int, Any]:
+        """Issues and pull requests share this endpoint (a pull request is an issue to GitHub)."""
+        if number not in self.issues and not 1 <= number <= len(self.pulls):
+            return 404, {"message": "Not Found", "documentation_url": DOCS}
+        if not isinstance(body, dict) or not isinstance(body.get("body"), str) or not body["body"]:
+            error = {"resource": "IssueComment", "field": "body", "code": "missing_field"}
+            return 422, {"message": "Validation Failed", "errors": [error], "documentation_url": DOCS}
+        comment_id = 9000 + len(self.comments) + 1
+        comment = {
+            "id": comment_id,
+            "node_id": f"IC_{comment_id}",
+            "url": f"{self.url}/repos/{self.full_name}/issues/comments/{comment_id}",
+            "html_url": f"https://github.example/{self.full_name}/issues/{number}#issuecomment-{comment_id}",
+            "issue_url": f"{self.url}/repos/{self.full_name}/issues/{number}",
+            "body": body["body"],
+            "user": {"login": "github-actions[bot]"},
+            "author_association": "NONE",
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+        self.comments.append(comment)
+        return 201, comment
 
     def take_failure(self, method: str, path: str) -> Failure | None:
         for failure in self.failures:

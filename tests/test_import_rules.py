@@ -2,7 +2,7 @@
 cycle between packages. Every import counts: top-level, inside a function (lazy) or under
 TYPE_CHECKING; each is still an arrow from one package to another.
 
-The rules (README, "Architecture"):
+The rules (docs/architecture.md):
 - engines import only the shared language (events, messages, grammar), the wire formats and their
   own package: never tools, the loop, the TUI or the CLI;
 - tools never import the loop, the run, the TUI or the CLI;

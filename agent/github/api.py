@@ -75,6 +75,12 @@ class Repository(_Lenient):
     default_branch: str
 
 
+class IssueComment(_Lenient):
+    id: int
+    html_url: str
+    body: str | None = None
+
+
 def _message(response: httpx.Response) -> str:
     """GitHub's `message`, with the `errors` details of a 422 when there are any."""
     try:
@@ -90,7 +96,8 @@ def _message(response: httpx.Response) -> str:
 
 _HINTS = {
     401: "the token is missing, expired or wrong: set GITHUB_TOKEN to a valid token",
-    403: "the token lacks permission: it needs contents: write and pull-requests: write",
+    403: "the token lacks permission: it needs contents: write and pull-requests: write "
+    "(and issues: write to comment)",
     404: "not found: check the repository name, the issue number, and that the token can see the repository",
     422: "GitHub rejected the request as invalid",
 }
@@ -176,6 +183,11 @@ class GitHubClient:
         payload = {"title": title, "body": body}
         updated = self._request("PATCH", f"/repos/{repo}/pulls/{number}", json=payload)
         return _parse(PullRequest, updated, "the updated pull request")
+
+    def create_comment(self, repo: str, number: int, body: str) -> IssueComment:
+        """A comment on issue or pull request `number` (pull requests are issues to this endpoint)."""
+        created = self._request("POST", f"/repos/{repo}/issues/{number}/comments", json={"body": body})
+        return _parse(IssueComment, created, "the new comment")
 
     # ---- transport ---------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from agent.context import build_pack, parse_tokens
 from agent.repo.files import is_binary, repo_files
+from tests.bench.charts import write_chart
 
 EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 TREES = Path.home() / ".cache" / "local-agent-bench" / "tasks"
@@ -218,6 +219,7 @@ def main() -> int:
     print(table(rows, budgets))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
+        print(f"chart: {write_chart(args.json, 'localize')}")
     return 0
 
 

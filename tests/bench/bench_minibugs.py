@@ -27,6 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from agent.cli.headless import report_from_stream
+from tests.bench.charts import write_chart
 from tests.bench.minibugs import MiniBug, issue_only_dir, load_tasks, materialize, minibugs_dir, score
 from tests.bench.peer import llama_server, run_mini
 
@@ -203,6 +204,8 @@ def main() -> int:
             rows += bench_peer(tasks, model, args.peer_venv, args.minutes, args.keep)
             args.json.write_text(json.dumps(rows, indent=2))
     print_table(rows)
+    if rows:
+        print(f"chart: {write_chart(args.json, 'minibugs')}")
     return 0
 
 
