@@ -1,7 +1,8 @@
 """Typed events. Engines stream `EngineEvent`s; the loop emits `RunEvent`s.
 
 The trajectory file, the headless JSON output and the TUI all consume these same types;
-`RUN_EVENT_ADAPTER` saves and loads them.
+`RUN_EVENT_ADAPTER` saves and loads them. `SCHEMA_VERSION` versions them as a contract
+(docs/events.md; docs/events.schema.json is generated from these models by `agent events --schema`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from pydantic import BaseModel, Field, TypeAdapter, computed_field
 
 from agent.formats.jsonrepair import no_surrogates
 from agent.messages import Message, ToolCall
+
+# The version of the event schema, carried by `run_started` and `run_finished`. Adding an event
+# kind or an optional field keeps it; removing or renaming a field, or changing its meaning or
+# type, raises it.
+SCHEMA_VERSION = 1
 
 
 class Usage(BaseModel):
@@ -65,6 +71,16 @@ class ToolCallEvent(BaseModel):
     call: ToolCall
 
 
+class PrefillProgress(BaseModel):
+    """The engine has evaluated `done` of the `total` prompt tokens it has to evaluate for this reply
+    (the cached ones not counted), one event per chunk: on a slow CPU a prefill takes minutes. The
+    loop passes it on as a run event; it is neither written to the trajectory nor to `--json`."""
+
+    kind: Literal["prefill_progress"] = "prefill_progress"
+    done: int
+    total: int
+
+
 class UsageEvent(BaseModel):
     kind: Literal["usage"] = "usage"
     usage: Usage
@@ -80,7 +96,8 @@ class ChatDone(BaseModel):
 
 
 EngineEvent = Annotated[
-    TextDelta | ThinkingDelta | ToolCallEvent | UsageEvent | ChatDone, Field(discriminator="kind")
+    TextDelta | ThinkingDelta | PrefillProgress | ToolCallEvent | UsageEvent | ChatDone,
+    Field(discriminator="kind"),
 ]
 
 
@@ -89,6 +106,7 @@ EngineEvent = Annotated[
 
 class RunStarted(BaseModel):
     kind: Literal["run_started"] = "run_started"
+    schema_version: int = SCHEMA_VERSION  # of these events (agent.events.SCHEMA_VERSION)
     session_id: str
     task: str
     engine: str
@@ -199,6 +217,7 @@ class RunFinished(BaseModel):
     (also when the run never started: a usage or engine error); older trajectories lack them."""
 
     kind: Literal["run_finished"] = "run_finished"
+    schema_version: int = SCHEMA_VERSION  # of these events (agent.events.SCHEMA_VERSION)
     report: dict[str, Any]
     exit_code: int | None = None  # the command's exit code (agent/run/exitcodes.py)
     error: str | None = None  # what went wrong, when something did
@@ -211,6 +230,7 @@ RunEvent = Annotated[
     | StepStarted
     | ModelText
     | ModelDelta
+    | PrefillProgress
     | ToolStarted
     | ToolFinished
     | ModelError
@@ -224,6 +244,15 @@ RunEvent = Annotated[
 ]
 
 RUN_EVENT_ADAPTER: TypeAdapter[RunEvent] = TypeAdapter(RunEvent)
+
+
+# Events for whoever watches the run as it happens (streamed text, prefill progress): too chatty
+# for the trajectory and the `--json` stream, which leave them out.
+LIVE_ONLY_EVENTS: tuple[type[BaseModel], ...] = (ModelDelta, PrefillProgress)
+
+
+def live_only(event: RunEvent) -> bool:
+    return isinstance(event, LIVE_ONLY_EVENTS)
 
 
 def printable(event: RunEvent) -> RunEvent:

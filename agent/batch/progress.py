@@ -1,36 +1,27 @@
-"""The live progress of a batch on stderr: one redrawn line on a terminal, a line per task otherwise."""
+"""The live progress of a batch on stderr (drawn by agent/progress.py): a rich bar with the time
+left on a terminal, the tasks running beside it; a line per finished task either way."""
 
 from __future__ import annotations
 
-import shutil
 import threading
-import time
 from typing import TextIO
 
 from agent.batch.results import TaskResult
 from agent.events import RunEvent, StepStarted, ToolStarted
-
-BAR_WIDTH = 20
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from agent.progress import Bar
 
 
 class Progress:
     def __init__(self, out: TextIO, total: int, skipped: int, live: bool) -> None:
-        self.out = out
         self.total = total
         self.done = skipped
         self.resolved = 0
         self.failed = 0
         self.live = live
         self._running: dict[str, str] = {}  # task id -> what it is doing
-        self._started = time.monotonic()
         self._lock = threading.Lock()  # the counters
         self._write_lock = threading.Lock()  # the terminal
+        self._bar = Bar("tasks", out, interval=None, live=live)
 
     def started(self, task_id: str) -> None:
         with self._lock:
@@ -71,30 +62,23 @@ class Progress:
         detail = f": {result.error.splitlines()[0][:120]}" if result.error else ""
         self._print(f"[{self.done}/{self.total}] {result.id}: {verdict} ({result.seconds:.0f}s){detail}")
 
-    def line(self) -> str:
+    def status(self) -> str:
         with self._lock:
-            filled = BAR_WIDTH * self.done // max(1, self.total)
-            bar = "#" * filled + "." * (BAR_WIDTH - filled)
             running = ", ".join(f"{tid} ({what})" for tid, what in self._running.items())
-            text = (
-                f"[{bar}] {self.done}/{self.total} resolved {self.resolved} errors {self.failed} "
-                f"{_clock(time.monotonic() - self._started)}" + (f" | {running}" if running else "")
-            )
-        width = shutil.get_terminal_size((120, 20)).columns - 1
-        return text if len(text) <= width else text[: width - 3] + "..."
+            return f"resolved {self.resolved} errors {self.failed}" + (f" | {running}" if running else "")
 
     def redraw(self) -> None:
         if self.live:
-            self._write("\r\x1b[K" + self.line())
+            with self._write_lock:
+                self._bar.update(self.done, self.total, self.status())
 
     def _print(self, text: str) -> None:
-        prefix = "\r\x1b[K" if self.live else ""
-        self._write(prefix + text + "\n" + (self.line() if self.live else ""))
+        with self._write_lock:
+            self._bar.print(text)
+            if self.live:
+                self._bar.update(self.done, self.total, self.status())
 
     def close(self) -> None:
-        self._write(("\r\x1b[K" if self.live else "") + self.line() + "\n")
-
-    def _write(self, text: str) -> None:
         with self._write_lock:
-            self.out.write(text)
-            self.out.flush()
+            self._bar.update(self.done, self.total, self.status())
+            self._bar.close()

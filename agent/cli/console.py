@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from typing import TextIO
 
 from agent.events import (
@@ -28,25 +30,54 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class ConsoleOut:
+    """The console stream shared by the printer and the heartbeat's thread: whole writes under one
+    lock, knowing whether a line is open and when the last one ended."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.mid_line = False
+        self.last_line_at = time.monotonic()
+        self.lock = threading.Lock()
+
+    def text(self, text: str) -> None:
+        """Streamed text, which may leave a line open."""
+        if not text:
+            return
+        with self.lock:
+            self._write(text)
+            self.mid_line = not text.endswith("\n")
+            if "\n" in text:
+                self.last_line_at = time.monotonic()
+
+    def line(self, line: str) -> None:
+        """A line of its own (an open line is ended first)."""
+        with self.lock:
+            self._write(("\n" if self.mid_line else "") + line + "\n")
+            self.mid_line = False
+            self.last_line_at = time.monotonic()
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+
 class ConsolePrinter:
     """Streams model text as it arrives and prints one line per tool call and result."""
 
     def __init__(self, out: TextIO = sys.stderr, verbose: bool = False, replay: bool = False) -> None:
-        self.out = out
+        self.console = ConsoleOut(out)
         self.verbose = verbose
         self.replay = replay  # a saved session has no streamed deltas: print whole model texts
-        self._mid_line = False
 
     def __call__(self, event: RunEvent) -> None:
         if isinstance(event, ModelDelta):
             if not event.thinking or self.verbose:
-                self._write(event.text)
-                self._mid_line = not event.text.endswith("\n")
+                self.console.text(event.text)
             return
         line = self._line(event)
         if line is not None:
-            self._end_line()
-            self._write(line + "\n")
+            self.console.line(line)
 
     def _line(self, event: RunEvent) -> str | None:
         if isinstance(event, RunStarted):
@@ -86,12 +117,3 @@ class ConsolePrinter:
                 f"{u.cached_tokens}), generated {u.generated_tokens}, {u.decode_tokens_per_second:.1f} tok/s"
             )
         return None
-
-    def _end_line(self) -> None:
-        if self._mid_line:
-            self._write("\n")
-            self._mid_line = False
-
-    def _write(self, text: str) -> None:
-        self.out.write(text)
-        self.out.flush()

@@ -111,6 +111,7 @@ def _fix(args: argparse.Namespace, events: JsonEvents | None) -> int:
     from agent.cli.console import ConsolePrinter
     from agent.cli.github import issue_fetcher, open_pull_request, target_for
     from agent.cli.headless import headless_mode, read_task
+    from agent.cli.heartbeat import Heartbeat
     from agent.cli.terminal_approval import TerminalApprover
     from agent.run.fix import FixRequest, check_writable
     from agent.run.report import render_text
@@ -133,10 +134,12 @@ def _fix(args: argparse.Namespace, events: JsonEvents | None) -> int:
         warn_untrusted(config)  # the run, which says it, never starts: what was ignored may be why
         raise
     printer = ConsolePrinter(verbose=args.verbose)
-    emit = _fanout(printer, events) if events else printer
+    heartbeat = Heartbeat(printer.console)  # a line every few seconds while the run works
+    emit = _fanout(printer, heartbeat, *([events] if events else []))
     run = fix_run(engine, sandboxes, config, _closed_output_stops(emit))
     request = FixRequest(task=task.text, repo=repo, apply=args.apply, github_issue=task.issue)
-    report = run.run(request)
+    with heartbeat.running():
+        report = run.run(request)
     code, error = run.failure or (exit_code_for(report), None)
     if args.open_pr and target is not None and report.status != "error" and run.failure is None:
         code = open_pull_request(repo, report, args, target)

@@ -3,7 +3,7 @@
 Headless is on with `--headless`, when standard input is not a terminal, or when CI=true. It never
 asks anything: what needs a person's yes (every command under `approval = "always"`, an MCP tool
 that asks) is refused, with a message saying so. With `--json`, stdout carries one
-`RunEvent` per line (the trajectory's types, streamed deltas left out) and the last line is always
+`RunEvent` per line (the trajectory's types, live-only events left out) and the last line is always
 the `run_finished` event holding the report, the exit code and the error if there was one; also
 when the run never started (a usage or engine error, Ctrl-C while the model loads).
 """
@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from pydantic_core import PydanticSerializationError
 
 from agent.errors import UserError
-from agent.events import RUN_EVENT_ADAPTER, ModelDelta, RunEvent, RunFinished, printable
+from agent.events import RUN_EVENT_ADAPTER, RunEvent, RunFinished, live_only, printable
 from agent.formats.jsonrepair import no_surrogates
 from agent.run.exitcodes import ERROR_STOP_REASONS, EXIT_INTERRUPTED
 from agent.run.report import RunReport, report_dict
@@ -110,7 +110,7 @@ class JsonEvents:
         self.finished = False
 
     def __call__(self, event: RunEvent) -> None:
-        if isinstance(event, ModelDelta | RunFinished):
+        if live_only(event) or isinstance(event, RunFinished):
             return
         self._write(event)
 

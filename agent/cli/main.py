@@ -14,6 +14,7 @@ import agent.cli.quiet_interrupt  # noqa: F401  first: a Ctrl-C while the module
 from agent.cli.batch import add_batch_parsers
 from agent.cli.context import add_context_parser, run_context
 from agent.cli.errors import known_error
+from agent.cli.events import add_events_parser, cmd_events
 from agent.cli.fix import add_fix_parser, cmd_fix
 from agent.cli.flags import add_engine_flags, config_for
 from agent.cli.headless import JsonEvents, UsageError
@@ -69,6 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_sandbox_parser(sub)
     add_context_parser(sub)
     add_trust_parser(sub)
+    add_events_parser(sub)
     _add_models(sub)
     from agent.cli.mcp import add_mcp_parser
 
@@ -121,6 +123,7 @@ COMMANDS = {
     "sandbox": cmd_sandbox,
     "context": run_context,
     "trust": cmd_trust,
+    "events": cmd_events,
 }
 
 

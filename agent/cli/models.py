@@ -15,12 +15,12 @@ from agent.cli.config_check import gigabytes, positive_int
 from agent.models import (
     CATALOGUE,
     ModelInstallError,
-    StderrProgress,
     find_entry,
     installed_path,
     model_cache_dir,
     pull,
 )
+from agent.progress import Bar
 
 EXIT_FAILED = 2
 
@@ -124,7 +124,7 @@ def _pull(name: str, cache_dir: Path, env: Mapping[str, str]) -> int:
         if find_entry(name) is None and "/" in name:
             from agent.models.hub_pull import pull_hub
 
-            path = pull_hub(name, cache_dir, StderrProgress(f"downloading {name}"), env)
+            path = pull_hub(name, cache_dir, Bar(f"downloading {name}", unit="bytes"), env)
         else:
             path = pull(name, cache_dir, env=env)
     except ModelInstallError as exc:

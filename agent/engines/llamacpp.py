@@ -28,12 +28,12 @@ from agent.engines.prefix_cache import MIN_TOKENS, PrefixCache
 from agent.engines.repetition import repeating_period
 from agent.engines.reply_text import deltas, opens_thinking, said_a_line
 from agent.engines.speculation_settings import ngram_settings
-from agent.engines.speculative import Sampling, generate
+from agent.engines.speculative import Sampling, generate, prefill, start
 from agent.engines.token_reuse import common_prefix, reuse_cached_tokens
 from agent.engines.turn import THINKING_BUDGET, CallPolicy, Pass, ThinkingEffort, Turn, thinking_variables
 from agent.engines.unchanged_edit import UnchangedEditGuard
 from agent.engines.vocabulary import VocabularyTables
-from agent.events import ChatDone, EngineEvent, ToolCallEvent, UsageEvent
+from agent.events import ChatDone, EngineEvent, PrefillProgress, ToolCallEvent, UsageEvent
 from agent.formats.base import failed
 from agent.formats.stream import ReplySplitter
 from agent.grammar import Grammar
@@ -285,8 +285,11 @@ class LlamaCppEngine:
         thinking_tokens = text_tokens = 0
         ended = ""
         constraint = {"logits_processor": [self._no_blank_start(closing=thinking_open)]}
-        with closing(self._decode(tokens, turn.most(), constraint, options, out)) as pieces:
+        with closing(self._decode(tokens, turn.most(), constraint, options, out, report=True)) as pieces:
             for piece in pieces:
+                if isinstance(piece, PrefillProgress):
+                    yield piece
+                    continue
                 in_thinking = splitter.in_thinking
                 yield from deltas(splitter.feed(piece))
                 if splitter.done:
@@ -424,8 +427,10 @@ class LlamaCppEngine:
         constraint: dict[str, Any] | None,
         options: ChatOptions,
         out: Pass,
-    ) -> Generator[str, None, None]:
-        """Stream the text of each generated token until EOS or `limit`; the caller may stop early."""
+        report: bool = False,
+    ) -> Generator[str | PrefillProgress, None, None]:
+        """Stream the text of each generated token until EOS or `limit`; the caller may stop early.
+        `report`: a `PrefillProgress` first after each prefill chunk (the other items are str)."""
         spliced = self._with_cached_tokens(tokens)
         if len(spliced) + min(limit, 1) <= self.context_length:  # the cache's split may be longer
             tokens = spliced
@@ -446,19 +451,17 @@ class LlamaCppEngine:
         is_end = self._end_check()
         started = time.monotonic()
         first_at: float | None = None
-        sampling = Sampling(
-            temperature=options.temperature,
-            top_k=40,
-            top_p=0.95,
-            min_p=MIN_P if options.min_p is None else options.min_p,
-            **(constraint or {}),
-        )
+        sampling = _sampling(constraint, options)
         drafter = PromptLookup(self.ngram, tokens) if self.ngram is not None else None
         max_draft = self.ngram.max_draft if self.ngram is not None else 0
         generator = generate(
-            self._llama, tokens, sampling, drafter, out.drafts, max_draft, limit, options.past_deadline
+            self._llama, tokens, sampling, drafter, out.drafts, max_draft, limit, options.past_deadline, True
         )
         try:
+            pending = start(self._llama, tokens)
+            for done in prefill(self._llama, pending, options.past_deadline):
+                if report:
+                    yield PrefillProgress(done=done, total=len(pending))
             for token in generator:
                 first_at = first_at or time.monotonic()
                 if is_end(token):
@@ -482,3 +485,13 @@ class LlamaCppEngine:
 
         vocab = self._llama._model.vocab
         return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+
+
+def _sampling(constraint: dict[str, Any] | None, options: ChatOptions) -> Sampling:
+    return Sampling(
+        temperature=options.temperature,
+        top_k=40,
+        top_p=0.95,
+        min_p=MIN_P if options.min_p is None else options.min_p,
+        **(constraint or {}),
+    )

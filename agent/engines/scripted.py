@@ -5,11 +5,16 @@ A script is a JSON list; each item is one assistant turn, either
 where `arguments` may also be a string (sent to the loop as-is: bad JSON stays bad), or
   {"raw": "<model output in a model family's wire format (Hermes, GLM, Qwen3-Coder...)>"}
 which is parsed exactly like a served model's output, so malformed output can be replayed.
+A turn may also take time as a model on a slow CPU does: `prefill_seconds` spent on its prompt
+(reported in chunks of `PREFILL_CHUNK` tokens, as the embedded engine does) and its text streamed
+word by word at `tokens_per_second`.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +22,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from agent.engines.base import ChatOptions, EngineError
-from agent.events import ChatDone, EngineEvent, TextDelta, ToolCallEvent, Usage, UsageEvent
+from agent.engines.paced import pieces
+from agent.events import ChatDone, EngineEvent, PrefillProgress, TextDelta, ToolCallEvent, Usage, UsageEvent
 from agent.formats import parse_any
 from agent.formats.jsonrepair import loads_bounded
 from agent.messages import Message, ToolCall, ToolSpec
@@ -36,6 +42,11 @@ class ScriptedTurn(BaseModel):
     text: str = ""
     tool_calls: list[ScriptedCall] = []
     raw: str | None = None
+    prefill_seconds: float = 0.0  # the turn's prompt takes this long to evaluate
+    tokens_per_second: float = 0.0  # its text streams word by word at this rate (0: at once)
+
+
+PREFILL_CHUNK = 512  # tokens per reported prefill chunk (llama.cpp's default batch)
 
 
 def _to_call(scripted: ScriptedCall) -> ToolCall:
@@ -115,8 +126,10 @@ class ScriptedEngine:
         text, calls = self._materialise(turn, tools)
         if options.tool_choice == "none":
             calls = []
+        if turn.prefill_seconds > 0:
+            yield from _slow_prefill(self.count_tokens(messages, tools), turn.prefill_seconds)
         if text:
-            yield TextDelta(text=text)
+            yield from _text(text, turn.tokens_per_second)
         for call in calls:
             yield ToolCallEvent(call=call)
         usage = Usage(
@@ -138,3 +151,20 @@ class ScriptedEngine:
             numbered.append(call.model_copy(update={"id": f"call_{self._calls_made}"}))
             self._calls_made += 1
         return text, numbered
+
+
+def _slow_prefill(tokens: int, seconds: float) -> Iterator[PrefillProgress]:
+    total = max(tokens, 1)
+    chunks = math.ceil(total / PREFILL_CHUNK)
+    for chunk in range(1, chunks + 1):
+        time.sleep(seconds / chunks)
+        yield PrefillProgress(done=min(chunk * PREFILL_CHUNK, total), total=total)
+
+
+def _text(text: str, tokens_per_second: float) -> Iterator[TextDelta]:
+    if tokens_per_second <= 0:
+        yield TextDelta(text=text)
+        return
+    for piece in pieces(text):
+        time.sleep(1.0 / tokens_per_second)
+        yield TextDelta(text=piece)

@@ -26,7 +26,7 @@ one-token step, as decoding without drafts decides it (`Sampling.tie_margin`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -106,14 +106,16 @@ def start(llama: Any, tokens: Sequence[int]) -> list[int]:
     return tokens
 
 
-def prefill(llama: Any, pending: Sequence[int], stop: Callable[[], bool] | None = None) -> None:
+def prefill(llama: Any, pending: Sequence[int], stop: Callable[[], bool] | None = None) -> Iterator[int]:
     """Evaluate the prompt's tokens left (logits of the last one only), a batch at a time, asking
-    `stop` before each: a long prompt on a slow CPU can outlast the run's time budget."""
+    `stop` before each: a long prompt on a slow CPU can outlast the run's time budget. Yields the
+    count of tokens evaluated so far after each batch (the engine reports it as it goes)."""
     size = max(1, int(llama.n_batch))
     for begin in range(0, len(pending), size):
         if stop is not None and stop():
             raise DeadlineReached()
         llama.eval(pending[begin : begin + size])
+        yield min(begin + size, len(pending))
 
 
 def evaluate_batch(llama: Any, batch: Sequence[int]) -> None:
@@ -151,16 +153,20 @@ def generate(
     max_draft: int = 16,
     max_new: int | None = None,
     stop: Callable[[], bool] | None = None,
+    prefilled: bool = False,
 ) -> Generator[int, None, None]:
     """Yield sampled tokens after `tokens`, like `Llama.generate`; the caller stops it (EOS, limits).
 
     `max_new`: the most tokens the caller will take (no draft reaches beyond it). `stop`: asked
-    between prefill batches and before each step; True raises `DeadlineReached`.
+    between prefill batches and before each step; True raises `DeadlineReached`. `prefilled`: the
+    caller has already run `start` and `prefill` on `tokens` (to report the prefill's progress).
     """
     counts = counts if counts is not None else DraftCounts()
     sampler = sampling.sampler(llama)
     tie_margin = sampling.tie_margin if sampling.temperature <= 0 else 0.0
-    prefill(llama, start(llama, tokens), stop)
+    if not prefilled:
+        for _ in prefill(llama, start(llama, tokens), stop):
+            pass
     progress = _Progress(drafter, llama.n_tokens, llama.n_tokens)
     try:
         token = sampler.sample(llama._ctx, -1)

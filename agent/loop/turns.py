@@ -19,6 +19,7 @@ from agent.events import (
     Interrupted,
     ModelDelta,
     ModelText,
+    PrefillProgress,
     TextDelta,
     ThinkingDelta,
     TurnUsage,
@@ -59,6 +60,8 @@ class Turns:
                 self.run.emit(ModelDelta(text=event.text))
             elif isinstance(event, ThinkingDelta):
                 self.run.emit(ModelDelta(text=event.text, thinking=True))
+            elif isinstance(event, PrefillProgress):
+                self.run.emit(event)
             elif isinstance(event, ChatDone):
                 done = event
         if done is None:

