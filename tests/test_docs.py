@@ -11,10 +11,7 @@ README = ROOT / "README.md"
 TEST_COMMAND = 'pip install -e ".[dev,model-small]" && python -m pytest -q -p no:cacheprovider'
 QUICKSTART = 'pip install -e ".[model]" && agent models pull qwen2.5-coder-1.5b && examples/run-example.sh'
 # Written on other branches of issue #32; linked from the README before they land.
-PENDING = {
-    "docs/events.md",
-    "docs/events.schema.json",
-}
+PENDING: set[str] = set()  # pages linked before they are written (none now)
 # `pip install local-agent` or `"local-agent[model]"`; a direct reference (`... @ git+URL`) is ours
 BY_NAME = re.compile(r"pip install (-U )?['\"]?local-agent(\[[^\]]*\])?(?! @)['\"]?(\s|$)", re.M)
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")

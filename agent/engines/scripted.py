@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,10 +126,15 @@ class ScriptedEngine:
         text, calls = self._materialise(turn, tools)
         if options.tool_choice == "none":
             calls = []
+        written: list[str] = []
+        ended = False
         if turn.prefill_seconds > 0:
-            yield from _slow_prefill(self.count_tokens(messages, tools), turn.prefill_seconds)
-        if text:
-            yield from _text(text, turn.tokens_per_second)
+            prompt = self.count_tokens(messages, tools)
+            ended = yield from _slow_prefill(prompt, turn.prefill_seconds, options)
+        if text and not ended:
+            ended = yield from _text(text, turn.tokens_per_second, options, written)
+        text = "".join(written) if ended else text
+        calls = [] if ended else calls  # as a real engine does at its deadline: the reply so far, no calls
         for call in calls:
             yield ToolCallEvent(call=call)
         usage = Usage(
@@ -138,7 +143,8 @@ class ScriptedEngine:
         )
         yield UsageEvent(usage=usage)
         message = Message(role="assistant", content=text, tool_calls=calls)
-        yield ChatDone(message=message, usage=usage, finish_reason="tool_calls" if calls else "stop")
+        finish = "deadline" if ended else "tool_calls" if calls else "stop"
+        yield ChatDone(message=message, usage=usage, finish_reason=finish)
 
     def _materialise(self, turn: ScriptedTurn, tools: Sequence[ToolSpec]) -> tuple[str, list[ToolCall]]:
         if turn.raw is not None:
@@ -153,18 +159,40 @@ class ScriptedEngine:
         return text, numbered
 
 
-def _slow_prefill(tokens: int, seconds: float) -> Iterator[PrefillProgress]:
+def _slow_prefill(
+    tokens: int, seconds: float, options: ChatOptions
+) -> Generator[PrefillProgress, None, bool]:
+    """The prompt evaluated chunk by chunk; True when the deadline came first."""
     total = max(tokens, 1)
     chunks = math.ceil(total / PREFILL_CHUNK)
     for chunk in range(1, chunks + 1):
-        time.sleep(seconds / chunks)
+        if _sleep(seconds / chunks, options):
+            return True
         yield PrefillProgress(done=min(chunk * PREFILL_CHUNK, total), total=total)
+    return options.past_deadline()
 
 
-def _text(text: str, tokens_per_second: float) -> Iterator[TextDelta]:
+def _text(
+    text: str, tokens_per_second: float, options: ChatOptions, written: list[str]
+) -> Generator[TextDelta, None, bool]:
+    """The text, streamed piece by piece into `written`; True when the deadline came first."""
     if tokens_per_second <= 0:
+        written.append(text)
         yield TextDelta(text=text)
-        return
+        return False
     for piece in pieces(text):
-        time.sleep(1.0 / tokens_per_second)
+        if _sleep(1.0 / tokens_per_second, options):
+            return True
+        written.append(piece)
         yield TextDelta(text=piece)
+    return False
+
+
+def _sleep(seconds: float, options: ChatOptions) -> bool:
+    """Wait `seconds`, or until the deadline (True), as a real engine stops between batches."""
+    ends = time.monotonic() + seconds
+    while (left := ends - time.monotonic()) > 0:
+        if options.past_deadline():
+            return True
+        time.sleep(min(left, 0.05))
+    return options.past_deadline()
