@@ -24,7 +24,10 @@ from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 
 NO_TESTS_COLLECTED = 5
 USAGE_ERROR = 4
-PYTEST_OPTIONS = ("-q", "-p", "no:cacheprovider", "-rfE", "--tb=short")
+PYTEST_OPTIONS = ("-q", "-p", "no:cacheprovider", "-rfE", "--tb=short", "--continue-on-collection-errors")
+KEEP_COLLECTING = "--continue-on-collection-errors"
+_SHELL_SYNTAX = re.compile(r"[;&|<>`$()\n]")
+_LAUNCHERS = {"uv", "poetry", "pdm", "hatch", "pipenv", "run", "exec", "python", "python3", "-m"}
 _SUMMARY = re.compile(r"^=*\s*(?:\d+ [a-z]+(?:, )?)+ in [\d.]+s|^=*\s*no tests ran in [\d.]+s")
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
 _SHORT_SUMMARY = re.compile(r"^(FAILED|ERROR) ([^\s\[]+(?:\[[^\]]*\])?)")  # node id, params kept
@@ -145,10 +148,29 @@ def build_command(args: Args, ctx: ToolContext) -> str | None:
     if args.keyword:
         selection += ["-k", shlex.quote(args.keyword)]
     if ctx.test_command:
-        return " ".join([ctx.test_command, *selection])
+        return " ".join([keeps_collecting(ctx.test_command), *selection])
     if not has_pytest_suite(ctx.root):
         return None
     return " ".join([shlex.quote(pytest_python(ctx)), "-m", "pytest", *PYTEST_OPTIONS, *selection])
+
+
+def keeps_collecting(command: str) -> str:
+    """pytest runs no test at all when one file fails to import (exit 2, "Interrupted: 1 error during
+    collection"): one broken file would hide the whole suite, before and after the change. A
+    configured command that runs pytest itself gets --continue-on-collection-errors (the broken file
+    is still reported, as an error); anything else (make, tox, a shell line) runs as written."""
+    if KEEP_COLLECTING in command or _SHELL_SYNTAX.search(command):
+        return command
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    for word in words:
+        if PurePosixPath(word).name in ("pytest", "py.test"):
+            return f"{command} {KEEP_COLLECTING}"
+        if word not in _LAUNCHERS and not PurePosixPath(word).name.startswith("python"):
+            return command
+    return command
 
 
 def verdict(data: dict[str, Any], timeout: float) -> str:

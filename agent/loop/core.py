@@ -243,6 +243,10 @@ class AgentLoop:
             run.model_error(outcome.error, result.output)
         run.state.messages.append(Message.tool_result(call, self.repeats.noted(result.output, revisited)))
 
+    def time_left(self) -> float:
+        """Seconds left of the run's time budget."""
+        return self._run.time_left()
+
     def verify(self, state: LoopState, call_id: str) -> None:
         """The whole suite on the tree as it is, its result kept in `state` (for the report)."""
         verify(self.tools, self.emit, state.tests, call_id)

@@ -30,6 +30,7 @@ class Evidence(BaseModel):
     fixed: list[str] = []  # of those, passing now
     still_failing: list[str] = []  # of those, failing now (reported; never blocking on its own)
     regressions: list[str] = []  # tests that passed before and fail now
+    flaky: list[str] = []  # failed in one of two runs of the final tree, passed in the other: no regression
     lost: int = 0  # tests the run no longer counts (an import broke, a file went missing)
     ran: bool = False  # the run ran tests and counted them
 
@@ -59,6 +60,8 @@ class Evidence(BaseModel):
             parts.append(f"{len(self.regressions)} that passed before now fail: {_names(self.regressions)}")
         if self.lost:
             parts.append(f"{self.lost} test(s) no longer run")
+        if self.flaky:
+            parts.append(f"flaky (failed once, passed when the suite ran again): {_names(self.flaky)}")
         if self.still_failing:
             parts.append(f"still failing as before: {_names(self.still_failing)}")
         return "; ".join(parts)
@@ -92,15 +95,19 @@ def judge(
     baseline: dict[str, Any] | None,
     now: dict[str, Any] | None,
     reproduction: Iterable[str] = (),
+    flaky: Iterable[str] = (),
 ) -> Evidence:
     """The run `now` against the `baseline` (the whole suite before any change) and the tests of a
-    verified `reproduction` (they failed on the code before the change; not in the baseline)."""
+    verified `reproduction` (they failed on the code before the change; not in the baseline).
+    `flaky`: tests seen both failing and passing on the tree as it is now (confirm.py); never
+    regressions."""
     before = failing_ids(baseline)
     targets = list(dict.fromkeys([*before, *reproduction]))
     if now is None or not _ran(now):
         return Evidence(targets=targets, still_failing=targets)
     failing = failing_ids(now)
     failing_now = set(failing)
+    unsure = list(flaky)
     lost = 0
     if baseline is not None and ran_tests(baseline) and ran_tests(now) and now.get("whole_suite", True):
         lost = max(0, counted(baseline) + len(list(reproduction)) - counted(now))
@@ -108,7 +115,10 @@ def judge(
         targets=targets,
         fixed=[t for t in targets if t not in failing_now and not _in_failing_file(t, failing_now)],
         still_failing=[t for t in targets if t in failing_now or _in_failing_file(t, failing_now)],
-        regressions=[t for t in failing if t not in set(targets) and not _covers_target(t, targets)],
+        regressions=[
+            t for t in failing if t not in set(targets) and not _covers_target(t, targets) and t not in unsure
+        ],
+        flaky=[t for t in unsure if t not in set(targets)],
         lost=lost,
         ran=True,
     )

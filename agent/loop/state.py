@@ -123,6 +123,7 @@ class SuiteRecord:
     best_failing: dict[str, float] = field(default_factory=dict)  # per test selection
     stale_edits: int = 0  # edits in a row whose tests did no better than the attempt's best
     finish_refusals: int = 0
+    flaky: list[str] = field(default_factory=list)  # failed in one of two runs of the final tree (confirm.py)
 
     def now(self) -> dict[str, Any] | None:
         """The last test run, if the code has not changed since."""

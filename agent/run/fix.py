@@ -26,6 +26,7 @@ from agent.errors import OutputClosed, UserError
 from agent.events import InterpreterFound, Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.formats.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, LoopState, Toolset, Worktree
+from agent.loop.confirm import confirm_regressions
 from agent.messages import Message
 from agent.models.speed import SpeedBook
 from agent.repo.dirs import agent_dir, cache_dir, session_dir
@@ -367,9 +368,10 @@ class FixRun:
     @staticmethod
     def _final_verification(state: LoopState, workspace: Workspace, loop: AgentLoop) -> None:
         """Whatever the loop ended with, the report states the tests' result on the final tree."""
-        if not workspace.changed_files() or state.tests_stand():
-            return
-        loop.verify(state, "final_verify")
+        if workspace.changed_files() and not state.tests_stand():
+            loop.verify(state, "final_verify")
+        if workspace.changed_files():
+            confirm_regressions(state, loop)
 
     def _report(
         self,

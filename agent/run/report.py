@@ -48,6 +48,7 @@ class EvidenceSummary(BaseModel):
     fixed: list[str] = []  # failed before, pass now
     still_failing: list[str] = []  # failed before, fail now
     regressions: list[str] = []  # passed before, fail now
+    flaky: list[str] = []  # failed once and passed once on the final tree: not counted as regressions
 
 
 class ReproductionSummary(BaseModel):

@@ -33,7 +33,7 @@ def verdict_of(
     """The verdict on the tree as the run leaves it (its tests ran last, `state.tests`)."""
     tests = state.tests
     now = tests.last if tests.stand() else None
-    evidence = judge(tests.baseline, now)
+    evidence = judge(tests.baseline, now, flaky=tests.flaky)
     reproduction = _reproduction(state)
     status = evidence.verdict()
     reason = evidence.reason()
@@ -55,7 +55,10 @@ def verdict_of(
 
 def _summary(evidence: Evidence) -> EvidenceSummary:
     return EvidenceSummary(
-        fixed=evidence.fixed, still_failing=evidence.still_failing, regressions=evidence.regressions
+        fixed=evidence.fixed,
+        still_failing=evidence.still_failing,
+        regressions=evidence.regressions,
+        flaky=evidence.flaky,
     )
 
 

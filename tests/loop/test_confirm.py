@@ -1,0 +1,79 @@
+"""Before the verdict a regression must happen twice (agent/loop/confirm.py), and a test file that
+fails to import hides nothing (tools/run_tests.py keeps collecting): real repositories, the real
+sandbox, the scripted median fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agent.engines.scripted import ScriptedEngine, ScriptedTurn
+from tests.paths import MEDIAN_SCRIPT
+from tests.repos import BUGGY_MEDIAN, MEDIAN_TESTS, make_repo
+from tests.scripts import run_fix, scripted
+from tools.run_tests import keeps_collecting
+
+# fails on the first run that sees the fixed median, passes on every other run (a marker file the
+# suite leaves in the ignored .state/ directory), as a pager or clock test does now and then
+FLAKY_ONCE = """import os
+from stats import median
+
+MARK = os.path.join(os.path.dirname(__file__), ".state", "seen")
+
+
+def test_pager():
+    if median([1, 2, 3, 4]) == 2.5 and not os.path.exists(MARK):
+        os.makedirs(os.path.dirname(MARK), exist_ok=True)
+        open(MARK, "w").close()
+        assert False, "the pager did not start"
+"""
+
+PINS_THE_BUG = """from stats import median
+
+
+def test_pinned():
+    assert median([1, 2, 3, 4]) == 3
+"""
+
+
+def repo_with(tmp_path: Path, extra: dict[str, str]) -> Path:
+    files = {"stats.py": BUGGY_MEDIAN, "test_stats.py": MEDIAN_TESTS, ".gitignore": ".state/\n", **extra}
+    return make_repo(tmp_path / "user", files)
+
+
+def fix_without_running_tests() -> ScriptedEngine:
+    """The median fix, the model never running the tests itself: the run after the edit (the loop's
+    own) is the last one before the verdict."""
+    turns = [ScriptedTurn(**turn) for turn in json.loads(MEDIAN_SCRIPT.read_text())]
+    return scripted([t for t in turns if not any(call.name == "run_tests" for call in t.tool_calls)])
+
+
+def test_a_test_that_fails_once_after_the_fix_is_flaky_not_a_regression(tmp_path: Path) -> None:
+    report, _ = run_fix(repo_with(tmp_path, {"test_pager.py": FLAKY_ONCE}), fix_without_running_tests())
+    assert report.status == "resolved", report.verdict
+    assert report.evidence.flaky == ["test_pager.py::test_pager"] and report.evidence.regressions == []
+    assert "flaky" in report.verdict and report.evidence.fixed == ["test_stats.py::test_even"]
+
+
+def test_a_test_that_fails_in_both_runs_stays_a_regression(tmp_path: Path) -> None:
+    report, _ = run_fix(repo_with(tmp_path, {"test_pinned.py": PINS_THE_BUG}), scripted())
+    assert report.status == "not_resolved", report.verdict
+    assert report.evidence.regressions == ["test_pinned.py::test_pinned"] and report.evidence.flaky == []
+
+
+def test_a_test_file_that_does_not_import_hides_no_other_test(tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, {"test_broken.py": "import a_module_nobody_installed\n"})
+    report, _ = run_fix(repo, scripted())
+    assert report.status == "resolved", report.verdict
+    assert report.evidence.fixed == ["test_stats.py::test_even"]
+    assert report.evidence.still_failing == ["test_broken.py"]  # reported, as before the change
+    assert report.tests is not None and report.tests.passed == 2 and report.tests.errors == 1
+
+
+def test_only_commands_that_run_pytest_themselves_are_told_to_keep_collecting() -> None:
+    flag = " --continue-on-collection-errors"
+    for command in ("pytest -q", "python -m pytest -q", "/v/bin/python3 -m pytest", "uv run pytest x"):
+        assert keeps_collecting(command) == command + flag
+    for command in ("make test", "tox -e py", "pytest -q && echo done", "npm test", "python -m unittest"):
+        assert keeps_collecting(command) == command
+    assert keeps_collecting("pytest" + flag) == "pytest" + flag
