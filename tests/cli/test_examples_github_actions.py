@@ -4,6 +4,7 @@ the real argument parser (tests/github/test_action.py runs the action's steps th
 
 from __future__ import annotations
 
+import argparse
 import re
 from typing import Any
 
@@ -47,6 +48,6 @@ def test_every_flag_the_action_passes_is_an_agent_fix_flag() -> None:
     parser = _build_parser()
     fix = parser.parse_args(["fix", "x"])
     assert fix.command == "fix"
-    subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    known = set(subparsers.choices["fix"]._option_string_actions)  # type: ignore[attr-defined]
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    known = set(subparsers.choices["fix"]._option_string_actions)
     assert flags <= known, flags - known

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from agent.engines.scripted import ScriptedEngine, ScriptedTurn
+from agent.run.report import EvidenceSummary, RunReport
 from tests.paths import MEDIAN_SCRIPT
 from tests.repos import BUGGY_MEDIAN, MEDIAN_TESTS, make_repo
 from tests.scripts import run_fix, scripted
@@ -36,6 +37,11 @@ def test_pinned():
 """
 
 
+def evidence(report: RunReport) -> EvidenceSummary:
+    assert report.evidence is not None
+    return report.evidence
+
+
 def repo_with(tmp_path: Path, extra: dict[str, str]) -> Path:
     files = {"stats.py": BUGGY_MEDIAN, "test_stats.py": MEDIAN_TESTS, ".gitignore": ".state/\n", **extra}
     return make_repo(tmp_path / "user", files)
@@ -51,22 +57,22 @@ def fix_without_running_tests() -> ScriptedEngine:
 def test_a_test_that_fails_once_after_the_fix_is_flaky_not_a_regression(tmp_path: Path) -> None:
     report, _ = run_fix(repo_with(tmp_path, {"test_pager.py": FLAKY_ONCE}), fix_without_running_tests())
     assert report.status == "resolved", report.verdict
-    assert report.evidence.flaky == ["test_pager.py::test_pager"] and report.evidence.regressions == []
-    assert "flaky" in report.verdict and report.evidence.fixed == ["test_stats.py::test_even"]
+    assert evidence(report).flaky == ["test_pager.py::test_pager"] and evidence(report).regressions == []
+    assert "flaky" in report.verdict and evidence(report).fixed == ["test_stats.py::test_even"]
 
 
 def test_a_test_that_fails_in_both_runs_stays_a_regression(tmp_path: Path) -> None:
     report, _ = run_fix(repo_with(tmp_path, {"test_pinned.py": PINS_THE_BUG}), scripted())
     assert report.status == "not_resolved", report.verdict
-    assert report.evidence.regressions == ["test_pinned.py::test_pinned"] and report.evidence.flaky == []
+    assert evidence(report).regressions == ["test_pinned.py::test_pinned"] and evidence(report).flaky == []
 
 
 def test_a_test_file_that_does_not_import_hides_no_other_test(tmp_path: Path) -> None:
     repo = repo_with(tmp_path, {"test_broken.py": "import a_module_nobody_installed\n"})
     report, _ = run_fix(repo, scripted())
     assert report.status == "resolved", report.verdict
-    assert report.evidence.fixed == ["test_stats.py::test_even"]
-    assert report.evidence.still_failing == ["test_broken.py"]  # reported, as before the change
+    assert evidence(report).fixed == ["test_stats.py::test_even"]
+    assert evidence(report).still_failing == ["test_broken.py"]  # reported, as before the change
     assert report.tests is not None and report.tests.passed == 2 and report.tests.errors == 1
 
 
