@@ -234,17 +234,15 @@ class AgentLoop:
         a successful one may tick the plan."""
         run, result = self._run, outcome.result
         run.tool_finished(call, outcome)
-        kind = action_kind(
-            self.tools.kind(call.name), call.name, result.ok and outcome.error is None, result.data
-        )
+        worked = result.ok and outcome.error is None
+        kind = action_kind(self.tools.kind(call.name), call.name, worked, result.data)
         if kind is not None:
             run.tick_plan(tick(run.state.plan, run.state.plan_done, kind))
         if outcome.error is not None:
             run.model_error(outcome.error, result.output)
         run.state.messages.append(Message.tool_result(call, self.repeats.noted(result.output, revisited)))
 
-    def time_left(self) -> float:
-        """Seconds left of the run's time budget."""
+    def time_left(self) -> float:  # seconds left of the run's time budget
         return self._run.time_left()
 
     def verify(self, state: LoopState, call_id: str) -> None:
