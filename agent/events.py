@@ -185,6 +185,16 @@ class Notice(BaseModel):
     message: str
 
 
+class IndexProgress(BaseModel):
+    """The repository index has parsed `done` of the `total` bytes of new content it has to parse
+    (agent/context/index.py), a few times a second: on a large repository the first build takes a
+    while. Live only, as `PrefillProgress`: neither in the trajectory nor in `--json`."""
+
+    kind: Literal["index_progress"] = "index_progress"
+    done: int
+    total: int
+
+
 class InterpreterFound(BaseModel):
     """The interpreter the tests run with, found before the first model call (agent/repo/python_env.py).
     `problem` set: no environment can run the tests; it says why and names the fix."""
@@ -231,6 +241,7 @@ RunEvent = Annotated[
     | ModelText
     | ModelDelta
     | PrefillProgress
+    | IndexProgress
     | ToolStarted
     | ToolFinished
     | ModelError
@@ -246,9 +257,9 @@ RunEvent = Annotated[
 RUN_EVENT_ADAPTER: TypeAdapter[RunEvent] = TypeAdapter(RunEvent)
 
 
-# Events for whoever watches the run as it happens (streamed text, prefill progress): too chatty
-# for the trajectory and the `--json` stream, which leave them out.
-LIVE_ONLY_EVENTS: tuple[type[BaseModel], ...] = (ModelDelta, PrefillProgress)
+# Events for whoever watches the run as it happens (streamed text, prefill and index progress):
+# too chatty for the trajectory and the `--json` stream, which leave them out.
+LIVE_ONLY_EVENTS: tuple[type[BaseModel], ...] = (ModelDelta, PrefillProgress, IndexProgress)
 
 
 def live_only(event: RunEvent) -> bool:

@@ -122,6 +122,28 @@ class Bar:
         self.print(plain_line(self.label, done, total, now - self.started, self.unit, status))
 
 
+class LazyBar:
+    """A `Bar` made on the first report of work left to do (`done < total`), so that work with
+    nothing to do (all of it cached) draws nothing. `out`: stderr as it is then, by default."""
+
+    def __init__(self, label: str, unit: Unit = "items", out: TextIO | None = None) -> None:
+        self.label = label
+        self.unit = unit
+        self.out = out
+        self.bar: Bar | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if done >= total:
+                return
+            self.bar = Bar(self.label, out=self.out or sys.stderr, unit=self.unit)
+        self.bar(done, total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _is_terminal(out: TextIO) -> bool:
     try:
         return out.isatty()

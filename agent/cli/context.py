@@ -28,6 +28,7 @@ from agent.context.manifest import PackManifest
 from agent.context.pack import build_pack
 from agent.messages import Message
 from agent.models.resolution import ModelNotFound, resolve_model
+from agent.progress import LazyBar
 from agent.repo.dirs import cache_dir_for
 from agent.run.instruction_prompt import build_block
 from agent.run.instructions import discover
@@ -78,7 +79,12 @@ def run_context(args: argparse.Namespace) -> int:
     block = build_block(
         discover(root, user_config_dir()), max(min(config.context.instructions_budget, budget), 0), count
     )
-    pack = build_pack(root, args.task, max(budget - block.tokens, 0), count, cache_dir=cache_dir_for(root))
+    pack_budget, cache = max(budget - block.tokens, 0), cache_dir_for(root)
+    indexing = LazyBar(f"indexing {root.name}", unit="bytes")  # drawn only when there is new content
+    try:
+        pack = build_pack(root, args.task, pack_budget, count, cache_dir=cache, progress=indexing)
+    finally:
+        indexing.close()
     if args.json:
         print(
             json.dumps(

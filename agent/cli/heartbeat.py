@@ -2,11 +2,11 @@
 
 A turn of a small model on a slow CPU takes minutes, most of it in a prefill or in reasoning the
 console does not show; a CI log (or `| tee`) would be silent all that time. When no line has been
-written for `interval` seconds, the heartbeat writes one: the run's clock, the phase (prefill,
-decode, tests, a tool), tokens so far, tokens per second and how long the phase has lasted. It is
-a plain line each time, on a terminal too: no carriage-return redraws in logs. It learns what the
-run does from the run's own events (`PrefillProgress` from the engine, streamed deltas, tools);
-the engine knows nothing of it.
+written for `interval` seconds, the heartbeat writes one: the run's clock, the phase (indexing,
+prefill, decode, tests, a tool), bytes or tokens so far, tokens per second and how long the phase
+has lasted. It is a plain line each time, on a terminal too: no carriage-return redraws in logs.
+It learns what the run does from the run's own events (`IndexProgress` from the index build,
+`PrefillProgress` from the engine, streamed deltas, tools); the engine knows nothing of it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from agent.cli.console import ConsoleOut
 from agent.events import (
+    IndexProgress,
     ModelDelta,
     ModelText,
     PrefillProgress,
@@ -36,10 +37,10 @@ TEST_TOOLS = ("run_tests",)
 
 @dataclass
 class Phase:
-    name: str  # "prefill", "decode", "tests", "tool NAME", "working"
+    name: str  # "indexing", "prefill", "decode", "tests", "tool NAME", "working"
     started: float
-    tokens: int = 0
-    total: int = 0  # of a prefill: the tokens it has to evaluate (0: not known yet)
+    tokens: int = 0  # of indexing: bytes parsed
+    total: int = 0  # of a prefill: the tokens it has to evaluate (0: not known yet); of indexing: bytes
 
 
 def _clock(seconds: float) -> str:
@@ -49,9 +50,11 @@ def _clock(seconds: float) -> str:
 
 
 def describe(phase: Phase, now: float, run_started: float) -> str:
-    """`[0:42] prefill 1024/3000 tokens, 210.5 tok/s, 12s`."""
+    """`[0:42] prefill 1024/3000 tokens, 210.5 tok/s, 12s`; `[0:03] indexing 52000/180000 bytes, 2s`."""
     seconds = max(now - phase.started, 0.0)
     parts = [f"[{_clock(now - run_started)}] {phase.name}"]
+    if phase.name == "indexing":
+        parts.append(f" {phase.tokens}/{phase.total} bytes,")
     if phase.name in ("prefill", "decode"):
         count = f"{phase.tokens}/{phase.total}" if phase.total else str(phase.tokens)
         rate = phase.tokens / seconds if seconds > 0 else 0.0
@@ -93,6 +96,11 @@ class Heartbeat:
             return None  # not started yet, or over
         if isinstance(event, StepStarted):
             return Phase("prefill", now)
+        if isinstance(event, IndexProgress):
+            if event.done >= event.total:
+                return Phase("working", now)
+            start = phase.started if phase.name == "indexing" else now
+            return Phase("indexing", start, tokens=event.done, total=event.total)
         if isinstance(event, PrefillProgress):
             start = phase.started if phase.name == "prefill" else now
             return Phase("prefill", start, tokens=event.done, total=event.total)

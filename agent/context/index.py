@@ -1,8 +1,9 @@
 """The repository index: every listed file with its cached parse, plus derived lookups.
 
 Building it stats every file, reads and hashes only those whose stat changed, and parses only
-contents the cache has never seen (in worker processes when there is a lot to parse). The BM25
-index and the reference graph are derived lazily and cached for one exact set of file contents.
+contents the cache has never seen (in worker processes when there is a lot to parse), reporting
+the bytes parsed so far to a `Progress`. The BM25 index and the reference graph are derived lazily
+and cached for one exact set of file contents.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from agent.context.records import MAX_FILE_BYTES, FileRecord, Terms, build_recor
 from agent.context.terms import Tokenizer
 from agent.context.walk import Entry, walk
 from agent.context.workers import Parsed, parse_in_workers
+from agent.progress import Progress, no_progress
 from agent.repo.languages import is_doc_path, is_test_path
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 PARALLEL_BYTES = 3_000_000  # parse in worker processes above this much new content
 MAX_WORKERS = 4
+CHUNK_FILES = 64  # in-process parsing reports progress after this many files...
+CHUNK_BYTES = 256_000  # ...or this many bytes, whichever comes first
 
 
 @dataclass
@@ -145,12 +149,17 @@ class RepoIndex:
 
 
 def load_index(
-    root: Path, cache_dir: Path | None, workers: int | None = None, parallel_bytes: int = PARALLEL_BYTES
+    root: Path,
+    cache_dir: Path | None,
+    workers: int | None = None,
+    parallel_bytes: int = PARALLEL_BYTES,
+    progress: Progress | None = None,
 ) -> RepoIndex:
     """Index `root` (a git work tree or a plain directory), reusing `cache_dir`'s parses.
 
     New content is parsed in `workers` processes (default: one per CPU, at most 4) when there
-    is more than `parallel_bytes` of it."""
+    is more than `parallel_bytes` of it. `progress` hears `(bytes parsed, bytes to parse)` as
+    the parsing goes, from `(0, total)` to `(total, total)`; nothing when nothing is new."""
     started = time.monotonic()
     listing = walk(root)
     cache = ParseCache(cache_dir, root)
@@ -166,7 +175,7 @@ def load_index(
     stats = IndexStats(
         files=len(listing.entries), symlinks=len(listing.symlinks), undecodable=len(listing.undecodable)
     )
-    stats.workers = _parse_new(root, cache, new, found, workers, parallel_bytes)
+    stats.workers = _parse_new(root, cache, new, found, workers, parallel_bytes, progress or no_progress)
     stats.parsed, stats.reused = len(new), len(found) - len(new)
     cache.save({e.path for e in listing.entries})
     files = [
@@ -206,9 +215,10 @@ def _hash_unknown(
     return new
 
 
-def parse_batch(root: str, paths: list[str]) -> Parsed:
-    """Worker entry point: read, hash and parse files (also run in-process for small jobs)."""
-    tokenizer = Tokenizer()
+def parse_batch(root: str, paths: list[str], tokenizer: Tokenizer | None = None) -> Parsed:
+    """Worker entry point: read, hash and parse files (also run in-process for small jobs, chunk
+    by chunk, sharing one `tokenizer` and its memory of how names split)."""
+    tokenizer = tokenizer or Tokenizer()
     out: Parsed = []
     for rel in paths:
         try:
@@ -227,22 +237,61 @@ def _parse_new(
     found: dict[str, tuple[str, FileRecord]],
     workers: int | None,
     parallel_bytes: int,
+    progress: Progress,
 ) -> int:
     """Parse `entries` into `found` and the cache; returns the number of worker processes used."""
-    total = sum(e.key[0] for e in entries)
+    sizes = {e.path: e.key[0] for e in entries}
+    total = sum(sizes.values())
     count = workers if workers is not None else min(MAX_WORKERS, _cpus())
     batches = _batches(entries, count)
+    counter = _ByteCounter(sizes, total, progress)
     if total < parallel_bytes or len(batches) <= 1:
-        results = parse_batch(str(root), [e.path for e in entries])
+        results: Parsed = []
+        tokenizer = Tokenizer()
+        for chunk in _chunks(entries):
+            results += parse_batch(str(root), chunk, tokenizer)
+            counter.collected(chunk)
         count = 0
     else:
-        results = parse_in_workers(str(root), batches, parse_batch)
+        results = parse_in_workers(str(root), batches, parse_batch, collected=counter.collected)
     keys = {e.path: e.key for e in entries}
     for rel, known, record, terms in results:
         cache.put(known, record, terms)
         cache.remember_stat(rel, keys[rel], known)
         found[rel] = (known, record)
     return count
+
+
+class _ByteCounter:
+    """Tells `progress` that parsing starts, then adds up the bytes of each batch parsed (stat
+    sizes, as in the total). Silent when there are no bytes to parse."""
+
+    def __init__(self, sizes: dict[str, int], total: int, progress: Progress) -> None:
+        self.sizes = sizes
+        self.total = total
+        self.done = 0
+        self.progress = progress if total > 0 else no_progress
+        self.progress(0, total)
+
+    def collected(self, paths: list[str]) -> None:
+        self.done += sum(self.sizes[p] for p in paths)
+        self.progress(self.done, self.total)
+
+
+def _chunks(entries: list[Entry]) -> list[list[str]]:
+    """Paths in order, in chunks of at most `CHUNK_FILES` files or about `CHUNK_BYTES` bytes."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    weight = 0
+    for entry in entries:
+        if current and (len(current) >= CHUNK_FILES or weight + entry.key[0] > CHUNK_BYTES):
+            chunks.append(current)
+            current, weight = [], 0
+        current.append(entry.path)
+        weight += entry.key[0]
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _cpus() -> int:

@@ -33,6 +33,7 @@ from agent.context.render import (
 )
 from agent.context.select import Pick, Selector, ranges_of
 from agent.context.sources import Sources
+from agent.progress import Progress
 
 CountTokens = Callable[[str], int]
 DEFAULT_RATIO = 3.2  # characters per token before calibration
@@ -227,9 +228,12 @@ def build_pack(
     cache_dir: Path | None = None,
     options: PackOptions | None = None,
     index: RepoIndex | None = None,
+    progress: Progress | None = None,
 ) -> ContextPack:
+    """The pack for `task` within `budget` tokens; `progress` hears the index build's parsing
+    (agent/context/index.py `load_index`), when `index` is not given."""
     started = time.monotonic()
-    index = index if index is not None else load_index(root, cache_dir)
+    index = index if index is not None else load_index(root, cache_dir, progress=progress)
     packer = Packer(index, task, count_tokens, options)
     plan, total = packer.pack(budget)
     manifest = _manifest(packer, plan, budget, total, time.monotonic() - started)

@@ -1,9 +1,10 @@
 """Parsing many files in parallel, in worker processes: `python -m agent.context.workers`.
 
 Each worker reads `[root, [path, ...]]` as JSON on stdin and writes its records, pickled, on
-stdout. Plain subprocesses rather than `multiprocessing`: nothing depends on how the parent was
-started (a script, stdin, a REPL, pytest) and a worker's crash is an exit code, not a hang. A
-batch whose worker fails is parsed in this process instead.
+stdout; `collected` hears of each batch as its records come back. Plain subprocesses rather than
+`multiprocessing`: nothing depends on how the parent was started (a script, stdin, a REPL,
+pytest) and a worker's crash is an exit code, not a hang. A batch whose worker fails is parsed in
+this process instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ Parsed = list[tuple[str, str, FileRecord, Terms]]  # (path, digest, record, chun
 
 
 def parse_in_workers(
-    root: str, batches: list[list[str]], fallback: Callable[[str, list[str]], Parsed]
+    root: str,
+    batches: list[list[str]],
+    fallback: Callable[[str, list[str]], Parsed],
+    collected: Callable[[list[str]], None] | None = None,
 ) -> Parsed:
     procs = [
         subprocess.Popen(
@@ -36,11 +40,12 @@ def parse_in_workers(
             assert proc.stdin is not None
             proc.stdin.write(json.dumps([root, batch]).encode())
             proc.stdin.close()
-        return [
-            item
-            for proc, batch in zip(procs, batches, strict=True)
-            for item in _collect(proc, root, batch, fallback)
-        ]
+        results: Parsed = []
+        for proc, batch in zip(procs, batches, strict=True):
+            results += _collect(proc, root, batch, fallback)
+            if collected is not None:
+                collected(batch)
+        return results
     finally:  # Ctrl-C (or an error) while they work: none is left running
         for proc in procs:
             if proc.poll() is None:

@@ -20,14 +20,13 @@ import git
 from pydantic_core import PydanticSerializationError
 
 from agent.config import AgentConfig
-from agent.context import build_pack, resolve_budget
+from agent.context import resolve_budget
 from agent.engines.base import Engine, EngineError
 from agent.errors import OutputClosed, UserError
 from agent.events import InterpreterFound, Notice, RunEvent, RunFinished, RunStarted, printable
 from agent.formats.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, LoopState, Toolset, Worktree
 from agent.loop.confirm import confirm_regressions
-from agent.messages import Message
 from agent.models.speed import SpeedBook
 from agent.repo.dirs import agent_dir, cache_dir, session_dir
 from agent.repo.journal import EditJournal
@@ -39,6 +38,7 @@ from agent.run.repro_brief import repro_brief
 from agent.run.sandboxes import RunSandboxes
 from agent.run.session import Trajectory, new_session_id
 from agent.run.setup import RunSetup, prepare_run
+from agent.run.start_context import start_context
 from agent.run.time_sized import time_sized
 from agent.run.undo import journal_path
 from agent.run.verdict import verdict_of
@@ -59,10 +59,6 @@ class FixRequest:
     repo: git.Repo
     apply: bool = False
     github_issue: int | None = None  # where the task came from (`--github-issue`), for `agent pr`
-
-
-def _count_text(engine: Engine) -> Callable[[str], int]:
-    return lambda text: engine.count_tokens([Message.user(text)], [])
 
 
 def _tests_summary(data: dict[str, object] | None, command: str) -> TestSummary:
@@ -284,7 +280,9 @@ class FixRun:
             python=self.python_env.interpreter if self.python_env else None,
         )
         pack_budget = max(budget - setup.block.tokens, 0)
-        context = self._context(workspace, request, pack_budget)
+        context = start_context(
+            workspace.path, request.task, pack_budget, self.engine, cache_dir(request.repo), self.emit
+        )
         brief = repro_brief(workspace.path, request.task, cache_dir(request.repo))
         loop = self.new_loop(
             setup.toolset, ctx, JournaledWorktree(workspace, journal), self.emit, self.steering
@@ -357,13 +355,6 @@ class FixRun:
         )
         self.emit(Notice(level="warning" if problem else "info", message=problem or env.summary()))
         return env
-
-    def _context(self, workspace: Workspace, request: FixRequest, budget: int) -> str:
-        """The repository context for the first prompt, parses cached in the user's git dir."""
-        cache = cache_dir(request.repo)
-        pack = build_pack(workspace.path, request.task, budget, _count_text(self.engine), cache_dir=cache)
-        self.emit(Notice(level="info", message=pack.manifest.summary()))
-        return pack.text
 
     @staticmethod
     def _final_verification(state: LoopState, workspace: Workspace, loop: AgentLoop) -> None:

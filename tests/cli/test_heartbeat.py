@@ -13,10 +13,12 @@ from agent.cli.console import ConsoleOut
 from agent.cli.heartbeat import Heartbeat, Phase, describe
 from agent.events import (
     RUN_EVENT_ADAPTER,
+    IndexProgress,
     ModelDelta,
     ModelText,
     PrefillProgress,
     RunFinished,
+    RunStarted,
     StepStarted,
     ToolStarted,
 )
@@ -107,3 +109,15 @@ def test_describe_says_phase_tokens_rate_and_time() -> None:
     text = describe(Phase("prefill", started=100.0, tokens=1000, total=3000), now=110.0, run_started=38.0)
     assert text == "[1:12] prefill 1000/3000 tokens, 100.0 tok/s, 10s"
     assert describe(Phase("tests", started=0.0), now=3725.0, run_started=0.0) == "[1:02:05] tests 3725s"
+
+
+def test_indexing_is_a_phase_with_bytes_done_of_total() -> None:
+    now = [100.0]
+    beat = Heartbeat(ConsoleOut(io.StringIO()), clock=lambda: now[0])
+    beat(RunStarted(session_id="s", task="t", engine="e", model="m", branch="b", worktree="w", sandbox="x"))
+    beat(IndexProgress(done=0, total=180_000))
+    now[0] = 103.0
+    beat(IndexProgress(done=52_000, total=180_000))
+    assert beat.line() == "[0:03] indexing 52000/180000 bytes, 3s"  # the phase started with the first
+    beat(IndexProgress(done=180_000, total=180_000))
+    assert " working " in (beat.line() or "")
