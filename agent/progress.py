@@ -123,20 +123,34 @@ class Bar:
 
 
 class LazyBar:
-    """A `Bar` made on the first report of work left to do (`done < total`), so that work with
-    nothing to do (all of it cached) draws nothing. `out`: stderr as it is then, by default."""
+    """A `Bar` for work that is often quick or has nothing to do (an index build that is mostly
+    cached): drawn only once work is left (`done < total`) `after` seconds after the first report,
+    so quick work prints nothing at all. `out`: stderr as it is then, by default."""
 
-    def __init__(self, label: str, unit: Unit = "items", out: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        unit: Unit = "items",
+        out: TextIO | None = None,
+        after: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.label = label
         self.unit = unit
         self.out = out
+        self.after = after
+        self.clock = clock
+        self.first: float | None = None
         self.bar: Bar | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
-            if done >= total:
+            now = self.clock()
+            self.first = now if self.first is None else self.first
+            if done >= total or now - self.first < self.after:
                 return
-            self.bar = Bar(self.label, out=self.out or sys.stderr, unit=self.unit)
+            self.bar = Bar(self.label, out=self.out or sys.stderr, unit=self.unit, clock=self.clock)
+            self.bar.started = self.first  # the rate and the time spent count from the work's start
         self.bar(done, total)
 
     def close(self) -> None:

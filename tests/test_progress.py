@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from agent.progress import Bar, plain_line
+from agent.progress import Bar, LazyBar, plain_line
 
 
 class Clock:
@@ -50,3 +50,27 @@ def test_a_bar_without_plain_lines_says_only_its_end() -> None:
     bar.update(4, 4)
     bar.close()
     assert out.getvalue().splitlines() == ["[1/4] t1: resolved (3s)", "tasks: 100.0% (4 of 4, 0:00)"]
+
+
+def test_a_lazy_bar_draws_only_work_that_lasts() -> None:
+    out, clock = io.StringIO(), Clock()
+    quick = LazyBar("indexing r", out=out, unit="bytes", clock=clock)
+    quick(0, 1000)
+    clock.now += 0.3
+    quick(1000, 1000)
+    quick.close()
+    assert out.getvalue() == ""  # done within the second: nothing drawn
+    slow = LazyBar("indexing big", out=out, unit="bytes", clock=clock)
+    slow(0, 8_000_000)
+    for second in range(1, 5):
+        clock.now += 1.0
+        slow(second * 2_000_000, 8_000_000)
+    slow.close()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "indexing big: 25.0% (2.00 MB of 8.00 MB, 2.00 MB/s, 0:03 left, 0:01)"
+    assert lines[-1] == "indexing big: 100.0% (8.00 MB of 8.00 MB, 2.00 MB/s, 0:04)"
+    cached = LazyBar("indexing c", out=out, clock=clock)
+    cached(5, 5)
+    clock.now += 9
+    cached(5, 5)
+    assert out.getvalue().splitlines() == lines  # nothing left to do: never drawn

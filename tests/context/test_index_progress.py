@@ -91,16 +91,19 @@ def test_worker_parsing_reports_each_batch_and_nothing_when_cached(tmp_path: Pat
     ]
 
 
-def test_agent_context_shows_indexing_on_a_pipe_only_when_parsing(tmp_path: Path, gemma_path: Path) -> None:
+def test_agent_context_says_nothing_of_a_quick_index_but_its_summary(
+    tmp_path: Path, gemma_path: Path
+) -> None:
+    """150 files parse in well under the second after which the indexing bar appears (LazyBar):
+    off a terminal, the one line is the summary. tests/test_progress.py draws the slow case."""
     root = many_files(tmp_path / "big-repo")
     args = ["context", "Box3.total scales every item", "--budget", "2k", "--model", str(gemma_path)]
     first = run_agent(args, cwd=root)
     assert first.returncode == 0, first.stderr
     assert "\r" not in first.stderr and "\x1b" not in first.stderr
-    lines = [line for line in first.stderr.splitlines() if line.startswith("indexing big-repo: ")]
-    assert lines, first.stderr
-    assert re.match(r"indexing big-repo: 100\.0% \(\d+\.\d\d kB of \d+\.\d\d kB, ", lines[-1]), lines
     assert "repository context:" in first.stderr.splitlines()[-1]
-    second = run_agent(args, cwd=root)  # all parses cached: not a line more
+    assert f"{FILES} parsed" in first.stderr
+    assert all(not line.startswith("indexing") or "100.0%" in line for line in first.stderr.splitlines())
+    second = run_agent(args, cwd=root)  # all parses cached: no bar whatever the machine's speed
     assert second.returncode == 0, second.stderr
-    assert "indexing" not in second.stderr
+    assert "indexing" not in second.stderr and f"0 parsed, {FILES} from the cache" in second.stderr
