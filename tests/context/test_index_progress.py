@@ -4,7 +4,6 @@ when everything is cached. `agent context` draws it on stderr only when there is
 
 from __future__ import annotations
 
-import re
 import textwrap
 from pathlib import Path
 
