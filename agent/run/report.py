@@ -115,11 +115,6 @@ def _usage_line(usage: Usage) -> str:
             if usage.drafted_tokens
             else ""
         )
-        + (
-            f", {usage.accepted_tokens} of {usage.drafted_tokens} drafted kept ({usage.acceptance_rate:.0%})"
-            if usage.drafted_tokens
-            else ""
-        )
     )
 
 

@@ -26,6 +26,6 @@ def test_acceptance_is_reported_in_usage_and_the_json_report() -> None:
 def test_the_text_report_and_the_status_bar_say_how_many_drafts_were_kept() -> None:
     usage = Usage(generated_tokens=100, decode_seconds=2.0, drafted_tokens=80, accepted_tokens=60)
     report = RunReport(session_id="s", task="t", status="resolved", stop_reason="done", usage=usage)
-    assert "60 of 80 drafted kept (75%)" in render_text(report)
+    assert render_text(report).count("60 of 80 drafted kept (75%)") == 1  # once, on the tokens line
     assert drafts(Status(tokens_per_second=31.24, drafted=80, accepted=60)) == "31.2 tok/s (draft 75%)"
     assert drafts(Status(tokens_per_second=12.0)) == "12.0 tok/s"  # nothing drafted: as before
