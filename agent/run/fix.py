@@ -359,10 +359,11 @@ class FixRun:
     @staticmethod
     def _final_verification(state: LoopState, workspace: Workspace, loop: AgentLoop) -> None:
         """Whatever the loop ended with, the report states the tests' result on the final tree."""
-        if workspace.changed_files() and not state.tests_stand():
+        if not workspace.changed_files():
+            return
+        if not state.tests_stand():
             loop.verify(state, "final_verify")
-        if workspace.changed_files():
-            confirm_regressions(state, loop)
+        confirm_regressions(state, loop)  # a regression must fail twice
 
     def _report(
         self,
