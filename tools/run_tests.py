@@ -24,10 +24,10 @@ from tools.base import ToolArgs, ToolContext, ToolError, ToolKind, ToolResult
 
 NO_TESTS_COLLECTED = 5
 USAGE_ERROR = 4
-PYTEST_OPTIONS = ("-q", "-p", "no:cacheprovider", "-rfE", "--tb=short", "--continue-on-collection-errors")
 KEEP_COLLECTING = "--continue-on-collection-errors"
+PYTEST_OPTIONS = ("-q", "-p", "no:cacheprovider", "-rfE", "--tb=short", KEEP_COLLECTING)
 _SHELL_SYNTAX = re.compile(r"[;&|<>`$()\n]")
-_LAUNCHERS = {"uv", "poetry", "pdm", "hatch", "pipenv", "run", "exec", "python", "python3", "-m"}
+_LAUNCHERS = {"uv", "poetry", "pdm", "hatch", "pipenv", "run", "exec", "-m"}  # and any python*
 _SUMMARY = re.compile(r"^=*\s*(?:\d+ [a-z]+(?:, )?)+ in [\d.]+s|^=*\s*no tests ran in [\d.]+s")
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
 _SHORT_SUMMARY = re.compile(r"^(FAILED|ERROR) ([^\s\[]+(?:\[[^\]]*\])?)")  # node id, params kept

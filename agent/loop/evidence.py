@@ -107,7 +107,7 @@ def judge(
         return Evidence(targets=targets, still_failing=targets)
     failing = failing_ids(now)
     failing_now = set(failing)
-    unsure = list(flaky)
+    known, unsure = set(targets), set(flaky)
     lost = 0
     if baseline is not None and ran_tests(baseline) and ran_tests(now) and now.get("whole_suite", True):
         lost = max(0, counted(baseline) + len(list(reproduction)) - counted(now))
@@ -115,10 +115,8 @@ def judge(
         targets=targets,
         fixed=[t for t in targets if t not in failing_now and not _in_failing_file(t, failing_now)],
         still_failing=[t for t in targets if t in failing_now or _in_failing_file(t, failing_now)],
-        regressions=[
-            t for t in failing if t not in set(targets) and not _covers_target(t, targets) and t not in unsure
-        ],
-        flaky=[t for t in unsure if t not in set(targets)],
+        regressions=[t for t in failing if t not in known | unsure and not _covers_target(t, targets)],
+        flaky=sorted(unsure - known),
         lost=lost,
         ran=True,
     )
