@@ -131,6 +131,21 @@ def test_a_draft_that_special_cases_the_test_is_refused_and_told_why(issue_repo:
     assert report.repair is not None and report.repair.drafts == 2
 
 
+def test_a_round_of_special_cased_drafts_is_told_why_in_the_next_prompt(issue_repo: Path) -> None:
+    """The round's closest draft was refused for special-casing: the next round's prompt shows it
+    and says why (not its test output), and the fix after it is taken."""
+    engine = RecordingEngine(turns(FAITHFUL, GAMED, GAMED, GAMED, FIX), samples=True)
+    report, _ = run_fix(issue_repo, engine, task=ISSUE, repair="always", reproduce="always")
+    assert report.status == "resolved", report.verdict
+    told = [c for c in engine.conversations if "That change was refused" in c[-1].content]
+    assert told, "the model was never told why its draft was refused"
+    refusal, refused_draft = told[0][-1].content, told[0][-2]
+    assert "stats/central.py: line 3 tests for" in refusal and "a fix must work for every input" in refusal
+    assert refusal.endswith("in one ```python block.")
+    assert refused_draft.role == "assistant" and "s == [1, 2, 3, 4]" in refused_draft.content
+    assert "s == [1, 2, 3, 4]" not in report.diff
+
+
 def test_a_test_that_fails_before_any_change_does_not_block_a_correct_fix(tmp_path: Path) -> None:
     """Real repositories hold tests that fail in a given environment: a fix of the issue's own
     failing test is resolved, and the other test is reported as still failing."""
