@@ -1,7 +1,7 @@
 """What an issue points at: code names, qualified names, file paths, stack frames, error messages.
 
 Everything in backticks and every code-shaped word outside them (`snake_case`, `camelCase`,
-`PascalCase`, `a.b`, `call(`) is an identifier; traceback frames (Python, pytest's own, JavaScript, Java,
+`PascalCase`, `a.b`, `call(`) is an identifier; traceback frames (Python, JavaScript, Java,
 Go/Rust `file:line`) give paths and function names; exception lines and quoted strings give
 literal messages that the ranking looks for verbatim in the candidate code.
 """
@@ -22,8 +22,6 @@ _CODE_SHAPED = re.compile(
 _CALLED_METHOD = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\([^()]*\)\.([A-Za-z_][A-Za-z0-9_]*)")
 _CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\(")
 _PY_FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in ([A-Za-z_<>][\w<>.]*))?')
-# pytest's frames: `lib/a.py:40: in parse` (--tb=short), `lib/a.py:40: ValueError` (--tb=long)
-_PYTEST_FRAME = re.compile(r"^([^\s:\"']+\.[A-Za-z]{1,5}):(\d+): (?:in ([A-Za-z_][\w<>.]*)|[A-Z]\w*$)", re.M)
 _JAVA_FRAME = re.compile(r"at ([\w$.]+)\.([\w$<>]+)\(([\w$]+\.java):(\d+)\)")
 _PATH = re.compile(
     r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.(?:py|pyi|js|jsx|mjs|ts|tsx|go|rs|java|c|cc|cpp|h|hpp|rb|php|cs|kt|"
@@ -66,7 +64,6 @@ def _add(names: dict[str, float], name: str, weight: float) -> None:
 
 def _frames(text: str) -> list[Frame]:
     frames = [Frame(p, int(n), f) for p, n, f in _PY_FRAME.findall(text)]
-    frames += [Frame(p, int(n), f or None) for p, n, f in _PYTEST_FRAME.findall(text)]
     frames += [Frame(file, int(n), method) for _, method, file, n in _JAVA_FRAME.findall(text)]
     return frames
 

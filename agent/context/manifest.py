@@ -51,10 +51,6 @@ class PackManifest(BaseModel):
     def counts(self) -> dict[str, int]:
         return {mode: sum(1 for f in self.files if f.mode == mode) for mode in ("full", "snippets", "map")}
 
-    def whole(self) -> bool:
-        """Every file of the repository is in the pack in full (none left out, none cut)."""
-        return self.left_out == 0 and all(f.mode == "full" for f in self.files)
-
     def summary(self) -> str:
         """One line for people: what went in, how big, how fast."""
         tests = sum(1 for f in self.files if f.role == "test" and f.mode != "map")

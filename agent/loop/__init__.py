@@ -5,9 +5,8 @@ helper and what it gets). Helpers share a `Run` (state.py: the state, budgets, e
 never call back into the loop: turns.py (a model turn, the user's interruptions), window.py (the
 prompt fits), checks.py (the loop's own test runs, the finish refusal), repeats.py (going round in
 circles), attempts.py (start again, keep the best), sampling.py (an edit against other draws),
-repair.py (draft-and-test before the tool loop), focus.py (the context packed again for the
-failures the tests show), opening.py (the tool loop's first prompt). errors.py holds every way a
-run stops; base.py the boundaries (`Tools`, `Worktree`).
+repair.py (draft-and-test before the tool loop). errors.py holds every way a run stops; base.py
+the boundaries (`Tools`, `Worktree`).
 """
 
 from agent.loop.base import Tools, Toolset, Worktree

@@ -23,8 +23,6 @@ from agent.loop.attempts import Attempts
 from agent.loop.base import Outcome, Tools, Worktree
 from agent.loop.checks import Checks, verify
 from agent.loop.errors import StopRun, Stuck
-from agent.loop.focus import Focus, focused
-from agent.loop.opening import opening_messages
 from agent.loop.planning import action_kind, parse_plan, tick
 from agent.loop.repair import RepairPhase
 from agent.loop.repeats import Repeats
@@ -60,20 +58,13 @@ class AgentLoop:
         self.specs = tools.toolset.specs()
 
     def run(
-        self,
-        task: str,
-        context: str,
-        instructions: str = "",
-        brief: ReproBrief | None = None,
-        focus: Focus | None = None,
+        self, task: str, context: str, instructions: str = "", brief: ReproBrief | None = None
     ) -> LoopState:
         """Fix `task`, given the repository `context` and the project's AGENTS.md block
         (agent/run/instruction_prompt.py, or ""); the state it ends in is the report's. `brief`: where
-        a reproduction test would go and how the project's tests look (no reproduction without);
-        `focus`: packs the context again for the failures the tests show before any change."""
+        a reproduction test would go and how the project's tests look (no reproduction without)."""
         state = self._start(task)
         tests = self.checks.baseline()
-        context = focused(context, focus, state.tests.baseline, brief)
         lead = self.reproduce.lead(task, context, instructions, brief)  # a test kept: its conversation
         tests = self.checks.told_baseline() if lead is not None else tests
         if state.stop_reason or (
@@ -81,11 +72,7 @@ class AgentLoop:
         ):
             return state  # a draft fixed the tests that failed (or time ran out, or the user ended the run)
         guidance = state.messages  # what the user wrote during the repair phase
-        test_command = self.tools.ctx.test_command
-        state.messages = [
-            *opening_messages(self.specs, self.budgets, test_command, task, context, instructions, tests),
-            *guidance,
-        ]
+        state.messages = [*self._opening(task, context, instructions, tests), *guidance]
         check_fits(self.engine, self.specs, state.messages, self.budgets.turn_max_tokens)
         try:
             if self.budgets.loop.plan:
@@ -126,6 +113,23 @@ class AgentLoop:
                 state.step_seconds.append(time.monotonic() - began)
         except StopRun as stop:
             self._run.stopped(stop)
+
+    def _opening(self, task: str, context: str, instructions: str, tests: str) -> list[Message]:
+        """The system prompt and the task (with what the tests showed before any change)."""
+        budgets = self.budgets
+        system = prompts.render(
+            "system", tools=[s.name for s in self.specs], test_after_edit=budgets.loop.test_after_edit
+        )
+        user = prompts.render(
+            "task",
+            task=task,
+            context=context,
+            plan=budgets.loop.plan,
+            instructions=instructions,
+            test_command=self.tools.ctx.test_command,
+            tests=tests,
+        )
+        return [Message.system(system), Message.user(user)]
 
     def _plan(self) -> None:
         """The model's plan, in words (no tools); its steps are ticked as evidence comes in."""

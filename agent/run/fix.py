@@ -38,7 +38,7 @@ from agent.run.repro_brief import repro_brief
 from agent.run.sandboxes import RunSandboxes
 from agent.run.session import Trajectory, new_session_id
 from agent.run.setup import RunSetup, prepare_run
-from agent.run.start_context import StartContext
+from agent.run.start_context import start_context
 from agent.run.time_sized import time_sized
 from agent.run.undo import journal_path
 from agent.run.verdict import verdict_of
@@ -280,16 +280,15 @@ class FixRun:
             python=self.python_env.interpreter if self.python_env else None,
         )
         pack_budget = max(budget - setup.block.tokens, 0)
-        start = StartContext(
+        context = start_context(
             workspace.path, request.task, pack_budget, self.engine, cache_dir(request.repo), self.emit
         )
-        context = start.first()
         brief = repro_brief(workspace.path, request.task, cache_dir(request.repo))
         loop = self.new_loop(
             setup.toolset, ctx, JournaledWorktree(workspace, journal), self.emit, self.steering
         )
         try:
-            state = loop.run(request.task, context, setup.block.text, brief, start.focus())
+            state = loop.run(request.task, context, instructions=setup.block.text, brief=brief)
         except EngineError as exc:
             self.emit(Notice(level="error", message=str(exc)))
             self.failure = (EXIT_ENGINE, f"engine error: {exc}")

@@ -1,8 +1,6 @@
 """The repository context a run starts from: the pack of the code most related to the task
-(agent/context), its tokens counted by the engine; and once the tests have shown failures about
-the task, the same pack made again for them (`StartContext.focus`). The index build's parsing
-reaches the user as live `IndexProgress` events, a few a second: on a large repository the first
-build takes a while.
+(agent/context), its tokens counted by the engine. The index build's parsing reaches the user as
+live `IndexProgress` events, a few a second: on a large repository the first build takes a while.
 """
 
 from __future__ import annotations
@@ -12,10 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.context import build_pack
-from agent.context.manifest import ContextPack
 from agent.engines.base import Engine
 from agent.events import IndexProgress, Notice, RunEvent
-from agent.loop.focus import Focus
 from agent.messages import Message
 
 INDEX_EVENT_SECONDS = 0.25  # at most one `IndexProgress` this often (the last one always)
@@ -48,51 +44,10 @@ def count_text(engine: Engine) -> Callable[[str], int]:
     return lambda text: engine.count_tokens([Message.user(text)], [])
 
 
-def build_context(
-    root: Path,
-    task: str,
-    budget: int,
-    engine: Engine,
-    cache: Path,
-    emit: Callable[[RunEvent], None],
-    purpose: str = "",
-) -> ContextPack:
-    """The context for the first prompt, parses cached in `cache`; a notice says what went in
-    (and `purpose`: what it was packed again for)."""
-    progress = None if purpose else IndexEvents(emit)  # packed again: the index is built by then
-    pack = build_pack(root, task, budget, count_text(engine), cache_dir=cache, progress=progress)
-    summary = pack.manifest.summary()
-    emit(Notice(level="info", message=f"{summary} ({purpose})" if purpose else summary))
-    return pack
-
-
-class StartContext:
-    """The run's repository context: the pack for the task, and the same pack made again for the
-    task and the failures the tests show before any change (agent/loop/focus.py), whose frames
-    rank the code they run through first; not when the first pack holds the whole repository."""
-
-    def __init__(
-        self,
-        root: Path,
-        task: str,
-        budget: int,
-        engine: Engine,
-        cache: Path,
-        emit: Callable[[RunEvent], None],
-    ) -> None:
-        self.root, self.task, self.budget = root, task, budget
-        self.engine, self.cache, self.emit = engine, cache, emit
-        self.whole = False
-
-    def first(self) -> str:
-        pack = build_context(self.root, self.task, self.budget, self.engine, self.cache, self.emit)
-        self.whole = pack.manifest.whole()
-        return pack.text
-
-    def focus(self) -> Focus | None:
-        return None if self.whole else self._again
-
-    def _again(self, failures: str) -> str:
-        query = f"{self.task}\n\n{failures}"
-        why = "packed again for the failing tests"
-        return build_context(self.root, query, self.budget, self.engine, self.cache, self.emit, why).text
+def start_context(
+    root: Path, task: str, budget: int, engine: Engine, cache: Path, emit: Callable[[RunEvent], None]
+) -> str:
+    """The context for the first prompt, parses cached in `cache`; a notice says what went in."""
+    pack = build_pack(root, task, budget, count_text(engine), cache_dir=cache, progress=IndexEvents(emit))
+    emit(Notice(level="info", message=pack.manifest.summary()))
+    return pack.text

@@ -1,7 +1,7 @@
 """Localisation: do the gold files, and the gold symbols' code, land in the context pack?
 
     python tests/bench/bench_localize.py [--budgets 8k 32k 200k] [--tasks ID ...] [--trees DIR]
-                                         [--with-failures] [--json OUT] [--verbose]
+                                         [--json OUT] [--verbose]
 
 Every task of ../shared/eval/tasks.jsonl is materialised once into --trees (default
 ~/.cache/local-agent-bench/tasks; re-runs reuse the trees) with the eval's own materialize.py.
@@ -12,11 +12,6 @@ tokenizer. A task scores for "files" when every gold file is in the pack as code
 excerpts; a map entry does not count), and for "symbols" when the code of every gold symbol,
 located with Python's `ast` in the task's tree (independently of our tree-sitter parse), appears
 verbatim in the pack text. `.task/` (the answers) is never read by the packer: git ignores it.
-
-`--with-failures` adds the pack `agent fix` makes once the tests have run (agent/loop/focus.py):
-for the issue and the failures of the task's test files before any change, run as the agent's
-run_tests runs pytest (`--tb=short`) in the task's own venv (made by materialize.py --check on
-first use). The failure sections are cut as the run cuts them (`failure_text`).
 """
 
 from __future__ import annotations
@@ -37,7 +32,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from agent.context import build_pack, parse_tokens
-from agent.loop.focus import failure_text
 from agent.repo.files import is_binary, repo_files
 from tests.bench.charts import write_chart
 
@@ -66,25 +60,6 @@ def materialised(task: dict[str, Any], trees: Path) -> Path:
             stdout=subprocess.DEVNULL,
         )
     return dest
-
-
-def failures(task: dict[str, Any], root: Path) -> str:
-    """The task's test files run on the code before any change, cut as `agent fix` cuts them."""
-    saved = root / ".task" / "failures.txt"
-    if not saved.is_file():
-        if not (root / ".task" / "venv").is_dir():
-            subprocess.run(
-                [sys.executable, str(EVAL / "materialize.py"), task["id"], str(root), "--check"],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-        python = root / ".task" / "venv" / "bin" / "python"
-        command = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=short"]
-        run = subprocess.run(
-            [*command, "--timeout=30", *task["test_files"]], cwd=root, capture_output=True, text=True
-        )
-        saved.write_text(run.stdout + run.stderr)
-    return failure_text(saved.read_text())
 
 
 def file_lines(root: Path, rel: str) -> list[str]:
@@ -172,28 +147,23 @@ def score(task: dict[str, Any], root: Path, text: str, files: list[str]) -> tupl
     return not missing_files, not missing_files and not missing_symbols, missing_files + missing_symbols
 
 
-def ours(task: dict[str, Any], root: Path, query: str, budget: int, count: Count, method: str) -> Row:
-    started = time.monotonic()
-    pack = build_pack(root, query, budget, count, cache_dir=root / ".git" / ".agent" / "cache")
-    seconds = time.monotonic() - started
-    assert pack.manifest.total_tokens <= budget, (task["id"], budget, pack.manifest.total_tokens)
-    assert ".task/" not in pack.text and not any(f.path.startswith(".task/") for f in pack.manifest.files)
-    coded = [f.path for f in pack.manifest.files if f.mode != "map"]
-    files_ok, symbols_ok, missing = score(task, root, pack.text, coded)
-    return Row(task["id"], budget, method, files_ok, symbols_ok, pack.manifest.total_tokens, seconds, missing)
-
-
-def run_task(
-    task: dict[str, Any], root: Path, budgets: list[int], count: Count, with_failures: bool = False
-) -> list[Row]:
+def run_task(task: dict[str, Any], root: Path, budgets: list[int], count: Count) -> list[Row]:
     rows = []
     baseline = Baseline(root, task["issue"], count)
     baseline.rank()
-    focus = f"{task['issue']}\n\n{failures(task, root)}" if with_failures else ""
     for budget in budgets:
-        rows.append(ours(task, root, task["issue"], budget, count, "pack"))
-        if focus:
-            rows.append(ours(task, root, focus, budget, count, "pack+failures"))
+        started = time.monotonic()
+        pack = build_pack(root, task["issue"], budget, count, cache_dir=root / ".git" / ".agent" / "cache")
+        seconds = time.monotonic() - started
+        assert pack.manifest.total_tokens <= budget, (task["id"], budget, pack.manifest.total_tokens)
+        assert ".task/" not in pack.text and not any(f.path.startswith(".task/") for f in pack.manifest.files)
+        coded = [f.path for f in pack.manifest.files if f.mode != "map"]
+        files_ok, symbols_ok, missing = score(task, root, pack.text, coded)
+        rows.append(
+            Row(
+                task["id"], budget, "pack", files_ok, symbols_ok, pack.manifest.total_tokens, seconds, missing
+            )
+        )
         started = time.monotonic()
         text, included, used = baseline.pack(budget)
         seconds = time.monotonic() - started
@@ -207,13 +177,6 @@ def _pct(rows: list[Row], attr: str) -> str:
     return f"{100 * hits / len(rows):.0f}% ({hits}/{len(rows)})"
 
 
-LABELS = {
-    "pack": "ours (agent context)",
-    "pack+failures": "ours, packed again for the failing tests",
-    "bm25-files": "baseline: BM25 whole files",
-}
-
-
 def table(rows: list[Row], budgets: list[int]) -> str:
     head = (
         "| budget | method | all gold files in pack | + gold symbols' code | median tokens | median s |\n"
@@ -221,14 +184,13 @@ def table(rows: list[Row], budgets: list[int]) -> str:
     )
     lines = [head]
     for budget in budgets:
-        for method, label in LABELS.items():
+        for method in ("pack", "bm25-files"):
             sel = [r for r in rows if r.budget == budget and r.method == method]
-            if not sel:
-                continue
+            label = "ours (agent context)" if method == "pack" else "baseline: BM25 whole files"
             tokens = statistics.median(r.tokens for r in sel)
             seconds = statistics.median(r.seconds for r in sel)
             lines.append(
-                f"| {budget / 1000:g}K | {label} | {_pct(sel, 'files_ok')} | {_pct(sel, 'symbols_ok')} | "
+                f"| {budget // 1000}K | {label} | {_pct(sel, 'files_ok')} | {_pct(sel, 'symbols_ok')} | "
                 f"{tokens:,.0f} | {seconds:.2f} |"
             )
     return "\n".join(lines)
@@ -239,9 +201,6 @@ def main() -> int:
     parser.add_argument("--budgets", nargs="+", default=["8k", "32k", "200k"])
     parser.add_argument("--tasks", nargs="*", help="task ids (default: all)")
     parser.add_argument("--trees", type=Path, default=TREES, help="where materialised tasks are kept")
-    parser.add_argument(
-        "--with-failures", action="store_true", help="also the pack for the issue and the tests' failures"
-    )
     parser.add_argument("--json", type=Path, help="write the rows here")
     parser.add_argument("--verbose", "-v", action="store_true", help="one line per task and budget")
     args = parser.parse_args()
@@ -251,12 +210,12 @@ def main() -> int:
     count = gemma_counter()
     rows: list[Row] = []
     for task in tasks:
-        task_rows = run_task(task, materialised(task, args.trees), budgets, count, args.with_failures)
+        task_rows = run_task(task, materialised(task, args.trees), budgets, count)
         rows.extend(task_rows)
         if args.verbose:
             for r in task_rows:
                 mark = "ok" if r.symbols_ok else ("files" if r.files_ok else "--")
-                print(f"{r.task:38} {r.budget / 1000:>4g}K {r.method:13} {mark:5} {r.tokens:>7,} {r.missing}")
+                print(f"{r.task:38} {r.budget // 1000:>4}K {r.method:10} {mark:5} {r.tokens:>7,} {r.missing}")
     print(table(rows, budgets))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
