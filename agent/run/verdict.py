@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from agent.loop.evidence import Evidence, judge
+from agent.loop.evidence import Evidence, judge, listed
 from agent.loop.gaming import failing_tests_source, special_casing
 from agent.loop.state import LoopState
 from agent.run.issue_tests import about_the_issue, defined_issue_names
@@ -47,7 +47,9 @@ def verdict_of(
     unfixed = _unfixed_issue_tests(state, evidence, root, cache) if status == "resolved" else []
     if unfixed:
         status = "not_resolved"
-        reason += f"; {_listed(unfixed)} about the issue, so it is not fixed"
+        reason += (
+            f"; {listed(unfixed)} {'is' if len(unfixed) == 1 else 'are'} about the issue, so it is not fixed"
+        )
     if reproduction is not None and reproduction.kept and set(files) <= {reproduction.path}:
         status, reason = "not_resolved", "only the reproduction test was written; the code is unchanged"
     elif not evidence.targets and reproduction is not None and not reproduction.kept:
@@ -75,11 +77,6 @@ def _unfixed_issue_tests(state: LoopState, evidence: Evidence, root: Path, cache
     output = str((state.tests.baseline or {}).get("output", ""))
     named = about_the_issue(still, output, defined_issue_names(state.task, root, cache))
     return list(dict.fromkeys([*reproduced, *named]))
-
-
-def _listed(tests: list[str]) -> str:
-    shown = ", ".join(tests[:4]) + (f" and {len(tests) - 4} more" if len(tests) > 4 else "")
-    return f"{shown} {'is' if len(tests) == 1 else 'are'}"
 
 
 def _summary(evidence: Evidence) -> EvidenceSummary:
