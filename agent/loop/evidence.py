@@ -57,13 +57,13 @@ class Evidence(BaseModel):
             return "no test failed before the change, so no test shows that it fixes the issue"
         parts = [f"{len(self.fixed)} of {len(self.targets)} test(s) that failed before now pass"]
         if self.regressions:
-            parts.append(f"{len(self.regressions)} that passed before now fail: {listed(self.regressions)}")
+            parts.append(f"{len(self.regressions)} that passed before now fail: {_names(self.regressions)}")
         if self.lost:
             parts.append(f"{self.lost} test(s) no longer run")
         if self.flaky:
-            parts.append(f"flaky (failed once, passed when the suite ran again): {listed(self.flaky)}")
+            parts.append(f"flaky (failed once, passed when the suite ran again): {_names(self.flaky)}")
         if self.still_failing:
-            parts.append(f"still failing as before: {listed(self.still_failing)}")
+            parts.append(f"still failing as before: {_names(self.still_failing)}")
         return "; ".join(parts)
 
 
@@ -132,7 +132,6 @@ def _covers_target(failing: str, targets: list[str]) -> bool:
     return "::" not in failing and any(t.split("::", 1)[0] == failing for t in targets)
 
 
-def listed(tests: list[str], limit: int = 4) -> str:
-    """Test ids for a line of the report: the first `limit`, then how many more."""
+def _names(tests: list[str], limit: int = 4) -> str:
     shown = ", ".join(tests[:limit])
     return shown + (f" and {len(tests) - limit} more" if len(tests) > limit else "")

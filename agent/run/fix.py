@@ -378,8 +378,7 @@ class FixRun:
         tests = _tests_summary(state.last_tests, test_command or "")
         commit = workspace.commit(_commit_message(request.task, state.summary)) if files else None
         patch = str(workspace.write_patch(self.session_id)) if files else None
-        changes = workspace.changes() if files else []
-        verdict = verdict_of(state, files, workspace.path, changes, cache_dir(request.repo))
+        verdict = verdict_of(state, files, workspace.path, workspace.changes() if files else [])
         status: Status = "resolved" if verdict.status == "resolved" else "not_resolved"
         if state.stop_reason in ("engine_error", "internal_error"):
             status = "error"
