@@ -15,7 +15,8 @@ from agent.events import ToolFinished, ToolStarted
 from agent.loop.base import Outcome, Tools, Worktree
 from agent.loop.cosmetic import only_cosmetic
 from agent.loop.errors import Finished, Stuck
-from agent.loop.evidence import judge
+from agent.loop.evidence import failing_ids, judge
+from agent.loop.issue_examples import example_tests
 from agent.loop.state import ALL_TESTS, Emit, Run, SuiteRecord, finished
 from agent.loop.suite_runs import clip, failing_count, ran_tests, same_result
 from agent.messages import Message, ToolCall
@@ -82,8 +83,11 @@ class Checks:
         They run even without tests after edits (the verdict needs to know what failed before),
         but the model is told of them only with."""
         self.verify("baseline")
-        record = self.run.state.tests
+        state = self.run.state
+        record = state.tests
         record.baseline = record.last
+        failing = failing_ids(record.baseline)
+        record.about_issue = example_tests(self.tools.ctx.root, failing, state.task)
         return self.told_baseline() if self.run.budgets.loop.test_after_edit else ""
 
     def told_baseline(self) -> str:
@@ -230,11 +234,14 @@ class Checks:
         tests = state.tests.last or {}
         if tests.get("ok") or tests.get("no_tests"):
             return None
-        evidence = judge(state.tests.baseline, tests)
+        evidence = judge(state.tests.baseline, tests, about_issue=state.tests.about_issue)
         if evidence.ran and not evidence.regressions and not evidence.lost:
-            if evidence.fixed or not evidence.targets:
+            if evidence.unfixed:
+                why = f"tests of the issue's own example still fail ({', '.join(evidence.unfixed[:4])})"
+            elif evidence.fixed or not evidence.targets:
                 return None
-            why = "none of the tests that failed before your change passes yet"
+            else:
+                why = "none of the tests that failed before your change passes yet"
         elif evidence.regressions:
             why = f"tests that passed before your change fail now ({', '.join(evidence.regressions[:4])})"
         else:

@@ -29,6 +29,7 @@ class Evidence(BaseModel):
     targets: list[str] = []  # tests that failed before the change: the bug's evidence
     fixed: list[str] = []  # of those, passing now
     still_failing: list[str] = []  # of those, failing now (reported; never blocking on its own)
+    unfixed: list[str] = []  # of those, the ones that check the issue's own example: not fixed
     regressions: list[str] = []  # tests that passed before and fail now
     flaky: list[str] = []  # failed in one of two runs of the final tree, passed in the other: no regression
     lost: int = 0  # tests the run no longer counts (an import broke, a file went missing)
@@ -36,8 +37,9 @@ class Evidence(BaseModel):
 
     @property
     def shown_fixed(self) -> bool:
-        """A test that failed before passes now, and nothing that passed before fails."""
-        return self.ran and bool(self.fixed) and not self.regressions and not self.lost
+        """A test that failed before passes now, nothing that passed before fails, and no test of
+        the issue's own example (or the reproduction) still fails."""
+        return self.ran and bool(self.fixed) and not self.regressions and not self.lost and not self.unfixed
 
     @property
     def complete(self) -> bool:
@@ -64,6 +66,8 @@ class Evidence(BaseModel):
             parts.append(f"flaky (failed once, passed when the suite ran again): {_names(self.flaky)}")
         if self.still_failing:
             parts.append(f"still failing as before: {_names(self.still_failing)}")
+        if self.unfixed:
+            parts.append(f"so the issue is not fixed: {_names(self.unfixed)} check(s) its own example")
         return "; ".join(parts)
 
 
@@ -96,25 +100,29 @@ def judge(
     now: dict[str, Any] | None,
     reproduction: Iterable[str] = (),
     flaky: Iterable[str] = (),
+    about_issue: Iterable[str] = (),
 ) -> Evidence:
     """The run `now` against the `baseline` (the whole suite before any change) and the tests of a
     verified `reproduction` (they failed on the code before the change; not in the baseline).
     `flaky`: tests seen both failing and passing on the tree as it is now (confirm.py); never
-    regressions."""
+    regressions. `about_issue`: tests that failed before because of the issue (its own example,
+    the reproduction): still failing, they say it is not fixed."""
     before = failing_ids(baseline)
     targets = list(dict.fromkeys([*before, *reproduction]))
     if now is None or not _ran(now):
         return Evidence(targets=targets, still_failing=targets)
     failing = failing_ids(now)
     failing_now = set(failing)
-    known, unsure = set(targets), set(flaky)
+    known, unsure, issue = set(targets), set(flaky), set(about_issue)
     lost = 0
     if baseline is not None and ran_tests(baseline) and ran_tests(now) and now.get("whole_suite", True):
         lost = max(0, counted(baseline) + len(list(reproduction)) - counted(now))
+    still_failing = [t for t in targets if t in failing_now or _in_failing_file(t, failing_now)]
     return Evidence(
         targets=targets,
         fixed=[t for t in targets if t not in failing_now and not _in_failing_file(t, failing_now)],
-        still_failing=[t for t in targets if t in failing_now or _in_failing_file(t, failing_now)],
+        still_failing=still_failing,
+        unfixed=[t for t in still_failing if t in issue],
         regressions=[t for t in failing if t not in known | unsure and not _covers_target(t, targets)],
         flaky=sorted(unsure - known),
         lost=lost,

@@ -404,7 +404,9 @@ class RepairPhase:
             seconds_left=self._seconds_left,
             step=self._step,
             notice=self.run.notice,
-            judge=lambda tests: judge(self.run.state.tests.baseline, tests),
+            judge=lambda tests: judge(
+                self.run.state.tests.baseline, tests, about_issue=self.run.state.tests.about_issue
+            ),
             gaming=self._gaming,
         )
 

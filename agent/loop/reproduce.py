@@ -258,6 +258,7 @@ class ReproductionPhase:
         self.verify("baseline_with_reproduction")
         tests = self.run.state.tests
         tests.baseline = tests.last
+        tests.about_issue = list(dict.fromkeys([*tests.about_issue, *made.tests]))
         self.run.notice(f"reproduce: kept {made.path} ({made.reason})")
         return result
 

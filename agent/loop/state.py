@@ -124,6 +124,9 @@ class SuiteRecord:
     stale_edits: int = 0  # edits in a row whose tests did no better than the attempt's best
     finish_refusals: int = 0
     flaky: list[str] = field(default_factory=list)  # failed in one of two runs of the final tree (confirm.py)
+    # failed before any change and check the issue's own example (issue_examples.py), or are the
+    # verified reproduction's: one of them still failing means the issue is not fixed
+    about_issue: list[str] = field(default_factory=list)
 
     def now(self) -> dict[str, Any] | None:
         """The last test run, if the code has not changed since."""

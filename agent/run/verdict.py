@@ -1,7 +1,8 @@
 """The run's verdict, from evidence (agent/loop/evidence.py): what the report says and why.
 
 `resolved` only when a test that failed before the change (the repository's own, or the verified
-reproduction) passes after it and nothing that passed breaks; `unverified` when no test failed
+reproduction) passes after it, nothing that passed breaks and no test of the issue's own example
+still fails (agent/loop/issue_examples.py); `unverified` when no test failed
 before (nothing can show the change fixes anything), with the reason; `not_resolved` otherwise.
 The check for special-cased test values (agent/loop/gaming.py) runs on the final change too: the
 report says whether the fix looks general.
@@ -33,7 +34,7 @@ def verdict_of(
     """The verdict on the tree as the run leaves it (its tests ran last, `state.tests`)."""
     tests = state.tests
     now = tests.last if tests.stand() else None
-    evidence = judge(tests.baseline, now, flaky=tests.flaky)
+    evidence = judge(tests.baseline, now, flaky=tests.flaky, about_issue=tests.about_issue)
     reproduction = _reproduction(state)
     status = evidence.verdict()
     reason = evidence.reason()
