@@ -26,6 +26,7 @@ from tools.base import ToolOutcome, ToolResult
 
 NO_CHANGE_TESTS_CHARS = 1500
 BASELINE_TESTS_CHARS = 1200
+RECHECK_TESTS = 20  # newly failing tests run again to tell flaky from broken (Checks._flaky)
 
 Before = tuple[dict[str, Any] | None, bool]  # the last test run and whether the code changed since
 
@@ -133,12 +134,14 @@ class Checks:
         output = clip(last_output(record), NO_CHANGE_TESTS_CHARS, tail=True)
         tests = record.last or {}
         selection = json.dumps(record.args, sort_keys=True)
-        failing = failing_count(tests, record.baseline)
         best = record.best_failing.get(selection, float("inf"))
         records = self.tools.last_edits(edits)
         if tests_only(records):  # a new test that fails shows the bug: neither worse nor stale
             self._append(prompts.render("tests_now", output=output))
             return
+        failing = self._failing(tests)
+        if failing > best and self._flaky(tests):
+            failing = self._failing(tests)
         if failing > best and budgets.loop.undo_regressions and self._undo(edits, before):
             note = prompts.render(
                 "edit_undone", before=_how_many(best), after=_how_many(failing), output=output
@@ -162,6 +165,38 @@ class Checks:
             if failing == best and _moved(before, tests) and not only_cosmetic(records):
                 return  # some result changed and nothing broke more: maybe one part of a fix in several
         self.stale_edit()
+
+    def _failing(self, tests: dict[str, Any]) -> float:
+        """The run's failing count, less the tests that passed before any change and were seen
+        flaky in this run: they say nothing of the edit."""
+        record = self.run.state.tests
+        count = failing_count(tests, record.baseline)
+        flaky = (set(failing_ids(tests)) & record.seen_flaky) - set(failing_ids(record.baseline))
+        return count - len(flaky)
+
+    def _flaky(self, tests: dict[str, Any]) -> bool:
+        """An edit seems to make more tests fail: the tests that passed before any change and fail
+        now run once more, alone, on the same code; those that pass are flaky (a pager, a clock, a
+        loaded machine) and no longer count. True when some were."""
+        record = self.run.state.tests
+        known = set(failing_ids(record.baseline)) | record.seen_flaky
+        new = [t for t in failing_ids(tests) if t not in known and "::" in t][:RECHECK_TESTS]
+        if not new or self.run.time_left() <= 0:
+            return False
+        call = ToolCall(id=f"recheck_{self.run.state.steps}", name="run_tests", arguments={"paths": new})
+        self.run.emit(ToolStarted(call=call))
+        outcome = self.tools.call(call)
+        self.run.emit(finished(call, outcome))
+        again = outcome.result.data or {}
+        if outcome.error is not None or not ran_tests(again):
+            return False
+        passed = [t for t in new if t not in set(failing_ids(again))]
+        record.seen_flaky.update(passed)
+        if passed:
+            self.run.notice(
+                f"flaky, not counted against the edit (failed, then passed): {', '.join(passed[:4])}"
+            )
+        return bool(passed)
 
     def _append(self, text: str) -> None:
         """Add `text` to the last message (the edit's result)."""

@@ -127,6 +127,9 @@ class SuiteRecord:
     # failed before any change and check the issue's own example (issue_examples.py), or are the
     # verified reproduction's: one of them still failing means the issue is not fixed
     about_issue: list[str] = field(default_factory=list)
+    # passed before any change, failed after an edit and passed when run again on the same code
+    # (a pager, a clock, a loaded machine): not counted against edits (Checks.after_edit)
+    seen_flaky: set[str] = field(default_factory=set)
 
     def now(self) -> dict[str, Any] | None:
         """The last test run, if the code has not changed since."""

@@ -4,14 +4,16 @@ sandbox, the scripted median fix."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 from agent.engines.scripted import ScriptedEngine, ScriptedTurn
+from agent.events import Notice, ToolStarted
 from agent.run.report import EvidenceSummary, RunReport
 from tests.paths import MEDIAN_SCRIPT
 from tests.repos import BUGGY_MEDIAN, MEDIAN_TESTS, make_repo
-from tests.scripts import run_fix, scripted
+from tests.scripts import FINISH, PLAN, TEST, run_fix, scripted
 from tools.run_tests import keeps_collecting
 
 # fails on the first run that sees the fixed median, passes on every other run (a marker file the
@@ -28,6 +30,36 @@ def test_pager():
         open(MARK, "w").close()
         assert False, "the pager did not start"
 """
+
+# fails the first time it sees each changed version of stats.py, passes when run again on it
+FLAKY_ON_EACH_CHANGE = """import hashlib
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def test_pager():
+    code = (HERE / "stats.py").read_bytes()
+    mark = HERE / ".state" / hashlib.sha256(code).hexdigest()
+    if b"return s[len(s) // 2]\\n" not in code and not mark.exists():
+        mark.parent.mkdir(exist_ok=True)
+        mark.touch()
+        assert False, "the pager did not start"
+"""
+# each changes test_even's result (3, then 2, 1.5, 1.75) and none fixes it; the last one does
+RETURNS = [
+    "    return s[len(s) // 2]\n",
+    "    return s[(len(s) - 1) // 2]\n",
+    "    return s[(len(s) - 1) // 2] if len(s) % 2 else s[0] + 0.5\n",
+    "    return s[(len(s) - 1) // 2] if len(s) % 2 else s[0] + 0.75\n",
+    "    return s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2\n",
+]
+
+
+def edit(before: str, after: str) -> ScriptedTurn:
+    arguments = {"path": "stats.py", "old_text": before, "new_text": after}
+    return ScriptedTurn(tool_calls=[{"name": "edit_file", "arguments": arguments}])
+
 
 PINS_THE_BUG = """from stats import median
 
@@ -83,3 +115,20 @@ def test_only_commands_that_run_pytest_themselves_are_told_to_keep_collecting() 
     for command in ("make test", "tox -e py", "pytest -q && echo done", "npm test", "python -m unittest"):
         assert keeps_collecting(command) == command
     assert keeps_collecting("pytest" + flag) == "pytest" + flag
+
+
+def test_a_test_that_fails_once_after_each_edit_is_not_counted_against_the_edits(tmp_path: Path) -> None:
+    """Three edits that each change the result without fixing it, each run beside a test that fails
+    the first time and passes when run again (a pager on a loaded machine): the newly failing test
+    runs again alone, is seen flaky and not counted, so the three do not count as edits that did no
+    better (which would end the attempt) and the fourth, the fix, is reached."""
+    repo = repo_with(tmp_path, {"test_pager.py": FLAKY_ON_EACH_CHANGE})
+    edits = [edit(a, b) for a, b in itertools.pairwise(RETURNS)]
+    report, events = run_fix(repo, scripted([PLAN, *edits, TEST, FINISH]))
+    assert report.status == "resolved", report.verdict
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert not any("did no better" in n for n in notices), notices
+    flaky = [n for n in notices if n.startswith("flaky, not counted against the edit")]
+    assert len(flaky) == 1 and "test_pager.py::test_pager" in flaky[0]  # seen once, then known
+    rechecks = [e.call for e in events if isinstance(e, ToolStarted) and e.call.id.startswith("recheck_")]
+    assert [c.arguments for c in rechecks] == [{"paths": ["test_pager.py::test_pager"]}]
