@@ -190,7 +190,8 @@ class Checks:
         again = outcome.result.data or {}
         if outcome.error is not None or not ran_tests(again):
             return False
-        passed = [t for t in new if t not in set(failing_ids(again))]
+        failing_again = set(failing_ids(again))
+        passed = [t for t in new if t not in failing_again]
         record.seen_flaky.update(passed)
         if passed:
             self.run.notice(

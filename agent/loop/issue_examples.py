@@ -9,9 +9,9 @@ tests and left the other, `business_days_between(date(2024, 5, 3), date(2024, 5,
 Tests that fail for reasons of their own (the environment, another bug) share no such call with
 the issue: they are reported, never held against a change. Only calls with a literal among their
 arguments count: `parse(content)` or `doc.as_string()` name the library's API that every test
-uses, and say nothing about which test is about the issue; nor do builtins (`int("3")`). A call is
-compared as written, without spaces and with one kind of quote: `tomlkit.parse("a = -1")` in the
-issue is `parse('a = -1')` in a test.
+uses, and say nothing about which test is about the issue; nor do builtins (`int("3")`). Calls are
+compared without their module, with one kind of quote and no spaces but between two words:
+`tomlkit.parse("a = -1")` in the issue is the call `parse('a = -1')` in a test.
 """
 
 from __future__ import annotations
