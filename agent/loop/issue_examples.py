@@ -20,7 +20,7 @@ import builtins
 import re
 from pathlib import Path
 
-from agent.loop.gaming import failing_tests_source
+from agent.loop.gaming import sources_of_tests
 
 _CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*)([A-Za-z_]\w*)\(")
 _LITERAL = re.compile(r"\d|['\"]")
@@ -101,4 +101,5 @@ def example_tests(root: Path, tests: list[str], issue: str) -> list[str]:
     calls = example_calls(issue)
     if not calls:
         return []
-    return [test for test in tests if "::" in test and makes_call(failing_tests_source(root, [test]), calls)]
+    sources = sources_of_tests(root, tests)
+    return [test for test in tests if test in sources and makes_call(sources[test], calls)]
