@@ -204,8 +204,9 @@ class ReproductionPhase:
         self.samples = samples
 
     def wanted(self, brief: ReproBrief | None) -> bool:
-        """No test shows the bug (none fails, or none of the failing ones is about the issue), and
-        a test can be written and run."""
+        """No test shows the bug (none fails, or none of the failing ones is about the issue: makes
+        the call the issue gives, or names its code in its id or failure lines), and a test can be
+        written and run."""
         baseline = self.run.state.tests.baseline
         mode = self.run.budgets.reproduce.mode
         if brief is None or mode == "off" or not (mode == "always" or self.samples) or baseline is None:
@@ -214,7 +215,7 @@ class ReproductionPhase:
             return False
         if baseline.get("timed_out"):
             return False
-        return not related_failures(baseline, brief.names)
+        return not (self.run.state.tests.about_issue or related_failures(baseline, brief.names))
 
     def lead(
         self, task: str, context: str, instructions: str, brief: ReproBrief | None

@@ -207,3 +207,22 @@ def test_agent_fix_exits_5_with_the_unverified_status_in_json(issue_repo: Path, 
     last = json.loads(run.stdout.strip().splitlines()[-1])
     assert last["kind"] == "run_finished" and last["report"]["status"] == "unverified"
     assert "no test failed before the change" in last["report"]["verdict"]
+
+
+def test_a_failing_test_that_makes_the_issues_own_call_needs_no_reproduction(tmp_path: Path) -> None:
+    """The failure lines of a test comparing containers name no function (pytest shows the two
+    values, not the call); the test still makes the call the issue gives, so it is the issue's."""
+    issue = "`bounds([4, 1, 9])` returns `(9, 1)`: the smallest value should come first, `(1, 9)`."
+    code = "def bounds(xs):\n    return max(xs), min(xs)\n"
+    tests = "from stats.spread import bounds\n\n\ndef test_order():\n    assert bounds([4, 1, 9]) == (1, 9)\n"
+    repo = make_repo(
+        tmp_path / "user",
+        {"stats/__init__.py": "", "stats/spread.py": code, "tests/test_spread.py": tests},
+    )
+    fix = fence("def bounds(xs):\n    return min(xs), max(xs)\n", "The two are swapped.\n\n")
+    engine = RecordingEngine(turns(fix), samples=True)
+    report, events = run_fix(repo, engine, task=issue, repair="always", reproduce="always")
+    assert report.status == "resolved", report.verdict
+    assert report.reproduction is None
+    runs = [e.call.id for e in events if isinstance(e, ToolStarted) and e.call.name == "run_tests"]
+    assert runs[:2] == ["baseline", "repair_1_tests"]
