@@ -56,6 +56,12 @@ class AgentLoop:
         self.budgets = budgets
         self.steering = steering
         self.specs = tools.toolset.specs()
+        self._state: LoopState | None = None  # the run's, from `run`
+
+    @property
+    def state(self) -> LoopState | None:
+        """The run's state so far (None before `run`): what a run that failed midway had found."""
+        return self._state
 
     def run(
         self, task: str, context: str, instructions: str = "", brief: ReproBrief | None = None
@@ -90,6 +96,7 @@ class AgentLoop:
     def _start(self, task: str) -> LoopState:
         """A new run: its state and clock, and the helpers that share them."""
         run = self._run = Run(LoopState(messages=[], task=task), self.budgets, self.emit)
+        self._state = run.state
         version = self.worktree.code_version
         self.turns = Turns(run, self.engine, self.steering)
         self.checks = Checks(run, self.tools, self.worktree)

@@ -215,6 +215,13 @@ class LoopState:
         """The last test run covered the whole suite and nothing changed since."""
         return self.tests.stand()
 
+    def failed(self, reason: str, message: str) -> LoopState:
+        """The run failed midway (engine or internal error): it ends here, with what it found so
+        far (the tests before any change still decide what the final verification says)."""
+        self.stop_reason = reason
+        self.notices.append(message)
+        return self
+
     def new_attempt(self, opening: list[Message]) -> None:
         """Back to the conversation as it stood after the plan; the counters of one attempt reset."""
         self.messages = list(opening)

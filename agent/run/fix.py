@@ -292,14 +292,14 @@ class FixRun:
         except EngineError as exc:
             self.emit(Notice(level="error", message=str(exc)))
             self.failure = (EXIT_ENGINE, f"engine error: {exc}")
-            state = LoopState(messages=[], stop_reason="engine_error", notices=[str(exc)])
+            state = (loop.state or LoopState(messages=[])).failed("engine_error", str(exc))
         except Exception as exc:  # a bug of ours: the run still ends with a report, the work is kept
             if isinstance(exc, UserError):
                 raise  # the user's to fix: the run reports it (`_attempt`), the command line says how
             message = f"internal error, please report it: {type(exc).__name__}: {exc}"
             self.emit(Notice(level="error", message=f"{message}\n{traceback.format_exc()[-4000:]}"))
             self.failure = (EXIT_ENGINE, message)
-            state = LoopState(messages=[], stop_reason="internal_error", notices=[message])
+            state = (loop.state or LoopState(messages=[])).failed("internal_error", message)
         self._final_verification(state, workspace, loop)
         return state
 

@@ -175,4 +175,8 @@ def test_a_bug_of_ours_mid_run_ends_with_an_error_report_and_keeps_the_work(
     assert any("internal error, please report it: RuntimeError" in n for n in report.notices)
     assert "middle = s" in report.diff and report.branch  # the attempt's change is kept, verified
     assert report.tests.ran and not report.tests.ok
+    # the tests run before any change still judge the tree: the one that failed then is not
+    # a regression of the kept change
+    assert report.evidence is not None and report.evidence.regressions == [], report.verdict
+    assert "no test failed before the change" not in report.verdict
     assert snapshot(user_repo) == before
