@@ -5,8 +5,17 @@ states*: an assertion on the values the user gave (`assert 3 == 2.5`, with 2.5 o
 `pytest.raises` of the exception the issue says is missing, or the very exception the issue reports.
 A test that does not import, has a typo, asks for a fixture that does not exist, passes, or fails on
 an exception the issue never mentions says nothing about the bug: it is refused, with the reason,
-so the next draft can be better. (SWT-bench measures issue-derived tests the same way: fail before
-the fix, pass after it; the second half is the repair phase's to show.)
+so the next draft can be better.
+
+An assertion is judged by what it expects: the expected side of the failing `assert actual ==
+expected`, read from the test's source at the line pytest names, must hold a value the issue
+states that is not one of the call's inputs (a guess for an input of the model's own, or the
+input handed back, is not one). Checked against the tasks' fixed code on the 41 reproduction
+drafts of the dev runs: it keeps all 18 that fail before the fix and pass after it, and 1 that
+does not (it asserts the bug on a line after the failing one); judged by any value the failure
+shows, 15 were kept, 3 refused, and 2 that do not pass after the fix kept. (SWT-bench measures
+issue-derived tests the same way: fail before the fix, pass after it; the second half is the
+repair phase's to show.)
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import ast
 import re
 from typing import Any, NamedTuple
 
+from agent.loop.issue_examples import example_calls, normalised
 from agent.loop.suite_runs import counted
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]*\w)")
@@ -22,6 +32,8 @@ _QUOTED = re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"")
 _BACKTICKS = re.compile(r"`([^`\n]+)`")
 _EXCEPTION_LINE = re.compile(r"^E\s+([A-Za-z_][\w.]*):")
 _ERROR_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception|Warning|Exit))\b")
+_WHOLE = r"(?<![\w.]){}(?![\w(])"  # an expression written whole, not part of a longer one
+_LOCATION = re.compile(r"^(\S+\.py):(\d+): in \w+", re.M)  # a traceback frame, --tb=short
 _DID_NOT_RAISE = re.compile(r"DID NOT RAISE\s*<class '([\w.]+)'>")
 TRIVIAL = frozenset({"0", "1", "-1", "True", "False", "None", ""})
 # failures that say the test itself is broken, unless the issue reports exactly that
@@ -91,7 +103,14 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
     issue_errors = set(_ERROR_NAME.findall(issue))
     kind, detail = _failure_kind(output)
     if kind == "assert":
-        shown = code_values(detail) or values(detail)
+        if _expects_stated(_failing_assert(output, code, failing), issue) is False:
+            return Judgement(
+                False,
+                f"it fails on `{detail}`, but the value it expects is not one the issue states; "
+                "assert the result the issue expects for its own example, with its exact values",
+                [],
+            )
+        shown = code_values(detail) if _parses(detail) else values(detail)
         wanted = (shown or code_values(code)) & issue_values
         if wanted:
             return Judgement(True, f"it fails on `{detail}`, with {_listed(wanted)} from the issue", failing)
@@ -113,6 +132,102 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
     return Judgement(
         False, f"it fails with {name}, which the issue does not report: {_first_error(output)}", []
     )
+
+
+def stated(issue: str) -> set[str]:
+    """The values the issue states, with 0, 1, -1, True, False and None when it writes them."""
+    found = values(issue)
+    found |= {_number(n) for n in _NUMBER.findall(issue) if _number(n) in TRIVIAL}
+    found |= {word for word in ("True", "False", "None") if re.search(rf"\b{word}\b", issue)}
+    return found
+
+
+def _failing_assert(output: str, code: str, failing: list[str]) -> ast.Assert | None:
+    """The assert statement the first failure stopped on, found in the test's source at the line
+    pytest's traceback names for the test file."""
+    paths = {test.split("::", 1)[0] for test in failing}
+    lines = [int(line) for path, line in _LOCATION.findall(output) if path in paths]
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert) and lines and node.lineno <= lines[0] <= (node.end_lineno or 0):
+            return node
+    return None
+
+
+def _expects_stated(node: ast.Assert | None, issue: str) -> bool | None:
+    """Does a failing `assert actual == expected` expect what the issue states? The expected side's
+    constants that are not among the actual side's (its inputs) must hold a value the issue gives
+    (numbers when there are any: `{'vat': 0.125}` does not expect 'vat'); with none of its own, the
+    expected expression must be written in the issue (`date(2024, 5, 5)` is not, when the issue
+    gives `date(2024, 5, 6)`). None when the assertion is no such comparison with constants to go
+    by (`assert result == expected`, `assert ok`). The actual side is the one that calls a function
+    of the issue's examples, else the left one, as pytest writes it."""
+    if node is None or not isinstance(node.test, ast.Compare) or len(node.test.comparators) != 1:
+        return None
+    if not isinstance(node.test.ops[0], ast.Eq):
+        return None
+    actual, expected = node.test.left, node.test.comparators[0]
+    callees = {call.split("(", 1)[0] for call in example_calls(issue)}
+    if _calls(expected) & callees and not _calls(actual) & callees:
+        actual, expected = expected, actual
+    wanted = _constants(expected)
+    if not wanted:
+        return None
+    fresh = wanted - _constants(actual)
+    numbers = {value for value in fresh if _is_number(value)}
+    if fresh:
+        return bool((numbers or fresh) & stated(issue))
+    written = normalised(ast.unparse(expected))
+    if written in stated(issue):
+        return True
+    issue_text = normalised(issue).replace(normalised(ast.unparse(actual)), " ")  # not as its input
+    return re.search(_WHOLE.format(re.escape(written)), issue_text) is not None
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _constants(node: ast.AST) -> set[str]:
+    """Every constant of an expression, 0, 1, True and None too (numbers normalised)."""
+    found: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Constant) and child.value is not Ellipsis:
+            value = child.value
+            found.add(value if isinstance(value, str) else _number(str(value)))
+        elif isinstance(child, ast.UnaryOp) and isinstance(child.op, ast.USub):
+            inner = child.operand
+            if isinstance(inner, ast.Constant) and isinstance(inner.value, int | float):
+                found.add(_number(f"-{inner.value}"))
+    return found
+
+
+def _calls(node: ast.AST) -> set[str]:
+    """The names called in an expression (`obj.method(...)` is `method`)."""
+    names: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Call):
+            func = child.func
+            if isinstance(func, ast.Attribute):
+                names.add(func.attr)
+            elif isinstance(func, ast.Name):
+                names.add(func.id)
+    return names
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        return False
+    return True
 
 
 def _failure_kind(output: str) -> tuple[str, str]:

@@ -20,7 +20,7 @@ import builtins
 import re
 from pathlib import Path
 
-from agent.loop.gaming import sources_of_tests
+from agent.loop.suite_source import sources_of_tests
 
 _CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*)([A-Za-z_]\w*)\(")
 _LITERAL = re.compile(r"\d|['\"]")

@@ -40,9 +40,10 @@ from agent.loop.checks import last_output
 from agent.loop.code_blocks import CodeBlock, close_open_fence, code_blocks
 from agent.loop.errors import StopRun
 from agent.loop.evidence import Evidence, judge
-from agent.loop.gaming import failing_tests_source, special_casing
+from agent.loop.gaming import special_casing
 from agent.loop.state import RepairBudget, Run, SetAside
 from agent.loop.suite_runs import clip, failing_count, failures_as_before, ran_tests, same_result
+from agent.loop.suite_source import failing_tests_source
 from agent.loop.turns import Turns
 from agent.messages import Message, ToolCall
 from tools.base import ToolOutcome

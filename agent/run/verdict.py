@@ -15,8 +15,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from agent.loop.evidence import Evidence, judge
-from agent.loop.gaming import failing_tests_source, special_casing
+from agent.loop.gaming import special_casing
 from agent.loop.state import LoopState
+from agent.loop.suite_source import failing_tests_source
 from agent.run.report import EvidenceSummary, ReproductionSummary
 
 

@@ -1,0 +1,116 @@
+"""Is a reproduction test faithful to the issue (agent/loop/faithful.py)? Each test here is run for
+real with pytest, as the reproduction phase runs it, on a small buggy package, and judged."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from agent.loop.faithful import judge_run
+from tools.run_tests import PYTEST_OPTIONS, parse_pytest
+
+CALENDAR = '''from datetime import date, timedelta
+
+
+def next_workday(day: date) -> date:
+    """The next day that is not a Saturday or a Sunday."""
+    return day + timedelta(days=1)
+'''
+WORKDAY_ISSUE = (
+    "`next_workday(date(2024, 5, 3))` (a Friday) returns Saturday `date(2024, 5, 4)`; "
+    "expected Monday `date(2024, 5, 6)`."
+)
+TILL = """def receipt(lines, vat_rate):
+    net = sum(price * count for price, count in lines)
+    vat = round(net * vat_rate, 2)
+    return {"net": net, "vat": vat, "total": round(net + vat, 2)}
+"""
+TILL_ISSUE = (
+    "`receipt([(2.5, 1)], vat_rate=0.05)` gives `'vat': 0.12` and `'total': 2.62`; receipts round "
+    "halves up: expected `'vat': 0.13`, `'total': 2.63`."
+)
+SETTINGS = """DEFAULTS = {"port": 8000, "host": "127.0.0.1"}
+
+
+def load(overrides=None):
+    merged = DEFAULTS
+    merged.update(overrides or {})
+    return merged
+"""
+SETTINGS_ISSUE = (
+    "`load({'port': 9000})` changes the defaults: `load()` gives port 9000 afterwards. Expected "
+    "`load()['port'] == 8000`."
+)
+
+
+def judged(tmp_path: Path, module: str, source: str, test: str, issue: str) -> tuple[bool, str]:
+    """The reproduction `test` run alone on the package, as the reproduction phase runs it."""
+    (tmp_path / f"{module}.py").write_text(source)
+    tests = tmp_path / "tests"
+    tests.mkdir(exist_ok=True)
+    path = tests / "test_issue.py"
+    path.write_text(test)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", *PYTEST_OPTIONS, "tests/test_issue.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    output = run.stdout + run.stderr
+    data = {**parse_pytest(output), "output": output, "exit_code": run.returncode}
+    judgement = judge_run(data, test, issue)
+    return judgement.faithful, judgement.reason
+
+
+def test_a_test_that_expects_what_the_issue_states_is_kept(tmp_path: Path) -> None:
+    test = (
+        "from datetime import date\nfrom calendar_days import next_workday\n\n\n"
+        "def test_friday():\n    assert next_workday(date(2024, 5, 3)) == date(2024, 5, 6)\n"
+    )
+    faithful, reason = judged(tmp_path, "calendar_days", CALENDAR, test, WORKDAY_ISSUE)
+    assert faithful, reason
+
+
+def test_an_expected_value_the_issue_does_not_state_is_refused(tmp_path: Path) -> None:
+    """The first assertion passes (it asserts the bug); the failing one, on an input of the model's
+    own, expects a Tuesday after a Sunday: the values pytest shows (2024, 5, 6) are all in the
+    issue, but the date the test expects is not."""
+    test = (
+        "from datetime import date\nfrom calendar_days import next_workday\n\n\n"
+        "def test_days():\n    assert next_workday(date(2024, 5, 3)) == date(2024, 5, 4)\n"
+        "    assert next_workday(date(2024, 5, 5)) == date(2024, 5, 7)\n"
+    )
+    faithful, reason = judged(tmp_path, "calendar_days", CALENDAR, test, WORKDAY_ISSUE)
+    assert not faithful
+    assert "the value it expects is not one the issue states" in reason
+
+
+def test_the_issue_s_expected_values_count_not_its_wrong_ones_nor_the_keys(tmp_path: Path) -> None:
+    """pytest shows the two dicts with `...` for the items they share; the test's own expected side
+    decides: 0.125 is the model's guess (the issue gives 0.13), though 'vat' and 0.12 are in it."""
+    guess = (
+        "from till import receipt\n\n\ndef test_vat():\n"
+        '    assert receipt([(2.5, 1)], vat_rate=0.05) == {"net": 2.5, "vat": 0.125, "total": 2.625}\n'
+    )
+    faithful, reason = judged(tmp_path, "till", TILL, guess, TILL_ISSUE)
+    assert not faithful and "not one the issue states" in reason
+    stated = guess.replace("0.125", "0.13").replace("2.625", "2.63")
+    faithful, reason = judged(tmp_path, "till", TILL, stated, TILL_ISSUE)
+    assert faithful, reason
+
+
+def test_expecting_the_input_back_is_not_what_the_issue_states(tmp_path: Path) -> None:
+    test = (
+        "from settings import load\n\n\ndef test_override():\n"
+        '    assert load({"port": 9000}) == {"port": 9000}\n'
+    )
+    faithful, _ = judged(tmp_path, "settings", SETTINGS, test, SETTINGS_ISSUE)
+    assert not faithful
+    stated = (
+        "from settings import load\n\n\ndef test_defaults_kept():\n"
+        '    load({"port": 9000})\n    assert load()["port"] == 8000\n'
+    )
+    faithful, reason = judged(tmp_path, "settings", SETTINGS, stated, SETTINGS_ISSUE)
+    assert faithful, reason
