@@ -10,10 +10,11 @@ so the next draft can be better.
 An assertion is judged by what it expects: the expected side of the failing `assert actual ==
 expected`, read from the test's source at the line pytest names, must hold a value the issue
 states that is not one of the call's inputs (a guess for an input of the model's own, or the
-input handed back, is not one). Checked against the tasks' fixed code on the 41 reproduction
-drafts of the dev runs: it keeps all 18 that fail before the fix and pass after it, and 1 that
-does not (it asserts the bug on a line after the failing one); judged by any value the failure
-shows, 15 were kept, 3 refused, and 2 that do not pass after the fix kept. (SWT-bench measures
+input handed back, is not one). Checked against the tasks' fixed code on the 50 reproduction
+drafts of the dev runs: it keeps all 21 that fail before the fix and pass after it, and 2 that do
+not (one asserts the bug on a line after the failing one, one calls its own handler on one bus
+where the issue has two); judged by any value the failure shows, 16 were kept, 5 refused, and 3
+that do not pass after the fix kept. (SWT-bench measures
 issue-derived tests the same way: fail before the fix, pass after it; the second half is the
 repair phase's to show.)
 """
@@ -103,7 +104,12 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
     issue_errors = set(_ERROR_NAME.findall(issue))
     kind, detail = _failure_kind(output)
     if kind == "assert":
-        if _expects_stated(_failing_assert(output, code, failing), issue) is False:
+        expects = _expected_stated(_failing_assert(output, code, failing), issue)
+        if expects:
+            return Judgement(
+                True, f"it fails on `{detail}`, expecting {_listed(expects)} as the issue says", failing
+            )
+        if expects is not None:
             return Judgement(
                 False,
                 f"it fails on `{detail}`, but the value it expects is not one the issue states; "
@@ -157,17 +163,17 @@ def _failing_assert(output: str, code: str, failing: list[str]) -> ast.Assert | 
     return None
 
 
-def _expects_stated(node: ast.Assert | None, issue: str) -> bool | None:
-    """Does a failing `assert actual == expected` expect what the issue states? The expected side's
-    constants that are not among the actual side's (its inputs) must hold a value the issue gives
-    (numbers when there are any: `{'vat': 0.125}` does not expect 'vat'); with none of its own, the
-    expected expression must be written in the issue (`date(2024, 5, 5)` is not, when the issue
-    gives `date(2024, 5, 6)`). None when the assertion is no such comparison with constants to go
-    by (`assert result == expected`, `assert ok`). The actual side is the one that calls a function
-    of the issue's examples, else the left one, as pytest writes it."""
+def _expected_stated(node: ast.Assert | None, issue: str) -> set[str] | None:
+    """What a failing `assert actual == expected` (or `is`) expects that the issue states; empty
+    when nothing. The expected side's constants that are not among the actual side's (its inputs)
+    count, numbers only when there are any (`{'vat': 0.125}` does not expect 'vat'); with none of
+    its own, the expected expression itself must be written in the issue (`date(2024, 5, 5)` is
+    not, when the issue gives `date(2024, 5, 6)`). None when the assertion is no such comparison
+    with constants to go by (`assert result == expected`, `assert ok`). The actual side is the one
+    that calls a function of the issue's examples, else the left one, as pytest writes it."""
     if node is None or not isinstance(node.test, ast.Compare) or len(node.test.comparators) != 1:
         return None
-    if not isinstance(node.test.ops[0], ast.Eq):
+    if not isinstance(node.test.ops[0], ast.Eq | ast.Is):
         return None
     actual, expected = node.test.left, node.test.comparators[0]
     callees = {call.split("(", 1)[0] for call in example_calls(issue)}
@@ -179,12 +185,12 @@ def _expects_stated(node: ast.Assert | None, issue: str) -> bool | None:
     fresh = wanted - _constants(actual)
     numbers = {value for value in fresh if _is_number(value)}
     if fresh:
-        return bool((numbers or fresh) & stated(issue))
+        return (numbers or fresh) & stated(issue)
     written = normalised(ast.unparse(expected))
-    if written in stated(issue):
-        return True
     issue_text = normalised(issue).replace(normalised(ast.unparse(actual)), " ")  # not as its input
-    return re.search(_WHOLE.format(re.escape(written)), issue_text) is not None
+    if written in stated(issue) or re.search(_WHOLE.format(re.escape(written)), issue_text):
+        return {written}
+    return set()
 
 
 def _is_number(value: str) -> bool:

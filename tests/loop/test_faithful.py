@@ -114,3 +114,31 @@ def test_expecting_the_input_back_is_not_what_the_issue_states(tmp_path: Path) -
     )
     faithful, reason = judged(tmp_path, "settings", SETTINGS, stated, SETTINGS_ISSUE)
     assert faithful, reason
+
+
+FLAGS = """from dataclasses import dataclass
+
+
+@dataclass
+class Flags:
+    debug: bool = False
+    port: int = 8000
+
+    @classmethod
+    def from_env(cls, env):
+        return cls(debug=bool(env.get("DEBUG", "")))
+"""
+FLAGS_ISSUE = "`Flags.from_env()` turns `DEBUG=false` into `debug=True`: 'false' and 'no' must read as False."
+
+
+def test_a_stated_word_the_failure_does_not_show_still_counts(tmp_path: Path) -> None:
+    """pytest shows two dataclasses as `Flags(debu...ue, port=8000) == Flags(debu...se, port=8000)`;
+    the test expects False, which the issue states in prose."""
+    test = (
+        "from flags import Flags\n\n\ndef test_false_words():\n"
+        '    assert Flags.from_env({"DEBUG": "false"}) == Flags(debug=False)\n'
+        '    assert Flags.from_env({"DEBUG": "no"}) == Flags(debug=False)\n'
+    )
+    faithful, reason = judged(tmp_path, "flags", FLAGS, test, FLAGS_ISSUE)
+    assert faithful, reason
+    assert "expecting False as the issue says" in reason
