@@ -44,6 +44,7 @@ class ScriptedTurn(BaseModel):
     raw: str | None = None
     prefill_seconds: float = 0.0  # the turn's prompt takes this long to evaluate
     tokens_per_second: float = 0.0  # its text streams word by word at this rate (0: at once)
+    cut: bool = False  # the reply ran out of tokens (finish_reason "length"), as a real engine says
 
 
 PREFILL_CHUNK = 512  # tokens per reported prefill chunk (llama.cpp's default batch)
@@ -143,7 +144,7 @@ class ScriptedEngine:
         )
         yield UsageEvent(usage=usage)
         message = Message(role="assistant", content=text, tool_calls=calls)
-        finish = "deadline" if ended else "tool_calls" if calls else "stop"
+        finish = "deadline" if ended else "tool_calls" if calls else "length" if turn.cut else "stop"
         yield ChatDone(message=message, usage=usage, finish_reason=finish)
 
     def _materialise(self, turn: ScriptedTurn, tools: Sequence[ToolSpec]) -> tuple[str, list[ToolCall]]:

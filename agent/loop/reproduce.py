@@ -15,6 +15,7 @@ as it would have; its verdict then cannot be better than `unverified`.
 
 from __future__ import annotations
 
+import ast
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,8 +107,9 @@ class Reproducer:
         ]
         conversation, rounds = opening, 0
         while self._room(result):
-            reply = self._reply(conversation, result)
-            code = test_code(reply)
+            done = self._reply(conversation, result)
+            reply = done.message.content
+            code = test_code(reply, cut=done.finish_reason == "length")
             judged = self._try(code, brief.path, task, result) if code else None
             if judged is not None and judged[0].faithful:
                 judgement, data = judged
@@ -136,7 +138,7 @@ class Reproducer:
         left = min(self._until - time.monotonic(), self.host.seconds_left())
         return result.replies < self.budget.drafts and left >= self.budget.min_seconds
 
-    def _reply(self, conversation: list[Message], result: ReproResult) -> str:
+    def _reply(self, conversation: list[Message], result: ReproResult) -> ChatDone:
         self.host.step()
         options = ChatOptions(
             tool_choice="none",
@@ -146,7 +148,7 @@ class Reproducer:
             stop=[BLOCK_END],
         )
         result.replies += 1
-        return self.host.chat(conversation, options).message.content
+        return self.host.chat(conversation, options)
 
     def _try(
         self, code: str, path: str, task: str, result: ReproResult
@@ -170,8 +172,9 @@ class Reproducer:
         return judgement, data
 
 
-def test_code(reply: str) -> str:
-    """The test file in a reply: its first fenced block (closed or not), else nothing."""
+def test_code(reply: str, cut: bool = False) -> str:
+    """The test file in a reply: its first fenced block (closed or not), else nothing. `cut`: the
+    reply ran out of tokens, most often mid-statement: the statements written whole are kept."""
     start = reply.find("```")
     if start < 0:
         return ""
@@ -179,8 +182,31 @@ def test_code(reply: str) -> str:
     if len(body) < 2:
         return ""
     code = body[1].split("\n```", 1)[0]
-    code = code.removesuffix("```")
-    return code.strip("\n") + "\n" if "def test" in code else ""
+    code = code.removesuffix("```").strip("\n") + "\n"
+    if cut:
+        code = whole_statements(code)
+    return code if "def test" in code else ""
+
+
+def whole_statements(code: str) -> str:
+    """A test file cut off mid-statement, back to its longest run of first lines that parses (the
+    assertions written in full can run); the code as it is when it parses or nothing before does."""
+    if _parses(code):
+        return code
+    lines = code.splitlines(keepends=True)
+    for end in range(len(lines) - 1, 0, -1):
+        head = "".join(lines[:end])
+        if "def test" in head and _parses(head):
+            return head
+    return code
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return True
 
 
 class ReproductionPhase:

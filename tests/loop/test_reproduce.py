@@ -226,3 +226,24 @@ def test_a_failing_test_that_makes_the_issues_own_call_needs_no_reproduction(tmp
     assert report.reproduction is None
     runs = [e.call.id for e in events if isinstance(e, ToolStarted) and e.call.name == "run_tests"]
     assert runs[:2] == ["baseline", "repair_1_tests"]
+
+
+def test_a_test_cut_off_mid_statement_keeps_its_whole_statements(issue_repo: Path) -> None:
+    """The reply ran out of tokens in its third assertion: the two written whole run, and show the
+    bug as the issue states it."""
+    cut = ScriptedTurn(
+        text="```python\nfrom stats.central import median\n\n\ndef test_even():\n"
+        "    assert median([1, 2, 3, 4]) == 2.5\n    assert median([4, 1, 3, 2]) == 2.5\n"
+        "    assert median([10, 20, 30, 4",
+        cut=True,
+    )
+    engine = RecordingEngine(turns(cut, FIX), samples=True)
+    report, events = run_fix(issue_repo, engine, task=ISSUE, repair="always", reproduce="always")
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert any(n.startswith("reproduction draft 1: kept: it fails on `assert 3 == 2.5`") for n in notices), (
+        notices
+    )
+    assert report.status == "resolved", report.verdict
+    assert report.reproduction is not None and report.reproduction.drafts == 1
+    shipped = run_git(issue_repo, "show", f"{report.branch}:{report.reproduction.path}")
+    assert "median([4, 1, 3, 2]) == 2.5" in shipped and "[10, 20, 30" not in shipped
