@@ -25,7 +25,7 @@ import ast
 import re
 from typing import Any, NamedTuple
 
-from agent.loop.issue_examples import example_calls, normalised
+from agent.loop.issue_examples import example_calls, makes_call, normalised
 from agent.loop.suite_runs import counted
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]*\w)")
@@ -100,6 +100,14 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
     if not failed:
         return Judgement(False, "the test passes on the code as it is, so it does not show the bug", [])
     failing = [str(t) for t in data.get("failing", []) if "::" in str(t)]
+    calls = _subject_calls(example_calls(issue))
+    if calls and not makes_call(code, calls):
+        return Judgement(
+            False,
+            f"it does not make the call the issue gives ({_listed_calls(calls)}): test the issue's own "
+            "example, with its exact values",
+            [],
+        )
     issue_values = values(issue)
     issue_errors = set(_ERROR_NAME.findall(issue))
     kind, detail = _failure_kind(output)
@@ -259,6 +267,24 @@ def _first_error(output: str) -> str:
         return lines[0][:200]
     tail = [line for line in output.strip().splitlines() if line.strip()]
     return tail[-1][:200] if tail else "no output"
+
+
+def _subject_calls(calls: list[str]) -> list[str]:
+    """The issue's example calls, but for those of a name it also writes inside another one's
+    arguments (`date(2024, 5, 6)` when it gives `next_workday(date(2024, 5, 3))`): values, not
+    what the issue is about."""
+    names = {call: call.split("(", 1)[0] for call in calls}
+    inside = {
+        name
+        for name in names.values()
+        for other in calls
+        if re.search(rf"(?<![\w.]){re.escape(name)}\(", other.split("(", 1)[1])
+    }
+    return [call for call in calls if names[call] not in inside] or calls
+
+
+def _listed_calls(calls: list[str]) -> str:
+    return ", ".join(f"`{call}`" for call in calls[:2])
 
 
 def _listed(found: set[str]) -> str:

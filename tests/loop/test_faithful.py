@@ -142,3 +142,15 @@ def test_a_stated_word_the_failure_does_not_show_still_counts(tmp_path: Path) ->
     faithful, reason = judged(tmp_path, "flags", FLAGS, test, FLAGS_ISSUE)
     assert faithful, reason
     assert "expecting False as the issue says" in reason
+
+
+def test_a_test_that_makes_none_of_the_issue_s_calls_is_refused(tmp_path: Path) -> None:
+    """The issue's example is a Friday; a test of another day, however right, does not reproduce
+    what the issue reports (and a test of the model's own scenario is where wrong ones came from)."""
+    test = (
+        "from datetime import date\nfrom calendar_days import next_workday\n\n\n"
+        "def test_saturday():\n    assert next_workday(date(2024, 5, 4)) == date(2024, 5, 6)\n"
+    )
+    faithful, reason = judged(tmp_path, "calendar_days", CALENDAR, test, WORKDAY_ISSUE)
+    assert not faithful
+    assert reason.startswith("it does not make the call the issue gives (`next_workday(date(2024,5,3))`)")
