@@ -10,11 +10,12 @@ so the next draft can be better.
 An assertion is judged by what it expects: the expected side of the failing `assert actual ==
 expected`, read from the test's source at the line pytest names, must hold a value the issue
 states that is not one of the call's inputs (a guess for an input of the model's own, or the
-input handed back, is not one). Checked against the tasks' fixed code on the 50 reproduction
-drafts of the dev runs: it keeps all 21 that fail before the fix and pass after it, and 2 that do
-not (one asserts the bug on a line after the failing one, one calls its own handler on one bus
-where the issue has two); judged by any value the failure shows, 16 were kept, 5 refused, and 3
-that do not pass after the fix kept. (SWT-bench measures
+input handed back, is not one). A test must make a call the issue gives, when it gives one, and no
+assertion of it may give such a call the result the issue says it returns now (that asserts the
+bug: `index_of([1, 3, 5], 1) == -1` when the issue says it "is -1 too (expected 0)"). Checked
+against the tasks' fixed code on the 66 reproduction drafts of the dev runs: of the 25 that fail
+before the fix and pass after it, 24 are kept (the old judgement, by any value the failure shows:
+19), and 1 that does not pass after it is kept (4 before). (SWT-bench measures
 issue-derived tests the same way: fail before the fix, pass after it; the second half is the
 repair phase's to show.)
 """
@@ -25,7 +26,7 @@ import ast
 import re
 from typing import Any, NamedTuple
 
-from agent.loop.issue_examples import example_calls, makes_call, normalised
+from agent.loop.issue_examples import example_call_spans, example_calls, makes_call, normalised
 from agent.loop.suite_runs import counted
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]*\w)")
@@ -34,6 +35,11 @@ _BACKTICKS = re.compile(r"`([^`\n]+)`")
 _EXCEPTION_LINE = re.compile(r"^E\s+([A-Za-z_][\w.]*):")
 _ERROR_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception|Warning|Exit))\b")
 _WHOLE = r"(?<![\w.]){}(?![\w(])"  # an expression written whole, not part of a longer one
+# where an issue turns from what a call returns to what it should return, or its sentence ends
+_TURN = re.compile(
+    r"\b(?:expect\w*|should|instead|must|but|not|rather|whereas|although|though|while|yet|correct\w*)\b"
+    r"|[.;:]\s|\n"
+)
 _LOCATION = re.compile(r"^(\S+\.py):(\d+): in \w+", re.M)  # a traceback frame, --tb=short
 _DID_NOT_RAISE = re.compile(r"DID NOT RAISE\s*<class '([\w.]+)'>")
 TRIVIAL = frozenset({"0", "1", "-1", "True", "False", "None", ""})
@@ -110,6 +116,13 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
         )
     issue_values = values(issue)
     issue_errors = set(_ERROR_NAME.findall(issue))
+    bug = _asserts_the_bug(code, issue)
+    if bug:
+        return Judgement(
+            False,
+            f"it asserts `{bug}`, the result the issue says is wrong; assert what the issue expects instead",
+            [],
+        )
     kind, detail = _failure_kind(output)
     if kind == "assert":
         expects = _expected_stated(_failing_assert(output, code, failing), issue)
@@ -124,7 +137,7 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
                 "assert the result the issue expects for its own example, with its exact values",
                 [],
             )
-        shown = code_values(detail) if _parses(detail) else values(detail)
+        shown = code_values(detail) or values(detail)
         wanted = (shown or code_values(code)) & issue_values
         if wanted:
             return Judgement(True, f"it fails on `{detail}`, with {_listed(wanted)} from the issue", failing)
@@ -236,14 +249,6 @@ def _calls(node: ast.AST) -> set[str]:
     return names
 
 
-def _parses(text: str) -> bool:
-    try:
-        ast.parse(text)
-    except SyntaxError:
-        return False
-    return True
-
-
 def _failure_kind(output: str) -> tuple[str, str]:
     """("assert", the assertion line) | ("not_raised", exception) | ("error", exception name)."""
     for line in output.splitlines():
@@ -267,6 +272,63 @@ def _first_error(output: str) -> str:
         return lines[0][:200]
     tail = [line for line in output.strip().splitlines() if line.strip()]
     return tail[-1][:200] if tail else "no output"
+
+
+def _asserts_the_bug(code: str, issue: str) -> str:
+    """An assertion of the test that gives one of the issue's example calls the result the issue
+    says that call returns now (`assert week_label(date(2021, 1, 3)) == '2021-W53'` when the issue
+    says "`week_label(date(2021, 1, 3))` returns '2021-W53', but ..."): its source, or "". What
+    the issue says a call returns is read from just after the call, up to the first word that turns
+    to what it should return (expected, should, instead, but, not, ...) or the end of the sentence."""
+    said = _said_to_return(issue)
+    if not said:
+        return ""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return ""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assert) or not isinstance(node.test, ast.Compare):
+            continue
+        if len(node.test.comparators) != 1 or not isinstance(node.test.ops[0], ast.Eq | ast.Is):
+            continue
+        sides = (node.test.left, node.test.comparators[0])
+        for call_side, value_side in (sides, sides[::-1]):
+            source = ast.unparse(call_side)
+            wrong = {value for call, found in said.items() if makes_call(source, [call]) for value in found}
+            if wrong and _expression(value_side) in wrong:
+                return ast.unparse(node.test)
+    return ""
+
+
+def _said_to_return(issue: str) -> dict[str, set[str]]:
+    """The values the issue says each of its example calls returns now (see `_asserts_the_bug`)."""
+    said: dict[str, set[str]] = {}
+    subjects = set(_subject_calls(example_calls(issue)))
+    spans = [span for span in example_call_spans(issue) if span[0] in subjects]  # values are not cuts
+    for index, (call, _, end) in enumerate(spans):
+        until = spans[index + 1][1] if index + 1 < len(spans) else len(issue)
+        window = _TURN.split(issue[end : min(until, end + 200)].lstrip("`"), maxsplit=1)[0]
+        found = _expressions(window)
+        if found:
+            said.setdefault(call, set()).update(found)
+    return said
+
+
+def _expressions(text: str) -> set[str]:
+    """The values written whole in prose, each as `_expression` writes it: numbers, quoted
+    strings, backticked code, True, False and None."""
+    found = {_number(n) for n in _NUMBER.findall(text)}
+    found |= {normalised(quoted.group(0)) for quoted in _QUOTED.finditer(text)}
+    found |= {normalised(span) for span in _BACKTICKS.findall(text)}
+    found |= {word for word in ("True", "False", "None") if re.search(rf"\b{word}\b", text)}
+    return found
+
+
+def _expression(node: ast.expr) -> str:
+    """A value of the test as `_expressions` writes one from prose."""
+    source = ast.unparse(node)
+    return _number(source) if _is_number(source) else normalised(source)
 
 
 def _subject_calls(calls: list[str]) -> list[str]:

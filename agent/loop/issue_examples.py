@@ -48,7 +48,13 @@ def _word(char: str) -> bool:
 def example_calls(issue: str) -> list[str]:
     """The calls in the issue with a literal among their arguments, outermost only, normalised
     (`name(args)`, the name without its module or object)."""
-    calls: list[str] = []
+    return list(dict.fromkeys(call for call, _, _ in example_call_spans(issue)))
+
+
+def example_call_spans(issue: str) -> list[tuple[str, int, int]]:
+    """Each of the issue's example calls (normalised, as `example_calls`) with where it starts in
+    the issue and the index just after its closing parenthesis, in the order written."""
+    calls: list[tuple[str, int, int]] = []
     end = 0
     for match in _CALL.finditer(issue):
         if match.start() < end:  # inside a call taken already
@@ -61,8 +67,8 @@ def example_calls(issue: str) -> list[str]:
         if builtin or not _LITERAL.search(arguments) or len(arguments) > MAX_ARGUMENTS:
             continue
         end = close
-        calls.append(f"{name}({normalised(arguments)})")
-    return list(dict.fromkeys(calls))
+        calls.append((f"{name}({normalised(arguments)})", match.start(), close + 1))
+    return calls
 
 
 def _closing(text: str, start: int) -> int | None:

@@ -74,12 +74,11 @@ def test_a_test_that_expects_what_the_issue_states_is_kept(tmp_path: Path) -> No
 
 
 def test_an_expected_value_the_issue_does_not_state_is_refused(tmp_path: Path) -> None:
-    """The first assertion passes (it asserts the bug); the failing one, on an input of the model's
-    own, expects a Tuesday after a Sunday: the values pytest shows (2024, 5, 6) are all in the
-    issue, but the date the test expects is not."""
+    """The failing assertion, on an input of the model's own, expects a Tuesday after a Sunday: the
+    values pytest shows (2024, 5, 6) are all in the issue, but the date the test expects is not."""
     test = (
         "from datetime import date\nfrom calendar_days import next_workday\n\n\n"
-        "def test_days():\n    assert next_workday(date(2024, 5, 3)) == date(2024, 5, 4)\n"
+        "def test_days():\n    assert next_workday(date(2024, 5, 3)) != date(2024, 5, 7)\n"
         "    assert next_workday(date(2024, 5, 5)) == date(2024, 5, 7)\n"
     )
     faithful, reason = judged(tmp_path, "calendar_days", CALENDAR, test, WORKDAY_ISSUE)
@@ -154,3 +153,16 @@ def test_a_test_that_makes_none_of_the_issue_s_calls_is_refused(tmp_path: Path) 
     faithful, reason = judged(tmp_path, "calendar_days", CALENDAR, test, WORKDAY_ISSUE)
     assert not faithful
     assert reason.startswith("it does not make the call the issue gives (`next_workday(date(2024,5,3))`)")
+
+
+def test_a_test_that_asserts_what_the_issue_says_is_wrong_is_refused(tmp_path: Path) -> None:
+    """Its first assertion holds on the code as it is: it gives the issue's call the result the
+    issue reports as the bug (Saturday); the one that fails after it is right, the test is not."""
+    test = (
+        "from datetime import date\nfrom calendar_days import next_workday\n\n\n"
+        "def test_friday():\n    assert next_workday(date(2024, 5, 3)) == date(2024, 5, 4)\n"
+        "    assert next_workday(date(2024, 5, 3)).weekday() == 0\n"
+    )
+    faithful, reason = judged(tmp_path, "calendar_days", CALENDAR, test, WORKDAY_ISSUE)
+    assert not faithful
+    assert reason.startswith("it asserts `next_workday(date(2024, 5, 3)) == date(2024, 5, 4)`, the result")
