@@ -56,12 +56,7 @@ class AgentLoop:
         self.budgets = budgets
         self.steering = steering
         self.specs = tools.toolset.specs()
-        self._state: LoopState | None = None  # the run's, from `run`
-
-    @property
-    def state(self) -> LoopState | None:
-        """The run's state so far (None before `run`): what a run that failed midway had found."""
-        return self._state
+        self.state: LoopState | None = None  # the run's so far (what a run that fails midway found)
 
     def run(
         self, task: str, context: str, instructions: str = "", brief: ReproBrief | None = None
@@ -96,7 +91,7 @@ class AgentLoop:
     def _start(self, task: str) -> LoopState:
         """A new run: its state and clock, and the helpers that share them."""
         run = self._run = Run(LoopState(messages=[], task=task), self.budgets, self.emit)
-        self._state = run.state
+        self.state = run.state
         version = self.worktree.code_version
         self.turns = Turns(run, self.engine, self.steering)
         self.checks = Checks(run, self.tools, self.worktree)
@@ -150,8 +145,7 @@ class AgentLoop:
             self.turns.pause(done.message.content)
 
     def step(self) -> None:
-        """One turn: the model's reply (an edit in it tried against other draws when the tests can
-        judge it, `EditSampler`), then each of its tool calls."""
+        """One turn: the model's reply (its edit tried against other draws, `EditSampler`), then its calls."""
         state = self._run.state
         self._run.new_step()
         options = self._options()
@@ -188,8 +182,7 @@ class AgentLoop:
         return options
 
     def query(self, options: ChatOptions) -> ChatDone:
-        """The model's reply to the conversation so far, compacted to fit the window; its calls'
-        grammar held to the repository as it is (without the lines closed to edits)."""
+        """The model's reply, the conversation compacted to fit; its calls' grammar held to the repository."""
         compact(self._run, self.engine, self.specs, options.max_tokens)
         specs = self.tools.grounded_specs(self.sampler.barred())
         return self.turns.converse(self._run.state.messages, specs, options)
