@@ -114,8 +114,6 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
             "example, with its exact values",
             [],
         )
-    issue_values = values(issue)
-    issue_errors = set(_ERROR_NAME.findall(issue))
     bug = _asserts_the_bug(code, issue)
     if bug:
         return Judgement(
@@ -125,28 +123,8 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
         )
     kind, detail = _failure_kind(output)
     if kind == "assert":
-        expects = _expected_stated(_failing_assert(output, code, failing), issue)
-        if expects:
-            return Judgement(
-                True, f"it fails on `{detail}`, expecting {_listed(expects)} as the issue says", failing
-            )
-        if expects is not None:
-            return Judgement(
-                False,
-                f"it fails on `{detail}`, but the value it expects is not one the issue states; "
-                "assert the result the issue expects for its own example, with its exact values",
-                [],
-            )
-        shown = code_values(detail) or values(detail)
-        wanted = (shown or code_values(code)) & issue_values
-        if wanted:
-            return Judgement(True, f"it fails on `{detail}`, with {_listed(wanted)} from the issue", failing)
-        return Judgement(
-            False,
-            f"it fails on `{detail}`, but none of those values is one the issue gives; "
-            "assert the result the issue expects, with its exact values",
-            [],
-        )
+        return _judge_assertion(detail, _failing_assert(output, code, failing), code, issue, failing)
+    issue_errors = set(_ERROR_NAME.findall(issue))
     if kind == "not_raised":
         if detail.rsplit(".", 1)[-1] in issue_errors or "raise" in issue.lower():
             return Judgement(True, f"it fails because {detail} is not raised, as the issue says", failing)
@@ -158,6 +136,35 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
         return Judgement(False, f"the test itself is broken: {_first_error(output)}", [])
     return Judgement(
         False, f"it fails with {name}, which the issue does not report: {_first_error(output)}", []
+    )
+
+
+def _judge_assertion(
+    detail: str, node: ast.Assert | None, code: str, issue: str, failing: list[str]
+) -> Judgement:
+    """A failing assertion (`detail`, its line in pytest's output; `node`, its statement): by what
+    its expected side holds, else by any value the failure shows."""
+    expects = _expected_stated(node, issue)
+    if expects:
+        return Judgement(
+            True, f"it fails on `{detail}`, expecting {_listed(expects)} as the issue says", failing
+        )
+    if expects is not None:
+        return Judgement(
+            False,
+            f"it fails on `{detail}`, but the value it expects is not one the issue states; "
+            "assert the result the issue expects for its own example, with its exact values",
+            [],
+        )
+    shown = code_values(detail) or values(detail)
+    wanted = (shown or code_values(code)) & values(issue)
+    if wanted:
+        return Judgement(True, f"it fails on `{detail}`, with {_listed(wanted)} from the issue", failing)
+    return Judgement(
+        False,
+        f"it fails on `{detail}`, but none of those values is one the issue gives; "
+        "assert the result the issue expects, with its exact values",
+        [],
     )
 
 
