@@ -124,12 +124,12 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
     kind, detail = _failure_kind(output)
     if kind == "assert":
         return _judge_assertion(detail, _failing_assert(output, code, failing), code, issue, failing)
-    issue_errors = set(_ERROR_NAME.findall(issue))
+    issue_errors = set(_ERROR_NAME.findall(issue)) | _named_in(issue, _exception_name(detail))
     if kind == "not_raised":
         if detail.rsplit(".", 1)[-1] in issue_errors or "raise" in issue.lower():
             return Judgement(True, f"it fails because {detail} is not raised, as the issue says", failing)
         return Judgement(False, f"it expects {detail}, which the issue does not mention", [])
-    name = detail.rsplit(".", 1)[-1]
+    name = _exception_name(detail)
     if name in issue_errors:
         return Judgement(True, f"it fails with {name}, the error the issue reports", failing)
     if name in BROKEN_TEST or "fixture" in output:
@@ -137,6 +137,15 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
     return Judgement(
         False, f"it fails with {name}, which the issue does not report: {_first_error(output)}", []
     )
+
+
+def _exception_name(detail: str) -> str:
+    return detail.rsplit(".", 1)[-1]
+
+
+def _named_in(issue: str, name: str) -> set[str]:
+    """{name} when the issue names that exception (`PageNotFound` need not end in Error)."""
+    return {name} if name and re.search(rf"(?<![\w.]){re.escape(name)}\b", issue) else set()
 
 
 def _judge_assertion(
@@ -284,9 +293,12 @@ def _first_error(output: str) -> str:
 def _asserts_the_bug(code: str, issue: str) -> str:
     """An assertion of the test that gives one of the issue's example calls the result the issue
     says that call returns now (`assert week_label(date(2021, 1, 3)) == '2021-W53'` when the issue
-    says "`week_label(date(2021, 1, 3))` returns '2021-W53', but ..."): its source, or "". What
-    the issue says a call returns is read from just after the call, up to the first word that turns
-    to what it should return (expected, should, instead, but, not, ...) or the end of the sentence."""
+    says "`week_label(date(2021, 1, 3))` returns '2021-W53', but that Sunday belongs to ISO week
+    '2020-W53'"): its source, or "". What the issue says a call returns is read from just after the
+    call, up to the first word that turns to what it should return (expected, should, instead, but,
+    not, ...) or the end of the sentence, and counts only when the passage then states another
+    value before the next call ("`convert(100, to='EUR')` returns 90.0, but a following ..." sets
+    the scene: 90.0 is right there)."""
     said = _said_to_return(issue)
     if not said:
         return ""
@@ -315,19 +327,29 @@ def _said_to_return(issue: str) -> dict[str, set[str]]:
     spans = [span for span in example_call_spans(issue) if span[0] in subjects]  # values are not cuts
     for index, (call, _, end) in enumerate(spans):
         until = spans[index + 1][1] if index + 1 < len(spans) else len(issue)
-        window = _TURN.split(issue[end : min(until, end + 200)].lstrip("`"), maxsplit=1)[0]
-        found = _expressions(window)
-        if found:
+        passage = _turned(issue[end : min(until, end + 400)].lstrip("`"))
+        found = _expressions(passage[0])
+        if found and len(passage) > 1 and _expressions(passage[1]) - found:  # then what it should be
             said.setdefault(call, set()).update(found)
     return said
 
 
+def _turned(text: str) -> list[str]:
+    """`text` split where it first turns (`_TURN`), never inside backticked code."""
+    spans = _BACKTICKS.findall(text)
+    masked = _BACKTICKS.sub(lambda match: f"`{len(match.string[: match.start()].split('`')) // 2}`", text)
+    parts = _TURN.split(masked, maxsplit=1)
+    return [re.sub(r"`(\d+)`", lambda match: f"`{spans[int(match.group(1))]}`", part) for part in parts]
+
+
 def _expressions(text: str) -> set[str]:
-    """The values written whole in prose, each as `_expression` writes it: numbers, quoted
-    strings, backticked code, True, False and None."""
-    found = {_number(n) for n in _NUMBER.findall(text)}
+    """The values written whole in prose, each as `_expression` writes it: backticked code, quoted
+    strings, numbers (not those inside the first two), True, False and None."""
+    found = {normalised(span) for span in _BACKTICKS.findall(text)}
+    text = _BACKTICKS.sub(" ", text)
     found |= {normalised(quoted.group(0)) for quoted in _QUOTED.finditer(text)}
-    found |= {normalised(span) for span in _BACKTICKS.findall(text)}
+    text = _QUOTED.sub(" ", text)
+    found |= {_number(n) for n in _NUMBER.findall(text)}
     found |= {word for word in ("True", "False", "None") if re.search(rf"\b{word}\b", text)}
     return found
 

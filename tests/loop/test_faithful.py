@@ -166,3 +166,56 @@ def test_a_test_that_asserts_what_the_issue_says_is_wrong_is_refused(tmp_path: P
     faithful, reason = judged(tmp_path, "calendar_days", CALENDAR, test, WORKDAY_ISSUE)
     assert not faithful
     assert reason.startswith("it asserts `next_workday(date(2024, 5, 3)) == date(2024, 5, 4)`, the result")
+
+
+RATES = '''_seen = {}
+
+
+def convert(amount, to="EUR"):
+    """Converts with a cache keyed on the positional arguments only (the bug)."""
+    key = (amount,)
+    if key not in _seen:
+        _seen[key] = amount * {"EUR": 0.9, "GBP": 0.8}[to]
+    return _seen[key]
+'''
+RATES_ISSUE = (
+    "`convert(100, to='EUR')` returns 90.0, but a following `convert(100, to='GBP')` also returns "
+    "90.0; expected 80.0."
+)
+
+
+def test_a_call_the_issue_sets_the_scene_with_is_not_the_bug(tmp_path: Path) -> None:
+    """90.0 is what the issue says the first call returns, and right: nothing in its passage says
+    otherwise. The second call's 90.0 is the bug (80.0 expected)."""
+    test = (
+        "from rates import convert\n\n\ndef test_keyword_currency():\n"
+        "    assert convert(100, to='EUR') == 90.0\n    assert convert(100, to='GBP') == 80.0\n"
+    )
+    faithful, reason = judged(tmp_path, "rates", RATES, test, RATES_ISSUE)
+    assert faithful, reason
+    wrong = test.replace("== 80.0", "== 90.0") + "    assert False\n"
+    faithful, reason = judged(tmp_path, "rates", RATES, wrong, RATES_ISSUE)
+    assert not faithful and reason.startswith("it asserts `convert(100, to='GBP') == 90.0`")
+
+
+PAGES = """class PageNotFound(Exception):
+    pass
+
+
+def page(items, number, size=10):
+    count = len(items) // size
+    if number > count:
+        raise PageNotFound(number)
+    return items[(number - 1) * size : number * size]
+"""
+
+
+def test_an_exception_the_issue_names_counts_whatever_its_name_ends_in(tmp_path: Path) -> None:
+    issue = "With 25 items and 10 per page, page 3 raises `PageNotFound`; it should hold the last 5 items."
+    test = (
+        "from pages import page\n\n\ndef test_last_page():\n"
+        "    assert page(list(range(25)), 3) == [20, 21, 22, 23, 24]\n"
+    )
+    faithful, reason = judged(tmp_path, "pages", PAGES, test, issue)
+    assert faithful, reason
+    assert reason == "it fails with PageNotFound, the error the issue reports"
