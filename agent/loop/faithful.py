@@ -124,7 +124,7 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
     kind, detail = _failure_kind(output)
     if kind == "assert":
         return _judge_assertion(detail, _failing_assert(output, code, failing), code, issue, failing)
-    issue_errors = set(_ERROR_NAME.findall(issue)) | _named_in(issue, _exception_name(detail))
+    issue_errors = set(_ERROR_NAME.findall(issue))
     if kind == "not_raised":
         if detail.rsplit(".", 1)[-1] in issue_errors or "raise" in issue.lower():
             return Judgement(True, f"it fails because {detail} is not raised, as the issue says", failing)
@@ -141,11 +141,6 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
 
 def _exception_name(detail: str) -> str:
     return detail.rsplit(".", 1)[-1]
-
-
-def _named_in(issue: str, name: str) -> set[str]:
-    """{name} when the issue names that exception (`PageNotFound` need not end in Error)."""
-    return {name} if name and re.search(rf"(?<![\w.]){re.escape(name)}\b", issue) else set()
 
 
 def _judge_assertion(

@@ -196,26 +196,3 @@ def test_a_call_the_issue_sets_the_scene_with_is_not_the_bug(tmp_path: Path) -> 
     wrong = test.replace("== 80.0", "== 90.0") + "    assert False\n"
     faithful, reason = judged(tmp_path, "rates", RATES, wrong, RATES_ISSUE)
     assert not faithful and reason.startswith("it asserts `convert(100, to='GBP') == 90.0`")
-
-
-PAGES = """class PageNotFound(Exception):
-    pass
-
-
-def page(items, number, size=10):
-    count = len(items) // size
-    if number > count:
-        raise PageNotFound(number)
-    return items[(number - 1) * size : number * size]
-"""
-
-
-def test_an_exception_the_issue_names_counts_whatever_its_name_ends_in(tmp_path: Path) -> None:
-    issue = "With 25 items and 10 per page, page 3 raises `PageNotFound`; it should hold the last 5 items."
-    test = (
-        "from pages import page\n\n\ndef test_last_page():\n"
-        "    assert page(list(range(25)), 3) == [20, 21, 22, 23, 24]\n"
-    )
-    faithful, reason = judged(tmp_path, "pages", PAGES, test, issue)
-    assert faithful, reason
-    assert reason == "it fails with PageNotFound, the error the issue reports"
