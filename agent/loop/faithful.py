@@ -13,9 +13,10 @@ states that is not one of the call's inputs (a guess for an input of the model's
 input handed back, is not one). A test must make a call the issue gives, when it gives one, and no
 assertion of it may give such a call the result the issue says it returns now (that asserts the
 bug: `index_of([1, 3, 5], 1) == -1` when the issue says it "is -1 too (expected 0)"). Checked
-against the tasks' fixed code on the 66 reproduction drafts of the dev runs: of the 25 that fail
-before the fix and pass after it, 24 are kept (the old judgement, by any value the failure shows:
-19), and 1 that does not pass after it is kept (4 before). (SWT-bench measures
+against the tasks' fixed code on 99 reproduction drafts of the dev runs: of the 29 that fail
+before the fix and pass after it, 27 are kept (the old judgement, by any value the failure shows:
+22), and 3 that do not pass after it are kept (11 before); on the 33 of them the rules were not
+written on, 3 of 4 true ones and 2 wrong ones kept (old: 3 and 7). (SWT-bench measures
 issue-derived tests the same way: fail before the fix, pass after it; the second half is the
 repair phase's to show.)
 """
