@@ -130,7 +130,7 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
         if detail.rsplit(".", 1)[-1] in issue_errors or "raise" in issue.lower():
             return Judgement(True, f"it fails because {detail} is not raised, as the issue says", failing)
         return Judgement(False, f"it expects {detail}, which the issue does not mention", [])
-    name = _exception_name(detail)
+    name = detail.rsplit(".", 1)[-1]
     if name in issue_errors:
         return Judgement(True, f"it fails with {name}, the error the issue reports", failing)
     if name in BROKEN_TEST or "fixture" in output:
@@ -138,10 +138,6 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
     return Judgement(
         False, f"it fails with {name}, which the issue does not report: {_first_error(output)}", []
     )
-
-
-def _exception_name(detail: str) -> str:
-    return detail.rsplit(".", 1)[-1]
 
 
 def _judge_assertion(
@@ -204,26 +200,33 @@ def _expected_stated(node: ast.Assert | None, issue: str) -> set[str] | None:
     not, when the issue gives `date(2024, 5, 6)`). None when the assertion is no such comparison
     with constants to go by (`assert result == expected`, `assert ok`). The actual side is the one
     that calls a function of the issue's examples, else the left one, as pytest writes it."""
-    if node is None or not isinstance(node.test, ast.Compare) or len(node.test.comparators) != 1:
+    sides = _equality(node) if node is not None else None
+    if sides is None:
         return None
-    if not isinstance(node.test.ops[0], ast.Eq | ast.Is):
-        return None
-    actual, expected = node.test.left, node.test.comparators[0]
+    actual, expected = sides
     callees = {call.split("(", 1)[0] for call in example_calls(issue)}
     if _calls(expected) & callees and not _calls(actual) & callees:
         actual, expected = expected, actual
     wanted = _constants(expected)
     if not wanted:
         return None
-    fresh = wanted - _constants(actual)
+    fresh, given = wanted - _constants(actual), stated(issue)
     numbers = {value for value in fresh if _is_number(value)}
     if fresh:
-        return (numbers or fresh) & stated(issue)
+        return (numbers or fresh) & given
     written = normalised(ast.unparse(expected))
     issue_text = normalised(issue).replace(normalised(ast.unparse(actual)), " ")  # not as its input
-    if written in stated(issue) or re.search(_WHOLE.format(re.escape(written)), issue_text):
+    if written in given or re.search(_WHOLE.format(re.escape(written)), issue_text):
         return {written}
     return set()
+
+
+def _equality(node: ast.Assert) -> tuple[ast.expr, ast.expr] | None:
+    """(left, right) of `assert left == right` (or `is`); None for any other assertion."""
+    test = node.test
+    if not isinstance(test, ast.Compare) or len(test.comparators) != 1:
+        return None
+    return (test.left, test.comparators[0]) if isinstance(test.ops[0], ast.Eq | ast.Is) else None
 
 
 def _is_number(value: str) -> bool:
@@ -303,11 +306,8 @@ def _asserts_the_bug(code: str, issue: str) -> str:
     except SyntaxError:
         return ""
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Assert) or not isinstance(node.test, ast.Compare):
+        if not isinstance(node, ast.Assert) or (sides := _equality(node)) is None:
             continue
-        if len(node.test.comparators) != 1 or not isinstance(node.test.ops[0], ast.Eq | ast.Is):
-            continue
-        sides = (node.test.left, node.test.comparators[0])
         for call_side, value_side in (sides, sides[::-1]):
             source = ast.unparse(call_side)
             wrong = {value for call, found in said.items() if makes_call(source, [call]) for value in found}
