@@ -16,6 +16,7 @@ from agent.loop.base import Outcome, Tools, Worktree
 from agent.loop.cosmetic import only_cosmetic
 from agent.loop.errors import Finished, Stuck
 from agent.loop.evidence import failing_ids, judge
+from agent.loop.held_back import HeldBackCheck, held_back_of
 from agent.loop.issue_examples import example_tests
 from agent.loop.state import ALL_TESTS, Emit, Run, SuiteRecord, finished
 from agent.loop.suite_runs import clip, failing_count, ran_tests, same_result
@@ -269,13 +270,13 @@ class Checks:
             self.verify()
         tests = state.tests.last or {}
         if tests.get("ok") or tests.get("no_tests"):
-            return None
+            return self._held_back_refusal()
         evidence = judge(state.tests.baseline, tests, about_issue=state.tests.about_issue)
         if evidence.ran and not evidence.regressions and not evidence.lost:
             if evidence.unfixed:
                 why = f"tests of the issue's own example still fail ({', '.join(evidence.unfixed[:4])})"
             elif evidence.fixed or not evidence.targets:
-                return None
+                return self._held_back_refusal()
             else:
                 why = "none of the tests that failed before your change passes yet"
         elif evidence.regressions:
@@ -287,6 +288,20 @@ class Checks:
             why=why,
             output=last_output(state.tests),
             test_after_edit=budgets.loop.test_after_edit,
+        )
+
+    def _held_back_refusal(self) -> str | None:
+        """The refusal when the held-back test of the issue's other examples (held_back.py) fails
+        on the change; None when it passes, or there is none."""
+        held = held_back_of(self.run.state)
+        missed = HeldBackCheck(self.tools, self.run.emit, held).missed()
+        if not missed or held is None:
+            return None
+        return prompts.render(
+            "finish_tests_fail",
+            why=missed,
+            output=held.output,
+            test_after_edit=self.run.budgets.loop.test_after_edit,
         )
 
 

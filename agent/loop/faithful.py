@@ -43,6 +43,7 @@ _TURN = re.compile(
 )
 _LOCATION = re.compile(r"^(\S+\.py):(\d+): in \w+", re.M)  # a traceback frame, --tb=short
 _DID_NOT_RAISE = re.compile(r"DID NOT RAISE\s*<class '([\w.]+)'>")
+PASSES = "the test passes on the code as it is, so it does not show the bug"
 TRIVIAL = frozenset({"0", "1", "-1", "True", "False", "None", ""})
 # failures that say the test itself is broken, unless the issue reports exactly that
 BROKEN_TEST = frozenset(
@@ -105,9 +106,9 @@ def judge_run(data: dict[str, Any], code: str, issue: str) -> Judgement:
     if errors and not failed:
         return Judgement(False, f"the test does not run: {_first_error(output)}", [])
     if not failed:
-        return Judgement(False, "the test passes on the code as it is, so it does not show the bug", [])
+        return Judgement(False, PASSES, [])
     failing = [str(t) for t in data.get("failing", []) if "::" in str(t)]
-    calls = _subject_calls(example_calls(issue))
+    calls = subject_calls(example_calls(issue))
     if calls and not makes_call(code, calls):
         return Judgement(
             False,
@@ -319,7 +320,7 @@ def _asserts_the_bug(code: str, issue: str) -> str:
 def _said_to_return(issue: str) -> dict[str, set[str]]:
     """The values the issue says each of its example calls returns now (see `_asserts_the_bug`)."""
     said: dict[str, set[str]] = {}
-    subjects = set(_subject_calls(example_calls(issue)))
+    subjects = set(subject_calls(example_calls(issue)))
     spans = [span for span in example_call_spans(issue) if span[0] in subjects]  # values are not cuts
     for index, (call, _, end) in enumerate(spans):
         until = spans[index + 1][1] if index + 1 < len(spans) else len(issue)
@@ -356,7 +357,7 @@ def _expression(node: ast.expr) -> str:
     return _number(source) if _is_number(source) else normalised(source)
 
 
-def _subject_calls(calls: list[str]) -> list[str]:
+def subject_calls(calls: list[str]) -> list[str]:
     """The issue's example calls, but for those of a name it also writes inside another one's
     arguments (`date(2024, 5, 6)` when it gives `next_workday(date(2024, 5, 3))`): values, not
     what the issue is about."""

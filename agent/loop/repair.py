@@ -41,6 +41,7 @@ from agent.loop.code_blocks import CodeBlock, close_open_fence, code_blocks
 from agent.loop.errors import StopRun
 from agent.loop.evidence import Evidence, judge
 from agent.loop.gaming import special_casing
+from agent.loop.held_back import HeldBack, HeldBackCheck, held_back_of, special_cased_source
 from agent.loop.state import RepairBudget, Run, SetAside
 from agent.loop.suite_runs import clip, failing_count, failures_as_before, ran_tests, same_result
 from agent.loop.suite_source import failing_tests_source
@@ -66,12 +67,18 @@ class Draft:
     same_as_before: bool  # every test fails as it did before any change
     evidence: Evidence | None = None
     gamed: str = ""  # why it was refused: it special-cased the tests' values
+    missed: str = ""  # why it was refused: the held-back test (held_back.py) fails on it
+    missed_output: str = ""  # that test's output
     fed_back: bool = False
 
     @property
     def candidate(self) -> bool:
         """It fixed a test that failed, broke none, and was not refused."""
-        return self.evidence is not None and self.evidence.shown_fixed and not self.gamed
+        return self.evidence is not None and self.evidence.shown_fixed and not self.gamed and not self.missed
+
+    @property
+    def refused(self) -> str:
+        return self.gamed or self.missed
 
 
 def _closeness(draft: Draft) -> tuple[bool, int, float, bool]:
@@ -113,6 +120,8 @@ class RepairHost:
     notice: Callable[[str], None]
     judge: Callable[[dict[str, Any]], Evidence]  # a run of the tests against the runs before any change
     gaming: Callable[[], str]  # why the change on the tree special-cases the tests' values, or ""
+    # why the held-back test fails on the tree ("" when it passes or there is none), and its output
+    held_back: Callable[[], tuple[str, str]] = lambda: ("", "")
 
 
 def summary_of(reply: str) -> str:
@@ -240,12 +249,14 @@ class Repair:
             tests = self.host.test(f"repair_{number}_tests")
             evidence = self.host.judge(tests)
             gamed = self.host.gaming() if evidence.shown_fixed else ""
-            if evidence.complete and not gamed:
+            missed, output = self.host.held_back() if evidence.shown_fixed and not gamed else ("", "")
+            if evidence.complete and not gamed and not missed:
                 drafts.append(None)
                 return drafts
             diff = self.host.set_aside()
             failing = failing_count(tests, baseline)
-            draft = Draft(number, reply, diff, tests, failing, same_result(baseline, tests), evidence, gamed)
+            same = same_result(baseline, tests)
+            draft = Draft(number, reply, diff, tests, failing, same, evidence, gamed, missed, output)
             result.drafts.append(draft)
             result.gamed += bool(gamed)
             drafts.append(draft)
@@ -272,11 +283,16 @@ class Repair:
         waiting = [d for d in result.drafts if not d.fed_back]
         if not fresh or not waiting:
             return opening
-        draft = min(waiting, key=lambda d: (bool(d.gamed) is False, *_closeness(d)))
+        draft = min(waiting, key=lambda d: (not d.refused, *_closeness(d)))
         draft.fed_back = True
         tests = clip(str(draft.tests.get("output", "")), TESTS_CHARS)
         if draft.gamed:
             again = prompts.render("repair_gamed", why=draft.gamed, language=self.language)
+        elif draft.missed:
+            output = clip(draft.missed_output, TESTS_CHARS)
+            again = prompts.render(
+                "repair_held_back", why=draft.missed, output=output, language=self.language
+            )
         else:
             again = prompts.render("repair_again", tests=tests, language=self.language)
         return [*opening, Message(role="assistant", content=draft.reply), Message.user(again)]
@@ -284,8 +300,8 @@ class Repair:
 
 def _told(draft: Draft) -> str:
     """How a draft fared, for the run's log."""
-    if draft.gamed:
-        return f"draft {draft.number}: refused: {draft.gamed}"
+    if draft.refused:
+        return f"draft {draft.number}: refused: {draft.refused}"
     said = f"draft {draft.number}: {_count(draft.failing)} failing"
     if draft.candidate and draft.evidence is not None:
         return f"{said} ({draft.evidence.reason()})"
@@ -409,13 +425,23 @@ class RepairPhase:
                 self.run.state.tests.baseline, tests, about_issue=self.run.state.tests.about_issue
             ),
             gaming=self._gaming,
+            held_back=self._held_back,
         )
 
     def _gaming(self) -> str:
         """Why the change on the tree special-cases the values of the tests that failed, or ""."""
         baseline = self.run.state.tests.baseline or {}
         source = failing_tests_source(self.tools.ctx.root, [str(t) for t in baseline.get("failing", [])])
-        return special_casing(self.worktree.changes(), source)
+        return special_casing(self.worktree.changes(), source + special_cased_source(self._held()))
+
+    def _held_back(self) -> tuple[str, str]:
+        """Why the held-back test fails on the change on the tree, and its output ("" when it passes)."""
+        held = self._held()
+        missed = HeldBackCheck(self.tools, self.run.emit, held).missed()
+        return missed, held.output if missed and held is not None else ""
+
+    def _held(self) -> HeldBack | None:
+        return held_back_of(self.run.state)
 
     def _chat(self, messages: list[Message], options: ChatOptions) -> ChatDone:
         return self.turns.converse(messages, [], options)

@@ -15,7 +15,6 @@ as it would have; its verdict then cannot be better than `unverified`.
 
 from __future__ import annotations
 
-import ast
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,14 +26,15 @@ import prompts
 from agent.engines.base import ChatOptions
 from agent.events import ChatDone, ToolStarted
 from agent.loop.base import Tools, Worktree
+from agent.loop.drafted_tests import BLOCK_END, test_code
 from agent.loop.errors import StopRun
 from agent.loop.faithful import Judgement, judge_run
+from agent.loop.held_back import HeldBack, draw_held_back
 from agent.loop.state import ReproBudget, Run
 from agent.loop.suite_runs import clip
 from agent.loop.turns import Turns
 from agent.messages import Message, ToolCall
 
-BLOCK_END = "\n```\n"
 OUTPUT_CHARS = 1500
 
 
@@ -79,6 +79,7 @@ class ReproResult:
     drafts: int = 0
     reasons: list[str] = field(default_factory=list)  # why each draft was refused
     conversation: list[Message] = field(default_factory=list)  # up to the kept test
+    held_back: HeldBack | None = None  # a second test, off the tree: checks the fix (held_back.py)
 
 
 class Reproducer:
@@ -134,9 +135,19 @@ class Reproducer:
                 conversation = [*conversation, Message(role="assistant", content=reply), Message.user(again)]
         return result
 
+    def hold_back(self, result: ReproResult, task: str) -> HeldBack | None:
+        """After a kept test, a second one of the issue's examples it leaves out (held_back.py)."""
+        made = result.made
+        if made is None:
+            return None
+        kept = (made.path, made.code)
+        return draw_held_back(self.host, self.budget, self._seconds_left, result.conversation, task, kept)
+
     def _room(self, result: ReproResult) -> bool:
-        left = min(self._until - time.monotonic(), self.host.seconds_left())
-        return result.replies < self.budget.drafts and left >= self.budget.min_seconds
+        return result.replies < self.budget.drafts and self._seconds_left() >= self.budget.min_seconds
+
+    def _seconds_left(self) -> float:
+        return min(self._until - time.monotonic(), self.host.seconds_left())
 
     def _reply(self, conversation: list[Message], result: ReproResult) -> ChatDone:
         self.host.step()
@@ -170,43 +181,6 @@ class Reproducer:
         if not judgement.faithful:
             self.host.set_aside()
         return judgement, data
-
-
-def test_code(reply: str, cut: bool = False) -> str:
-    """The test file in a reply: its first fenced block (closed or not), else nothing. `cut`: the
-    reply ran out of tokens, most often mid-statement: the statements written whole are kept."""
-    start = reply.find("```")
-    if start < 0:
-        return ""
-    body = reply[start:].split("\n", 1)
-    if len(body) < 2:
-        return ""
-    code = body[1].split("\n```", 1)[0]
-    code = code.removesuffix("```").strip("\n") + "\n"
-    if cut:
-        code = whole_statements(code)
-    return code if "def test" in code else ""
-
-
-def whole_statements(code: str) -> str:
-    """A test file cut off mid-statement, back to its longest run of first lines that parses (the
-    assertions written in full can run); the code as it is when it parses or nothing before does."""
-    if _parses(code):
-        return code
-    lines = code.splitlines(keepends=True)
-    for end in range(len(lines) - 1, 0, -1):
-        head = "".join(lines[:end])
-        if "def test" in head and _parses(head):
-            return head
-    return code
-
-
-def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except SyntaxError:
-        return False
-    return True
 
 
 class ReproductionPhase:
@@ -270,7 +244,8 @@ class ReproductionPhase:
             step=self._step,
             notice=self.run.notice,
         )
-        result = Reproducer(host, self.run.budgets.reproduce).run(task, context, brief, instructions)
+        reproducer = Reproducer(host, self.run.budgets.reproduce)
+        result = reproducer.run(task, context, brief, instructions)
         self.run.state.reproduction = result
         made = result.made
         if made is None:
@@ -282,11 +257,16 @@ class ReproductionPhase:
             )
             return result
         self.worktree.keep()
+        result.held_back = reproducer.hold_back(result, task)  # drafted, then off the tree again
         self.verify("baseline_with_reproduction")
         tests = self.run.state.tests
         tests.baseline = tests.last
         tests.about_issue = list(dict.fromkeys([*tests.about_issue, *made.tests]))
         self.run.notice(f"reproduce: kept {made.path} ({made.reason})")
+        held = result.held_back
+        if held is not None:
+            examples = ", ".join(held.examples[:3])
+            self.run.notice(f"reproduce: a second test, of {examples}, held back to check the fix")
         return result
 
     def _write(self, path: str, text: str) -> str | None:

@@ -50,6 +50,7 @@ class ReproBudget(ReproduceConfig):
     max_tokens: int = 400
     min_seconds: float = 15.0  # a reply needs about this long
     feedback_rounds: int = 2  # corrections in a row on one thread before a fresh draw
+    held_back_drafts: int = 2  # of a second test, of the examples the kept one leaves out (held_back.py)
 
 
 class Budgets(BaseModel):

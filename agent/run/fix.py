@@ -27,6 +27,7 @@ from agent.events import InterpreterFound, Notice, RunEvent, RunFinished, RunSta
 from agent.formats.jsonrepair import no_surrogates
 from agent.loop import AgentLoop, LoopState, Toolset, Worktree
 from agent.loop.confirm import confirm_regressions
+from agent.loop.held_back import HeldBackCheck, held_back_of
 from agent.models.speed import SpeedBook
 from agent.repo.dirs import agent_dir, cache_dir, session_dir
 from agent.repo.journal import EditJournal
@@ -364,6 +365,7 @@ class FixRun:
         if not state.tests_stand():
             loop.verify(state, "final_verify")
         confirm_regressions(state, loop)  # a regression must fail twice
+        HeldBackCheck(loop.tools, loop.emit, held_back_of(state)).final()  # for the verdict
 
     def _report(
         self,

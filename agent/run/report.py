@@ -59,6 +59,8 @@ class ReproductionSummary(BaseModel):
     tests: list[str] = []
     reason: str = ""  # why it was judged faithful, or why the last draft was refused
     drafts: int = 0
+    held_back: str = ""  # the examples a second test checks, held back from the repair
+    held_back_passed: bool | None = None  # that test on the final change (None: none, or not run)
 
 
 class RunReport(BaseModel):
@@ -142,6 +144,9 @@ def render_text(report: RunReport, diff_lines: int = 80) -> str:
             if repro.kept
             else f"reproduction: none kept after {repro.drafts} drafts ({repro.reason})"
         )
+        if repro.held_back:
+            result = {True: "passes", False: "FAILS", None: "not run"}[repro.held_back_passed]
+            lines.append(f"held-back test of {repro.held_back}: {result} on the change")
     if report.summary:
         lines.append(f"summary: {report.summary}")
     if report.plan:

@@ -1,8 +1,9 @@
 """The run's verdict, from evidence (agent/loop/evidence.py): what the report says and why.
 
 `resolved` only when a test that failed before the change (the repository's own, or the verified
-reproduction) passes after it, nothing that passed breaks and no test of the issue's own example
-still fails (agent/loop/issue_examples.py); `unverified` when no test failed
+reproduction) passes after it, nothing that passed breaks, no test of the issue's own example
+still fails (agent/loop/issue_examples.py) and the held-back test of the issue's other examples,
+when there is one (agent/loop/held_back.py), passes on the change; `unverified` when no test failed
 before (nothing can show the change fixes anything), with the reason; `not_resolved` otherwise.
 The check for special-cased test values (agent/loop/gaming.py) runs on the final change too: the
 report says whether the fix looks general.
@@ -43,6 +44,12 @@ def verdict_of(
         status, reason = "not_resolved", "only the reproduction test was written; the code is unchanged"
     elif not evidence.targets and reproduction is not None and not reproduction.kept:
         reason = f"no faithful reproduction of the issue could be made ({reproduction.reason})"
+    elif status == "resolved" and reproduction is not None and reproduction.held_back_passed is False:
+        status = "not_resolved"
+        reason += (
+            f"; but the held-back test of the issue's other examples ({reproduction.held_back}) "
+            "fails on the change, so it does not fix the issue in general"
+        )
     special = ""
     if evidence.shown_fixed:
         special = special_casing(changes, failing_tests_source(root, evidence.targets))
@@ -72,6 +79,13 @@ def _reproduction(state: LoopState) -> ReproductionSummary | None:
     if made is None:
         reason = result.reasons[-1] if result.reasons else "no time for a draft"
         return ReproductionSummary(reason=reason, drafts=result.drafts)
+    held = result.held_back
     return ReproductionSummary(
-        kept=True, path=made.path, tests=made.tests, reason=made.reason, drafts=result.drafts
+        kept=True,
+        path=made.path,
+        tests=made.tests,
+        reason=made.reason,
+        drafts=result.drafts,
+        held_back=", ".join(held.examples[:3]) if held is not None else "",
+        held_back_passed=held.passed if held is not None else None,
     )
