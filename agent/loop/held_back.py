@@ -35,11 +35,13 @@ from agent.messages import Message, ToolCall
 from agent.repo.journal import UndoError
 
 OUTPUT_CHARS = 1500
+MAX_SAID = 240  # characters of what the issue says of one example, in the prompt
 _QUOTED = re.compile(r"'([^'\n]{1,60})'|\"([^\"\n]{1,60})\"")
 _BACKTICKS = re.compile(r"`[^`\n]*`")
 # what an issue says of an example that works as it should
 _WORKS = re.compile(r"\b(?:already|works?|work fine|correct(?:ly)?|right)\b", re.I)
 _SENTENCE_END = re.compile(r"[.;!?](?:\s|$)|\n")
+_SAID_END = re.compile(r"[.!?](?:\s|$)|\n")  # a sentence's end (past a `;`: "...; both should give True")
 # what an issue writes before a call that stands for a value, a result (`raises WeakPassword(...)`,
 # `returns Saturday date(2024, 5, 4)`, `expected datetime(...)`), not an example to run
 _AS_VALUE = re.compile(
@@ -111,6 +113,18 @@ def _said_to_work(issue: str, end: int) -> bool:
     return bool(_WORKS.search(rest[: stop.start() if stop else len(rest)]))
 
 
+def said_of(issue: str, calls: list[str]) -> list[str]:
+    """What the issue says of each of `calls` (normalised example calls): its words from the call
+    to the end of the sentence (`index_of([1, 3, 5], 1)` is -1 too (expected 0))."""
+    said: dict[str, str] = {}
+    for call, start, end in example_call_spans(issue):
+        if call in calls and call not in said:
+            stop = _SAID_END.search(issue, end)
+            start -= issue[start - 1 : start] == "`"  # from its opening backtick
+            said[call] = issue[start : stop.start() + 1 if stop else len(issue)].strip()[:MAX_SAID]
+    return [said.get(call, f"`{call}`") for call in calls]
+
+
 def draw_held_back(
     host: DraftHost,
     budget: ReproBudget,
@@ -128,9 +142,8 @@ def draw_held_back(
         return None
     path = kept_path.removesuffix(".py") + "_held_back.py"
     calls = bool(example_call_spans(issue))
-    ask = prompts.render(
-        "reproduce_held_back", path=path, calls=calls, examples=", ".join(f"`{e}`" for e in examples)
-    )
+    said = said_of(issue, examples) if calls else [", ".join(f"'{e}'" for e in examples)]
+    ask = prompts.render("reproduce_held_back", path=path, calls=calls, examples=said)
     thread, tried = [*conversation, Message.user(ask)], {" ".join(kept_code.split())}
     for number in range(1, budget.held_back_drafts + 1):
         if seconds_left() < budget.min_seconds:

@@ -11,7 +11,7 @@ import pytest
 
 from agent.engines.scripted import ScriptedTurn
 from agent.events import Notice, ToolStarted
-from agent.loop.held_back import left_out
+from agent.loop.held_back import left_out, said_of
 from agent.run.report import render_text
 from tests.recording import RecordingEngine
 from tests.repos import git as run_git
@@ -66,6 +66,16 @@ def test_the_examples_left_out_are_the_calls_the_kept_test_does_not_make() -> No
     assert left_out(ISSUE, both) == []
 
 
+def test_the_prompt_gives_what_the_issue_says_of_each_example_to_the_sentence_end() -> None:
+    issue = (
+        "`is_valid('378282246310005')` returns False, and so does `is_valid('79927398713')`; both "
+        "pass the check and should give True. Other numbers work."
+    )
+    assert said_of(issue, ["is_valid('79927398713')"]) == [
+        "`is_valid('79927398713')`; both pass the check and should give True."
+    ]
+
+
 def test_an_example_the_issue_says_already_works_is_not_left_out() -> None:
     issue = (
         "`is_valid_email('ann@mail.example.co.uk')` returns False; it should be True. "
@@ -92,6 +102,8 @@ def test_a_draft_that_fails_the_held_back_example_is_refused_and_the_general_fix
     report, events = run_fix(units_repo, engine, task=ISSUE, repair="always", reproduce="always")
     notices = [e.message for e in events if isinstance(e, Notice)]
     assert "held-back test draft 1: kept" in " ".join(notices), notices
+    asked = engine.conversations[1][-1].content  # the held-back test's prompt, on from the kept one
+    assert "- `convert(250, 'cm', 'm')` gives 25000 instead of 2.5:" in asked, asked
     assert any("refused: the held-back test of the issue's other examples" in n for n in notices), notices
     told = [
         c for c in engine.conversations if "That change was refused: the tests pass with it" in c[-1].content
