@@ -42,3 +42,43 @@ def _parses(code: str) -> bool:
     except SyntaxError:
         return False
     return True
+
+
+def approximate_floats(code: str) -> str:
+    """The test with each float literal it compares with `==` wrapped in `pytest.approx`: the value
+    an issue states is what a correct fix gives up to rounding (12 inches in feet computes as
+    0.9999999999999998, the issue says 1.0). The code as it is when there is none, or it does
+    not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    changed = False
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
+            continue
+        if _is_float(node.comparators[0]):
+            node.comparators[0], changed = _approx(node.comparators[0]), True
+        elif _is_float(node.left):
+            node.left, changed = _approx(node.left), True
+    if not changed:
+        return code
+    first = next((i for i, n in enumerate(tree.body) if not _leading(n)), len(tree.body))
+    tree.body.insert(first, ast.Import(names=[ast.alias(name="pytest")]))
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def _is_float(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, float)
+
+
+def _approx(node: ast.expr) -> ast.expr:
+    return ast.Call(func=ast.Attribute(value=ast.Name(id="pytest"), attr="approx"), args=[node], keywords=[])
+
+
+def _leading(node: ast.stmt) -> bool:
+    """A module docstring or a `from __future__` import: what must stay first."""
+    docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    return docstring or (isinstance(node, ast.ImportFrom) and node.module == "__future__")

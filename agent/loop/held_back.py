@@ -26,7 +26,7 @@ import prompts
 from agent.engines.base import ChatOptions
 from agent.events import ChatDone, Notice, ToolStarted
 from agent.loop.base import Tools
-from agent.loop.drafted_tests import BLOCK_END, test_code
+from agent.loop.drafted_tests import BLOCK_END, approximate_floats, test_code
 from agent.loop.faithful import PASSES, TRIVIAL, Judgement, code_values, judge_run, subject_calls
 from agent.loop.issue_examples import example_call_spans, makes_call
 from agent.loop.state import Emit, LoopState, ReproBudget, finished
@@ -161,9 +161,13 @@ def draw_held_back(
         judgement, output = _judged(host, path, code, issue, examples, calls, tried)
         kept_or_not = "kept" if judgement.faithful else "refused"
         host.notice(f"held-back test draft {number}: {kept_or_not}: {judgement.reason}")
-        if judgement.faithful:
+        if judgement.faithful and _fails_rounded(host, path, code):
             return HeldBack(
-                path=path, code=code, tests=judgement.failing, examples=examples, reason=judgement.reason
+                path=path,
+                code=approximate_floats(code),
+                tests=judgement.failing,
+                examples=examples,
+                reason=judgement.reason,
             )
         if judgement.reason == PASSES:  # the examples left out may all work: none shows the bug
             break
@@ -171,6 +175,22 @@ def draw_held_back(
         reply = Message(role="assistant", content=done.message.content)
         thread = [*thread, reply, Message.user(again)]
     return None
+
+
+def _fails_rounded(host: DraftHost, path: str, code: str) -> bool:
+    """The test, its floats compared up to rounding (what it will check a fix with), still fails
+    on the code before any change."""
+    rounded = approximate_floats(code)
+    if rounded == code:
+        return True
+    if host.write(path, rounded) is not None:
+        host.set_aside()
+        return False
+    data = host.test(path)
+    host.set_aside()
+    failed = not data.get("ok") and int(data.get("failed") or 0) > 0
+    host.notice(f"held-back test with its floats compared up to rounding: {'fails' if failed else 'passes'}")
+    return failed
 
 
 def _judged(

@@ -11,6 +11,7 @@ import pytest
 
 from agent.engines.scripted import ScriptedTurn
 from agent.events import Notice, ToolStarted
+from agent.loop.drafted_tests import approximate_floats
 from agent.loop.held_back import left_out, said_of
 from agent.run.report import render_text
 from tests.recording import RecordingEngine
@@ -76,6 +77,24 @@ def test_the_prompt_gives_what_the_issue_says_of_each_example_to_the_sentence_en
     ]
 
 
+def test_a_float_the_test_expects_is_compared_up_to_rounding() -> None:
+    """12 inches in feet computes as 0.9999999999999998: a held-back test expecting the issue's 1.0
+    must not refute the correct fix."""
+    code = "from units import convert\n\n\ndef test_in():\n    assert convert(12, 'in', 'ft') == 1.0\n"
+    rounded = approximate_floats(code)
+    assert "assert convert(12, 'in', 'ft') == pytest.approx(1.0)" in rounded
+    assert rounded.startswith("import pytest\n")
+    namespace: dict[str, object] = {}
+    exec(
+        rounded.replace("from units import convert", "convert = lambda v, a, b: v * 0.0254 / 0.3048"),
+        namespace,
+    )
+    namespace["test_in"]()  # type: ignore[operator]  # passes: 0.9999999999999998 is 1.0 up to rounding
+    assert (
+        approximate_floats("def test_n():\n    assert f(1) == 3\n") == "def test_n():\n    assert f(1) == 3\n"
+    )
+
+
 def test_an_example_the_issue_says_already_works_is_not_left_out() -> None:
     issue = (
         "`is_valid_email('ann@mail.example.co.uk')` returns False; it should be True. "
@@ -102,6 +121,7 @@ def test_a_draft_that_fails_the_held_back_example_is_refused_and_the_general_fix
     report, events = run_fix(units_repo, engine, task=ISSUE, repair="always", reproduce="always")
     notices = [e.message for e in events if isinstance(e, Notice)]
     assert "held-back test draft 1: kept" in " ".join(notices), notices
+    assert "held-back test with its floats compared up to rounding: fails" in notices
     asked = engine.conversations[1][-1].content  # the held-back test's prompt, on from the kept one
     assert "- `convert(250, 'cm', 'm')` gives 25000 instead of 2.5:" in asked, asked
     assert any("refused: the held-back test of the issue's other examples" in n for n in notices), notices
