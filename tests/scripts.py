@@ -105,6 +105,11 @@ def rename_edit(before: int, after: int) -> ScriptedTurn:
     return ScriptedTurn(tool_calls=[{"name": "edit_file", "arguments": arguments}])
 
 
+def fence(code: str, before: str = "") -> ScriptedTurn:
+    """A reply holding `code` in one fenced python block (a repair draft or a test), after `before`."""
+    return ScriptedTurn(text=f"{before}```python\n{code}```")
+
+
 def turns(*items: ScriptedTurn | dict) -> list[ScriptedTurn]:
     return [t if isinstance(t, ScriptedTurn) else ScriptedTurn.model_validate(t) for t in items]
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from agent.engines.scripted import ScriptedTurn
 from agent.events import Notice, ToolStarted
 from agent.loop.drafted_tests import approximate_floats
 from agent.loop.held_back import left_out, said_of
@@ -17,7 +16,7 @@ from agent.run.report import render_text
 from tests.recording import RecordingEngine
 from tests.repos import git as run_git
 from tests.repos import make_repo
-from tests.scripts import run_fix, turns
+from tests.scripts import fence, run_fix, turns
 
 ISSUE = (
     "`convert(1, 'km', 'm')` returns 0.001 instead of 1000, and `convert(250, 'cm', 'm')` gives "
@@ -33,10 +32,6 @@ def convert(value, source, target):
 PASSING_TESTS = (
     "from units.convert import convert\n\n\ndef test_same_unit():\n    assert convert(5, 'm', 'm') == 5\n"
 )
-
-
-def fence(code: str, before: str = "") -> ScriptedTurn:
-    return ScriptedTurn(text=f"{before}```python\n{code}```")
 
 
 KM = fence(

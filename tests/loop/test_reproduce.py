@@ -18,7 +18,7 @@ from agent.run.report import render_text
 from tests.recording import RecordingEngine
 from tests.repos import git as run_git
 from tests.repos import make_repo, snapshot
-from tests.scripts import run_fix, turns
+from tests.scripts import fence, run_fix, turns
 
 ISSUE = "`median([1, 2, 3, 4])` returns 3, but the median of an even-length list is 2.5."
 STATS = '''def median(xs):
@@ -27,10 +27,6 @@ STATS = '''def median(xs):
     return s[len(s) // 2]
 '''
 PASSING_TESTS = "from stats.central import median\n\n\ndef test_odd():\n    assert median([3, 1, 2]) == 2\n"
-
-
-def fence(code: str, before: str = "") -> ScriptedTurn:
-    return ScriptedTurn(text=f"{before}```python\n{code}```")
 
 
 TYPO = fence(
